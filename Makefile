@@ -1,0 +1,136 @@
+# rotatord and libidp.  Plain GNU make; see README.md.
+#   make            build libidp (static, shared, pkg-config) and rotatord
+#   make check      install test dependencies, build, run unit + integration tests
+#   make sanitize   unit tests under ASan+UBSan
+#   make bench      benchmark ratios (DESIGN.md section 11); not a test
+#   make deps       install build and test dependencies (Debian 12, root)
+
+VERSION		 = 0.1.0
+PREFIX		?= /usr/local
+DESTDIR		?=
+BINDIR		?= $(PREFIX)/bin
+LIBDIR		?= $(PREFIX)/lib
+INCDIR		?= $(PREFIX)/include
+MANDIR		?= $(PREFIX)/share/man
+PKG_CONFIG	?= pkg-config
+CC		?= cc
+CFLAGS		?= -O2 -g
+PYTHON		?= /usr/bin/python3
+
+PKGS		 = openssl jansson libcurl libmicrohttpd inih
+PKG_CFLAGS	:= $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS	:= $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+IDP_PKG_LIBS	:= $(shell $(PKG_CONFIG) --libs openssl jansson libcurl 2>/dev/null)
+
+WARN		 = -Wall -Wextra -Wformat=2 -Wshadow -Wpointer-arith \
+		   -Wmissing-prototypes -Wstrict-prototypes -Wno-unused-parameter
+ifeq ($(CI),true)
+WARN		+= -Werror
+endif
+ALL_CFLAGS	 = -std=gnu11 $(WARN) -MMD -MP -fPIC -D_GNU_SOURCE \
+		   -DROTATORD_VERSION=\"$(VERSION)\" \
+		   -Ilibidp/include -iquote rotatord $(PKG_CFLAGS) $(CFLAGS)
+LDLIBS_ALL	 = $(PKG_LIBS) -lm
+
+ifeq ($(V),1)
+Q =
+else
+Q = @
+endif
+
+B		?= build
+
+IDP_SRCS	 = libidp/err.c libidp/alg.c libidp/b64.c libidp/secret.c libidp/jwk.c \
+		   libidp/jwt.c libidp/x509.c
+IDP_HDRS	 = libidp/include/idp/idp.h libidp/include/idp/b64.h \
+		   libidp/include/idp/secret.h libidp/include/idp/jwk.h \
+		   libidp/include/idp/jwt.h libidp/include/idp/x509.h
+ROT_SRCS	 = rotatord/config.c rotatord/log.c rotatord/loop.c \
+		   rotatord/sched.c rotatord/sink.c rotatord/reload.c \
+		   rotatord/notify.c rotatord/mint.c rotatord/daemon.c
+MAIN_SRCS	 = rotatord/main.c
+UNIT_TESTS	 = b64 jwk jwt x509 wycheproof config sink sched
+BENCH_SRCS	 = tests/bench/bench.c
+
+IDP_OBJS	 = $(IDP_SRCS:%.c=$(B)/obj/%.o)
+ROT_OBJS	 = $(ROT_SRCS:%.c=$(B)/obj/%.o)
+MAIN_OBJS	 = $(MAIN_SRCS:%.c=$(B)/obj/%.o)
+UNIT_BINS	 = $(UNIT_TESTS:%=$(B)/tests/unit/test-%)
+
+all: $(B)/rotatord $(B)/libidp.a $(B)/libidp.so $(B)/idp.pc
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/libidp.a: $(IDP_OBJS)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(B)/libidp.so: $(IDP_OBJS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -shared -Wl,-soname,libidp.so.0 -o $@ $^ $(IDP_PKG_LIBS) $(LDFLAGS)
+
+$(B)/idp.pc: libidp/idp.pc.in Makefile
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+		-e 's|@INCDIR@|$(INCDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+$(B)/rotatord: $(MAIN_OBJS) $(ROT_OBJS) $(B)/libidp.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+$(B)/tests/unit/test-%: tests/unit/test-%.c $(ROT_OBJS) $(B)/libidp.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL) -lcmocka
+
+$(B)/bench: $(BENCH_SRCS) $(ROT_OBJS) $(B)/libidp.a
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL) -lpthread
+
+unit: $(UNIT_BINS)
+	$(Q)$(PYTHON) tests/run-unit.py $(UNIT_BINS)
+
+integration: all
+	$(Q)$(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
+
+deps:
+	$(Q)sh packaging/install-deps.sh
+
+check: deps
+	$(Q)$(MAKE) --no-print-directory all unit
+	$(Q)$(MAKE) --no-print-directory B=build-san sanitize-unit
+	$(Q)$(MAKE) --no-print-directory integration
+
+sanitize:
+	$(Q)$(MAKE) --no-print-directory B=build-san sanitize-unit
+
+sanitize-unit:
+	$(Q)$(MAKE) --no-print-directory B=$(B) \
+		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+		LDFLAGS="-fsanitize=address,undefined" unit all
+
+bench: all $(B)/bench
+	$(Q)$(PYTHON) tests/bench/run.py --bench $(B)/bench --rotatord $(B)/rotatord
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR)/idp
+	install -m 0755 $(B)/rotatord $(DESTDIR)$(BINDIR)/rotatord
+	install -m 0644 $(B)/libidp.a $(DESTDIR)$(LIBDIR)/libidp.a
+	install -m 0755 $(B)/libidp.so $(DESTDIR)$(LIBDIR)/libidp.so.0
+	ln -sf libidp.so.0 $(DESTDIR)$(LIBDIR)/libidp.so
+	install -m 0644 $(B)/idp.pc $(DESTDIR)$(LIBDIR)/pkgconfig/idp.pc
+	install -m 0644 $(IDP_HDRS) $(DESTDIR)$(INCDIR)/idp/
+	install -d $(DESTDIR)$(MANDIR)/man8
+	install -m 0644 packaging/rotatord.8 $(DESTDIR)$(MANDIR)/man8/rotatord.8
+
+run: deps all
+	$(B)/rotatord -c conf/minimal.ini
+
+clean:
+	rm -rf build build-san
+
+.PHONY: all unit integration deps check sanitize sanitize-unit bench install run clean
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)
