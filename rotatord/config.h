@@ -1,0 +1,177 @@
+/*
+ * Configuration: one ini file read with inih into an immutable struct
+ * config.  Parsing collects every error as "FILE:LINE: message" before
+ * giving up; a config that parsed is complete and every reference in it is
+ * resolved (pointers between sections are set).
+ */
+#ifndef ROTATORD_CONFIG_H
+#define ROTATORD_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include <idp/jwk.h>
+
+#define CONFIG_DEFAULT_PATH	"/etc/rotatord/rotatord.ini"
+/*
+ * Longer lines (in bytes, not counting "\n" or "\r\n") are an error.  199 is
+ * the most the system libinih can hold: it hands its reader a 200-byte
+ * buffer (INI_MAX_LINE, including the NUL) and cuts longer lines in two.
+ * If an inih is built with a smaller buffer, that smaller size applies.
+ */
+#define CONFIG_MAX_LINE		199
+#define CONFIG_MAX_NAME		64	/* section names: [A-Za-z0-9._-] */
+
+enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON };
+
+enum cred_type { CRED_X509 = 1, CRED_JWT, CRED_SECRET, CRED_OAUTH };
+
+struct cfg_reload;
+
+/* [ca "NAME"] */
+struct cfg_ca {
+	char			*name;
+	int			 line;
+	enum idp_key_type	 key_type;	/* default ec-p256 */
+	int64_t			 lifetime;	/* ms, default 365d */
+	char			*common_name;	/* default "rotatord NAME CA" */
+	char			*cert_file;	/* absolute, optional (with key_file) */
+	char			*key_file;	/* absolute, optional (with cert_file) */
+};
+
+/* [signer "NAME"] */
+struct cfg_signer {
+	char			*name;
+	int			 line;
+	char			*issuer;	/* required URL, used as iss */
+	enum idp_alg		 alg;		/* default ES256 */
+	int64_t			 key_lifetime;	/* ms, default 7d */
+	char			*dir;		/* under output_dir, default NAME */
+};
+
+/* [credential "NAME"] */
+struct cfg_cred {
+	char			*name;
+	int			 line;
+	enum cred_type		 type;
+	int64_t			 lifetime;	/* ms; x509 24h, jwt 1h, secret 24h */
+	double			 renew_at;	/* fraction; inherited from [rotatord] */
+	double			 jitter;	/* fraction; inherited from [rotatord] */
+	char			*dir;		/* under output_dir, default NAME */
+	uid_t			 uid;		/* owner; (uid_t)-1: no chown, stays rotatord's euid */
+	gid_t			 gid;		/* group; (gid_t)-1: no chown, stays rotatord's egid */
+	mode_t			 mode;		/* default 0600 for keys, see sink */
+	struct cfg_reload	**on_rotate;	/* resolved [reload] sections */
+	size_t			 n_on_rotate;
+
+	/* x509 */
+	struct cfg_ca		*ca;
+	enum idp_key_type	 key_type;	/* leaf key, default ec-p256 */
+	char			*common_name;
+	char			**dns;
+	size_t			 n_dns;
+	char			**ip;
+	size_t			 n_ip;
+	char			**uri;
+	size_t			 n_uri;
+	int			 usage;		/* IDP_USAGE_*; default server */
+
+	/* jwt */
+	struct cfg_signer	*signer;
+	char			*subject;
+	char			**audience;	/* also oauth */
+	size_t			 n_audience;
+	char			*scope;		/* also oauth: space-separated */
+
+	/* secret */
+	size_t			 bytes;		/* default 32, 1..4096 */
+	unsigned		 keep;		/* keys kept, default 2, 1..16 */
+	int			 fleet;		/* boolean */
+};
+
+/* [reload "NAME"]: exactly one of pidfile, exec, unit. */
+struct cfg_reload {
+	char			*name;
+	int			 line;
+	char			*pidfile;	/* absolute */
+	int			 signal;	/* default SIGHUP */
+	char			**exec;		/* argv, NULL-terminated */
+	char			*unit;		/* systemd unit to reload */
+	char			**check;	/* argv, NULL-terminated, optional */
+	int64_t			 debounce;	/* ms, default 1s */
+	int64_t			 timeout;	/* ms for check / exec, default 30s */
+	char			*verify_host;	/* verify = HOST:PORT, optional */
+	char			*verify_port;
+	char			*sni;		/* default: the credential's CN/DNS */
+	int64_t			 verify_timeout; /* ms, default 5s */
+};
+
+struct config {
+	char			*path;
+	char			*output_dir;	/* absolute */
+	char			*state_dir;	/* absolute */
+	double			 renew_at;	/* default 2/3 */
+	double			 jitter;	/* default 10% */
+	int64_t			 backdate;	/* ms, default 60s */
+	int64_t			 retry_min;	/* ms, default 1s */
+	int64_t			 retry_max;	/* ms, default 60s */
+	int			 log_level;	/* syslog priority, default LOG_INFO */
+	enum log_format		 log_format;
+	char			*region;
+
+	struct cfg_ca		**cas;
+	size_t			 n_cas;
+	struct cfg_signer	**signers;
+	size_t			 n_signers;
+	struct cfg_cred		**creds;
+	size_t			 n_creds;
+	struct cfg_reload	**reloads;
+	size_t			 n_reloads;
+};
+
+/*
+ * Reads and validates the config at path.  Every problem is written to errf
+ * (may be NULL) as "PATH:LINE: message", one per line.  Returns 0 and a new
+ * config in *ret (free with config_free()), -EINVAL if the file had errors,
+ * or -errno if it could not be read at all.
+ */
+int config_load(const char *path, FILE *errf, struct config **ret);
+
+/* As config_load() on an in-memory buffer; name is used in messages. */
+int config_load_buf(const char *name, const char *buf, size_t len, FILE *errf,
+    struct config **ret);
+
+/* Frees c; accepts NULL. */
+void config_free(struct config *c);
+
+/* Lookups by name; return NULL when absent. */
+struct cfg_cred *config_find_cred(const struct config *c, const char *name);
+struct cfg_reload *config_find_reload(const struct config *c, const char *name);
+
+/* Parsers for config values, exported for tests.  Return 0 or -EINVAL. */
+int config_parse_duration(const char *s, int64_t *ret_ms);
+int config_parse_fraction(const char *s, double *ret);
+int config_parse_bool(const char *s, int *ret);
+int config_parse_mode(const char *s, mode_t *ret);
+
+/* Where a secret-bearing value comes from; see config_parse_secret_ref(). */
+enum cfg_secret_source {
+	CFG_SECRET_LITERAL = 1,	/* the value itself */
+	CFG_SECRET_FILE,	/* file:PATH (absolute) */
+	CFG_SECRET_ENV,		/* env:NAME */
+	CFG_SECRET_CRED,	/* cred:NAME in systemd's $CREDENTIALS_DIRECTORY */
+};
+
+/*
+ * Classifies a value of a secret-bearing key (client_secret ...):
+ * "file:PATH", "env:NAME", "cred:NAME" or a literal.  *ret_arg points into s
+ * (the path, variable name, credential name or the literal).  Does no I/O;
+ * reading the secret is the caller's job.  Returns 0 or -EINVAL for a
+ * malformed reference (relative path, bad variable or credential name).
+ */
+int config_parse_secret_ref(const char *s, enum cfg_secret_source *ret_source,
+    const char **ret_arg);
+
+#endif

@@ -1,0 +1,30 @@
+/*
+ * libFuzzer harness for the config parser: config_load_buf() on arbitrary
+ * bytes, messages discarded, then config_free().  Seed it from
+ * tests/data/config.
+ *
+ *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
+ *       -Ilibidp/include -Irotatord tests/fuzz/fuzz-config.c \
+ *       rotatord/config.c rotatord/log.c libidp/alg.c -linih -o fuzz-config
+ *   ./fuzz-config -max_total_time=20 corpus/ tests/data/config/
+ *
+ * The parser looks up user and group names and opens a CA's cert_file and
+ * key_file read-only (and closes them); it writes nothing.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "config.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct config *c = NULL;
+
+	if (config_load_buf("fuzz.ini", (const char *)data, size, NULL, &c) == 0)
+		config_free(c);
+	return 0;
+}

@@ -1,0 +1,1041 @@
+/*
+ * Tests for rotatord/config.c: the value parsers, a full valid config with
+ * every field checked, the inih traps (line length, indentation, comments,
+ * section names), and one malformed config per file in
+ * tests/data/config/bad-*.ini.
+ *
+ * Each bad-*.ini starts with comment lines that say what must be reported:
+ *   ; expect: LINE: SUBSTRING      (one or more, in line order)
+ *   ; expect-errors: N             (optional: exactly N messages)
+ * The test loads the file, captures the messages and checks that one of
+ * them is "PATH:LINE: ..." containing SUBSTRING, that the first message is
+ * the first expectation, and that config_load() returned -EINVAL.
+ *
+ * Run from the top of the tree, or set ROTATORD_TEST_DATA to tests/data.
+ */
+#include <errno.h>
+#include <glob.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <idp/jwk.h>
+#include <idp/x509.h>
+
+#include "config.h"
+
+#define MIN_MS	(60 * 1000LL)
+#define HOUR_MS	(60 * MIN_MS)
+#define DAY_MS	(24 * HOUR_MS)
+
+static const char *
+data_dir(void)
+{
+	const char *d = getenv("ROTATORD_TEST_DATA");
+
+	return d != NULL ? d : "tests/data";
+}
+
+/* Messages written by a load, in a malloc'ed string. */
+struct capture {
+	FILE	*f;
+	char	*buf;
+	size_t	 len;
+};
+
+static void
+capture_open(struct capture *cap)
+{
+	cap->buf = NULL;
+	cap->len = 0;
+	cap->f = open_memstream(&cap->buf, &cap->len);
+	assert_non_null(cap->f);
+}
+
+static void
+capture_close(struct capture *cap)
+{
+	fclose(cap->f);
+	cap->f = NULL;
+}
+
+static int
+count_lines(const char *s)
+{
+	int n = 0;
+
+	for (; *s != '\0'; s++)
+		if (*s == '\n')
+			n++;
+	return n;
+}
+
+/* Loads text; returns the result and (in *out, to free) the messages. */
+static int
+load_text(const char *text, char **out, struct config **ret)
+{
+	struct capture cap;
+	int r;
+
+	capture_open(&cap);
+	*ret = NULL;
+	r = config_load_buf("test.ini", text, strlen(text), cap.f, ret);
+	capture_close(&cap);
+	*out = cap.buf;
+	return r;
+}
+
+/* Expects text to fail with a message at line containing what. */
+static void
+expect_error(const char *text, int line, const char *what)
+{
+	struct config *c = NULL;
+	char *out, prefix[64], *p;
+	int r, found = 0;
+
+	r = load_text(text, &out, &c);
+	snprintf(prefix, sizeof(prefix), "test.ini:%d: ", line);
+	for (p = out; p != NULL && *p != '\0'; p = strchr(p, '\n'), p = p ? p + 1 : p) {
+		size_t n = strcspn(p, "\n");
+
+		if (strncmp(p, prefix, strlen(prefix)) == 0 &&
+		    memmem(p, n, what, strlen(what)) != NULL)
+			found = 1;
+	}
+	if (r != -EINVAL || !found)
+		print_error("wanted %s...%s, got r=%d:\n%s", prefix, what, r, out);
+	assert_int_equal(r, -EINVAL);
+	assert_true(found);
+	assert_null(c);
+	free(out);
+}
+
+/* Expects text to load; returns the config. */
+static struct config *
+expect_ok(const char *text)
+{
+	struct config *c = NULL;
+	char *out;
+	int r;
+
+	r = load_text(text, &out, &c);
+	if (r != 0)
+		print_error("unexpected errors (r=%d):\n%s", r, out);
+	assert_int_equal(r, 0);
+	assert_string_equal(out, "");
+	assert_non_null(c);
+	free(out);
+	return c;
+}
+
+/* (1) Value parsers. */
+
+static void
+test_parse_duration(void **state)
+{
+	static const struct {
+		const char	*s;
+		int		 ok;
+		int64_t		 ms;
+	} t[] = {
+		{ "90s", 1, 90000 },
+		{ "15m", 1, 15 * MIN_MS },
+		{ "24h", 1, 24 * HOUR_MS },
+		{ "7d", 1, 7 * DAY_MS },
+		{ "500ms", 1, 500 },
+		{ "1h30m", 1, 90 * MIN_MS },
+		{ "1d2h3m4s5ms", 1, DAY_MS + 2 * HOUR_MS + 3 * MIN_MS + 4005 },
+		{ "0s", 1, 0 },
+		{ "007s", 1, 7000 },
+		{ "1m500ms", 1, 60500 },
+		{ "106751991167d", 1, 106751991167LL * DAY_MS },
+		{ "9223372036854775807ms", 1, INT64_MAX },
+		{ "", 0, 0 },
+		{ "3600", 0, 0 },		/* a unit is required */
+		{ "0", 0, 0 },
+		{ "12x", 0, 0 },
+		{ "1h30", 0, 0 },
+		{ "h", 0, 0 },
+		{ "-5s", 0, 0 },
+		{ "+5s", 0, 0 },
+		{ " 5s", 0, 0 },
+		{ "5s ", 0, 0 },
+		{ "1h 30m", 0, 0 },
+		{ "1.5h", 0, 0 },
+		{ "5S", 0, 0 },
+		{ "30m1h", 0, 0 },		/* largest unit first */
+		{ "1h1h", 0, 0 },
+		{ "5sec", 0, 0 },
+		{ "1w", 0, 0 },
+		{ "106751991168d", 0, 0 },	/* overflow in the multiply */
+		{ "9223372036854775808ms", 0, 0 }, /* overflow in the digits */
+		{ "99999999999999999999d", 0, 0 },
+		{ "106751991167d7h12m55s807ms", 1, INT64_MAX },
+		{ "106751991167d7h12m55s808ms", 0, 0 },	/* overflow in the sum */
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		int64_t ms = -42;
+		int r = config_parse_duration(t[i].s, &ms);
+
+		if ((r == 0) != t[i].ok || (t[i].ok && ms != t[i].ms))
+			fail_msg("duration \"%s\": r=%d ms=%lld", t[i].s, r,
+			    (long long)ms);
+		if (!t[i].ok) {
+			assert_int_equal(r, -EINVAL);
+			assert_int_equal(ms, -42);	/* untouched */
+		}
+	}
+}
+
+static void
+test_parse_fraction(void **state)
+{
+	static const struct {
+		const char	*s;
+		int		 ok;
+		double		 v;
+	} t[] = {
+		{ "2/3", 1, 2.0 / 3 },
+		{ "1/10", 1, 0.1 },
+		{ "66%", 1, 0.66 },
+		{ "66.5%", 1, 0.665 },
+		{ "10%", 1, 0.1 },
+		{ "0.5", 1, 0.5 },
+		{ "0.25", 1, 0.25 },
+		{ "0", 1, 0 },
+		{ "0%", 1, 0 },
+		{ "1", 1, 1 },
+		{ "100%", 1, 1 },
+		{ "3/3", 1, 1 },
+		{ "", 0, 0 },
+		{ "abc", 0, 0 },
+		{ "2/0", 0, 0 },
+		{ "4/3", 0, 0 },
+		{ "101%", 0, 0 },
+		{ "1.5", 0, 0 },
+		{ "-0.5", 0, 0 },
+		{ ".5", 0, 0 },
+		{ "5.", 0, 0 },
+		{ "0.5%%", 0, 0 },
+		{ "% ", 0, 0 },
+		{ "50 %", 0, 0 },
+		{ "1/2/3", 0, 0 },
+		{ "1.0/2", 0, 0 },
+		{ "1/", 0, 0 },
+		{ "/2", 0, 0 },
+		{ "nan", 0, 0 },
+		{ "inf", 0, 0 },
+		{ "1e-1", 0, 0 },
+		{ "0x1p-1", 0, 0 },
+		{ "0.1234567890", 0, 0 },	/* more than 9 decimals */
+		{ "1234567890/9999999999", 0, 0 },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		double v = -42;
+		int r = config_parse_fraction(t[i].s, &v);
+
+		if ((r == 0) != t[i].ok ||
+		    (t[i].ok && (v < t[i].v - 1e-12 || v > t[i].v + 1e-12)))
+			fail_msg("fraction \"%s\": r=%d v=%g", t[i].s, r, v);
+		if (!t[i].ok)
+			assert_true(v == -42);
+	}
+}
+
+static void
+test_parse_bool(void **state)
+{
+	static const struct {
+		const char	*s;
+		int		 r;
+		int		 v;
+	} t[] = {
+		{ "yes", 0, 1 }, { "true", 0, 1 }, { "on", 0, 1 }, { "1", 0, 1 },
+		{ "no", 0, 0 }, { "false", 0, 0 }, { "off", 0, 0 }, { "0", 0, 0 },
+		{ "", -EINVAL, 0 }, { "maybe", -EINVAL, 0 }, { "Yes", -EINVAL, 0 },
+		{ "y", -EINVAL, 0 }, { "2", -EINVAL, 0 }, { "yes ", -EINVAL, 0 },
+		{ "01", -EINVAL, 0 },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		int v = -1, r = config_parse_bool(t[i].s, &v);
+
+		if (r != t[i].r || (r == 0 && v != t[i].v))
+			fail_msg("bool \"%s\": r=%d v=%d", t[i].s, r, v);
+		if (r != 0)
+			assert_int_equal(v, -1);
+	}
+}
+
+static void
+test_parse_mode(void **state)
+{
+	static const struct {
+		const char	*s;
+		int		 r;
+		mode_t		 m;
+	} t[] = {
+		{ "0640", 0, 0640 }, { "640", 0, 0640 }, { "0600", 0, 0600 },
+		{ "400", 0, 0400 }, { "000", 0, 0 }, { "7777", 0, 07777 },
+		{ "0666", 0, 0666 },	/* syntax only; the key refuses it */
+		{ "", -EINVAL, 0 }, { "64", -EINVAL, 0 }, { "00640", -EINVAL, 0 },
+		{ "0689", -EINVAL, 0 }, { "0x1ff", -EINVAL, 0 },
+		{ "rw-r-----", -EINVAL, 0 }, { "-640", -EINVAL, 0 },
+		{ " 640", -EINVAL, 0 }, { "640 ", -EINVAL, 0 },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		mode_t m = 01234;
+		int r = config_parse_mode(t[i].s, &m);
+
+		if (r != t[i].r || (r == 0 && m != t[i].m))
+			fail_msg("mode \"%s\": r=%d m=%o", t[i].s, r,
+			    (unsigned)m);
+		if (r != 0)
+			assert_int_equal(m, 01234);
+	}
+}
+
+static void
+test_parse_secret_ref(void **state)
+{
+	static const struct {
+		const char		*s;
+		int			 r;
+		enum cfg_secret_source	 src;
+		const char		*arg;
+	} t[] = {
+		{ "file:/etc/rotatord/okta.secret", 0, CFG_SECRET_FILE,
+		    "/etc/rotatord/okta.secret" },
+		{ "env:OKTA_SECRET", 0, CFG_SECRET_ENV, "OKTA_SECRET" },
+		{ "env:_x1", 0, CFG_SECRET_ENV, "_x1" },
+		{ "cred:okta.secret", 0, CFG_SECRET_CRED, "okta.secret" },
+		{ "s3cr3t", 0, CFG_SECRET_LITERAL, "s3cr3t" },
+		{ "File:/x", 0, CFG_SECRET_LITERAL, "File:/x" },
+		{ "file:relative", -EINVAL, 0, NULL },
+		{ "file:", -EINVAL, 0, NULL },
+		{ "env:", -EINVAL, 0, NULL },
+		{ "env:1X", -EINVAL, 0, NULL },
+		{ "env:A-B", -EINVAL, 0, NULL },
+		{ "cred:", -EINVAL, 0, NULL },
+		{ "cred:..", -EINVAL, 0, NULL },
+		{ "cred:a/b", -EINVAL, 0, NULL },
+		{ "", -EINVAL, 0, NULL },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		enum cfg_secret_source src = 0;
+		const char *arg = NULL;
+		int r = config_parse_secret_ref(t[i].s, &src, &arg);
+
+		if (r != t[i].r)
+			fail_msg("secret ref \"%s\": r=%d", t[i].s, r);
+		if (r == 0) {
+			assert_int_equal(src, t[i].src);
+			assert_string_equal(arg, t[i].arg);
+		} else {
+			assert_null(arg);
+		}
+	}
+}
+
+/* (2) A full valid config, every field. */
+
+static void
+test_good_full(void **state)
+{
+	const struct cfg_ca *ca, *other;
+	const struct cfg_signer *sg;
+	const struct cfg_reload *rn, *rs, *ru;
+	const struct cfg_cred *cr;
+	struct config *c = NULL;
+	struct capture cap;
+	char path[4096];
+	int r;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/config/good-full.ini", data_dir());
+	capture_open(&cap);
+	r = config_load(path, cap.f, &c);
+	capture_close(&cap);
+	if (r != 0)
+		print_error("%s", cap.buf);
+	assert_int_equal(r, 0);
+	assert_string_equal(cap.buf, "");
+	free(cap.buf);
+	assert_non_null(c);
+
+	assert_string_equal(c->path, path);
+	assert_string_equal(c->output_dir, "/run/rotatord-test");
+	assert_string_equal(c->state_dir, "/var/lib/rotatord-test");
+	assert_true(c->renew_at == 0.75);
+	assert_true(c->jitter == 0.05);
+	assert_int_equal(c->backdate, 2 * MIN_MS);
+	assert_int_equal(c->retry_min, 500);
+	assert_int_equal(c->retry_max, 90 * MIN_MS);
+	assert_int_equal(c->log_level, LOG_DEBUG);
+	assert_int_equal(c->log_format, LOG_FORMAT_JSON);
+	assert_string_equal(c->region, "eu-west-1");
+
+	assert_int_equal(c->n_cas, 2);
+	ca = c->cas[0];
+	assert_string_equal(ca->name, "internal");
+	assert_int_equal(ca->line, 17);
+	assert_int_equal(ca->key_type, IDP_KEY_EC_P384);
+	assert_int_equal(ca->lifetime, 730 * DAY_MS);
+	assert_string_equal(ca->common_name, "Example Internal CA");
+	assert_null(ca->cert_file);
+	assert_null(ca->key_file);
+	other = c->cas[1];
+	assert_string_equal(other->name, "other");
+	assert_int_equal(other->key_type, IDP_KEY_EC_P256);
+	assert_int_equal(other->lifetime, 365 * DAY_MS);
+	assert_string_equal(other->common_name, "rotatord other CA");
+
+	assert_int_equal(c->n_signers, 1);
+	sg = c->signers[0];
+	assert_string_equal(sg->name, "workload");
+	assert_int_equal(sg->line, 25);
+	assert_string_equal(sg->issuer, "https://rotatord.internal");
+	assert_int_equal(sg->alg, IDP_ALG_EDDSA);
+	assert_int_equal(sg->key_lifetime, 2 * DAY_MS);
+	assert_string_equal(sg->dir, "jwks");
+
+	assert_int_equal(c->n_reloads, 3);
+	rn = config_find_reload(c, "nginx");
+	assert_non_null(rn);
+	assert_ptr_equal(rn, c->reloads[0]);
+	assert_int_equal(rn->line, 31);
+	assert_string_equal(rn->pidfile, "/run/nginx.pid");
+	assert_int_equal(rn->signal, SIGUSR1);
+	assert_null(rn->exec);
+	assert_null(rn->unit);
+	assert_non_null(rn->check);
+	assert_string_equal(rn->check[0], "/usr/sbin/nginx");
+	assert_string_equal(rn->check[1], "-t");
+	assert_string_equal(rn->check[2], "-q");
+	assert_null(rn->check[3]);
+	assert_int_equal(rn->debounce, 0);
+	assert_int_equal(rn->timeout, 10000);
+	assert_string_equal(rn->verify_host, "::1");
+	assert_string_equal(rn->verify_port, "8443");
+	assert_string_equal(rn->sni, "www.example.com");
+	assert_int_equal(rn->verify_timeout, 3000);
+
+	rs = config_find_reload(c, "sidecar");
+	assert_non_null(rs);
+	assert_null(rs->pidfile);
+	assert_int_equal(rs->signal, SIGHUP);
+	assert_string_equal(rs->exec[0], "/usr/bin/pkill");
+	assert_string_equal(rs->exec[1], "-HUP");
+	assert_string_equal(rs->exec[2], "-x");
+	assert_string_equal(rs->exec[3], "sidecar");
+	assert_null(rs->exec[4]);
+	assert_null(rs->check);
+	assert_int_equal(rs->debounce, 1000);
+	assert_int_equal(rs->timeout, 30000);
+	assert_null(rs->verify_host);
+	assert_null(rs->verify_port);
+	assert_null(rs->sni);
+	assert_int_equal(rs->verify_timeout, 5000);
+
+	ru = config_find_reload(c, "unit");
+	assert_non_null(ru);
+	assert_string_equal(ru->unit, "envoy.service");
+	assert_string_equal(ru->verify_host, "127.0.0.1");
+	assert_string_equal(ru->verify_port, "443");
+	assert_null(config_find_reload(c, "nope"));
+
+	assert_int_equal(c->n_creds, 4);
+	cr = config_find_cred(c, "nginx-tls");
+	assert_non_null(cr);
+	assert_ptr_equal(cr, c->creds[0]);
+	assert_int_equal(cr->line, 48);
+	assert_int_equal(cr->type, CRED_X509);
+	assert_ptr_equal(cr->ca, ca);
+	assert_int_equal(cr->key_type, IDP_KEY_RSA_3072);
+	assert_string_equal(cr->common_name, "www.example.com");
+	assert_int_equal(cr->n_dns, 3);
+	assert_string_equal(cr->dns[0], "www.example.com");
+	assert_string_equal(cr->dns[1], "example.com");
+	assert_string_equal(cr->dns[2], "*.api.example.com");
+	assert_int_equal(cr->n_ip, 2);
+	assert_string_equal(cr->ip[0], "127.0.0.1");
+	assert_string_equal(cr->ip[1], "::1");
+	assert_int_equal(cr->n_uri, 1);
+	assert_string_equal(cr->uri[0], "spiffe://example.org/web");
+	assert_int_equal(cr->usage, IDP_USAGE_SERVER | IDP_USAGE_CLIENT);
+	assert_int_equal(cr->lifetime, 12 * HOUR_MS);
+	assert_true(cr->renew_at == 0.5);
+	assert_true(cr->jitter == 0.1);
+	assert_string_equal(cr->dir, "nginx");
+	assert_int_equal(cr->uid, 0);
+	assert_int_equal(cr->gid, 0);
+	assert_int_equal(cr->mode, 0640);
+	assert_int_equal(cr->n_on_rotate, 2);
+	assert_ptr_equal(cr->on_rotate[0], rn);
+	assert_ptr_equal(cr->on_rotate[1], rs);
+	assert_null(cr->signer);
+
+	cr = config_find_cred(c, "svc-id");
+	assert_non_null(cr);
+	assert_int_equal(cr->type, CRED_JWT);
+	assert_ptr_equal(cr->signer, sg);
+	assert_string_equal(cr->subject, "spiffe://example.org/svc");
+	assert_int_equal(cr->n_audience, 2);
+	assert_string_equal(cr->audience[0], "payments");
+	assert_string_equal(cr->audience[1], "api://orders");
+	assert_string_equal(cr->scope, "payments.read orders:write");
+	assert_int_equal(cr->lifetime, 15 * MIN_MS);
+	assert_true(cr->renew_at == 0.75);	/* inherited */
+	assert_true(cr->jitter == 0.05);
+	assert_string_equal(cr->dir, "svc-id");
+	assert_int_equal(cr->uid, (uid_t)-1);
+	assert_int_equal(cr->gid, (gid_t)-1);
+	assert_int_equal(cr->mode, 0600);
+	assert_int_equal(cr->n_on_rotate, 0);
+	assert_null(cr->ca);
+
+	cr = config_find_cred(c, "tickets");
+	assert_non_null(cr);
+	assert_int_equal(cr->type, CRED_SECRET);
+	assert_int_equal(cr->bytes, 80);
+	assert_int_equal(cr->keep, 3);
+	assert_int_equal(cr->fleet, 1);
+	assert_int_equal(cr->lifetime, 12 * HOUR_MS);
+	assert_int_equal(cr->mode, 0400);
+	assert_int_equal(cr->uid, 0);
+	assert_int_equal(cr->gid, (gid_t)-1);
+	assert_int_equal(cr->n_on_rotate, 1);
+	assert_ptr_equal(cr->on_rotate[0], ru);
+
+	cr = config_find_cred(c, "defaults");
+	assert_non_null(cr);
+	assert_int_equal(cr->type, CRED_X509);
+	assert_ptr_equal(cr->ca, other);
+	assert_int_equal(cr->key_type, IDP_KEY_EC_P256);
+	assert_null(cr->common_name);
+	assert_int_equal(cr->n_dns, 0);
+	assert_null(cr->dns);
+	assert_int_equal(cr->n_uri, 1);
+	assert_int_equal(cr->usage, IDP_USAGE_SERVER);
+	assert_int_equal(cr->lifetime, 24 * HOUR_MS);
+	assert_string_equal(cr->dir, "defaults");
+	assert_null(config_find_cred(c, "nope"));
+
+	config_free(c);
+}
+
+static void
+test_defaults(void **state)
+{
+	struct config *c;
+	const struct cfg_cred *cr;
+
+	(void)state;
+	c = expect_ok("");
+	assert_string_equal(c->output_dir, "/run/rotatord");
+	assert_string_equal(c->state_dir, "/var/lib/rotatord");
+	assert_true(c->renew_at == 2.0 / 3.0);
+	assert_true(c->jitter == 0.1);
+	assert_int_equal(c->backdate, 60000);
+	assert_int_equal(c->retry_min, 1000);
+	assert_int_equal(c->retry_max, 60000);
+	assert_int_equal(c->log_level, LOG_INFO);
+	assert_int_equal(c->log_format, LOG_FORMAT_TEXT);
+	assert_null(c->region);
+	assert_int_equal(c->n_creds + c->n_cas + c->n_signers + c->n_reloads, 0);
+	config_free(c);
+
+	c = expect_ok("[credential \"j\"]\ntype = jwt\nsigner = s\nsubject = x\n"
+	    "[signer \"s\"]\nissuer = http://localhost:8080/x\n"
+	    "[credential \"s\"]\ntype = secret\ndir = s2\n");
+	cr = config_find_cred(c, "j");
+	assert_int_equal(cr->lifetime, HOUR_MS);
+	assert_ptr_equal(cr->signer, c->signers[0]);
+	assert_int_equal(c->signers[0]->alg, IDP_ALG_ES256);
+	assert_int_equal(c->signers[0]->key_lifetime, 7 * DAY_MS);
+	assert_string_equal(c->signers[0]->dir, "s");
+	cr = config_find_cred(c, "s");
+	assert_int_equal(cr->lifetime, 24 * HOUR_MS);
+	assert_int_equal(cr->bytes, 32);
+	assert_int_equal(cr->keep, 2);
+	assert_int_equal(cr->fleet, 0);
+	config_free(c);
+}
+
+/* (3) The inih traps and other syntax. */
+
+static void
+test_line_length(void **state)
+{
+	char line[512], text[1024];
+	struct config *c;
+	int n;
+
+	(void)state;
+	/* A comment of exactly CONFIG_MAX_LINE bytes is fine. */
+	memset(line, 'x', sizeof(line));
+	line[0] = ';';
+	n = CONFIG_MAX_LINE;
+	snprintf(text, sizeof(text), "[rotatord]\n%.*s\nregion = a\n", n, line);
+	c = expect_ok(text);
+	assert_string_equal(c->region, "a");
+	config_free(c);
+	/* ... also with CRLF ... */
+	snprintf(text, sizeof(text), "[rotatord]\r\n%.*s\r\nregion = a\r\n", n,
+	    line);
+	c = expect_ok(text);
+	assert_string_equal(c->region, "a");
+	config_free(c);
+	/* ... one more byte is not, and the next line keeps its number. */
+	snprintf(text, sizeof(text), "[rotatord]\n%.*s\nregion = a b\n", n + 1,
+	    line);
+	expect_error(text, 2, "line too long (max 199 bytes)");
+	expect_error(text, 3, "rotatord.region: bad region \"a b\"");
+
+	/* A value of the longest possible length arrives whole. */
+	n = CONFIG_MAX_LINE - (int)strlen("subject = ");
+	memset(line, 'y', (size_t)n);
+	snprintf(text, sizeof(text), "[signer \"s\"]\nissuer = https://x\n"
+	    "[credential \"j\"]\ntype = jwt\nsigner = s\nsubject = %.*s\n", n,
+	    line);
+	c = expect_ok(text);
+	assert_int_equal(strlen(config_find_cred(c, "j")->subject), (size_t)n);
+	config_free(c);
+
+	/* A very long line, and one at the end without a newline. */
+	memset(line, 'z', sizeof(line) - 1);
+	line[sizeof(line) - 1] = '\0';
+	snprintf(text, sizeof(text), "[rotatord]\nregion = %s", line);
+	expect_error(text, 2, "line too long");
+}
+
+static void
+test_indentation_and_comments(void **state)
+{
+	struct config *c;
+	const struct cfg_cred *cr;
+
+	(void)state;
+	c = expect_ok(
+	    "\xef\xbb\xbf[signer \"s\"]  ; a signer\n"
+	    "  issuer = https://x\n"
+	    "\t; an indented comment\n"
+	    "    # another one\n"
+	    "   [credential \"j\"]   # header comment\n"
+	    "type: jwt\n"
+	    "signer=s\n"
+	    "subject = a;b #c\n"		/* ';' without blank, '#': value */
+	    "scope = x.read y.write ;comment\n"
+	    "audience = a , b\t;comment\n");
+	cr = config_find_cred(c, "j");
+	assert_non_null(cr);
+	assert_string_equal(cr->subject, "a;b #c");
+	assert_string_equal(cr->scope, "x.read y.write");
+	assert_int_equal(cr->n_audience, 2);
+	assert_string_equal(cr->audience[1], "b");
+	config_free(c);
+
+	/* An indented line is never a continuation of the previous value. */
+	expect_error("[rotatord]\nregion = a\n  b\n", 3, "expected KEY = VALUE");
+	/* An indented key is a key. */
+	c = expect_ok("[rotatord]\nregion = a\n  log_level = err\n");
+	assert_int_equal(c->log_level, LOG_ERR);
+	assert_string_equal(c->region, "a");
+	config_free(c);
+}
+
+static void
+test_section_names(void **state)
+{
+	char text[512];
+	struct config *c;
+	const char *name64 =
+	    "a123456789b123456789c123456789d123456789e123456789f123456789g123";
+
+	(void)state;
+	/* inih keeps 49 bytes of a section: our reader must see it all. */
+	assert_int_equal(strlen(name64), CONFIG_MAX_NAME);
+	snprintf(text, sizeof(text), "[credential \"%s\"]\ntype = secret\n"
+	    "[credential \"%.40s\"]\ntype = secret\n", name64, name64);
+	c = expect_ok(text);
+	assert_int_equal(c->n_creds, 2);
+	assert_non_null(config_find_cred(c, name64));
+	assert_string_equal(c->creds[0]->dir, name64);
+	config_free(c);
+
+	/* The same name in two kinds is fine. */
+	c = expect_ok("[reload \"web\"]\nunit = a.service\n[credential \"web\"]\n"
+	    "type = secret\non_rotate = web\n");
+	assert_ptr_equal(c->creds[0]->on_rotate[0], c->reloads[0]);
+	config_free(c);
+
+	expect_error("[credential \"web\"] x\n", 1, "text after ']'");
+	expect_error("[credential  \"web\"]\n", 1, "bad section header");
+	expect_error("[credential \"\"]\n", 1, "bad section name");
+	expect_error("[Credential \"web\"]\n", 1, "unknown section \"Credential\"");
+	expect_error("[]\n", 1, "bad section header");
+	expect_error("[ rotatord ]\n", 1, "bad section header");
+	expect_error("[rotatord\n", 1, "no closing ']'");
+	expect_error("[listen]\nunix = /run/x\n", 1, "not supported in this version");
+	expect_error("[cluster]\n", 1, "not supported in this version");
+	expect_error("[client \"web\"]\n", 1, "not supported in this version");
+	expect_error("[route \"api\"]\n", 1, "not supported in this version");
+}
+
+static void
+test_control_bytes(void **state)
+{
+	static const char nul[] = "[rotatord]\nregion = a\0b\nlog_level = x\n";
+	struct config *c = NULL;
+	struct capture cap;
+	int r;
+
+	(void)state;
+	capture_open(&cap);
+	r = config_load_buf("nul.ini", nul, sizeof(nul) - 1, cap.f, &c);
+	capture_close(&cap);
+	assert_int_equal(r, -EINVAL);
+	assert_non_null(strstr(cap.buf, "nul.ini:2: NUL byte in line\n"));
+	assert_non_null(strstr(cap.buf, "nul.ini:3: rotatord.log_level: "));
+	assert_int_equal(count_lines(cap.buf), 2);
+	free(cap.buf);
+
+	expect_error("[rotatord]\nregion = a\x1b[31mb\n", 2,
+	    "rotatord.region: control character in value");
+	/* Bytes that are not printable are escaped in messages. */
+	expect_error("[a\x7f]\n", 1, "unknown section \"a\\x7f\"");
+}
+
+static void
+test_errors_sorted_and_all(void **state)
+{
+	char *out;
+	struct config *c;
+	int r;
+
+	(void)state;
+	/* Reference errors (found late) still come out in line order. */
+	r = load_text("[credential \"a\"]\ntype = secret\non_rotate = x\n"
+	    "[rotatord]\nregion = a b\n[credential \"a\"]\n", &out, &c);
+	assert_int_equal(r, -EINVAL);
+	assert_string_equal(out,
+	    "test.ini:3: credential \"a\".on_rotate: no section [reload \"x\"]\n"
+	    "test.ini:5: rotatord.region: bad region \"a b\": 1 to 64 "
+	    "characters of A-Z a-z 0-9 . _ -\n"
+	    "test.ini:6: duplicate section [credential \"a\"], first at line 1\n");
+	free(out);
+
+	/* errf may be NULL. */
+	c = NULL;
+	assert_int_equal(config_load_buf("x", "[x]\n", 4, NULL, &c), -EINVAL);
+	assert_null(c);
+	assert_int_equal(config_load_buf(NULL, "", 0, NULL, &c), 0);
+	assert_string_equal(c->path, "(config)");
+	config_free(c);
+	config_free(NULL);
+}
+
+static void
+test_owner_group_numeric(void **state)
+{
+	struct config *c;
+
+	(void)state;
+	c = expect_ok("[credential \"t\"]\ntype = secret\nowner = 12345\n"
+	    "group = 54321\n");
+	assert_int_equal(c->creds[0]->uid, 12345);
+	assert_int_equal(c->creds[0]->gid, 54321);
+	config_free(c);
+	expect_error("[credential \"t\"]\ntype = secret\nowner = 4294967295\n", 3,
+	    "bad user");
+	expect_error("[credential \"t\"]\ntype = secret\nowner = 99999999999\n", 3,
+	    "bad user");
+	expect_error("[credential \"t\"]\ntype = secret\ngroup = 12x\n", 3,
+	    "bad group");
+}
+
+static void
+test_ca_files(void **state)
+{
+	char dir[] = "/tmp/test-config-XXXXXX", cert[256], key[256], text[1024];
+	struct config *c;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(cert, sizeof(cert), "%s/ca.pem", dir);
+	snprintf(key, sizeof(key), "%s/ca.key", dir);
+	f = fopen(cert, "w");
+	assert_non_null(f);
+	fclose(f);
+	f = fopen(key, "w");
+	assert_non_null(f);
+	fclose(f);
+
+	snprintf(text, sizeof(text), "[ca \"imported\"]\ncert_file = %s\n"
+	    "key_file = %s\n", cert, key);
+	c = expect_ok(text);
+	assert_string_equal(c->cas[0]->cert_file, cert);
+	assert_string_equal(c->cas[0]->key_file, key);
+	config_free(c);
+
+	/* A leaf may outlive the lifetime key of a CA that is loaded. */
+	snprintf(text, sizeof(text), "[ca \"imported\"]\ncert_file = %s\n"
+	    "key_file = %s\nlifetime = 1d\n[credential \"w\"]\ntype = x509\n"
+	    "ca = imported\ndns = w.example\nlifetime = 30d\n", cert, key);
+	c = expect_ok(text);
+	config_free(c);
+
+	snprintf(text, sizeof(text), "[ca \"imported\"]\ncert_file = %s\n"
+	    "key_file = %s\n", dir, key);
+	expect_error(text, 2, "is not a regular file");
+
+	if (geteuid() != 0) {
+		assert_int_equal(chmod(key, 0), 0);
+		snprintf(text, sizeof(text), "[ca \"imported\"]\ncert_file = %s\n"
+		    "key_file = %s\n", cert, key);
+		expect_error(text, 3, "Permission denied");
+	}
+	unlink(cert);
+	unlink(key);
+	rmdir(dir);
+}
+
+static void
+test_load_errors(void **state)
+{
+	struct config *c = NULL;
+	struct capture cap;
+	char *big;
+	int r;
+
+	(void)state;
+	capture_open(&cap);
+	r = config_load("/nonexistent/rotatord.ini", cap.f, &c);
+	capture_close(&cap);
+	assert_int_equal(r, -ENOENT);
+	assert_null(c);
+	assert_string_equal(cap.buf, "/nonexistent/rotatord.ini: cannot open: "
+	    "No such file or directory\n");
+	free(cap.buf);
+
+	big = malloc((1 << 20) + 1);
+	assert_non_null(big);
+	memset(big, '\n', (1 << 20) + 1);
+	assert_int_equal(config_load_buf("big", big, (1 << 20) + 1, NULL, &c),
+	    -EFBIG);
+	assert_int_equal(config_load_buf("big", big, 1 << 20, NULL, &c), 0);
+	config_free(c);
+	free(big);
+}
+
+static void
+test_misc_values(void **state)
+{
+	struct config *c;
+
+	(void)state;
+	c = expect_ok("[rotatord]\nlog_level = warning\nbackdate = 0s\n"
+	    "renew_at = 66%\njitter = 0\n"
+	    "[reload \"a\"]\npidfile = /run/a.pid\nsignal = WINCH\n"
+	    "verify = localhost:1\n"
+	    "[credential \"t\"]\ntype = secret\nlifetime = 2s\n");
+	assert_int_equal(c->log_level, LOG_WARNING);
+	assert_int_equal(c->backdate, 0);
+	assert_true(c->jitter == 0);
+	assert_int_equal(c->reloads[0]->signal, SIGWINCH);
+	assert_string_equal(c->reloads[0]->verify_host, "localhost");
+	assert_string_equal(c->reloads[0]->verify_port, "1");
+	config_free(c);
+
+	expect_error("[reload \"a\"]\npidfile = /run/a.pid\nverify = [::1]\n", 3,
+	    "bad address");
+	expect_error("[reload \"a\"]\npidfile = /run/a.pid\nverify = [x]:1\n", 3,
+	    "bad host");
+	expect_error("[reload \"a\"]\npidfile = /run/a.pid\nverify = h:0\n", 3,
+	    "bad port");
+	expect_error("[reload \"a\"]\npidfile = /run/a.pid\nsni = 10.0.0.1\n"
+	    "verify = h:1\n", 3, "bad server name");
+	expect_error("[reload \"a\"]\npidfile = /run/a.pid\ntimeout = 0s\n", 3,
+	    "must not be zero");
+	expect_error("[reload \"a\"]\nexec = /bin/true\nunit = x.service\n", 3,
+	    "exec is already set (line 2)");
+	expect_error("[credential \"t\"]\ntype = secret\nrenew_at = 0\n", 3,
+	    "between 0 and 1");
+	expect_error("[credential \"t\"]\ntype = secret\njitter = 1\n", 3,
+	    "must be less than 1");
+	expect_error("[signer \"s\"]\nissuer = https://\n", 2, "bad issuer");
+	expect_error("[signer \"s\"]\nissuer = https://x/?a=b\n", 2,
+	    "bad issuer");
+	expect_error("[ca \"c\"]\ncommon_name = "
+	    "12345678901234567890123456789012345678901234567890123456789012345\n",
+	    2, "longer than 64 bytes");
+	expect_error("[signer \"s\"]\nissuer = https://x\n[credential \"j\"]\n"
+	    "type = jwt\nsigner = s\nsubject = x\nscope = a  b\n", 7, "bad scope");
+	expect_error("[ca \"c\"]\n[credential \"w\"]\ntype = x509\nca = c\n"
+	    "uri = not a uri\n", 5, "bad URI");
+	expect_error("[ca \"c\"]\n[credential \"w\"]\ntype = x509\nca = c\n"
+	    "dns = bad..example\n", 5, "bad DNS name");
+	expect_error("[ca \"c\"]\n[credential \"w\"]\ntype = x509\nca = c\n"
+	    "dns = a.example\nusage = server,server\n", 6, "duplicate element");
+}
+
+/* (4) Every bad-*.ini fixture. */
+
+struct expect {
+	int	 line;
+	char	 what[256];
+};
+
+static void
+test_fixture(void **state)
+{
+	const char *path = *state;
+	struct expect exp[16];
+	size_t n_exp = 0, i;
+	int want_count = -1, r, n_out;
+	struct config *c = NULL;
+	struct capture cap;
+	char buf[512], prefix[600];
+	FILE *f;
+
+	f = fopen(path, "r");
+	assert_non_null(f);
+	while (fgets(buf, sizeof(buf), f) != NULL) {
+		int line, off = 0;
+
+		buf[strcspn(buf, "\n")] = '\0';
+		if (sscanf(buf, "; expect: %d: %n", &line, &off) == 1 && off > 0) {
+			assert_true(n_exp < sizeof(exp) / sizeof(exp[0]));
+			exp[n_exp].line = line;
+			snprintf(exp[n_exp].what, sizeof(exp[n_exp].what), "%s",
+			    buf + off);
+			n_exp++;
+		} else if (sscanf(buf, "; expect-errors: %d", &want_count) == 1) {
+			continue;
+		} else if (strncmp(buf, "; expect", 8) == 0) {
+			fail_msg("%s: bad expectation line \"%s\"", path, buf);
+		}
+	}
+	fclose(f);
+	if (n_exp == 0)
+		fail_msg("%s: no \"; expect: LINE: TEXT\" line", path);
+
+	capture_open(&cap);
+	r = config_load(path, cap.f, &c);
+	capture_close(&cap);
+	n_out = count_lines(cap.buf);
+	if (r != -EINVAL)
+		print_error("%s: r=%d\n", path, r);
+	assert_int_equal(r, -EINVAL);
+	assert_null(c);
+
+	for (i = 0; i < n_exp; i++) {
+		const char *p;
+		int found = 0;
+
+		snprintf(prefix, sizeof(prefix), "%s:%d: ", path, exp[i].line);
+		for (p = cap.buf; *p != '\0'; p += strcspn(p, "\n") + 1) {
+			size_t len = strcspn(p, "\n");
+
+			/* Every message is "PATH:LINE: text". */
+			if (strncmp(p, path, strlen(path)) != 0 ||
+			    p[strlen(path)] != ':')
+				fail_msg("%s: message without path: %.*s", path,
+				    (int)len, p);
+			if (strncmp(p, prefix, strlen(prefix)) == 0 &&
+			    memmem(p, len, exp[i].what, strlen(exp[i].what)) &&
+			    (i > 0 || p == cap.buf))
+				found = 1;
+			if (p[len] == '\0')
+				break;
+		}
+		if (!found) {
+			print_error("wanted %s%s%s\ngot:\n%s", i == 0 ?
+			    "(as the first message) " : "", prefix, exp[i].what,
+			    cap.buf);
+			fail();
+		}
+	}
+	if (want_count >= 0 && n_out != want_count) {
+		print_error("wanted %d messages, got %d:\n%s", want_count, n_out,
+		    cap.buf);
+		fail();
+	}
+	free(cap.buf);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_duration),
+		cmocka_unit_test(test_parse_fraction),
+		cmocka_unit_test(test_parse_bool),
+		cmocka_unit_test(test_parse_mode),
+		cmocka_unit_test(test_parse_secret_ref),
+		cmocka_unit_test(test_good_full),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_line_length),
+		cmocka_unit_test(test_indentation_and_comments),
+		cmocka_unit_test(test_section_names),
+		cmocka_unit_test(test_control_bytes),
+		cmocka_unit_test(test_errors_sorted_and_all),
+		cmocka_unit_test(test_owner_group_numeric),
+		cmocka_unit_test(test_ca_files),
+		cmocka_unit_test(test_load_errors),
+		cmocka_unit_test(test_misc_values),
+	};
+	struct CMUnitTest *fx;
+	char pattern[4096];
+	glob_t g;
+	size_t i;
+	int failed;
+
+	failed = cmocka_run_group_tests_name("config", tests, NULL, NULL);
+
+	snprintf(pattern, sizeof(pattern), "%s/config/bad-*.ini", data_dir());
+	if (glob(pattern, 0, NULL, &g) != 0 || g.gl_pathc < 30) {
+		fprintf(stderr, "test-config: fewer than 30 fixtures match %s "
+		    "(run from the top of the tree or set ROTATORD_TEST_DATA)\n",
+		    pattern);
+		return 1;
+	}
+	fx = calloc(g.gl_pathc, sizeof(*fx));
+	if (fx == NULL)
+		return 1;
+	for (i = 0; i < g.gl_pathc; i++) {
+		fx[i].name = strrchr(g.gl_pathv[i], '/') + 1;
+		fx[i].test_func = test_fixture;
+		fx[i].initial_state = g.gl_pathv[i];
+	}
+	failed += _cmocka_run_group_tests("config-fixtures", fx, g.gl_pathc,
+	    NULL, NULL);
+	free(fx);
+	globfree(&g);
+	return failed != 0;
+}
