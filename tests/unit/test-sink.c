@@ -1,0 +1,1298 @@
+/*
+ * Unit tests of the sink: layout of a generation, modes under any umask,
+ * unchanged content, pruning, refusal of links rotatord did not make,
+ * repair, and a SIGKILL loop that checks the crash invariant after every
+ * kill.  Everything happens in a fresh directory under /dev/shm (or
+ * $TMPDIR), removed afterwards.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <regex.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "log.h"
+#include "sink.h"
+
+#define GEN_RE	"^\\.\\.[0-9]{4}_[0-9]{2}_[0-9]{2}_" \
+		"[0-9]{2}_[0-9]{2}_[0-9]{2}\\.[0-9]{9}$"
+#define CRED	"nginx"
+
+struct fx {
+	char		 root[PATH_MAX];
+	char		 out[PATH_MAX];
+	struct sink	*s;
+};
+
+static regex_t gen_re;
+
+/* snprintf that fails the test instead of truncating a path. */
+static void xsnprintf(char *buf, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void
+xsnprintf(char *buf, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, size, fmt, ap);
+	va_end(ap);
+	assert_true(n >= 0 && (size_t)n < size);
+}
+
+static const struct sink_meta meta_x509 = {
+	.name = "nginx",
+	.type = "x509",
+	.issued_at = 1000,
+	.not_before = 1000,
+	.not_after = 2000,
+	.renew_at = 1500,
+};
+
+/* A file set like an x509 credential; content varies with tag. */
+struct set {
+	char		 cert[64];
+	char		 key[64];
+	char		 bundle[2048];
+	struct sink_file f[SINK_MAX_FILES];
+	size_t		 n;
+};
+
+static void
+set_make(struct set *st, const char *tag)
+{
+	size_t i;
+
+	memset(st, 0, sizeof(*st));
+	xsnprintf(st->cert, sizeof(st->cert), "CERT %s\n", tag);
+	xsnprintf(st->key, sizeof(st->key), "KEY %s\n", tag);
+	for (i = 0; i + 1 < sizeof(st->bundle); i++)
+		st->bundle[i] = (char)('a' + (i + strlen(tag)) % 26);
+	memcpy(st->bundle, tag, strlen(tag));
+	st->f[0] = (struct sink_file){ "cert.pem", st->cert, strlen(st->cert),
+	    0644 };
+	st->f[1] = (struct sink_file){ "key.pem", st->key, strlen(st->key),
+	    0600 };
+	st->f[2] = (struct sink_file){ "bundle.pem", st->bundle,
+	    sizeof(st->bundle) - 1, 0640 };
+	st->f[3] = (struct sink_file){ "chain.pem", "", 0, 0644 };
+	st->n = 4;
+}
+
+static int
+rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void
+rm_rf(const char *path)
+{
+	(void)nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static int
+setup(void **state)
+{
+	const char *base = getenv("TMPDIR");
+	struct fx *f;
+
+	if (access("/dev/shm", W_OK) == 0)
+		base = "/dev/shm";
+	else if (base == NULL)
+		base = "/tmp";
+	f = calloc(1, sizeof(*f));
+	if (f == NULL)
+		return -1;
+	xsnprintf(f->root, sizeof(f->root), "%s/test-sink.XXXXXX", base);
+	if (mkdtemp(f->root) == NULL) {
+		free(f);
+		return -1;
+	}
+	xsnprintf(f->out, sizeof(f->out), "%s/out", f->root);
+	if (sink_open(f->out, &f->s) < 0) {
+		rm_rf(f->root);
+		free(f);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+
+	sink_close(f->s);
+	rm_rf(f->root);
+	free(f);
+	return 0;
+}
+
+static char *
+path_of(struct fx *f, const char *rel, char *buf)
+{
+	xsnprintf(buf, PATH_MAX, "%s/%s", f->out, rel);
+	return buf;
+}
+
+static void
+sha_hex(const void *data, size_t len, char hex[65])
+{
+	unsigned char md[32];
+	unsigned int n = 0, i;
+
+	assert_int_equal(EVP_Digest(data, len, md, &n, EVP_sha256(), NULL), 1);
+	for (i = 0; i < n; i++)
+		sprintf(hex + 2 * i, "%02x", md[i]);
+}
+
+/* Reads the symlink rel (below output_dir) into buf; returns its length. */
+static ssize_t
+link_of(struct fx *f, const char *rel, char *buf, size_t size)
+{
+	char p[PATH_MAX];
+	ssize_t n;
+
+	n = readlink(path_of(f, rel, p), buf, size - 1);
+	if (n >= 0)
+		buf[n] = '\0';
+	return n;
+}
+
+/* Reads a whole file without following a final symlink; caller frees. */
+static char *
+slurp(const char *path, int nofollow, size_t *ret_len)
+{
+	char *buf = NULL;
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0));
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    (buf = malloc((size_t)st.st_size + 1)) != NULL) {
+		n = read(fd, buf, (size_t)st.st_size);
+		if (n != st.st_size) {
+			free(buf);
+			buf = NULL;
+		} else {
+			buf[n] = '\0';
+			*ret_len = (size_t)n;
+		}
+	}
+	close(fd);
+	return buf;
+}
+
+/* Counts entries of output_dir/dir matching GEN_RE, and *.tmp entries. */
+static int
+count_gens(struct fx *f, const char *dir, int *ret_tmp)
+{
+	char p[PATH_MAX];
+	struct dirent *d;
+	DIR *dp;
+	int n = 0, tmp = 0;
+	size_t len;
+
+	dp = opendir(path_of(f, dir, p));
+	assert_non_null(dp);
+	while ((d = readdir(dp)) != NULL) {
+		len = strlen(d->d_name);
+		if (regexec(&gen_re, d->d_name, 0, NULL, 0) == 0)
+			n++;
+		if ((len > 4 && strcmp(d->d_name + len - 4, ".tmp") == 0) ||
+		    strcmp(d->d_name, "..data_tmp") == 0)
+			tmp++;
+	}
+	closedir(dp);
+	if (ret_tmp != NULL)
+		*ret_tmp = tmp;
+	return n;
+}
+
+static int
+publish(struct fx *f, const struct set *st, uint64_t *gen)
+{
+	return sink_publish(f->s, CRED, st->f, st->n, &meta_x509, (uid_t)-1,
+	    (gid_t)-1, 0750, gen);
+}
+
+static mode_t
+mode_of(const char *path)
+{
+	struct stat st;
+
+	assert_int_equal(lstat(path, &st), 0);
+	return st.st_mode & 07777;
+}
+
+/* The full layout check of a first publish under umask um. */
+static void
+first_publish(struct fx *f, mode_t um)
+{
+	char p[PATH_MAX], q[PATH_MAX], gen[64], target[PATH_MAX], hex[65];
+	struct sink_current cur;
+	struct set st;
+	struct stat sb;
+	json_t *m, *files, *e;
+	json_error_t jerr;
+	uint64_t g = 0;
+	mode_t old;
+	size_t i, len;
+	char *buf;
+	int tmp;
+
+	set_make(&st, "one");
+	old = umask(um);
+	assert_int_equal(publish(f, &st, &g), 1);
+	umask(old);
+	assert_int_equal(g, 1);
+
+	/* The credential directory must be traversable whatever the umask. */
+	assert_int_equal(mode_of(path_of(f, CRED, p)), 0755);
+	assert_true(link_of(f, CRED "/..data", gen, sizeof(gen)) > 0);
+	assert_int_equal(regexec(&gen_re, gen, 0, NULL, 0), 0);
+	xsnprintf(q, sizeof(q), CRED "/%s", gen);
+	assert_int_equal(lstat(path_of(f, q, p), &sb), 0);
+	assert_true(S_ISDIR(sb.st_mode));
+	assert_int_equal(sb.st_mode & 07777, 0750);
+	assert_int_equal(count_gens(f, CRED, &tmp), 1);
+	assert_int_equal(tmp, 0);
+
+	for (i = 0; i < st.n; i++) {
+		xsnprintf(q, sizeof(q), CRED "/%s/%s", gen, st.f[i].name);
+		assert_int_equal(mode_of(path_of(f, q, p)), st.f[i].mode);
+		buf = slurp(p, 1, &len);
+		assert_non_null(buf);
+		assert_int_equal(len, st.f[i].len);
+		assert_memory_equal(buf, st.f[i].len ? st.f[i].data : "", len);
+		free(buf);
+		xsnprintf(q, sizeof(q), CRED "/%s", st.f[i].name);
+		assert_true(link_of(f, q, target, sizeof(target)) > 0);
+		xsnprintf(q, sizeof(q), "..data/%s", st.f[i].name);
+		assert_string_equal(target, q);
+	}
+	/* meta.json is reached through ..data only: no visible link. */
+	assert_int_equal(lstat(path_of(f, CRED "/meta.json", p), &sb), -1);
+
+	xsnprintf(q, sizeof(q), CRED "/%s/meta.json", gen);
+	assert_int_equal(mode_of(path_of(f, q, p)), 0644);
+	m = json_load_file(p, JSON_REJECT_DUPLICATES, &jerr);
+	assert_non_null(m);
+	assert_string_equal(json_string_value(json_object_get(m, "name")),
+	    "nginx");
+	assert_string_equal(json_string_value(json_object_get(m, "type")),
+	    "x509");
+	assert_int_equal(json_integer_value(json_object_get(m,
+	    "generation")), 1);
+	assert_int_equal(json_integer_value(json_object_get(m, "issued_at")),
+	    1000);
+	assert_int_equal(json_integer_value(json_object_get(m, "not_before")),
+	    1000);
+	assert_int_equal(json_integer_value(json_object_get(m, "not_after")),
+	    2000);
+	assert_int_equal(json_integer_value(json_object_get(m, "renew_at")),
+	    1500);
+	assert_string_equal(json_string_value(json_object_get(m, "expires")),
+	    "1970-01-01T00:33:20Z");
+	files = json_object_get(m, "files");
+	assert_int_equal(json_object_size(files), st.n);
+	for (i = 0; i < st.n; i++) {
+		e = json_object_get(files, st.f[i].name);
+		assert_non_null(e);
+		sha_hex(st.f[i].len ? st.f[i].data : "", st.f[i].len, hex);
+		assert_string_equal(json_string_value(json_object_get(e,
+		    "sha256")), hex);
+		assert_int_equal(json_integer_value(json_object_get(e, "size")),
+		    st.f[i].len);
+	}
+	json_decref(m);
+
+	assert_int_equal(sink_read_current(f->s, CRED, &cur), 0);
+	assert_int_equal(cur.generation, 1);
+	assert_int_equal(cur.issued_at, 1000);
+	assert_int_equal(cur.not_before, 1000);
+	assert_int_equal(cur.not_after, 2000);
+	assert_int_equal(cur.renew_at, 1500);
+	assert_string_equal(cur.gen_dir, gen);
+	assert_int_equal(sink_read_file(f->s, CRED, "key.pem", &buf, &len), 0);
+	assert_int_equal(len, strlen(st.key));
+	assert_memory_equal(buf, st.key, len);
+	free(buf);
+	assert_int_equal(sink_read_file(f->s, CRED, "chain.pem", &buf,
+	    &len), 0);
+	assert_int_equal(len, 0);
+	free(buf);
+}
+
+static void
+test_first_publish_umask_022(void **state)
+{
+	first_publish(*state, 022);
+}
+
+static void
+test_first_publish_umask_077(void **state)
+{
+	first_publish(*state, 077);
+}
+
+static void
+test_default_dir_mode_and_owner(void **state)
+{
+	struct fx *f = *state;
+	char p[PATH_MAX], gen[64], q[PATH_MAX];
+	struct stat sb;
+	struct set st;
+
+	set_make(&st, "own");
+	assert_int_equal(sink_publish(f->s, CRED, st.f, st.n, &meta_x509,
+	    getuid(), getgid(), 0, NULL), 1);
+	assert_true(link_of(f, CRED "/..data", gen, sizeof(gen)) > 0);
+	xsnprintf(q, sizeof(q), CRED "/%s", gen);
+	assert_int_equal(mode_of(path_of(f, q, p)), SINK_DIR_MODE_DEFAULT);
+	xsnprintf(q, sizeof(q), CRED "/%s/key.pem", gen);
+	assert_int_equal(lstat(path_of(f, q, p), &sb), 0);
+	assert_int_equal(sb.st_uid, getuid());
+	assert_int_equal(sb.st_gid, getgid());
+}
+
+static void
+test_unchanged(void **state)
+{
+	struct fx *f = *state;
+	struct sink_file tmp_file;
+	struct sink *other;
+	char a[64], b[64];
+	struct set st;
+	uint64_t g = 0;
+	int tmp;
+
+	set_make(&st, "same");
+	assert_int_equal(publish(f, &st, &g), 1);
+	assert_true(link_of(f, CRED "/..data", a, sizeof(a)) > 0);
+	set_make(&st, "same");
+	assert_int_equal(publish(f, &st, &g), 0);
+	assert_int_equal(g, 1);
+	assert_true(link_of(f, CRED "/..data", b, sizeof(b)) > 0);
+	assert_string_equal(a, b);
+	assert_int_equal(count_gens(f, CRED, &tmp), 1);
+	assert_int_equal(tmp, 0);
+
+	/* Same content under another mode is still the same content. */
+	st.f[0].mode = 0600;
+	assert_int_equal(publish(f, &st, &g), 0);
+	/* The order of the files does not matter either. */
+	tmp_file = st.f[0];
+	st.f[0] = st.f[3];
+	st.f[3] = tmp_file;
+	assert_int_equal(publish(f, &st, &g), 0);
+	/* A dropped file is a change. */
+	st.n = 3;
+	assert_int_equal(publish(f, &st, &g), 1);
+	assert_int_equal(g, 2);
+
+	/*
+	 * A second handle (a restarted daemon) remembers nothing and decides
+	 * from meta.json on disk; the first one notices that "..data" moved.
+	 */
+	assert_int_equal(sink_open(f->out, &other), 0);
+	assert_int_equal(sink_publish(other, CRED, st.f, st.n, &meta_x509,
+	    (uid_t)-1, (gid_t)-1, 0750, &g), 0);
+	assert_int_equal(g, 2);
+	set_make(&st, "other");
+	assert_int_equal(sink_publish(other, CRED, st.f, st.n, &meta_x509,
+	    (uid_t)-1, (gid_t)-1, 0750, &g), 1);
+	assert_int_equal(g, 3);
+	sink_close(other);
+	assert_int_equal(publish(f, &st, &g), 0);
+	assert_int_equal(g, 3);
+	set_make(&st, "again");
+	assert_int_equal(publish(f, &st, &g), 1);
+	assert_int_equal(g, 4);
+	assert_int_equal(count_gens(f, CRED, &tmp), 1 + SINK_KEEP_OLD);
+	assert_int_equal(tmp, 0);
+}
+
+static void
+test_spec(void **state)
+{
+	struct fx *f = *state;
+	struct sink_meta m = meta_x509;
+	struct sink_current cur;
+	char longspec[66];
+	struct sink *other;
+	struct set st;
+	uint64_t g = 0;
+
+	set_make(&st, "spec");
+	assert_int_equal(publish(f, &st, &g), 1);
+	assert_int_equal(sink_read_current(f->s, CRED, &cur), 0);
+	assert_string_equal(cur.spec, "");
+	/* Absent and empty are the same spec. */
+	m.spec = "";
+	assert_int_equal(sink_publish(f->s, CRED, st.f, st.n, &m, (uid_t)-1,
+	    (gid_t)-1, 0750, &g), 0);
+	/* A new spec with the same files is a new generation. */
+	m.spec = "v1 abc";
+	assert_int_equal(sink_publish(f->s, CRED, st.f, st.n, &m, (uid_t)-1,
+	    (gid_t)-1, 0750, &g), 1);
+	assert_int_equal(g, 2);
+	assert_int_equal(sink_read_current(f->s, CRED, &cur), 0);
+	assert_string_equal(cur.spec, "v1 abc");
+	assert_int_equal(sink_publish(f->s, CRED, st.f, st.n, &m, (uid_t)-1,
+	    (gid_t)-1, 0750, &g), 0);
+	/* The same decisions from meta.json on disk. */
+	assert_int_equal(sink_open(f->out, &other), 0);
+	assert_int_equal(sink_publish(other, CRED, st.f, st.n, &m, (uid_t)-1,
+	    (gid_t)-1, 0750, &g), 0);
+	m.spec = "v1 \"quoted\" \\";
+	assert_int_equal(sink_publish(other, CRED, st.f, st.n, &m, (uid_t)-1,
+	    (gid_t)-1, 0750, &g), 1);
+	assert_int_equal(g, 3);
+	sink_close(other);
+	assert_int_equal(sink_read_current(f->s, CRED, &cur), 0);
+	assert_string_equal(cur.spec, "v1 \"quoted\" \\");
+	/* Bounded by what sink_current can hold. */
+	memset(longspec, 'a', sizeof(longspec) - 1);
+	longspec[sizeof(longspec) - 1] = '\0';
+	m.spec = longspec;
+	assert_int_equal(sink_publish(f->s, CRED, st.f, st.n, &m, (uid_t)-1,
+	    (gid_t)-1, 0750, &g), -EINVAL);
+	longspec[64] = '\0';
+	assert_int_equal(sink_publish(f->s, CRED, st.f, st.n, &m, (uid_t)-1,
+	    (gid_t)-1, 0750, &g), 1);
+	assert_int_equal(sink_read_current(f->s, CRED, &cur), 0);
+	assert_string_equal(cur.spec, longspec);
+	m.spec = "tab\there";
+	assert_int_equal(sink_publish(f->s, CRED, st.f, st.n, &m, (uid_t)-1,
+	    (gid_t)-1, 0750, &g), -EINVAL);
+}
+
+static void
+test_changed_keeps_previous(void **state)
+{
+	struct fx *f = *state;
+	char a[64], b[64], p[PATH_MAX], q[PATH_MAX];
+	struct sink_current cur;
+	struct set st;
+	uint64_t g = 0;
+	size_t len;
+	char *buf;
+
+	set_make(&st, "v1");
+	assert_int_equal(publish(f, &st, &g), 1);
+	assert_true(link_of(f, CRED "/..data", a, sizeof(a)) > 0);
+	set_make(&st, "v2");
+	assert_int_equal(publish(f, &st, &g), 1);
+	assert_int_equal(g, 2);
+	assert_true(link_of(f, CRED "/..data", b, sizeof(b)) > 0);
+	assert_true(strcmp(a, b) < 0);
+	assert_int_equal(count_gens(f, CRED, NULL), 2);
+	/* The previous generation stays complete for readers mid-read. */
+	xsnprintf(q, sizeof(q), CRED "/%s/cert.pem", a);
+	buf = slurp(path_of(f, q, p), 1, &len);
+	assert_non_null(buf);
+	assert_string_equal(buf, "CERT v1\n");
+	free(buf);
+	buf = slurp(path_of(f, CRED "/cert.pem", p), 0, &len);
+	assert_non_null(buf);
+	assert_string_equal(buf, "CERT v2\n");
+	free(buf);
+	assert_int_equal(sink_read_current(f->s, CRED, &cur), 0);
+	assert_int_equal(cur.generation, 2);
+	assert_string_equal(cur.gen_dir, b);
+}
+
+static void
+test_prune(void **state)
+{
+	struct fx *f = *state;
+	char names[5][64], tag[16], p[PATH_MAX], q[PATH_MAX];
+	struct stat sb;
+	struct set st;
+	uint64_t g = 0;
+	int i;
+
+	for (i = 0; i < 5; i++) {
+		xsnprintf(tag, sizeof(tag), "p%d", i);
+		set_make(&st, tag);
+		assert_int_equal(publish(f, &st, &g), 1);
+		assert_int_equal(g, (uint64_t)i + 1);
+		assert_true(link_of(f, CRED "/..data", names[i],
+		    sizeof(names[i])) > 0);
+	}
+	assert_int_equal(count_gens(f, CRED, NULL), 1 + SINK_KEEP_OLD);
+	for (i = 0; i < 5; i++) {
+		xsnprintf(q, sizeof(q), CRED "/%s", names[i]);
+		assert_int_equal(lstat(path_of(f, q, p), &sb) == 0,
+		    i >= 5 - 1 - SINK_KEEP_OLD);
+	}
+
+	sink_set_keep_old(f->s, 0);
+	set_make(&st, "p5");
+	assert_int_equal(publish(f, &st, &g), 1);
+	assert_int_equal(count_gens(f, CRED, NULL), 1);
+	sink_set_keep_old(f->s, 1);
+	set_make(&st, "p6");
+	assert_int_equal(publish(f, &st, &g), 1);
+	assert_int_equal(count_gens(f, CRED, NULL), 2);
+	assert_int_equal(g, 7);
+}
+
+static void
+test_file_set_changes(void **state)
+{
+	struct fx *f = *state;
+	char p[PATH_MAX], target[PATH_MAX];
+	struct stat sb;
+	struct set st;
+	size_t len;
+	char *buf;
+	int fd;
+
+	set_make(&st, "s1");
+	st.f[4] = (struct sink_file){ "extra.pem", "X", 1, 0644 };
+	st.n = 5;
+	assert_int_equal(publish(f, &st, NULL), 1);
+	assert_true(link_of(f, CRED "/extra.pem", target, sizeof(target)) > 0);
+
+	/* Files that are not ours are left alone. */
+	fd = open(path_of(f, CRED "/README", p), O_WRONLY | O_CREAT | O_EXCL,
+	    0644);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "hi", 2), 2);
+	close(fd);
+	assert_int_equal(symlink("/etc/hostname",
+	    path_of(f, CRED "/foreign", p)), 0);
+
+	set_make(&st, "s2");
+	st.f[3] = (struct sink_file){ "new.pem", "N", 1, 0644 };
+	assert_int_equal(publish(f, &st, NULL), 1);
+	assert_int_equal(lstat(path_of(f, CRED "/extra.pem", p), &sb), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(lstat(path_of(f, CRED "/chain.pem", p), &sb), -1);
+	buf = slurp(path_of(f, CRED "/new.pem", p), 0, &len);
+	assert_non_null(buf);
+	assert_string_equal(buf, "N");
+	free(buf);
+	buf = slurp(path_of(f, CRED "/README", p), 1, &len);
+	assert_non_null(buf);
+	assert_string_equal(buf, "hi");
+	free(buf);
+	assert_true(link_of(f, CRED "/foreign", target, sizeof(target)) > 0);
+	assert_string_equal(target, "/etc/hostname");
+}
+
+/* Fingerprint of a file outside the sink, to prove it was not touched. */
+static void
+fingerprint(const char *path, char hex[65], struct stat *sb)
+{
+	size_t len = 0;
+	char *buf;
+
+	assert_int_equal(stat(path, sb), 0);
+	buf = slurp(path, 0, &len);
+	assert_non_null(buf);
+	sha_hex(buf, len, hex);
+	free(buf);
+}
+
+static void
+test_foreign_visible_symlink(void **state)
+{
+	struct fx *f = *state;
+	char p[PATH_MAX], h1[65], h2[65], a[64], b[64];
+	struct stat s1, s2;
+	struct set st;
+	int tmp;
+
+	fingerprint("/etc/passwd", h1, &s1);
+	assert_int_equal(mkdir(path_of(f, CRED, p), 0755), 0);
+	assert_int_equal(symlink("/etc/passwd",
+	    path_of(f, CRED "/cert.pem", p)), 0);
+	set_make(&st, "f1");
+	assert_int_equal(publish(f, &st, NULL), -ELOOP);
+	/* Refused before anything was written. */
+	assert_int_equal(count_gens(f, CRED, &tmp), 0);
+	assert_int_equal(tmp, 0);
+	assert_true(link_of(f, CRED "/..data", a, sizeof(a)) < 0);
+
+	/* Once published, a link swapped for a foreign one is refused too. */
+	assert_int_equal(unlink(path_of(f, CRED "/cert.pem", p)), 0);
+	assert_int_equal(publish(f, &st, NULL), 1);
+	assert_true(link_of(f, CRED "/..data", a, sizeof(a)) > 0);
+	assert_int_equal(unlink(path_of(f, CRED "/key.pem", p)), 0);
+	assert_int_equal(symlink("/etc/passwd",
+	    path_of(f, CRED "/key.pem", p)), 0);
+	set_make(&st, "f2");
+	assert_int_equal(publish(f, &st, NULL), -ELOOP);
+	assert_true(link_of(f, CRED "/..data", b, sizeof(b)) > 0);
+	assert_string_equal(a, b);
+	assert_int_equal(count_gens(f, CRED, &tmp), 1);
+	assert_int_equal(tmp, 0);
+
+	/* A link into ..data under another name is not one of ours either. */
+	assert_int_equal(unlink(path_of(f, CRED "/key.pem", p)), 0);
+	assert_int_equal(symlink("..data/cert.pem",
+	    path_of(f, CRED "/key.pem", p)), 0);
+	assert_int_equal(publish(f, &st, NULL), -ELOOP);
+	/* Repair reports it and leaves it. */
+	assert_int_equal(sink_repair(f->s, CRED), -ELOOP);
+	assert_true(link_of(f, CRED "/key.pem", b, sizeof(b)) > 0);
+	assert_string_equal(b, "..data/cert.pem");
+
+	fingerprint("/etc/passwd", h2, &s2);
+	assert_string_equal(h1, h2);
+	assert_int_equal(s1.st_size, s2.st_size);
+	assert_int_equal(s1.st_mtim.tv_sec, s2.st_mtim.tv_sec);
+	assert_int_equal(s1.st_mtim.tv_nsec, s2.st_mtim.tv_nsec);
+	assert_int_equal(s1.st_mode, s2.st_mode);
+}
+
+static void
+test_foreign_data_link(void **state)
+{
+	static const char *const targets[] = {
+		"/etc", "..", "../..", "..2026_01_01_00_00_00.000000000/..",
+		"..2026_01_01_00_00_00.000000000.tmp", "x", "..data",
+		"..2026_1_01_00_00_00.000000000",
+	};
+	struct fx *f = *state;
+	struct sink_current cur;
+	char p[PATH_MAX], t[64];
+	struct set st;
+	size_t i, len;
+	char *buf;
+	int fd;
+
+	assert_int_equal(mkdir(path_of(f, CRED, p), 0755), 0);
+	set_make(&st, "d1");
+	for (i = 0; i < sizeof(targets) / sizeof(targets[0]); i++) {
+		assert_int_equal(symlink(targets[i],
+		    path_of(f, CRED "/..data", p)), 0);
+		assert_int_equal(publish(f, &st, NULL), -ELOOP);
+		assert_int_equal(sink_read_current(f->s, CRED, &cur), -ELOOP);
+		assert_int_equal(sink_read_file(f->s, CRED, "cert.pem", &buf,
+		    &len), -ELOOP);
+		assert_int_equal(sink_repair(f->s, CRED), -ELOOP);
+		assert_true(link_of(f, CRED "/..data", t, sizeof(t)) > 0);
+		assert_string_equal(t, targets[i]);
+		assert_int_equal(count_gens(f, CRED, NULL), 0);
+		assert_int_equal(unlink(p), 0);
+	}
+	/* A "..data" that is not a link at all. */
+	fd = open(path_of(f, CRED "/..data", p), O_WRONLY | O_CREAT, 0644);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(publish(f, &st, NULL), -EEXIST);
+	assert_int_equal(unlink(p), 0);
+	assert_int_equal(mkdir(p, 0755), 0);
+	assert_int_equal(publish(f, &st, NULL), -EEXIST);
+	assert_int_equal(sink_repair(f->s, CRED), -EEXIST);
+	assert_int_equal(rmdir(p), 0);
+	assert_int_equal(publish(f, &st, NULL), 1);
+}
+
+static void
+test_planted_regular_file(void **state)
+{
+	struct fx *f = *state;
+	char p[PATH_MAX];
+	struct set st;
+	size_t len;
+	char *buf;
+	int fd;
+
+	set_make(&st, "r1");
+	assert_int_equal(publish(f, &st, NULL), 1);
+	assert_int_equal(unlink(path_of(f, CRED "/key.pem", p)), 0);
+	fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "mine", 4), 4);
+	close(fd);
+	set_make(&st, "r2");
+	assert_int_equal(publish(f, &st, NULL), -EEXIST);
+	buf = slurp(p, 1, &len);
+	assert_non_null(buf);
+	assert_string_equal(buf, "mine");
+	free(buf);
+	assert_int_equal(count_gens(f, CRED, NULL), 1);
+
+	/* A planted directory is refused the same way. */
+	assert_int_equal(unlink(p), 0);
+	assert_int_equal(mkdir(p, 0755), 0);
+	assert_int_equal(publish(f, &st, NULL), -EEXIST);
+	assert_int_equal(rmdir(p), 0);
+	assert_int_equal(publish(f, &st, NULL), 1);
+}
+
+static void
+test_cred_dir_not_a_dir(void **state)
+{
+	struct fx *f = *state;
+	char p[PATH_MAX], q[PATH_MAX];
+	struct set st;
+	int fd;
+
+	set_make(&st, "c1");
+	xsnprintf(q, sizeof(q), "%s/elsewhere", f->root);
+	assert_int_equal(mkdir(q, 0755), 0);
+	assert_int_equal(symlink(q, path_of(f, CRED, p)), 0);
+	assert_int_equal(publish(f, &st, NULL), -ELOOP);
+	assert_int_equal(sink_repair(f->s, CRED), -ELOOP);
+	assert_int_equal(unlink(p), 0);
+	fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0644);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(publish(f, &st, NULL), -ENOTDIR);
+	/* Nothing was written through the link. */
+	assert_int_equal(rmdir(q), 0);
+}
+
+static void
+test_bad_arguments(void **state)
+{
+	static const char *const bad[] = {
+		"", ".", "..", ".hidden", "a/b", "/abs", "x y", "a\\b",
+		"caf\xc3\xa9", "x.tmp", "..data", "new\nline",
+	};
+	struct fx *f = *state;
+	char longname[SINK_NAME_MAX + 2];
+	struct sink_file many[SINK_MAX_FILES + 1];
+	struct sink_meta m = meta_x509;
+	struct set st;
+	size_t i, len;
+	char *buf;
+	int tmp;
+
+	set_make(&st, "b");
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(sink_publish(f->s, bad[i], st.f, st.n,
+		    &meta_x509, (uid_t)-1, (gid_t)-1, 0750, NULL), -EINVAL);
+		st.f[0].name = bad[i];
+		assert_int_equal(publish(f, &st, NULL), -EINVAL);
+		st.f[0].name = "cert.pem";
+		assert_int_equal(sink_read_file(f->s, CRED, bad[i], &buf, &len),
+		    -EINVAL);
+	}
+	memset(longname, 'a', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	assert_int_equal(sink_publish(f->s, longname, st.f, st.n, &meta_x509,
+	    (uid_t)-1, (gid_t)-1, 0750, NULL), -EINVAL);
+	longname[SINK_NAME_MAX] = '\0';
+	st.f[0].name = longname;
+	assert_int_equal(publish(f, &st, NULL), 1);
+	st.f[0].name = "meta.json";
+	assert_int_equal(publish(f, &st, NULL), -EINVAL);
+	st.f[0].name = "key.pem";
+	assert_int_equal(publish(f, &st, NULL), -EINVAL);
+	st.f[0].name = "cert.pem";
+
+	/* Modes: never group- or world-writable, no special bits. */
+	st.f[1].mode = 0660;
+	assert_int_equal(publish(f, &st, NULL), -EINVAL);
+	st.f[1].mode = 04600;
+	assert_int_equal(publish(f, &st, NULL), -EINVAL);
+	st.f[1].mode = 0600;
+	assert_int_equal(sink_publish(f->s, CRED, st.f, st.n, &meta_x509,
+	    (uid_t)-1, (gid_t)-1, 0775, NULL), -EINVAL);
+	assert_int_equal(sink_publish(f->s, CRED, st.f, st.n, &meta_x509,
+	    (uid_t)-1, (gid_t)-1, 0555, NULL), -EINVAL);
+
+	/* Counts and sizes at and past their limits. */
+	assert_int_equal(sink_publish(f->s, CRED, st.f, 0, &meta_x509,
+	    (uid_t)-1, (gid_t)-1, 0750, NULL), -EINVAL);
+	assert_int_equal(sink_publish(f->s, CRED, st.f, st.n, NULL,
+	    (uid_t)-1, (gid_t)-1, 0750, NULL), -EINVAL);
+	m.name = NULL;
+	assert_int_equal(sink_publish(f->s, CRED, st.f, st.n, &m,
+	    (uid_t)-1, (gid_t)-1, 0750, NULL), -EINVAL);
+	m.name = "caf\xe9";
+	assert_int_equal(sink_publish(f->s, "latin1", st.f, st.n, &m,
+	    (uid_t)-1, (gid_t)-1, 0750, NULL), -EINVAL);
+	st.f[2].len = SINK_MAX_FILE_SIZE + 1;
+	assert_int_equal(publish(f, &st, NULL), -E2BIG);
+	st.f[2].len = sizeof(st.bundle) - 1;
+	st.f[2].data = NULL;
+	assert_int_equal(publish(f, &st, NULL), -EINVAL);
+	for (i = 0; i < SINK_MAX_FILES + 1; i++) {
+		char *n = malloc(16);
+
+		assert_non_null(n);
+		xsnprintf(n, 16, "f%zu", i);
+		many[i] = (struct sink_file){ n, "x", 1, 0644 };
+	}
+	assert_int_equal(sink_publish(f->s, "many", many, SINK_MAX_FILES + 1,
+	    &meta_x509, (uid_t)-1, (gid_t)-1, 0750, NULL), -EINVAL);
+	assert_int_equal(sink_publish(f->s, "many", many, SINK_MAX_FILES,
+	    &meta_x509, (uid_t)-1, (gid_t)-1, 0750, NULL), 1);
+	for (i = 0; i < SINK_MAX_FILES + 1; i++)
+		free((char *)many[i].name);
+	assert_int_equal(count_gens(f, "many", &tmp), 1);
+	assert_int_equal(tmp, 0);
+	assert_int_equal(count_gens(f, CRED, &tmp), 1);
+	assert_int_equal(tmp, 0);
+}
+
+static void
+test_read_errors(void **state)
+{
+	struct fx *f = *state;
+	struct sink_current cur;
+	char p[PATH_MAX];
+	struct set st;
+	size_t len;
+	char *buf;
+
+	assert_int_equal(sink_read_current(f->s, CRED, &cur), -ENOENT);
+	assert_int_equal(sink_read_file(f->s, CRED, "cert.pem", &buf, &len),
+	    -ENOENT);
+	assert_int_equal(sink_repair(f->s, CRED), 0);
+	assert_int_equal(mkdir(path_of(f, CRED, p), 0755), 0);
+	assert_int_equal(sink_read_current(f->s, CRED, &cur), -ENOENT);
+	assert_int_equal(sink_repair(f->s, CRED), 0);
+	set_make(&st, "e1");
+	assert_int_equal(publish(f, &st, NULL), 1);
+	assert_int_equal(sink_read_file(f->s, CRED, "nope.pem", &buf, &len),
+	    -ENOENT);
+	assert_int_equal(sink_read_file(f->s, CRED, "meta.json", &buf,
+	    &len), 0);
+	assert_non_null(strstr(buf, "\"generation\": 1"));
+	free(buf);
+}
+
+/* Plants an entry of type 'l' (symlink to arg), 'd' or 'f' below DIR. */
+static void
+plant(struct fx *f, const char *rel, char type, const char *arg)
+{
+	char p[PATH_MAX], q[PATH_MAX];
+	int fd;
+
+	xsnprintf(q, sizeof(q), CRED "/%s", rel);
+	path_of(f, q, p);
+	if (type == 'l') {
+		assert_int_equal(symlink(arg, p), 0);
+	} else if (type == 'd') {
+		assert_int_equal(mkdir(p, 0700), 0);
+	} else {
+		fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0600);
+		assert_true(fd >= 0);
+		if (arg != NULL)
+			assert_int_equal(write(fd, arg, strlen(arg)),
+			    (ssize_t)strlen(arg));
+		close(fd);
+	}
+}
+
+static int
+exists(struct fx *f, const char *rel)
+{
+	char p[PATH_MAX], q[PATH_MAX];
+	struct stat sb;
+
+	xsnprintf(q, sizeof(q), CRED "/%s", rel);
+	return lstat(path_of(f, q, p), &sb) == 0;
+}
+
+static void
+test_repair_temporaries(void **state)
+{
+	struct fx *f = *state;
+	char p[PATH_MAX], gen[64], t[PATH_MAX];
+	struct set st;
+	int tmp;
+
+	set_make(&st, "t1");
+	assert_int_equal(publish(f, &st, NULL), 1);
+	assert_true(link_of(f, CRED "/..data", gen, sizeof(gen)) > 0);
+
+	plant(f, "..data_tmp", 'l', "..2020_01_01_00_00_00.000000000");
+	plant(f, "..2020_01_01_00_00_00.000000000.tmp", 'd', NULL);
+	plant(f, "..2020_01_01_00_00_00.000000000.tmp/cert.pem", 'f', "x");
+	plant(f, "..2020_01_01_00_00_00.000000000.tmp/meta.json", 'f', "{");
+	plant(f, "cert.pem.tmp", 'l', "..data/cert.pem");
+	plant(f, "old.pem", 'l', "..data/old.pem");
+	plant(f, "notes.tmp", 'f', "operator notes");
+	plant(f, "other.tmp", 'l', "/etc/passwd");
+	assert_int_equal(unlink(path_of(f, CRED "/key.pem", p)), 0);
+
+	assert_int_equal(sink_repair(f->s, CRED), 0);
+	assert_false(exists(f, "..data_tmp"));
+	assert_false(exists(f, "..2020_01_01_00_00_00.000000000.tmp"));
+	assert_false(exists(f, "cert.pem.tmp"));
+	assert_false(exists(f, "old.pem"));
+	/* Entries rotatord could not have made are not its to delete. */
+	assert_true(exists(f, "notes.tmp"));
+	assert_true(exists(f, "other.tmp"));
+	assert_true(link_of(f, CRED "/key.pem", t, sizeof(t)) > 0);
+	assert_string_equal(t, "..data/key.pem");
+	assert_true(link_of(f, CRED "/..data", t, sizeof(t)) > 0);
+	assert_string_equal(t, gen);
+	assert_int_equal(count_gens(f, CRED, &tmp), 1);
+	assert_int_equal(tmp, 2);
+	/* Idempotent. */
+	assert_int_equal(sink_repair(f->s, CRED), 0);
+	assert_int_equal(count_gens(f, CRED, NULL), 1);
+}
+
+/*
+ * A swap that fails (here: a directory planted at "..data_tmp") must leave
+ * the old generation exactly as visible as it was, links included.
+ */
+static void
+test_swap_failure(void **state)
+{
+	struct fx *f = *state;
+	char a[64], t[PATH_MAX], p[PATH_MAX];
+	struct set st;
+	int tmp;
+
+	set_make(&st, "w1");
+	st.f[st.n++] = (struct sink_file){ "extra.pem", "E", 1, 0644 };
+	assert_int_equal(publish(f, &st, NULL), 1);
+	assert_true(link_of(f, CRED "/..data", a, sizeof(a)) > 0);
+	plant(f, "..data_tmp", 'd', NULL);
+	set_make(&st, "w2");
+	assert_int_equal(publish(f, &st, NULL), -EISDIR);
+	assert_true(link_of(f, CRED "/..data", t, sizeof(t)) > 0);
+	assert_string_equal(t, a);
+	assert_true(link_of(f, CRED "/extra.pem", t, sizeof(t)) > 0);
+	assert_string_equal(t, "..data/extra.pem");
+	assert_int_equal(count_gens(f, CRED, &tmp), 1);
+	assert_int_equal(tmp, 1);
+	/* Not a link of ours: repair reports it rather than deleting it. */
+	assert_int_equal(sink_repair(f->s, CRED), -EISDIR);
+	assert_int_equal(rmdir(path_of(f, CRED "/..data_tmp", p)), 0);
+	assert_int_equal(publish(f, &st, NULL), 1);
+	assert_false(exists(f, "extra.pem"));
+}
+
+static void
+test_repair_broken_current(void **state)
+{
+	struct fx *f = *state;
+	char p[PATH_MAX], q[PATH_MAX], g[3][64], t[64];
+	struct sink_current cur;
+	struct set st;
+	uint64_t gen = 0;
+	int fd, i;
+
+	for (i = 0; i < 3; i++) {
+		xsnprintf(t, sizeof(t), "b%d", i);
+		set_make(&st, t);
+		assert_int_equal(publish(f, &st, NULL), 1);
+		assert_true(link_of(f, CRED "/..data", g[i], sizeof(g[i])) > 0);
+	}
+	/* An orphan newer than current: made, never swapped in. */
+	plant(f, "..2999_01_01_00_00_00.000000000", 'd', NULL);
+	plant(f, "..2999_01_01_00_00_00.000000000/meta.json", 'f', "{}");
+
+	/* Current loses its meta.json: back to the newest complete one. */
+	xsnprintf(q, sizeof(q), CRED "/%s/meta.json", g[2]);
+	assert_int_equal(unlink(path_of(f, q, p)), 0);
+	assert_int_equal(sink_repair(f->s, CRED), 0);
+	assert_true(link_of(f, CRED "/..data", t, sizeof(t)) > 0);
+	assert_string_equal(t, g[1]);
+	assert_int_equal(sink_read_current(f->s, CRED, &cur), 0);
+	assert_int_equal(cur.generation, 2);
+	assert_false(exists(f, "..2999_01_01_00_00_00.000000000"));
+	assert_false(exists(f, g[2]));
+
+	/* A corrupted file is incomplete too. */
+	xsnprintf(q, sizeof(q), CRED "/%s/key.pem", g[1]);
+	fd = open(path_of(f, q, p), O_WRONLY | O_TRUNC | O_NOFOLLOW);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "bad", 3), 3);
+	close(fd);
+	assert_int_equal(sink_repair(f->s, CRED), 0);
+	assert_true(link_of(f, CRED "/..data", t, sizeof(t)) > 0);
+	assert_string_equal(t, g[0]);
+	assert_int_equal(count_gens(f, CRED, NULL), 1);
+
+	/* Numbers continue from the generation repair settled on. */
+	set_make(&st, "b9");
+	assert_int_equal(publish(f, &st, &gen), 1);
+	assert_int_equal(gen, 2);
+
+	/* ..data lost altogether: the complete generation is adopted. */
+	assert_int_equal(unlink(path_of(f, CRED "/..data", p)), 0);
+	assert_int_equal(sink_repair(f->s, CRED), 0);
+	assert_int_equal(sink_read_current(f->s, CRED, &cur), 0);
+	assert_int_equal(cur.generation, 2);
+
+	/* Nothing complete left: repair says so and touches nothing. */
+	assert_true(link_of(f, CRED "/..data", t, sizeof(t)) > 0);
+	xsnprintf(q, sizeof(q), CRED "/%s/meta.json", t);
+	assert_int_equal(unlink(path_of(f, q, p)), 0);
+	xsnprintf(q, sizeof(q), CRED "/%s/meta.json", g[0]);
+	assert_int_equal(unlink(path_of(f, q, p)), 0);
+	assert_int_equal(sink_repair(f->s, CRED), -ENOENT);
+	assert_true(link_of(f, CRED "/..data", q, sizeof(q)) > 0);
+	assert_string_equal(q, t);
+	/* A publish over an unreadable current starts afresh. */
+	assert_int_equal(publish(f, &st, &gen), 1);
+	assert_int_equal(gen, 1);
+	assert_int_equal(sink_read_current(f->s, CRED, &cur), 0);
+}
+
+static void
+test_clock_behind(void **state)
+{
+	struct fx *f = *state;
+	char t[64];
+	struct set st;
+
+	set_make(&st, "k1");
+	assert_int_equal(publish(f, &st, NULL), 1);
+	/* A generation from the future (clock stepped back) sorts first. */
+	plant(f, "..2999_12_31_23_59_59.999999999", 'd', NULL);
+	set_make(&st, "k2");
+	assert_int_equal(publish(f, &st, NULL), 1);
+	assert_true(link_of(f, CRED "/..data", t, sizeof(t)) > 0);
+	assert_string_equal(t, "..3000_01_01_00_00_00.000000000");
+	set_make(&st, "k3");
+	assert_int_equal(publish(f, &st, NULL), 1);
+	assert_true(link_of(f, CRED "/..data", t, sizeof(t)) > 0);
+	assert_string_equal(t, "..3000_01_01_00_00_00.000000001");
+}
+
+/*
+ * The crash invariant, checked with plain path operations like a reader
+ * would: "..data" names a complete generation (meta.json parses, every
+ * file matches its hash and size) and every visible link of ours resolves
+ * into it.  After a repair, nothing temporary is left, every file has its
+ * link, and no more than 1 + keep_old generations remain.  Returns the
+ * current generation number and counts temporaries in *ret_tmp.
+ */
+static uint64_t
+check_invariant(struct fx *f, int repaired, int *ret_tmp)
+{
+	char p[PATH_MAX], q[PATH_MAX], gen[64], t[PATH_MAX], hex[65];
+	json_t *m, *files, *e;
+	json_error_t jerr;
+	const char *name;
+	struct dirent *d;
+	struct stat sb;
+	uint64_t g;
+	size_t len;
+	char *buf;
+	DIR *dp;
+	int tmp, n_gens;
+
+	assert_true(link_of(f, CRED "/..data", gen, sizeof(gen)) > 0);
+	assert_int_equal(regexec(&gen_re, gen, 0, NULL, 0), 0);
+	xsnprintf(q, sizeof(q), CRED "/%s/meta.json", gen);
+	m = json_load_file(path_of(f, q, p), JSON_REJECT_DUPLICATES, &jerr);
+	assert_non_null(m);
+	g = (uint64_t)json_integer_value(json_object_get(m, "generation"));
+	assert_true(g >= 1);
+	files = json_object_get(m, "files");
+	assert_true(json_object_size(files) >= 3);
+	json_object_foreach(files, name, e) {
+		xsnprintf(q, sizeof(q), CRED "/%s/%s", gen, name);
+		buf = slurp(path_of(f, q, p), 1, &len);
+		assert_non_null(buf);
+		sha_hex(buf, len, hex);
+		free(buf);
+		assert_string_equal(hex, json_string_value(json_object_get(e,
+		    "sha256")));
+		assert_int_equal(len, json_integer_value(json_object_get(e,
+		    "size")));
+		xsnprintf(q, sizeof(q), CRED "/%s", name);
+		if (repaired)
+			assert_int_equal(lstat(path_of(f, q, p), &sb), 0);
+	}
+
+	dp = opendir(path_of(f, CRED, p));
+	assert_non_null(dp);
+	while ((d = readdir(dp)) != NULL) {
+		if (d->d_name[0] == '.')
+			continue;
+		len = strlen(d->d_name);
+		if (len > 4 && strcmp(d->d_name + len - 4, ".tmp") == 0)
+			continue;
+		/* A visible link: ours, and resolving into this generation. */
+		xsnprintf(q, sizeof(q), CRED "/%s", d->d_name);
+		assert_true(link_of(f, q, t, sizeof(t)) > 0);
+		xsnprintf(q, sizeof(q), "..data/%s", d->d_name);
+		assert_string_equal(t, q);
+		assert_non_null(json_object_get(files, d->d_name));
+		xsnprintf(q, sizeof(q), CRED "/%s", d->d_name);
+		assert_int_equal(stat(path_of(f, q, p), &sb), 0);
+		assert_true(S_ISREG(sb.st_mode));
+	}
+	closedir(dp);
+	json_decref(m);
+
+	n_gens = count_gens(f, CRED, &tmp);
+	if (repaired) {
+		assert_int_equal(tmp, 0);
+		assert_true(n_gens >= 1 && n_gens <= 1 + SINK_KEEP_OLD);
+	}
+	if (ret_tmp != NULL)
+		*ret_tmp = tmp;
+	return g;
+}
+
+/*
+ * Publishes changing content until killed; never returns.  Writes one byte
+ * to ready first, so the parent's random delay starts inside the loop.
+ */
+static void
+child_loop(struct fx *f, int ready)
+{
+	char tag[64];
+	struct set st;
+	unsigned i;
+	int r;
+
+	if (write(ready, "r", 1) != 1)
+		_exit(99);
+	close(ready);
+	for (i = 0;; i++) {
+		xsnprintf(tag, sizeof(tag), "%ld-%u", (long)getpid(), i);
+		set_make(&st, tag);
+		/* Names come and go, to exercise link removal and creation. */
+		if (i % 3 == 0)
+			st.f[st.n++] = (struct sink_file){ "extra.pem", "E", 1,
+			    0644 };
+		if (i % 5 == 0)
+			st.n = 3;
+		r = publish(f, &st, NULL);
+		if (r < 0)
+			_exit(100 + (-r & 0x7f));
+	}
+}
+
+static void
+test_crash_kill(void **state)
+{
+	struct fx *f = *state;
+	unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid();
+	int i, kills = 0, dirty = 0, status, tmp;
+	uint64_t g, last = 0;
+	struct set st;
+	int pfd[2];
+	char c;
+	pid_t pid;
+
+	set_make(&st, "base");
+	assert_int_equal(publish(f, &st, NULL), 1);
+	srand(seed);
+	for (i = 0; i < 200; i++) {
+		fflush(NULL);
+		assert_int_equal(pipe2(pfd, O_CLOEXEC), 0);
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			close(pfd[0]);
+			child_loop(f, pfd[1]);
+		}
+		close(pfd[1]);
+		assert_int_equal(read(pfd[0], &c, 1), 1);
+		close(pfd[0]);
+		usleep((useconds_t)(rand() % 2001));
+		assert_int_equal(kill(pid, SIGKILL), 0);
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		if (WIFEXITED(status))
+			fail_msg("publisher exited with %d (seed %u)",
+			    WEXITSTATUS(status), seed);
+		assert_true(WIFSIGNALED(status) &&
+		    WTERMSIG(status) == SIGKILL);
+		kills++;
+
+		/* Straight after the kill, before any repair. */
+		g = check_invariant(f, 0, &tmp);
+		assert_true(g >= last);
+		if (tmp > 0)
+			dirty++;
+		assert_int_equal(sink_repair(f->s, CRED), 0);
+		g = check_invariant(f, 1, NULL);
+		assert_true(g >= last);
+		last = g;
+	}
+	print_message("[ INFO     ] %d SIGKILLs, %d left temporaries,"
+	    " last generation %llu, seed %u\n", kills, dirty,
+	    (unsigned long long)last, seed);
+	assert_int_equal(kills, 200);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_first_publish_umask_022,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_first_publish_umask_077,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_default_dir_mode_and_owner,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unchanged, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_spec, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_changed_keeps_previous,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_file_set_changes, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_foreign_visible_symlink,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_foreign_data_link, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_planted_regular_file,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cred_dir_not_a_dir, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_bad_arguments, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_read_errors, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_repair_temporaries, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_swap_failure, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_repair_broken_current,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_clock_behind, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_crash_kill, setup,
+		    teardown),
+	};
+	int r;
+
+	/* Refusals and repairs log warnings; the assertions say enough. */
+	log_setup(LOG_ERR, 0);
+	if (regcomp(&gen_re, GEN_RE, REG_EXTENDED | REG_NOSUB) != 0)
+		return 1;
+	r = cmocka_run_group_tests(tests, NULL, NULL);
+	regfree(&gen_re);
+	return r;
+}
