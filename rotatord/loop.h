@@ -1,0 +1,56 @@
+/*
+ * The event loop: one epoll instance; callbacks per file descriptor.
+ * Timers are timerfds and signals a signalfd, registered like any other fd,
+ * so the loop knows nothing of tokens or certificates.
+ */
+#ifndef ROTATORD_LOOP_H
+#define ROTATORD_LOOP_H
+
+#include <stdint.h>
+
+struct loop;
+
+typedef void (*loop_cb)(struct loop *l, int fd, uint32_t events, void *arg);
+
+/* Creates a loop.  Returns 0 or -errno; free with loop_free(). */
+int loop_new(struct loop **ret);
+
+/* Frees l (registered fds are not closed); accepts NULL. */
+void loop_free(struct loop *l);
+
+/* Watches fd for events (EPOLLIN...).  Returns 0 or -errno. */
+int loop_add(struct loop *l, int fd, uint32_t events, loop_cb cb, void *arg);
+
+/* Stops watching fd (before the caller closes it). */
+void loop_del(struct loop *l, int fd);
+
+/* Runs until loop_quit(); returns the value given to it. */
+int loop_run(struct loop *l);
+
+/* Makes loop_run() return rc after the current callback. */
+void loop_quit(struct loop *l, int rc);
+
+/* Milliseconds on CLOCK_BOOTTIME (monotonic, counts suspend). */
+int64_t loop_now_mono(void);
+/* Milliseconds since the epoch on CLOCK_REALTIME. */
+int64_t loop_now_wall(void);
+
+/*
+ * Creates a CLOCK_BOOTTIME timerfd (non-blocking, close-on-exec).  Returns
+ * the fd or -errno.
+ */
+int loop_timer_new(void);
+/* Arms timer fd to fire once at absolute boottime ms `at` (<= 0 disarms). */
+int loop_timer_at(int fd, int64_t at);
+/* Reads and discards the expiration count of a timerfd. */
+void loop_timer_ack(int fd);
+
+/*
+ * Creates a timerfd that becomes readable when the wall clock is set or
+ * steps (TFD_TIMER_CANCEL_ON_SET).  After it fires call
+ * loop_clockwatch_rearm().  Returns the fd or -errno.
+ */
+int loop_clockwatch_new(void);
+int loop_clockwatch_rearm(int fd);
+
+#endif
