@@ -1,0 +1,819 @@
+/*
+ * The daemon proper: builds a runtime (CAs, signers, credential schedule)
+ * from a config, keeps every credential fresh on the loop, publishes
+ * through the sink and asks the reloader to tell consumers.
+ *
+ * Schedule: each credential has a renewal point on the wall clock (from
+ * its issued lifetime, read back from what was minted) and a due time on
+ * CLOCK_BOOTTIME derived from it; one timerfd fires at the earliest due
+ * time.  A wall-clock step re-derives every due time.  Failures retry with
+ * exponential backoff and jitter while the previous generation stays
+ * published.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include <idp/secret.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "loop.h"
+#include "mint.h"
+#include "notify.h"
+#include "reload.h"
+#include "sched.h"
+#include "sink.h"
+
+#define CLOCK_STEP_MS	2000	/* a larger jump of the wall clock re-plans */
+
+struct cred_rt {
+	const struct cfg_cred	*cfg;
+	char			 spec[65];
+	int			 published;	/* a valid generation exists */
+	uint64_t		 generation;
+	int64_t			 issued_at;	/* wall ms */
+	int64_t			 not_before;
+	int64_t			 not_after;
+	int64_t			 renew_wall;	/* planned renewal, wall ms */
+	int64_t			 due_mono;	/* next attempt, boottime ms */
+	unsigned		 failures;	/* consecutive */
+	uint64_t		 rotations;
+	uint64_t		 errors;
+	char			 leaf_sha256[65];
+	char			 serial[64];
+	char			 last_error[160];
+};
+
+struct runtime {
+	struct config		 *cfg;
+	struct sink		 *sink;
+	struct ca_state		**cas;		/* parallel to cfg->cas */
+	struct signer_state	**signers;	/* parallel to cfg->signers */
+	int64_t			 *signer_due;	/* wall ms of next JWKS change */
+	struct cred_rt		 *creds;	/* parallel to cfg->creds */
+};
+
+struct daemon {
+	struct runtime		*rt;
+	int			 flags;
+	struct loop		*loop;
+	struct reloader		*rl;
+	int			 tfd;		/* schedule timer */
+	int			 cfd;		/* wall clock watch */
+	int			 sfd;		/* signals */
+	int			 wdfd;		/* watchdog timer */
+	int64_t			 wd_ms;
+	int			 ready;
+	int			 once_failed;
+	int64_t			 wall0, mono0;	/* last clock readings */
+};
+
+static void daemon_tick(struct daemon *);
+
+static void
+runtime_free(struct runtime *rt)
+{
+	size_t i;
+
+	if (rt == NULL)
+		return;
+	if (rt->cfg != NULL) {
+		for (i = 0; rt->cas != NULL && i < rt->cfg->n_cas; i++)
+			ca_state_free(rt->cas[i]);
+		for (i = 0; rt->signers != NULL && i < rt->cfg->n_signers; i++)
+			signer_state_free(rt->signers[i]);
+	}
+	free(rt->cas);
+	free(rt->signers);
+	free(rt->signer_due);
+	free(rt->creds);
+	sink_close(rt->sink);
+	config_free(rt->cfg);
+	free(rt);
+}
+
+static size_t
+ca_index(const struct config *c, const struct cfg_ca *ca)
+{
+	size_t i;
+
+	for (i = 0; i < c->n_cas; i++)
+		if (c->cas[i] == ca)
+			return i;
+	return 0;
+}
+
+static size_t
+signer_index(const struct config *c, const struct cfg_signer *sg)
+{
+	size_t i;
+
+	for (i = 0; i < c->n_signers; i++)
+		if (c->signers[i] == sg)
+			return i;
+	return 0;
+}
+
+static const char *
+type_name(enum cred_type t)
+{
+	switch (t) {
+	case CRED_X509:		return "x509";
+	case CRED_JWT:		return "jwt";
+	case CRED_SECRET:	return "secret";
+	case CRED_OAUTH:	return "oauth";
+	}
+	return "?";
+}
+
+/* Publishes signer i's JWKS and discovery document (no-op if unchanged). */
+static int
+signer_publish(struct runtime *rt, size_t i)
+{
+	struct signer_state *s = rt->signers[i];
+	struct mint_result r;
+	struct sink_meta m;
+	int64_t next;
+	size_t j;
+	int rc;
+
+	if ((rc = mint_signer_files(s, &r)) < 0)
+		return rc;
+	memset(&m, 0, sizeof(m));
+	m.name = s->cfg->name;
+	m.type = "signer";
+	m.issued_at = r.issued_at / 1000;
+	m.not_before = r.not_before / 1000;
+	m.not_after = r.not_after / 1000;
+	m.renew_at = r.not_after / 1000;
+	rc = sink_publish(rt->sink, s->cfg->dir, r.files, r.n_files, &m,
+	    (uid_t)-1, (gid_t)-1, 0755, NULL);
+	mint_result_clear(&r);
+	if (rc < 0)
+		return rc;
+	if (rc == 1)
+		log_notice("signer %s: published JWKS (current key %s)",
+		    s->cfg->name, idp_key_kid(s->key));
+	/* Next change: key rotation or a retired key leaving the JWKS. */
+	next = s->rotate_wall;
+	for (j = 0; j < json_array_size(s->retired); j++) {
+		int64_t until = json_integer_value(json_object_get(
+		    json_array_get(s->retired, j), "until")) * 1000;
+
+		if (until < next)
+			next = until;
+	}
+	rt->signer_due[i] = next;
+	return 0;
+}
+
+/*
+ * Adopts what is already published for credential i: a generation that
+ * was minted from the same configuration and is before its renewal point
+ * is reused as it is (same serial, same generation, no reload).
+ */
+static void
+cred_adopt(struct runtime *rt, size_t i, int64_t now_w, int64_t now_m)
+{
+	struct cred_rt *cr = &rt->creds[i];
+	const struct cfg_cred *c = cr->cfg;
+	struct sink_current cur;
+	char *pem = NULL;
+	size_t len;
+	int rc;
+
+	cr->due_mono = now_m;
+	if ((rc = sink_repair(rt->sink, c->dir)) < 0 && rc != -ENOENT)
+		log_warn("credential %s: cannot repair %s/%s: %s", c->name,
+		    rt->cfg->output_dir, c->dir, strerror(-rc));
+	if ((rc = sink_read_current(rt->sink, c->dir, &cur)) < 0) {
+		if (rc != -ENOENT)
+			log_warn("credential %s: cannot read current generation: %s",
+			    c->name, strerror(-rc));
+		return;
+	}
+	cr->generation = cur.generation;
+	if (strcmp(cur.spec, cr->spec) != 0) {
+		log_info("credential %s: configuration changed since generation "
+		    "%llu, minting a new one", c->name,
+		    (unsigned long long)cur.generation);
+		return;
+	}
+	if (c->type == CRED_X509) {
+		if (sink_read_file(rt->sink, c->dir, "cert.pem", &pem, &len) < 0 ||
+		    mint_leaf_info(pem, len, cr->leaf_sha256, cr->serial,
+		    NULL) < 0) {
+			free(pem);
+			log_warn("credential %s: published certificate unreadable, "
+			    "minting a new one", c->name);
+			return;
+		}
+		free(pem);
+	}
+	cr->published = now_w < cur.not_after * 1000;
+	cr->issued_at = cur.issued_at * 1000;
+	cr->not_before = cur.not_before * 1000;
+	cr->not_after = cur.not_after * 1000;
+	cr->renew_wall = cur.renew_at * 1000;
+	if (now_w < cr->renew_wall) {
+		cr->due_mono = now_m + (cr->renew_wall - now_w);
+		log_info("credential %s: reusing generation %llu%s%s, renewal in %llds",
+		    c->name, (unsigned long long)cur.generation,
+		    cr->serial[0] ? " serial " : "", cr->serial,
+		    (long long)((cr->renew_wall - now_w) / 1000));
+	}
+}
+
+/*
+ * Builds a runtime from config c (owned on success and on failure).  Loads
+ * or creates every CA and signer, publishes signers, adopts published
+ * credentials.  Returns 0 or -errno after logging.
+ */
+static int
+runtime_build(struct config *c, struct runtime **ret)
+{
+	struct runtime *rt;
+	struct idp_err err;
+	int64_t now_w = loop_now_wall(), now_m = loop_now_mono();
+	size_t i;
+	int rc;
+
+	if ((rt = calloc(1, sizeof(*rt))) == NULL) {
+		config_free(c);
+		return -ENOMEM;
+	}
+	rt->cfg = c;
+	if ((c->n_cas && (rt->cas = calloc(c->n_cas, sizeof(*rt->cas))) == NULL) ||
+	    (c->n_signers && ((rt->signers = calloc(c->n_signers,
+	    sizeof(*rt->signers))) == NULL || (rt->signer_due =
+	    calloc(c->n_signers, sizeof(*rt->signer_due))) == NULL)) ||
+	    (c->n_creds && (rt->creds = calloc(c->n_creds,
+	    sizeof(*rt->creds))) == NULL)) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	if ((rc = mint_mkdirs(c->output_dir, 0755)) < 0 ||
+	    (rc = mint_mkdirs(c->state_dir, 0700)) < 0 ||
+	    (rc = sink_open(c->output_dir, &rt->sink)) < 0) {
+		log_err("cannot open output_dir %s or state_dir %s: %s",
+		    c->output_dir, c->state_dir, strerror(-rc));
+		goto fail;
+	}
+	for (i = 0; i < c->n_cas; i++) {
+		err.msg[0] = '\0';
+		if ((rc = ca_state_load(c, c->cas[i], now_w, &rt->cas[i], &err)) < 0) {
+			log_err("ca %s: %s", c->cas[i]->name,
+			    err.msg[0] ? err.msg : strerror(-rc));
+			goto fail;
+		}
+	}
+	for (i = 0; i < c->n_signers; i++) {
+		err.msg[0] = '\0';
+		if ((rc = signer_state_load(c, c->signers[i], now_w,
+		    &rt->signers[i], &err)) < 0) {
+			log_err("signer %s: %s", c->signers[i]->name,
+			    err.msg[0] ? err.msg : strerror(-rc));
+			goto fail;
+		}
+		if ((rc = sink_repair(rt->sink, c->signers[i]->dir)) < 0 &&
+		    rc != -ENOENT)
+			log_warn("signer %s: cannot repair: %s",
+			    c->signers[i]->name, strerror(-rc));
+		if ((rc = signer_publish(rt, i)) < 0) {
+			log_err("signer %s: cannot publish JWKS: %s",
+			    c->signers[i]->name, strerror(-rc));
+			goto fail;
+		}
+	}
+	for (i = 0; i < c->n_creds; i++) {
+		const struct cfg_cred *cc = c->creds[i];
+		const char *fp = NULL;
+
+		rt->creds[i].cfg = cc;
+		if (cc->type == CRED_X509)
+			fp = rt->cas[ca_index(c, cc->ca)]->sha256;
+		else if (cc->type == CRED_JWT)
+			fp = cc->signer->issuer;
+		mint_spec(cc, fp, rt->creds[i].spec);
+		cred_adopt(rt, i, now_w, now_m);
+	}
+	*ret = rt;
+	return 0;
+fail:
+	runtime_free(rt);
+	return rc;
+}
+
+/* Reads the secret keys of the current generation, newest first. */
+static size_t
+read_prev_keys(struct runtime *rt, const struct cfg_cred *c,
+    struct idp_secret **keys, size_t max)
+{
+	char name[16], *buf;
+	size_t n = 0, len;
+
+	for (n = 0; n < max; n++) {
+		snprintf(name, sizeof(name), "%zu.key", n);
+		if (sink_read_file(rt->sink, c->dir, name, &buf, &len) < 0)
+			break;
+		keys[n] = idp_secret_dup(buf, len);
+		OPENSSL_cleanse(buf, len);
+		free(buf);
+		if (keys[n] == NULL)
+			break;
+	}
+	return n;
+}
+
+/* Mints and publishes credential i now.  Returns 0 or -errno. */
+static int
+cred_rotate(struct daemon *d, size_t i)
+{
+	struct runtime *rt = d->rt;
+	struct cred_rt *cr = &rt->creds[i];
+	const struct cfg_cred *c = cr->cfg;
+	struct idp_secret *prev[16] = { NULL };
+	struct mint_result r;
+	struct sink_meta m;
+	struct idp_err err;
+	int64_t now_w = loop_now_wall(), now_m, renew = 0, delay;
+	uint64_t gen = 0;
+	size_t n_prev = 0, j;
+	int rc = -EINVAL;
+
+	err.msg[0] = '\0';
+	memset(&r, 0, sizeof(r));
+	switch (c->type) {
+	case CRED_X509:
+		rc = mint_x509(rt->cfg, c, rt->cas[ca_index(rt->cfg, c->ca)],
+		    now_w, &r, &err);
+		break;
+	case CRED_JWT:
+		rc = mint_jwt(rt->cfg, c,
+		    rt->signers[signer_index(rt->cfg, c->signer)], now_w, &r, &err);
+		break;
+	case CRED_SECRET:
+		n_prev = read_prev_keys(rt, c, prev, c->keep > 1 ? c->keep - 1 : 0);
+		rc = mint_secret(c, prev, n_prev, now_w, &r, &err);
+		for (j = 0; j < n_prev; j++)
+			idp_secret_free(prev[j]);
+		break;
+	case CRED_OAUTH:
+		rc = idp_err_set(&err, -ENOTSUP, "oauth credentials need an issuer");
+		break;
+	}
+	if (rc == 0) {
+		renew = sched_renew_point(r.issued_at, r.not_after,
+		    c->renew_at, c->jitter, sched_random());
+		memset(&m, 0, sizeof(m));
+		m.name = c->name;
+		m.type = type_name(c->type);
+		m.issued_at = r.issued_at / 1000;
+		m.not_before = r.not_before / 1000;
+		m.not_after = r.not_after / 1000;
+		m.renew_at = renew / 1000;
+		m.spec = cr->spec;
+		rc = sink_publish(rt->sink, c->dir, r.files, r.n_files, &m,
+		    c->uid, c->gid, 0755, &gen);
+		if (rc < 0)
+			idp_err_set(&err, rc, "cannot publish to %s/%s: %s",
+			    rt->cfg->output_dir, c->dir, strerror(-rc));
+	}
+	now_m = loop_now_mono();
+	if (rc < 0) {
+		cr->failures++;
+		cr->errors++;
+		snprintf(cr->last_error, sizeof(cr->last_error), "%s",
+		    err.msg[0] ? err.msg : strerror(-rc));
+		delay = sched_backoff(rt->cfg->retry_min, rt->cfg->retry_max,
+		    cr->failures, sched_random());
+		if (cr->published)
+			log_warn("credential %s: %s; keeping generation %llu "
+			    "(expires in %llds), retrying in %.1fs", c->name,
+			    cr->last_error, (unsigned long long)cr->generation,
+			    (long long)((cr->not_after - now_w) / 1000),
+			    delay / 1000.0);
+		else
+			log_err("credential %s: %s; nothing published yet, "
+			    "retrying in %.1fs", c->name, cr->last_error,
+			    delay / 1000.0);
+		cr->due_mono = now_m + delay;
+		mint_result_clear(&r);
+		return rc;
+	}
+	cr->failures = 0;
+	cr->last_error[0] = '\0';
+	cr->published = 1;
+	cr->generation = gen;
+	cr->issued_at = r.issued_at;
+	cr->not_before = r.not_before;
+	cr->not_after = r.not_after;
+	cr->renew_wall = renew;
+	cr->due_mono = now_m + (renew - now_w);
+	memcpy(cr->leaf_sha256, r.leaf_sha256, sizeof(cr->leaf_sha256));
+	memcpy(cr->serial, r.serial, sizeof(cr->serial));
+	if (rc == 1) {
+		cr->rotations++;
+		log_info("credential %s: published generation %llu (%s), "
+		    "expires in %llds, renewal in %.1fs", c->name,
+		    (unsigned long long)gen, r.id,
+		    (long long)((r.not_after - now_w) / 1000),
+		    (renew - now_w) / 1000.0);
+		for (j = 0; j < c->n_on_rotate; j++)
+			reload_request(d->rl, c->on_rotate[j]->name, c->name);
+	}
+	mint_result_clear(&r);
+	return 0;
+}
+
+/* Sends READY=1 once and the current STATUS= line. */
+static void
+daemon_status(struct daemon *d)
+{
+	struct runtime *rt = d->rt;
+	size_t i, ok = 0, failing = 0;
+
+	for (i = 0; i < rt->cfg->n_creds; i++) {
+		if (rt->creds[i].published)
+			ok++;
+		if (rt->creds[i].failures > 0)
+			failing++;
+	}
+	if (!d->ready) {
+		d->ready = 1;
+		log_notice("ready: %zu of %zu credentials published", ok,
+		    rt->cfg->n_creds);
+		notify_send("READY=1");
+	}
+	notify_status("%zu of %zu credentials published, %zu failing", ok,
+	    rt->cfg->n_creds, failing);
+}
+
+/* Rotates whatever is due and arms the timer for the next due time. */
+static void
+daemon_tick(struct daemon *d)
+{
+	struct runtime *rt = d->rt;
+	int64_t now_w = loop_now_wall(), now_m = loop_now_mono(), next = 0;
+	struct idp_err err;
+	size_t i, j;
+	int rc;
+
+	/* CA rollover: a new CA, then every leaf of it re-minted. */
+	for (i = 0; i < rt->cfg->n_cas; i++) {
+		struct ca_state *ns = NULL;
+
+		if (rt->cas[i]->renew_wall == 0 || now_w < rt->cas[i]->renew_wall)
+			continue;
+		err.msg[0] = '\0';
+		if ((rc = ca_state_load(rt->cfg, rt->cfg->cas[i], now_w, &ns,
+		    &err)) < 0) {
+			log_err("ca %s: rollover failed: %s; retrying in 60s",
+			    rt->cfg->cas[i]->name, err.msg);
+			rt->cas[i]->renew_wall = now_w + 60000;
+			continue;
+		}
+		ca_state_free(rt->cas[i]);
+		rt->cas[i] = ns;
+		for (j = 0; j < rt->cfg->n_creds; j++)
+			if (rt->creds[j].cfg->ca == rt->cfg->cas[i]) {
+				mint_spec(rt->creds[j].cfg, ns->sha256,
+				    rt->creds[j].spec);
+				rt->creds[j].due_mono = now_m;
+			}
+	}
+	/* Signer key rotation and retired keys leaving the JWKS. */
+	for (i = 0; i < rt->cfg->n_signers; i++) {
+		struct signer_state *ns = NULL;
+
+		if (now_w < rt->signer_due[i])
+			continue;
+		err.msg[0] = '\0';
+		if ((rc = signer_state_load(rt->cfg, rt->cfg->signers[i], now_w,
+		    &ns, &err)) < 0 || (signer_state_free(rt->signers[i]),
+		    rt->signers[i] = ns, (rc = signer_publish(rt, i)) < 0)) {
+			log_err("signer %s: key rotation failed: %s; retrying in 60s",
+			    rt->cfg->signers[i]->name,
+			    err.msg[0] ? err.msg : strerror(-rc));
+			rt->signer_due[i] = now_w + 60000;
+		}
+	}
+	for (i = 0; i < rt->cfg->n_creds; i++) {
+		struct cred_rt *cr = &rt->creds[i];
+
+		if (cr->due_mono <= now_m ||
+		    (cr->published && cr->failures == 0 && now_w >= cr->renew_wall))
+			cred_rotate(d, i);
+	}
+	now_w = loop_now_wall();
+	now_m = loop_now_mono();
+	for (i = 0; i < rt->cfg->n_creds; i++)
+		if (next == 0 || rt->creds[i].due_mono < next)
+			next = rt->creds[i].due_mono;
+	for (i = 0; i < rt->cfg->n_cas; i++)
+		if (rt->cas[i]->renew_wall != 0) {
+			int64_t at = now_m + (rt->cas[i]->renew_wall - now_w);
+
+			if (next == 0 || at < next)
+				next = at;
+		}
+	for (i = 0; i < rt->cfg->n_signers; i++) {
+		int64_t at = now_m + (rt->signer_due[i] - now_w);
+
+		if (next == 0 || at < next)
+			next = at;
+	}
+	if (next != 0)
+		loop_timer_at(d->tfd, next < now_m ? now_m : next);
+	d->wall0 = now_w;
+	d->mono0 = now_m;
+	daemon_status(d);
+}
+
+/* Re-derives every due time from the wall-clock renewal points. */
+static void
+daemon_replan(struct daemon *d)
+{
+	struct runtime *rt = d->rt;
+	int64_t now_w = loop_now_wall(), now_m = loop_now_mono();
+	size_t i;
+
+	for (i = 0; i < rt->cfg->n_creds; i++) {
+		struct cred_rt *cr = &rt->creds[i];
+
+		if (cr->published && cr->failures == 0)
+			cr->due_mono = now_m + (cr->renew_wall - now_w);
+	}
+	daemon_tick(d);
+}
+
+static void
+on_timer(struct loop *l, int fd, uint32_t events, void *arg)
+{
+	struct daemon *d = arg;
+	int64_t step;
+
+	loop_timer_ack(fd);
+	step = sched_clock_step(d->wall0, d->mono0, loop_now_wall(),
+	    loop_now_mono());
+	if (step > CLOCK_STEP_MS || step < -CLOCK_STEP_MS) {
+		log_notice("wall clock moved %+.1fs against the monotonic clock; "
+		    "re-planning", step / 1000.0);
+		daemon_replan(d);
+		return;
+	}
+	daemon_tick(d);
+}
+
+static void
+on_clock(struct loop *l, int fd, uint32_t events, void *arg)
+{
+	struct daemon *d = arg;
+
+	loop_clockwatch_rearm(fd);
+	log_notice("wall clock was set; re-planning every renewal");
+	daemon_replan(d);
+}
+
+static void
+on_watchdog(struct loop *l, int fd, uint32_t events, void *arg)
+{
+	struct daemon *d = arg;
+
+	loop_timer_ack(fd);
+	notify_send("WATCHDOG=1");
+	loop_timer_at(fd, loop_now_mono() + d->wd_ms / 2);
+}
+
+/* SIGHUP: a new config replaces the old one only if all of it works. */
+static void
+daemon_reconfigure(struct daemon *d)
+{
+	struct config *nc = NULL;
+	struct runtime *nrt = NULL, *old = d->rt;
+	char *buf = NULL, *line, *save = NULL;
+	size_t len = 0, i, j;
+	FILE *ef;
+	int rc;
+
+	log_notice("SIGHUP: reloading %s", old->cfg->path);
+	notify_send("RELOADING=1");
+	if ((ef = open_memstream(&buf, &len)) == NULL) {
+		log_err("config reload: out of memory");
+		goto out;
+	}
+	rc = config_load(old->cfg->path, ef, &nc);
+	fclose(ef);
+	if (rc < 0) {
+		for (line = strtok_r(buf, "\n", &save); line != NULL;
+		    line = strtok_r(NULL, "\n", &save))
+			log_err("%s", line);
+		log_err("config reload failed; keeping the running configuration");
+		goto out;
+	}
+	if ((rc = runtime_build(nc, &nrt)) < 0) {
+		log_err("config reload failed: %s; keeping the running "
+		    "configuration", strerror(-rc));
+		goto out;
+	}
+	/* Keep counters and backoff of credentials that stay. */
+	for (i = 0; i < nrt->cfg->n_creds; i++)
+		for (j = 0; j < old->cfg->n_creds; j++)
+			if (strcmp(nrt->creds[i].cfg->name,
+			    old->creds[j].cfg->name) == 0) {
+				nrt->creds[i].rotations = old->creds[j].rotations;
+				nrt->creds[i].errors = old->creds[j].errors;
+			}
+	if ((rc = reload_configure(d->rl, nrt->cfg)) < 0) {
+		log_err("config reload failed: %s; keeping the running "
+		    "configuration", strerror(-rc));
+		runtime_free(nrt);
+		goto out;
+	}
+	log_setup(nrt->cfg->log_level, nrt->cfg->log_format == LOG_FORMAT_JSON);
+	d->rt = nrt;
+	runtime_free(old);
+	log_notice("configuration reloaded: %zu credentials",
+	    nrt->cfg->n_creds);
+	daemon_tick(d);
+out:
+	free(buf);
+	notify_send("READY=1");
+}
+
+static void
+on_signal(struct loop *l, int fd, uint32_t events, void *arg)
+{
+	struct daemon *d = arg;
+	struct signalfd_siginfo si;
+	size_t i;
+
+	while (read(fd, &si, sizeof(si)) == sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGHUP:
+			daemon_reconfigure(d);
+			break;
+		case SIGUSR1:
+			log_notice("SIGUSR1: rotating every credential now");
+			for (i = 0; i < d->rt->cfg->n_creds; i++)
+				d->rt->creds[i].due_mono = 0;
+			daemon_tick(d);
+			break;
+		case SIGTERM:
+		case SIGINT:
+			log_notice("SIG%s: stopping; published files stay in place",
+			    sigabbrev_np(si.ssi_signo));
+			notify_send("STOPPING=1");
+			loop_quit(l, 0);
+			return;
+		}
+	}
+}
+
+static const char *
+cb_leaf(void *arg, const char *name)
+{
+	struct daemon *d = arg;
+	size_t i;
+
+	for (i = 0; i < d->rt->cfg->n_creds; i++)
+		if (strcmp(d->rt->creds[i].cfg->name, name) == 0)
+			return d->rt->creds[i].leaf_sha256[0] ?
+			    d->rt->creds[i].leaf_sha256 : NULL;
+	return NULL;
+}
+
+static const char *
+cb_sni(void *arg, const char *name)
+{
+	struct daemon *d = arg;
+	const struct cfg_cred *c = config_find_cred(d->rt->cfg, name);
+
+	if (c == NULL)
+		return NULL;
+	if (c->n_dns > 0)
+		return c->dns[0];
+	return c->common_name;
+}
+
+static void
+cb_done(void *arg, const char *target, int ok)
+{
+	struct daemon *d = arg;
+
+	if (!(d->flags & DAEMON_ONCE))
+		return;
+	if (!ok) {
+		d->once_failed = 1;
+		loop_quit(d->loop, 1);
+	} else if (!reload_busy(d->rl))
+		loop_quit(d->loop, 0);
+}
+
+int
+daemon_new(struct config *c, int flags, struct daemon **ret)
+{
+	struct reload_ops ops = {
+		.leaf_sha256 = cb_leaf, .sni = cb_sni, .done = cb_done,
+	};
+	struct daemon *d;
+	sigset_t set;
+	int rc;
+
+	if ((d = calloc(1, sizeof(*d))) == NULL) {
+		config_free(c);
+		return -ENOMEM;
+	}
+	d->flags = flags;
+	d->tfd = d->cfd = d->sfd = d->wdfd = -1;
+	ops.arg = d;
+	if ((rc = loop_new(&d->loop)) < 0 ||
+	    (rc = reload_new(d->loop, &ops, c->retry_min, c->retry_max,
+	    &d->rl)) < 0) {
+		config_free(c);
+		goto fail;
+	}
+	if ((rc = runtime_build(c, &d->rt)) < 0 ||
+	    (rc = reload_configure(d->rl, d->rt->cfg)) < 0)
+		goto fail;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if ((d->sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0 ||
+	    (d->tfd = loop_timer_new()) < 0 ||
+	    (d->cfd = loop_clockwatch_new()) < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	if ((rc = loop_add(d->loop, d->sfd, EPOLLIN, on_signal, d)) < 0 ||
+	    (rc = loop_add(d->loop, d->tfd, EPOLLIN, on_timer, d)) < 0 ||
+	    (rc = loop_add(d->loop, d->cfd, EPOLLIN, on_clock, d)) < 0)
+		goto fail;
+	if ((d->wd_ms = notify_watchdog_ms()) > 0) {
+		if ((d->wdfd = loop_timer_new()) < 0 ||
+		    loop_add(d->loop, d->wdfd, EPOLLIN, on_watchdog, d) < 0) {
+			rc = -EIO;
+			goto fail;
+		}
+		loop_timer_at(d->wdfd, loop_now_mono() + d->wd_ms / 2);
+	}
+	d->wall0 = loop_now_wall();
+	d->mono0 = loop_now_mono();
+	daemon_tick(d);
+	*ret = d;
+	return 0;
+fail:
+	daemon_free(d);
+	return rc;
+}
+
+int
+daemon_run(struct daemon *d)
+{
+	size_t i;
+	int rc;
+
+	if (d->flags & DAEMON_ONCE) {
+		for (i = 0; i < d->rt->cfg->n_creds; i++)
+			if (!d->rt->creds[i].published ||
+			    d->rt->creds[i].failures > 0)
+				d->once_failed = 1;
+		if (reload_busy(d->rl) && !d->once_failed)
+			loop_run(d->loop);
+		return d->once_failed ? 1 : 0;
+	}
+	rc = loop_run(d->loop);
+	return rc < 0 ? 1 : rc;
+}
+
+void
+daemon_free(struct daemon *d)
+{
+	if (d == NULL)
+		return;
+	reload_free(d->rl);
+	runtime_free(d->rt);
+	if (d->sfd >= 0)
+		close(d->sfd);
+	if (d->tfd >= 0)
+		close(d->tfd);
+	if (d->cfd >= 0)
+		close(d->cfd);
+	if (d->wdfd >= 0)
+		close(d->wdfd);
+	loop_free(d->loop);
+	free(d);
+}
