@@ -295,13 +295,16 @@ runtime_build(struct config *c, struct runtime **ret)
 	}
 	for (i = 0; i < c->n_creds; i++) {
 		const struct cfg_cred *cc = c->creds[i];
-		const char *fp = NULL;
+		char fp[512] = "";
 
 		rt->creds[i].cfg = cc;
+		/* What the credential depends on besides its own keys. */
 		if (cc->type == CRED_X509)
-			fp = rt->cas[ca_index(c, cc->ca)]->sha256;
+			snprintf(fp, sizeof(fp), "%s",
+			    rt->cas[ca_index(c, cc->ca)]->sha256);
 		else if (cc->type == CRED_JWT)
-			fp = cc->signer->issuer;
+			snprintf(fp, sizeof(fp), "%s %s", cc->signer->issuer,
+			    idp_alg_name(cc->signer->alg));
 		mint_spec(cc, fp, rt->creds[i].spec);
 		cred_adopt(rt, i, now_w, now_m);
 	}
