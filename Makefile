@@ -95,6 +95,11 @@ unit: $(UNIT_BINS)
 integration: all
 	$(Q)$(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
 
+# The integration suite again, against the ASan+UBSan build of rotatord.
+integration-san:
+	$(Q)B=$(B) ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		$(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
+
 deps:
 	$(Q)sh packaging/install-deps.sh
 
@@ -102,6 +107,8 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory all unit
 	$(Q)$(MAKE) --no-print-directory B=build-san sanitize-unit
 	$(Q)$(MAKE) --no-print-directory integration
+	$(Q)$(MAKE) --no-print-directory B=build-san integration-san
+	$(Q)$(MAKE) --no-print-directory fuzz
 
 sanitize:
 	$(Q)$(MAKE) --no-print-directory B=build-san sanitize-unit
@@ -110,6 +117,38 @@ sanitize-unit:
 	$(Q)$(MAKE) --no-print-directory B=$(B) \
 		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 		LDFLAGS="-fsanitize=address,undefined" unit all
+
+# libFuzzer harnesses, one per pure parser, run FUZZ_SECONDS each when
+# clang is installed.  Corpora start from the fixtures in tests/data.
+FUZZ_SECONDS	?= 10
+FUZZ_CC		?= clang
+FUZZ_FLAGS	 = -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 \
+		   -D_GNU_SOURCE -DROTATORD_VERSION=\"$(VERSION)\" \
+		   -Ilibidp/include -iquote rotatord $(PKG_CFLAGS)
+FUZZERS		 = jws config
+
+build-fuzz/fuzz-jws: tests/fuzz/fuzz-jws.c $(IDP_SRCS)
+	@mkdir -p $(dir $@)
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^ $(IDP_PKG_LIBS) -lpthread
+
+build-fuzz/fuzz-config: tests/fuzz/fuzz-config.c rotatord/config.c rotatord/log.c $(IDP_SRCS)
+	@mkdir -p $(dir $@)
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^ $(LDLIBS_ALL) -lpthread
+
+fuzz:
+	$(Q)if command -v $(FUZZ_CC) >/dev/null 2>&1; then \
+		$(MAKE) --no-print-directory $(FUZZERS:%=build-fuzz/fuzz-%) && \
+		for f in $(FUZZERS); do \
+			mkdir -p build-fuzz/corpus-$$f; \
+			seeds=tests/data/$$f; [ $$f = jws ] && seeds=tests/data/jwt; \
+			echo "  FUZZ    $$f ($(FUZZ_SECONDS)s)"; \
+			build-fuzz/fuzz-$$f -max_total_time=$(FUZZ_SECONDS) \
+			    -print_final_stats=0 build-fuzz/corpus-$$f $$seeds \
+			    > build-fuzz/fuzz-$$f.log 2>&1 || \
+			    { tail -50 build-fuzz/fuzz-$$f.log; exit 1; }; \
+			tail -1 build-fuzz/fuzz-$$f.log; \
+		done; \
+	else echo "fuzz: $(FUZZ_CC) not installed, skipping"; fi
 
 bench: all $(B)/bench
 	$(Q)$(PYTHON) tests/bench/run.py --bench $(B)/bench --rotatord $(B)/rotatord
@@ -129,8 +168,8 @@ run: deps all
 	$(B)/rotatord -c conf/minimal.ini
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
-.PHONY: all unit integration deps check sanitize sanitize-unit bench install run clean
+.PHONY: all unit integration integration-san deps check sanitize sanitize-unit fuzz bench install run clean
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -49,7 +49,7 @@ struct cred_rt {
 	uint64_t		 errors;
 	char			 leaf_sha256[65];
 	char			 serial[64];
-	char			 last_error[160];
+	char			 last_error[256];
 };
 
 struct runtime {
@@ -320,7 +320,7 @@ static size_t
 read_prev_keys(struct runtime *rt, const struct cfg_cred *c,
     struct idp_secret **keys, size_t max)
 {
-	char name[16], *buf;
+	char name[32], *buf;
 	size_t n = 0, len;
 
 	for (n = 0; n < max; n++) {
