@@ -33,4 +33,36 @@ if [ -n "$missing" ] && command -v nginx >/dev/null 2>&1; then
 		nginx -s quit 2>/dev/null || true
 	fi
 fi
+
+# ---------------------------------------------------------------------------
+# Test identity provider (tests/idp: the oidc-provider 8.x npm package on
+# Node.js >= 18).  An existing node >= 18 is kept (e.g. NodeSource's 20);
+# otherwise Debian's nodejs (18) and npm are installed.  Then the locked
+# node_modules is installed when missing or older than package-lock.json.
+IDP_DIR="$(cd "$(dirname "$0")/.." && pwd)/tests/idp"
+idp_node_major() {
+	node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0
+}
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+	SUDO=""
+	[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+	idp_pkgs="npm"
+	command -v node >/dev/null 2>&1 || idp_pkgs="nodejs npm"
+	echo "install-deps: installing: $idp_pkgs"
+	$SUDO apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
+	    --no-install-recommends $idp_pkgs >/dev/null
+fi
+if [ "$(idp_node_major)" -lt 18 ]; then
+	echo "install-deps: tests/idp needs Node.js >= 18, found $(node --version 2>/dev/null || echo none)" >&2
+	exit 1
+fi
+if [ -f "$IDP_DIR/package-lock.json" ] &&
+   { [ ! -f "$IDP_DIR/node_modules/.package-lock.json" ] ||
+     [ "$IDP_DIR/package-lock.json" -nt "$IDP_DIR/node_modules/.package-lock.json" ]; }; then
+	echo "install-deps: npm ci in tests/idp"
+	npm ci --prefix "$IDP_DIR" --no-audit --no-fund --loglevel=error >/dev/null
+fi
+# --- end of test identity provider block -----------------------------------
+
 exit 0
