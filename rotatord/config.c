@@ -42,9 +42,13 @@
  *    control characters other than tab are errors; the file may be at most
  *    CONFIG_MAX_FILE bytes.
  *
- * Pure apart from three kinds of lookups that cannot wait for runtime:
- * user and group names (getpwnam_r / getgrnam_r) and whether a CA's
- * cert_file and key_file can be opened.
+ * Pure apart from lookups that cannot wait for runtime: user and group
+ * names (getpwnam_r / getgrnam_r); whether a CA's cert_file and key_file,
+ * an issuer's ca_file and client_key can be opened (and the client_key's
+ * mode); and, in config_load(), the mode of the config file itself, which
+ * decides whether a literal secret may be in it.  Secret references
+ * (file:, env:, cred:) are not resolved here: the daemon reads them when
+ * it needs them (secretref.c), so a missing secret file is a runtime error.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -88,6 +92,7 @@ enum sect_kind {
 	SEC_SIGNER,
 	SEC_CRED,
 	SEC_RELOAD,
+	SEC_ISSUER,
 };
 
 /* Section words: which exist, which take a name, which come later. */
@@ -103,56 +108,78 @@ static const struct {
 	{ "reload",	SEC_RELOAD,	1 },
 	{ "listen",	0,		0 },
 	{ "cluster",	0,		0 },
-	{ "issuer",	0,		1 },
+	{ "issuer",	SEC_ISSUER,	1 },
 	{ "client",	0,		1 },
 	{ "route",	0,		1 },
 };
 
 /*
  * Keys whose values are secrets, or references to them: their values never
- * appear in messages.  None in this version; client_secret joins with
- * [issuer], and its value goes through config_parse_secret_ref().
+ * appear in messages, and a literal secret is wiped when the config is
+ * freed.  Their values go through config_parse_secret_ref().
  */
 static const struct {
 	int		 kind;
 	const char	*key;
 } secret_keys[] = {
-	{ 0, NULL },
+	{ SEC_ISSUER,	"client_secret" },
+	{ SEC_CRED,	"subject_token" },
 };
 
 /* Keys of [credential], and the types they apply to. */
 #define T_X509		(1u << CRED_X509)
 #define T_JWT		(1u << CRED_JWT)
 #define T_SECRET	(1u << CRED_SECRET)
-#define T_ALL		(T_X509 | T_JWT | T_SECRET)
+#define T_OAUTH		(1u << CRED_OAUTH)
+#define T_ALL		(T_X509 | T_JWT | T_SECRET | T_OAUTH)
 
 static const struct {
 	const char	*key;
 	unsigned	 types;
+	int		 common;	/* handled by cred_common_key() */
 } cred_keys[] = {
-	{ "type",	 T_ALL },
-	{ "lifetime",	 T_ALL },
-	{ "renew_at",	 T_ALL },
-	{ "jitter",	 T_ALL },
-	{ "dir",	 T_ALL },
-	{ "owner",	 T_ALL },
-	{ "group",	 T_ALL },
-	{ "mode",	 T_ALL },
-	{ "on_rotate",	 T_ALL },
-	{ "ca",		 T_X509 },
-	{ "key_type",	 T_X509 },
-	{ "common_name", T_X509 },
-	{ "dns",	 T_X509 },
-	{ "ip",		 T_X509 },
-	{ "uri",	 T_X509 },
-	{ "usage",	 T_X509 },
-	{ "signer",	 T_JWT },
-	{ "subject",	 T_JWT },
-	{ "audience",	 T_JWT },
-	{ "scope",	 T_JWT },
-	{ "bytes",	 T_SECRET },
-	{ "keep",	 T_SECRET },
-	{ "fleet",	 T_SECRET },
+	{ "type",	 T_ALL, 1 },
+	/* oauth: the issuer decides, see build_cred(). */
+	{ "lifetime",	 T_X509 | T_JWT | T_SECRET, 1 },
+	{ "renew_at",	 T_ALL, 1 },
+	{ "jitter",	 T_ALL, 1 },
+	{ "dir",	 T_ALL, 1 },
+	{ "owner",	 T_ALL, 1 },
+	{ "group",	 T_ALL, 1 },
+	{ "mode",	 T_ALL, 1 },
+	{ "on_rotate",	 T_ALL, 1 },
+	{ "ca",		 T_X509, 0 },
+	{ "key_type",	 T_X509, 0 },
+	{ "common_name", T_X509, 0 },
+	{ "dns",	 T_X509, 0 },
+	{ "ip",		 T_X509, 0 },
+	{ "uri",	 T_X509, 0 },
+	{ "usage",	 T_X509, 0 },
+	{ "signer",	 T_JWT, 0 },
+	{ "subject",	 T_JWT, 0 },
+	{ "audience",	 T_JWT | T_OAUTH, 0 },
+	{ "scope",	 T_JWT | T_OAUTH, 0 },
+	{ "issuer",	 T_OAUTH, 0 },
+	{ "resource",	 T_OAUTH, 0 },
+	{ "subject_token", T_OAUTH, 0 },
+	{ "subject_token_type", T_OAUTH, 0 },
+	{ "bytes",	 T_SECRET, 0 },
+	{ "keep",	 T_SECRET, 0 },
+	{ "fleet",	 T_SECRET, 0 },
+};
+
+/*
+ * Names of enum idp_auth_method.  A table here rather than
+ * idp_auth_method_parse(), so that the config (and its fuzzer) builds
+ * without libidp's OAuth module.
+ */
+static const struct {
+	const char		*name;
+	enum idp_auth_method	 method;
+} auth_methods[] = {
+	{ "client_secret_basic",	IDP_AUTH_BASIC },
+	{ "client_secret_post",		IDP_AUTH_POST },
+	{ "private_key_jwt",		IDP_AUTH_PRIVATE_KEY_JWT },
 };
 
 static const char *const type_names[] = {
@@ -213,6 +240,9 @@ struct parser {
 	size_t		 n_diags;
 	size_t		 cap_diags;
 	int		 oom;
+
+	int		 check_mode;	/* file_mode is known (config_load()) */
+	mode_t		 file_mode;	/* of the config file */
 
 	struct config	*c;
 };
@@ -665,6 +695,120 @@ valid_scope(const char *s)
 	return !prev_space;
 }
 
+/*
+ * 1 to max bytes of printable ASCII (%x20-7E), without blanks unless
+ * blank_ok.
+ */
+static int
+valid_printable(const char *s, size_t max, int blank_ok)
+{
+	size_t n;
+
+	for (n = 0; s[n] != '\0'; n++)
+		if ((unsigned char)s[n] < (blank_ok ? 0x20 : 0x21) ||
+		    (unsigned char)s[n] > 0x7e)
+			return 0;
+	return n > 0 && n <= max;
+}
+
+/* 127.0.0.0/8, ::1 (bracketed is set for "[...]") or localhost. */
+static int
+is_loopback_host(const char *host, int bracketed)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	if (bracketed)
+		return inet_pton(AF_INET6, host, &a6) == 1 &&
+		    memcmp(&a6, &in6addr_loopback, sizeof(a6)) == 0;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	return strcasecmp(host, "localhost") == 0;
+}
+
+/*
+ * An issuer URL: https://HOST[:PORT][/PATH], or http:// when HOST is a
+ * loopback literal or localhost.  No user information, query or fragment,
+ * and only characters a URI may carry unencoded.  The URL is otherwise
+ * taken as written: OpenID Connect compares the issuer byte for byte.
+ * Returns NULL when valid, or the reason.
+ */
+static const char *
+check_issuer_url(const char *v)
+{
+	const char *auth, *end, *hb, *he, *p;
+	char host[256];
+	unsigned long port = 0;
+	int https, bracketed;
+
+	if (strncmp(v, "https://", 8) == 0) {
+		https = 1;
+		auth = v + 8;
+	} else if (strncmp(v, "http://", 7) == 0) {
+		https = 0;
+		auth = v + 7;
+	} else {
+		return "must be an https:// URL";
+	}
+	for (p = v; *p != '\0'; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f ||
+		    strchr("\"<>\\^`{|}", *p) != NULL)
+			return "blanks, quotes, non-ASCII and <>\\^`{|} must be "
+			    "percent-encoded";
+	if (strpbrk(v, "?#") != NULL)
+		return "must not have a query or fragment";
+	end = auth + strcspn(auth, "/");
+	if (memchr(auth, '@', (size_t)(end - auth)) != NULL)
+		return "must not have user information (user@)";
+	bracketed = auth[0] == '[';
+	if (bracketed) {
+		hb = auth + 1;
+		he = memchr(hb, ']', (size_t)(end - hb));
+		if (he == NULL)
+			return "bad host: no closing ']'";
+		p = he + 1;
+	} else {
+		hb = auth;
+		he = memchr(auth, ':', (size_t)(end - auth));
+		if (he == NULL)
+			he = end;
+		p = he;
+	}
+	if (p < end) {
+		if (*p != ':')
+			return "bad host";
+		for (p++; p < end && *p >= '0' && *p <= '9' && port <= 65535; p++)
+			port = port * 10 + (unsigned long)(*p - '0');
+		if (p != end || port < 1 || port > 65535)
+			return "bad port (1 to 65535)";
+	}
+	if (he == hb)
+		return "has no host";
+	if ((size_t)(he - hb) >= sizeof(host))
+		return "host name too long";
+	memcpy(host, hb, (size_t)(he - hb));
+	host[he - hb] = '\0';
+	if (bracketed ? !is_ip_literal(host) || strchr(host, ':') == NULL :
+	    !valid_hostname(host, 0))
+		return "bad host";
+	if (!https && !is_loopback_host(host, bracketed))
+		return "must be https (http only for loopback)";
+	return NULL;
+}
+
+/* Empties s, wiping a literal secret. */
+static void
+secret_clear(struct cfg_secret *s)
+{
+	if (s->arg != NULL) {
+		if (s->source == CFG_SECRET_LITERAL)
+			explicit_bzero(s->arg, strlen(s->arg));
+		free(s->arg);
+	}
+	s->arg = NULL;
+	s->source = 0;
+}
+
 /* Frees an array of n strings, or of strings up to a NULL if n is -1. */
 static void
 strv_free(char **v, size_t n)
@@ -1080,6 +1224,60 @@ get_duration(struct parser *ps, const struct sect *s, const struct kv *kv,
 	return 0;
 }
 
+/* A duration from min_ms to max_ms. */
+static int
+get_duration_in(struct parser *ps, const struct sect *s, const struct kv *kv,
+    int64_t min_ms, int64_t max_ms, int64_t *ret)
+{
+	char qb[QBUF], a[64], b[64];
+	int64_t ms;
+
+	if (get_duration(ps, s, kv, 0, &ms) < 0)
+		return -1;
+	if (ms < min_ms || ms > max_ms) {
+		kerr(ps, s, kv, "must be from %s to %s, not %s",
+		    fmt_duration(a, sizeof(a), min_ms),
+		    fmt_duration(b, sizeof(b), max_ms),
+		    qv(qb, sizeof(qb), s, kv));
+		return -1;
+	}
+	*ret = ms;
+	return 0;
+}
+
+/*
+ * A secret reference (client_secret, subject_token) into *ret.  The value
+ * is never shown.  A literal secret is refused when the config file is
+ * readable by group or others.
+ */
+static int
+get_secret(struct parser *ps, const struct sect *s, const struct kv *kv,
+    struct cfg_secret *ret)
+{
+	enum cfg_secret_source src;
+	const char *arg;
+	char *d;
+
+	if (config_parse_secret_ref(kv->value, &src, &arg) < 0) {
+		kerr(ps, s, kv, "bad secret reference (file:/ABSOLUTE/PATH, "
+		    "env:NAME, cred:NAME, or the secret itself)");
+		return -1;
+	}
+	if (src == CFG_SECRET_LITERAL && ps->check_mode &&
+	    (ps->file_mode & (S_IRGRP | S_IROTH))) {
+		kerr(ps, s, kv, "literal %s in a group/world-readable file; use "
+		    "file:, env: or cred:", kv->key);
+		return -1;
+	}
+	d = xstrdup(ps, arg);
+	if (d == NULL)
+		return -1;
+	secret_clear(ret);
+	ret->source = src;
+	ret->arg = d;
+	return 0;
+}
+
 /* renew_at: a fraction strictly between 0 and 1. */
 static int
 get_renew_at(struct parser *ps, const struct sect *s, const struct kv *kv,
@@ -1401,6 +1599,44 @@ check_readable(struct parser *ps, const struct sect *s, const struct kv *kv)
 		return -1;
 	}
 	close(fd);
+	return 0;
+}
+
+/*
+ * A private key rotatord will read at run time with O_NOFOLLOW and a strict
+ * mode check (idp_secret_read_file()): refuse now what would be refused
+ * then.
+ */
+static int
+check_private_file(struct parser *ps, const struct sect *s, const struct kv *kv)
+{
+	char qb[QBUF];
+	struct stat st;
+
+	if (lstat(kv->value, &st) == 0 && S_ISLNK(st.st_mode)) {
+		kerr(ps, s, kv, "%s is a symbolic link: name the file itself",
+		    qv(qb, sizeof(qb), s, kv));
+		return -1;
+	}
+	if (check_readable(ps, s, kv) < 0)
+		return -1;
+	if (stat(kv->value, &st) < 0) {
+		kerr(ps, s, kv, "cannot open %s: %s", qv(qb, sizeof(qb), s, kv),
+		    strerror(errno));
+		return -1;
+	}
+	if (st.st_mode & (S_IRGRP | S_IROTH)) {
+		kerr(ps, s, kv, "%s has mode %04o: must not be readable by group "
+		    "or others", qv(qb, sizeof(qb), s, kv),
+		    (unsigned)(st.st_mode & 07777));
+		return -1;
+	}
+	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+		kerr(ps, s, kv, "%s has mode %04o: must not be accessible by "
+		    "group or others", qv(qb, sizeof(qb), s, kv),
+		    (unsigned)(st.st_mode & 07777));
+		return -1;
+	}
 	return 0;
 }
 
@@ -1747,6 +1983,180 @@ build_reload(struct parser *ps, const struct sect *s, struct cfg_reload *r)
 	}
 }
 
+static const struct sect *
+find_sect(const struct parser *ps, int kind, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ps->n_sects; i++)
+		if (!ps->sects[i]->skip && ps->sects[i]->kind == kind &&
+		    strcmp(ps->sects[i]->name, name) == 0)
+			return ps->sects[i];
+	return NULL;
+}
+
+static const char *
+auth_method_name(enum idp_auth_method m)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(auth_methods) / sizeof(auth_methods[0]); i++)
+		if (auth_methods[i].method == m)
+			return auth_methods[i].name;
+	return "none";
+}
+
+static void
+build_issuer(struct parser *ps, const struct sect *s, struct cfg_issuer *is)
+{
+	const struct kv *secret_kv, *key_kv, *kid_kv, *method_kv = NULL;
+	const struct kv *trust_kv = NULL, *aud_kv = NULL;
+	enum idp_auth_method method = 0;
+	char qb[QBUF];
+	const char *why;
+	size_t i, j;
+
+	is->timeout = 10 * SEC_S;
+	is->jwks_cooldown = 30 * SEC_S;
+	is->leeway = 60 * SEC_S;
+	for (i = 0; i < s->n_kvs; i++) {
+		const struct kv *kv = &s->kvs[i];
+		const char *k = kv->key;
+
+		if (kv->value[0] == '\0') {
+			kerr(ps, s, kv, "empty value");
+		} else if (strcmp(k, "url") == 0) {
+			if ((why = check_issuer_url(kv->value)) != NULL)
+				kerr(ps, s, kv, "bad url %s: %s",
+				    qv(qb, sizeof(qb), s, kv), why);
+			else
+				get_string(ps, kv, &is->url);
+		} else if (strcmp(k, "client_id") == 0) {
+			if (!valid_printable(kv->value, 256, 1))
+				kerr(ps, s, kv, "bad client_id %s: at most 256 "
+				    "printable ASCII characters",
+				    qv(qb, sizeof(qb), s, kv));
+			else
+				get_string(ps, kv, &is->client_id);
+		} else if (strcmp(k, "client_secret") == 0) {
+			get_secret(ps, s, kv, &is->client_secret);
+		} else if (strcmp(k, "auth_method") == 0) {
+			for (j = 0; j < sizeof(auth_methods) /
+			    sizeof(auth_methods[0]); j++)
+				if (strcmp(kv->value, auth_methods[j].name) == 0)
+					break;
+			if (j == sizeof(auth_methods) / sizeof(auth_methods[0])) {
+				kerr(ps, s, kv, "unknown auth_method %s "
+				    "(client_secret_basic, client_secret_post or "
+				    "private_key_jwt)", qv(qb, sizeof(qb), s, kv));
+			} else {
+				method = auth_methods[j].method;
+				method_kv = kv;
+			}
+		} else if (strcmp(k, "client_key") == 0) {
+			if (get_path(ps, s, kv, &is->client_key) == 0)
+				check_private_file(ps, s, kv);
+		} else if (strcmp(k, "client_key_id") == 0) {
+			if (!valid_printable(kv->value, 128, 1))
+				kerr(ps, s, kv, "bad client_key_id %s: at most 128 "
+				    "printable ASCII characters",
+				    qv(qb, sizeof(qb), s, kv));
+			else
+				get_string(ps, kv, &is->client_key_id);
+		} else if (strcmp(k, "ca_file") == 0) {
+			if (get_path(ps, s, kv, &is->ca_file) == 0)
+				check_readable(ps, s, kv);
+		} else if (strcmp(k, "trust") == 0) {
+			if (get_bool(ps, s, kv, &is->trust) == 0)
+				trust_kv = kv;
+		} else if (strcmp(k, "audience") == 0) {
+			aud_kv = kv;
+			if (!valid_printable(kv->value, 256, 0))
+				kerr(ps, s, kv, "bad audience %s: one value of at "
+				    "most 256 printable ASCII characters, no blanks",
+				    qv(qb, sizeof(qb), s, kv));
+			else
+				get_string(ps, kv, &is->audience);
+		} else if (strcmp(k, "timeout") == 0) {
+			get_duration_in(ps, s, kv, SEC_S, 120 * SEC_S,
+			    &is->timeout);
+		} else if (strcmp(k, "jwks_cooldown") == 0) {
+			get_duration_in(ps, s, kv, SEC_S, HOUR_S,
+			    &is->jwks_cooldown);
+		} else if (strcmp(k, "leeway") == 0) {
+			get_duration_in(ps, s, kv, 0, 10 * MIN_S, &is->leeway);
+		} else {
+			unknown_key(ps, s, kv);
+		}
+	}
+	if (find_kv(s, "url") == NULL)
+		serr(ps, s, "missing required key url");
+
+	/*
+	 * How the client authenticates.  Presence decides, not validity, so
+	 * that a bad path or reference is one error, not three.
+	 */
+	secret_kv = find_kv(s, "client_secret");
+	key_kv = find_kv(s, "client_key");
+	kid_kv = find_kv(s, "client_key_id");
+	if (method_kv != NULL && method == IDP_AUTH_PRIVATE_KEY_JWT) {
+		if (key_kv == NULL)
+			kerr(ps, s, method_kv, "private_key_jwt needs client_key");
+		if (secret_kv != NULL)
+			kerr(ps, s, secret_kv, "not used by auth_method "
+			    "private_key_jwt");
+	} else if (method_kv != NULL) {
+		if (secret_kv == NULL)
+			kerr(ps, s, method_kv, "%s needs client_secret",
+			    auth_method_name(method));
+		if (key_kv != NULL)
+			kerr(ps, s, key_kv, "not used by auth_method %s",
+			    auth_method_name(method));
+		if (kid_kv != NULL)
+			kerr(ps, s, kid_kv, "not used by auth_method %s",
+			    auth_method_name(method));
+	} else if (find_kv(s, "auth_method") != NULL) {
+		/* A bad auth_method was reported: guess nothing. */
+	} else if (secret_kv != NULL && key_kv != NULL) {
+		/* At the first of the two, before a problem with either. */
+		kerr(ps, s, secret_kv->line < key_kv->line ? secret_kv : key_kv,
+		    "both client_secret (line %d) and client_key (line %d) are "
+		    "set: choose one with auth_method", secret_kv->line,
+		    key_kv->line);
+	} else if (secret_kv != NULL) {
+		method = IDP_AUTH_BASIC;
+	} else if (key_kv != NULL) {
+		method = IDP_AUTH_PRIVATE_KEY_JWT;
+	} else if (kid_kv != NULL) {
+		kerr(ps, s, kid_kv, "only applies with client_key");
+	}
+	is->auth_method = method;
+	if ((secret_kv != NULL || key_kv != NULL || find_kv(s, "auth_method")) &&
+	    find_kv(s, "client_id") == NULL)
+		serr(ps, s, "missing client_id (client_secret, client_key and "
+		    "auth_method authenticate a client)");
+
+	if (trust_kv != NULL && is->trust && aud_kv == NULL)
+		kerr(ps, s, trust_kv, "trust = yes needs audience");
+	/* is is the last issuer built so far; the others come before it. */
+	for (i = 0; trust_kv != NULL && is->trust && is->url != NULL &&
+	    i + 1 < ps->c->n_issuers; i++) {
+		const struct cfg_issuer *o = ps->c->issuers[i];
+
+		if (o->trust && o->url != NULL && strcmp(o->url, is->url) == 0) {
+			kerr(ps, s, trust_kv, "issuer \"%s\" (line %d) already "
+			    "trusts this url: tokens from it could not be told "
+			    "apart", o->name, o->line);
+			break;
+		}
+	}
+	/* (Not when a bad trust value was reported already.) */
+	if (aud_kv != NULL && !is->trust &&
+	    (trust_kv != NULL || find_kv(s, "trust") == NULL))
+		kerr(ps, s, aud_kv, "only applies with trust = yes (it is the "
+		    "aud that callers' tokens must carry)");
+}
+
 static struct cfg_ca *
 find_ca(const struct config *c, const char *name)
 {
@@ -1893,6 +2303,90 @@ cred_secret_key(struct parser *ps, const struct sect *s, const struct kv *kv,
 	}
 }
 
+/* RFC 6749 3.3 scope-token: NQCHAR except space, so one token. */
+static int
+valid_scope_token(const char *s)
+{
+	return strchr(s, ' ') == NULL && valid_scope(s);
+}
+
+static void
+cred_oauth_key(struct parser *ps, const struct sect *s, const struct kv *kv,
+    struct cfg_cred *cr)
+{
+	char qb[QBUF];
+	const char *k = kv->key;
+	size_t i;
+
+	if (strcmp(k, "issuer") == 0) {
+		const struct sect *is;
+
+		if (!valid_name(kv->value, CONFIG_MAX_NAME))
+			kerr(ps, s, kv, "bad name %s", qv(qb, sizeof(qb), s, kv));
+		else if ((cr->issuer = config_find_issuer(ps->c,
+		    kv->value)) == NULL)
+			kerr(ps, s, kv, "no section [issuer \"%s\"]", kv->value);
+		else if ((is = find_sect(ps, SEC_ISSUER, kv->value)) == NULL)
+			;	/* cannot happen: every issuer has a section */
+		else if (find_kv(is, "client_id") == NULL)
+			kerr(ps, s, kv, "issuer \"%s\" has no client_id",
+			    kv->value);
+		else if (find_kv(is, "client_secret") == NULL &&
+		    find_kv(is, "client_key") == NULL)
+			kerr(ps, s, kv, "issuer \"%s\" has no client_secret or "
+			    "client_key", kv->value);
+	} else if (strcmp(k, "audience") == 0) {
+		get_list(ps, s, kv, &cr->audience, &cr->n_audience);
+	} else if (strcmp(k, "scope") == 0) {
+		char **v = NULL, *joined, *o;
+		size_t n = 0, len = 0;
+
+		if (split(ps, s, kv, ',', &v, &n) < 0)
+			return;
+		for (i = 0; i < n; i++) {
+			if (!valid_scope_token(v[i])) {
+				kerr(ps, s, kv, "bad scope token %s: printable "
+				    "ASCII except blanks, '\"' and '\\' "
+				    "(separate scopes with commas)",
+				    quote(qb, sizeof(qb), v[i]));
+				strv_free(v, n);
+				return;
+			}
+			len += strlen(v[i]) + 1;
+		}
+		joined = o = malloc(len + 1);
+		if (joined == NULL) {
+			ps->oom = 1;
+			strv_free(v, n);
+			return;
+		}
+		*o = '\0';
+		for (i = 0; i < n; i++)
+			o = stpcpy(stpcpy(o, i > 0 ? " " : ""), v[i]);
+		strv_free(v, n);
+		free(cr->scope);
+		cr->scope = joined;
+	} else if (strcmp(k, "resource") == 0) {
+		if (get_list(ps, s, kv, &cr->resource, &cr->n_resource) < 0)
+			return;
+		for (i = 0; i < cr->n_resource; i++)
+			if (!valid_uri(cr->resource[i]) ||
+			    strchr(cr->resource[i], '#') != NULL)
+				kerr(ps, s, kv, "bad resource %s: an absolute URI "
+				    "without fragment (RFC 8707)",
+				    quote(qb, sizeof(qb), cr->resource[i]));
+	} else if (strcmp(k, "subject_token") == 0) {
+		get_secret(ps, s, kv, &cr->subject_token);
+	} else if (strcmp(k, "subject_token_type") == 0) {
+		if (!valid_uri(kv->value))
+			kerr(ps, s, kv, "bad subject_token_type %s: a URI such "
+			    "as urn:ietf:params:oauth:token-type:jwt",
+			    qv(qb, sizeof(qb), s, kv));
+		else
+			get_string(ps, kv, &cr->subject_token_type);
+	}
+}
+
 /* Keys every credential type has. */
 static void
 cred_common_key(struct parser *ps, const struct sect *s, const struct kv *kv,
@@ -1991,7 +2485,8 @@ build_cred(struct parser *ps, const struct sect *s, struct cfg_cred *cr)
 
 	type_kv = find_kv(s, "type");
 	if (type_kv == NULL) {
-		serr(ps, s, "missing required key type (x509, jwt or secret)");
+		serr(ps, s, "missing required key type (x509, jwt, oauth or "
+		    "secret)");
 	} else if (type_kv->value[0] == '\0') {
 		/* Reported with the other keys. */
 	} else if (strcmp(type_kv->value, "x509") == 0) {
@@ -2004,11 +2499,11 @@ build_cred(struct parser *ps, const struct sect *s, struct cfg_cred *cr)
 		cr->type = CRED_SECRET;
 		cr->lifetime = 24 * HOUR_S;
 	} else if (strcmp(type_kv->value, "oauth") == 0) {
-		kerr(ps, s, type_kv, "type oauth is not supported in this "
-		    "version");
+		/* No lifetime: the issuer decides, see check_renewal(). */
+		cr->type = CRED_OAUTH;
 	} else {
-		kerr(ps, s, type_kv, "unknown type %s (x509, jwt or secret)",
-		    qv(qb, sizeof(qb), s, type_kv));
+		kerr(ps, s, type_kv, "unknown type %s (x509, jwt, oauth or "
+		    "secret)", qv(qb, sizeof(qb), s, type_kv));
 	}
 
 	for (i = 0; i < s->n_kvs; i++) {
@@ -2030,16 +2525,24 @@ build_cred(struct parser *ps, const struct sect *s, struct cfg_cred *cr)
 		if (cr->type == 0)
 			continue;	/* cannot tell what applies */
 		if (!(cred_keys[j].types & (1u << cr->type))) {
-			kerr(ps, s, kv, "not valid for type %s",
-			    type_names[cr->type]);
+			if (cr->type == CRED_OAUTH &&
+			    strcmp(kv->key, "lifetime") == 0)
+				kerr(ps, s, kv, "lifetime does not apply to oauth: "
+				    "the issuer decides (renewal uses "
+				    "expires_in)");
+			else
+				kerr(ps, s, kv, "not valid for type %s",
+				    type_names[cr->type]);
 			continue;
 		}
-		if (cred_keys[j].types == T_ALL)
+		if (cred_keys[j].common)
 			cred_common_key(ps, s, kv, cr);
 		else if (cr->type == CRED_X509)
 			cred_x509_key(ps, s, kv, cr);
 		else if (cr->type == CRED_JWT)
 			cred_jwt_key(ps, s, kv, cr);
+		else if (cr->type == CRED_OAUTH)
+			cred_oauth_key(ps, s, kv, cr);
 		else
 			cred_secret_key(ps, s, kv, cr);
 	}
@@ -2057,12 +2560,22 @@ build_cred(struct parser *ps, const struct sect *s, struct cfg_cred *cr)
 			serr(ps, s, "missing required key signer for type jwt");
 		if (find_kv(s, "subject") == NULL)
 			serr(ps, s, "missing required key subject for type jwt");
+	} else if (cr->type == CRED_OAUTH) {
+		const struct kv *kv;
+
+		if (find_kv(s, "issuer") == NULL)
+			serr(ps, s, "missing required key issuer for type oauth");
+		if ((kv = find_kv(s, "subject_token_type")) != NULL &&
+		    find_kv(s, "subject_token") == NULL)
+			kerr(ps, s, kv, "only applies with subject_token");
 	}
 }
 
 /*
  * The renewal window is renew_at +- jitter/2 of the lifetime; it must open
- * at least a second after issuance and close before expiry.
+ * at least a second after issuance and close before expiry.  An oauth
+ * credential has no configured lifetime (the issuer's expires_in decides),
+ * so only the fractions can be checked.
  */
 static void
 check_renewal(struct parser *ps, const struct sect *s,
@@ -2071,7 +2584,7 @@ check_renewal(struct parser *ps, const struct sect *s,
 	char db[64];
 	double lo, hi;
 
-	if (cr->lifetime <= 0)
+	if (cr->type == 0)
 		return;
 	lo = cr->renew_at - cr->jitter / 2;
 	hi = cr->renew_at + cr->jitter / 2;
@@ -2083,7 +2596,7 @@ check_renewal(struct parser *ps, const struct sect *s,
 		serr(ps, s, "renewal point would fire at once after issuance "
 		    "(renew_at %.4g - jitter/2 %.4g is not after issuance)",
 		    cr->renew_at, cr->jitter / 2);
-	else if ((double)cr->lifetime * lo < 1000)
+	else if (cr->lifetime > 0 && (double)cr->lifetime * lo < 1000)
 		serr(ps, s, "renewal point would fire at once after issuance "
 		    "(earliest %.3fs into a %s lifetime; at least 1s needed)",
 		    (double)cr->lifetime * lo / 1000,
@@ -2149,7 +2662,23 @@ build(struct parser *ps)
 
 		if (s->skip)
 			continue;
-		if (s->kind == SEC_CA) {
+		if (s->kind == SEC_ISSUER) {
+			struct cfg_issuer *is = calloc(1, sizeof(*is)), **v;
+
+			v = is != NULL ? reallocarray(c->issuers,
+			    c->n_issuers + 1, sizeof(*v)) : NULL;
+			if (v == NULL) {
+				free(is);
+				ps->oom = 1;
+				break;
+			}
+			c->issuers = v;
+			c->issuers[c->n_issuers++] = is;
+			is->name = xstrdup(ps, s->name);
+			is->line = s->line;
+			if (is->name != NULL)
+				build_issuer(ps, s, is);
+		} else if (s->kind == SEC_CA) {
 			struct cfg_ca *ca = calloc(1, sizeof(*ca)), **v;
 
 			v = ca != NULL ? reallocarray(c->cas, c->n_cas + 1,
@@ -2290,6 +2819,9 @@ parser_fini(struct parser *ps)
 		struct sect *s = ps->sects[i];
 
 		for (j = 0; j < s->n_kvs; j++) {
+			if (is_secret_key(s->kind, s->kvs[j].key))
+				explicit_bzero(s->kvs[j].value,
+				    strlen(s->kvs[j].value));
 			free(s->kvs[j].key);
 			free(s->kvs[j].value);
 		}
@@ -2304,9 +2836,13 @@ parser_fini(struct parser *ps)
 	free(ps->diags);
 }
 
-int
-config_load_buf(const char *name, const char *buf, size_t len, FILE *errf,
-    struct config **ret)
+/*
+ * Parses buf.  file_mode is the mode of the file it came from, or -1 when
+ * unknown (then literal secrets are not checked).
+ */
+static int
+load_buf(const char *name, const char *buf, size_t len, FILE *errf,
+    long file_mode, struct config **ret)
 {
 	struct parser ps;
 	struct config *c;
@@ -2329,6 +2865,10 @@ config_load_buf(const char *name, const char *buf, size_t len, FILE *errf,
 	ps.p = buf;
 	ps.left = len;
 	ps.c = c;
+	if (file_mode >= 0) {
+		ps.check_mode = 1;
+		ps.file_mode = (mode_t)file_mode;
+	}
 
 	c->path = xstrdup(&ps, name);
 	c->output_dir = xstrdup(&ps, "/run/rotatord");
@@ -2372,10 +2912,18 @@ config_load_buf(const char *name, const char *buf, size_t len, FILE *errf,
 }
 
 int
+config_load_buf(const char *name, const char *buf, size_t len, FILE *errf,
+    struct config **ret)
+{
+	return load_buf(name, buf, len, errf, -1, ret);
+}
+
+int
 config_load(const char *path, FILE *errf, struct config **ret)
 {
 	char *buf = NULL, *nbuf;
 	size_t len = 0, cap = 0;
+	struct stat st;
 	ssize_t n;
 	int fd, r;
 
@@ -2387,6 +2935,14 @@ config_load(const char *path, FILE *errf, struct config **ret)
 			    strerror(-r));
 		return r;
 	}
+	/* The mode of the file read, not of whatever the path names later. */
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		if (errf != NULL)
+			fprintf(errf, "%s: cannot stat: %s\n", path,
+			    strerror(-r));
+		goto out;
+	}
 	/* Read up to one byte over the limit, so that too large is seen. */
 	for (;;) {
 		if (len == cap) {
@@ -2395,10 +2951,20 @@ config_load(const char *path, FILE *errf, struct config **ret)
 				cap = CONFIG_MAX_FILE + 1;
 			if (len == cap)
 				break;
-			nbuf = realloc(buf, cap);
+			/*
+			 * Not realloc(): the buffer may hold a literal secret,
+			 * and a moved block would leave a copy behind.
+			 */
+			nbuf = malloc(cap);
 			if (nbuf == NULL) {
 				r = -ENOMEM;
 				goto out;
+			}
+			if (len > 0)
+				memcpy(nbuf, buf, len);
+			if (buf != NULL) {
+				explicit_bzero(buf, len);
+				free(buf);
 			}
 			buf = nbuf;
 		}
@@ -2416,11 +2982,29 @@ config_load(const char *path, FILE *errf, struct config **ret)
 			break;
 		len += (size_t)n;
 	}
-	r = config_load_buf(path, buf, len, errf, ret);
+	r = load_buf(path, buf, len, errf, (long)(st.st_mode & 07777), ret);
 out:
+	if (buf != NULL)
+		explicit_bzero(buf, len);
 	free(buf);
 	close(fd);
 	return r;
+}
+
+static void
+free_issuer(struct cfg_issuer *is)
+{
+	if (is == NULL)
+		return;
+	free(is->name);
+	free(is->url);
+	free(is->client_id);
+	secret_clear(&is->client_secret);
+	free(is->client_key);
+	free(is->client_key_id);
+	free(is->ca_file);
+	free(is->audience);
+	free(is);
 }
 
 static void
@@ -2461,6 +3045,9 @@ free_cred(struct cfg_cred *cr)
 	free(cr->subject);
 	strv_free(cr->audience, cr->n_audience);
 	free(cr->scope);
+	strv_free(cr->resource, cr->n_resource);
+	secret_clear(&cr->subject_token);
+	free(cr->subject_token_type);
 	free(cr);
 }
 
@@ -2487,6 +3074,9 @@ config_free(struct config *c)
 
 	if (c == NULL)
 		return;
+	for (i = 0; i < c->n_issuers; i++)
+		free_issuer(c->issuers[i]);
+	free(c->issuers);
 	for (i = 0; i < c->n_cas; i++)
 		free_ca(c->cas[i]);
 	free(c->cas);
@@ -2527,5 +3117,17 @@ config_find_reload(const struct config *c, const char *name)
 		if (c->reloads[i]->name != NULL &&
 		    strcmp(c->reloads[i]->name, name) == 0)
 			return c->reloads[i];
+	return NULL;
+}
+
+struct cfg_issuer *
+config_find_issuer(const struct config *c, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < c->n_issuers; i++)
+		if (c->issuers[i]->name != NULL &&
+		    strcmp(c->issuers[i]->name, name) == 0)
+			return c->issuers[i];
 	return NULL;
 }

@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include <idp/jwk.h>
+#include <idp/oauth.h>
 
 #define CONFIG_DEFAULT_PATH	"/etc/rotatord/rotatord.ini"
 /*
@@ -29,6 +30,43 @@ enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON };
 enum cred_type { CRED_X509 = 1, CRED_JWT, CRED_SECRET, CRED_OAUTH };
 
 struct cfg_reload;
+
+/* Where a secret-bearing value comes from; see config_parse_secret_ref(). */
+enum cfg_secret_source {
+	CFG_SECRET_LITERAL = 1,	/* the value itself */
+	CFG_SECRET_FILE,	/* file:PATH (absolute) */
+	CFG_SECRET_ENV,		/* env:NAME */
+	CFG_SECRET_CRED,	/* cred:NAME in systemd's $CREDENTIALS_DIRECTORY */
+};
+
+/*
+ * A secret-bearing value as configured (client_secret, subject_token).  The
+ * config holds only the reference; secretref_load() reads the secret at run
+ * time.  source 0 means the key was not set.  For CFG_SECRET_LITERAL, arg is
+ * the secret itself (config_free() wipes it).
+ */
+struct cfg_secret {
+	enum cfg_secret_source	 source;	/* 0: not set */
+	char			*arg;		/* path, variable, credential name or literal */
+};
+
+/* [issuer "NAME"]: an upstream OAuth 2.0 / OIDC issuer. */
+struct cfg_issuer {
+	char			*name;
+	int			 line;
+	char			*url;		/* required; exactly as written (no normalising) */
+	char			*client_id;	/* NULL: none (trust-only issuer) */
+	struct cfg_secret	 client_secret;	/* source 0: none */
+	enum idp_auth_method	 auth_method;	/* 0 when neither client_secret nor client_key */
+	char			*client_key;	/* absolute path of a PEM private key, or NULL */
+	char			*client_key_id;	/* kid of client assertions, or NULL */
+	char			*ca_file;	/* absolute, or NULL: system trust store */
+	int			 trust;		/* boolean: accept its JWTs from callers */
+	char			*audience;	/* required with trust */
+	int64_t			 timeout;	/* ms, default 10s, 1s..2m */
+	int64_t			 jwks_cooldown;	/* ms, default 30s, 1s..1h */
+	int64_t			 leeway;	/* ms, default 60s, 0..10m */
+};
 
 /* [ca "NAME"] */
 struct cfg_ca {
@@ -56,7 +94,7 @@ struct cfg_cred {
 	char			*name;
 	int			 line;
 	enum cred_type		 type;
-	int64_t			 lifetime;	/* ms; x509 24h, jwt 1h, secret 24h */
+	int64_t			 lifetime;	/* ms; x509 24h, jwt 1h, secret 24h; oauth 0 */
 	double			 renew_at;	/* fraction; inherited from [rotatord] */
 	double			 jitter;	/* fraction; inherited from [rotatord] */
 	char			*dir;		/* under output_dir, default NAME */
@@ -84,6 +122,13 @@ struct cfg_cred {
 	char			**audience;	/* also oauth */
 	size_t			 n_audience;
 	char			*scope;		/* also oauth: space-separated */
+
+	/* oauth */
+	struct cfg_issuer	*issuer;
+	char			**resource;	/* RFC 8707 absolute URIs */
+	size_t			 n_resource;
+	struct cfg_secret	 subject_token;	/* source 0: client_credentials grant */
+	char			*subject_token_type; /* NULL: ..:token-type:jwt */
 
 	/* secret */
 	size_t			 bytes;		/* default 32, 1..4096 */
@@ -121,6 +166,8 @@ struct config {
 	enum log_format		 log_format;
 	char			*region;
 
+	struct cfg_issuer	**issuers;
+	size_t			 n_issuers;
 	struct cfg_ca		**cas;
 	size_t			 n_cas;
 	struct cfg_signer	**signers;
@@ -133,13 +180,18 @@ struct config {
 
 /*
  * Reads and validates the config at path.  Every problem is written to errf
- * (may be NULL) as "PATH:LINE: message", one per line.  Returns 0 and a new
- * config in *ret (free with config_free()), -EINVAL if the file had errors,
- * or -errno if it could not be read at all.
+ * (may be NULL) as "PATH:LINE: message", one per line.  A literal secret
+ * (client_secret, subject_token) is an error when the file is readable by
+ * group or others.  Returns 0 and a new config in *ret (free with
+ * config_free()), -EINVAL if the file had errors, or -errno if it could not
+ * be read at all.
  */
 int config_load(const char *path, FILE *errf, struct config **ret);
 
-/* As config_load() on an in-memory buffer; name is used in messages. */
+/*
+ * As config_load() on an in-memory buffer; name is used in messages.  There
+ * is no file mode to check, so literal secrets are accepted.
+ */
 int config_load_buf(const char *name, const char *buf, size_t len, FILE *errf,
     struct config **ret);
 
@@ -149,20 +201,13 @@ void config_free(struct config *c);
 /* Lookups by name; return NULL when absent. */
 struct cfg_cred *config_find_cred(const struct config *c, const char *name);
 struct cfg_reload *config_find_reload(const struct config *c, const char *name);
+struct cfg_issuer *config_find_issuer(const struct config *c, const char *name);
 
 /* Parsers for config values, exported for tests.  Return 0 or -EINVAL. */
 int config_parse_duration(const char *s, int64_t *ret_ms);
 int config_parse_fraction(const char *s, double *ret);
 int config_parse_bool(const char *s, int *ret);
 int config_parse_mode(const char *s, mode_t *ret);
-
-/* Where a secret-bearing value comes from; see config_parse_secret_ref(). */
-enum cfg_secret_source {
-	CFG_SECRET_LITERAL = 1,	/* the value itself */
-	CFG_SECRET_FILE,	/* file:PATH (absolute) */
-	CFG_SECRET_ENV,		/* env:NAME */
-	CFG_SECRET_CRED,	/* cred:NAME in systemd's $CREDENTIALS_DIRECTORY */
-};
 
 /*
  * Classifies a value of a secret-bearing key (client_secret ...):

@@ -8,8 +8,12 @@
  *       rotatord/config.c rotatord/log.c libidp/alg.c -linih -o fuzz-config
  *   ./fuzz-config -max_total_time=20 corpus/ tests/data/config/
  *
- * The parser looks up user and group names and opens a CA's cert_file and
- * key_file read-only (and closes them); it writes nothing.
+ * The parser looks up user and group names, and stats and opens a CA's
+ * cert_file and key_file and an issuer's client_key and ca_file read-only
+ * (and closes them); it writes nothing.  config_load_buf() has no file
+ * mode, so literal secrets are accepted here and the path that refuses
+ * them (config_load()) is covered by tests/unit/test-config.c.  Secret
+ * references are never read by the parser.
  */
 #include <stddef.h>
 #include <stdint.h>

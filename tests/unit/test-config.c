@@ -369,6 +369,7 @@ test_good_full(void **state)
 	const struct cfg_ca *ca, *other;
 	const struct cfg_signer *sg;
 	const struct cfg_reload *rn, *rs, *ru;
+	const struct cfg_issuer *okta, *local;
 	const struct cfg_cred *cr;
 	struct config *c = NULL;
 	struct capture cap;
@@ -468,7 +469,40 @@ test_good_full(void **state)
 	assert_string_equal(ru->verify_port, "443");
 	assert_null(config_find_reload(c, "nope"));
 
-	assert_int_equal(c->n_creds, 4);
+	assert_int_equal(c->n_issuers, 2);
+	okta = config_find_issuer(c, "okta");
+	assert_non_null(okta);
+	assert_ptr_equal(okta, c->issuers[0]);
+	assert_int_equal(okta->line, 89);
+	/* As written: the trailing slash is significant to OIDC. */
+	assert_string_equal(okta->url, "https://example.okta.com/oauth2/default/");
+	assert_string_equal(okta->client_id, "0oa1b2c3d4");
+	assert_int_equal(okta->client_secret.source, CFG_SECRET_FILE);
+	assert_string_equal(okta->client_secret.arg, "/etc/rotatord/okta.secret");
+	assert_int_equal(okta->auth_method, IDP_AUTH_POST);
+	assert_null(okta->client_key);
+	assert_null(okta->client_key_id);
+	assert_null(okta->ca_file);
+	assert_int_equal(okta->trust, 1);
+	assert_string_equal(okta->audience, "api://rotatord");
+	assert_int_equal(okta->timeout, 30000);
+	assert_int_equal(okta->jwks_cooldown, MIN_MS);
+	assert_int_equal(okta->leeway, 0);
+	local = config_find_issuer(c, "local");
+	assert_non_null(local);
+	assert_string_equal(local->url, "http://127.0.0.1:8080");
+	assert_null(local->client_id);
+	assert_int_equal(local->client_secret.source, 0);
+	assert_null(local->client_secret.arg);
+	assert_int_equal(local->auth_method, 0);
+	assert_int_equal(local->trust, 0);
+	assert_null(local->audience);
+	assert_int_equal(local->timeout, 10000);
+	assert_int_equal(local->jwks_cooldown, 30000);
+	assert_int_equal(local->leeway, 60000);
+	assert_null(config_find_issuer(c, "nope"));
+
+	assert_int_equal(c->n_creds, 5);
 	cr = config_find_cred(c, "nginx-tls");
 	assert_non_null(cr);
 	assert_ptr_equal(cr, c->creds[0]);
@@ -543,6 +577,35 @@ test_good_full(void **state)
 	assert_int_equal(cr->usage, IDP_USAGE_SERVER);
 	assert_int_equal(cr->lifetime, 24 * HOUR_MS);
 	assert_string_equal(cr->dir, "defaults");
+	assert_null(cr->issuer);
+	assert_null(cr->resource);
+	assert_int_equal(cr->subject_token.source, 0);
+
+	cr = config_find_cred(c, "payments-token");
+	assert_non_null(cr);
+	assert_ptr_equal(cr, c->creds[4]);
+	assert_int_equal(cr->line, 103);
+	assert_int_equal(cr->type, CRED_OAUTH);
+	assert_ptr_equal(cr->issuer, okta);
+	assert_string_equal(cr->scope, "payments.read payments:write");
+	assert_int_equal(cr->n_audience, 1);
+	assert_string_equal(cr->audience[0], "api://payments");
+	assert_int_equal(cr->n_resource, 2);
+	assert_string_equal(cr->resource[0], "https://payments.example/");
+	assert_string_equal(cr->resource[1], "urn:example:payments");
+	assert_int_equal(cr->subject_token.source, CFG_SECRET_CRED);
+	assert_string_equal(cr->subject_token.arg, "sa-token");
+	assert_string_equal(cr->subject_token_type,
+	    "urn:ietf:params:oauth:token-type:access_token");
+	assert_int_equal(cr->lifetime, 0);
+	assert_true(cr->renew_at == 0.5);
+	assert_true(cr->jitter == 0);
+	assert_string_equal(cr->dir, "payments");
+	assert_int_equal(cr->mode, 0640);
+	assert_int_equal(cr->n_on_rotate, 1);
+	assert_ptr_equal(cr->on_rotate[0], rs);
+	assert_null(cr->ca);
+	assert_null(cr->signer);
 	assert_null(config_find_cred(c, "nope"));
 
 	config_free(c);
@@ -702,6 +765,7 @@ test_section_names(void **state)
 	expect_error("[rotatord\n", 1, "no closing ']'");
 	expect_error("[listen]\nunix = /run/x\n", 1, "not supported in this version");
 	expect_error("[cluster]\n", 1, "not supported in this version");
+	expect_error("[issuer]\n", 1, "section [issuer] needs a name");
 	expect_error("[client \"web\"]\n", 1, "not supported in this version");
 	expect_error("[route \"api\"]\n", 1, "not supported in this version");
 }
@@ -904,6 +968,441 @@ test_misc_values(void **state)
 	    "dns = a.example\nusage = server,server\n", 6, "duplicate element");
 }
 
+/* (5) [issuer] and oauth credentials. */
+
+#define ISS	"[issuer \"i\"]\n"
+#define CLIENT	"client_id = c\nclient_secret = env:S\n"
+
+static void
+test_issuer_urls(void **state)
+{
+	static const struct {
+		const char	*url;
+		const char	*err;	/* NULL: valid */
+	} t[] = {
+		{ "https://idp.example", NULL },
+		{ "https://idp.example/", NULL },
+		{ "https://idp.example:8443/realms/x/", NULL },
+		{ "https://[2001:db8::1]:8443/x", NULL },
+		{ "https://10.0.0.1/x", NULL },
+		{ "https://idp.example/a%20b", NULL },
+		{ "http://127.0.0.1:8080", NULL },
+		{ "http://127.255.0.9/x", NULL },
+		{ "http://localhost:9000/oidc", NULL },
+		{ "http://LOCALHOST", NULL },
+		{ "http://[::1]:9000/", NULL },
+		{ "http://idp.example", "must be https (http only for loopback)" },
+		{ "http://10.0.0.1", "must be https (http only for loopback)" },
+		{ "http://[::2]/", "must be https (http only for loopback)" },
+		{ "http://[::ffff:127.0.0.1]/", "must be https" },
+		{ "http://127.1/", "must be https" },
+		{ "http://localhost.example/", "must be https" },
+		{ "HTTPS://idp.example", "must be an https:// URL" },
+		{ "idp.example", "must be an https:// URL" },
+		{ "ftp://idp.example", "must be an https:// URL" },
+		{ "https://", "has no host" },
+		{ "https:///x", "has no host" },
+		{ "https://:443/x", "has no host" },
+		{ "https://idp.example?x=1", "query or fragment" },
+		{ "https://idp.example/#f", "query or fragment" },
+		{ "https://user@idp.example/", "user information" },
+		{ "https://idp.example:0/", "bad port" },
+		{ "https://idp.example:65536/", "bad port" },
+		{ "https://idp.example:/", "bad port" },
+		{ "https://idp.example:12a/", "bad port" },
+		{ "https://[::1/", "no closing ']'" },
+		{ "https://[idp.example]/", "bad host" },
+		{ "https://[::1]x/", "bad host" },
+		{ "https://idp..example/", "bad host" },
+		{ "https://idp.example/a b", "must be percent-encoded" },
+		{ "https://idp.example/a\"b", "must be percent-encoded" },
+		{ "https://idp.example/\xc3\xa9", "must be percent-encoded" },
+	};
+	char text[512];
+	struct config *c;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		snprintf(text, sizeof(text), ISS "url = %s\n", t[i].url);
+		if (t[i].err == NULL) {
+			c = expect_ok(text);
+			assert_string_equal(c->issuers[0]->url, t[i].url);
+			config_free(c);
+		} else {
+			expect_error(text, 2, t[i].err);
+		}
+	}
+}
+
+/* A file in dir with content and mode; returns its path in buf. */
+static const char *
+make_file(char *buf, size_t size, const char *dir, const char *name,
+    const char *content, mode_t mode)
+{
+	FILE *f;
+
+	snprintf(buf, size, "%s/%s", dir, name);
+	unlink(buf);
+	f = fopen(buf, "w");
+	assert_non_null(f);
+	fputs(content, f);
+	fclose(f);
+	assert_int_equal(chmod(buf, mode), 0);
+	return buf;
+}
+
+static void
+test_issuer_auth(void **state)
+{
+	char dir[] = "/tmp/test-config-XXXXXX", key[256], loose[256], text[1024];
+	char ca[256], link[256];
+	struct config *c;
+	const struct cfg_issuer *is;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	make_file(key, sizeof(key), dir, "client.pem", "not parsed here\n", 0600);
+	make_file(ca, sizeof(ca), dir, "ca.pem", "", 0644);
+
+	/* Defaults: basic with a secret, private_key_jwt with a key. */
+	c = expect_ok(ISS "url = https://x\n" CLIENT);
+	is = c->issuers[0];
+	assert_int_equal(is->auth_method, IDP_AUTH_BASIC);
+	assert_int_equal(is->client_secret.source, CFG_SECRET_ENV);
+	assert_string_equal(is->client_secret.arg, "S");
+	assert_int_equal(is->timeout, 10000);
+	assert_int_equal(is->jwks_cooldown, 30000);
+	assert_int_equal(is->leeway, 60000);
+	config_free(c);
+
+	snprintf(text, sizeof(text), ISS "url = https://x\nclient_id = c\n"
+	    "client_key = %s\nclient_key_id = 2024-01 key\nca_file = %s\n"
+	    "timeout = 1s\njwks_cooldown = 1h\nleeway = 10m\n", key, ca);
+	c = expect_ok(text);
+	is = c->issuers[0];
+	assert_int_equal(is->auth_method, IDP_AUTH_PRIVATE_KEY_JWT);
+	assert_string_equal(is->client_key, key);
+	assert_string_equal(is->client_key_id, "2024-01 key");
+	assert_string_equal(is->ca_file, ca);
+	assert_int_equal(is->client_secret.source, 0);
+	assert_int_equal(is->timeout, 1000);
+	assert_int_equal(is->jwks_cooldown, 3600000);
+	assert_int_equal(is->leeway, 600000);
+	config_free(c);
+
+	/* Both, with auth_method saying which. */
+	snprintf(text, sizeof(text), ISS "url = https://x\nclient_id = c\n"
+	    "client_secret = env:S\nclient_key = %s\nauth_method = "
+	    "private_key_jwt\n", key);
+	expect_error(text, 4, "i\".client_secret: not used by auth_method "
+	    "private_key_jwt");
+	snprintf(text, sizeof(text), ISS "url = https://x\nclient_id = c\n"
+	    "client_secret = env:S\nclient_key = %s\nauth_method = "
+	    "client_secret_basic\n", key);
+	expect_error(text, 5, "i\".client_key: not used by auth_method "
+	    "client_secret_basic");
+	snprintf(text, sizeof(text), ISS "url = https://x\nclient_id = c\n"
+	    "client_key = %s\nclient_secret = env:S\n", key);
+	expect_error(text, 4, "both client_secret (line 5) and client_key "
+	    "(line 4) are set");
+	c = expect_ok(ISS "url = https://x\n" CLIENT "auth_method = "
+	    "client_secret_post\n");
+	assert_int_equal(c->issuers[0]->auth_method, IDP_AUTH_POST);
+	config_free(c);
+	expect_error(ISS "url = https://x\nclient_id = c\nauth_method = "
+	    "client_secret_basic\n", 4, "client_secret_basic needs "
+	    "client_secret");
+	expect_error(ISS "url = https://x\nclient_id = c\nclient_key_id = k\n",
+	    4, "client_key_id: only applies with client_key");
+	expect_error(ISS "url = https://x\nclient_secret = env:S\n", 1,
+	    "missing client_id");
+	expect_error(ISS "url = https://x\n" CLIENT "auth_method = none\n", 5,
+	    "unknown auth_method \"none\"");
+
+	/* The client key: exists, regular, not a link, private. */
+	expect_error(ISS "url = https://x\nclient_id = c\nclient_key = k.pem\n",
+	    4, "must be an absolute path");
+	snprintf(text, sizeof(text), ISS "url = https://x\nclient_id = c\n"
+	    "client_key = %s\n", dir);
+	expect_error(text, 4, "is not a regular file");
+	make_file(loose, sizeof(loose), dir, "loose.pem", "x", 0644);
+	snprintf(text, sizeof(text), ISS "url = https://x\nclient_id = c\n"
+	    "client_key = %s\n", loose);
+	expect_error(text, 4, "has mode 0644: must not be readable by group "
+	    "or others");
+	assert_int_equal(chmod(loose, 0640), 0);
+	expect_error(text, 4, "has mode 0640: must not be readable by group "
+	    "or others");
+	assert_int_equal(chmod(loose, 0604), 0);
+	expect_error(text, 4, "must not be readable by group or others");
+	assert_int_equal(chmod(loose, 0620), 0);
+	expect_error(text, 4, "has mode 0620: must not be accessible by group "
+	    "or others");
+	assert_int_equal(chmod(loose, 0400), 0);
+	c = expect_ok(text);
+	config_free(c);
+	snprintf(link, sizeof(link), "%s/link.pem", dir);
+	assert_int_equal(symlink(key, link), 0);
+	snprintf(text, sizeof(text), ISS "url = https://x\nclient_id = c\n"
+	    "client_key = %s\n", link);
+	expect_error(text, 4, "is a symbolic link");
+
+	/* ca_file: absolute, exists, a regular file. */
+	expect_error(ISS "url = https://x\nca_file = /nonexistent/ca.pem\n", 3,
+	    "cannot open \"/nonexistent/ca.pem\": No such file or directory");
+	snprintf(text, sizeof(text), ISS "url = https://x\nca_file = %s\n", dir);
+	expect_error(text, 3, "is not a regular file");
+
+	/* client_id, client_key_id, audience. */
+	/* The longest client_id a line can hold (the 256 limit is for later). */
+	snprintf(text, sizeof(text), ISS "url = https://x\nclient_secret = "
+	    "env:S\nclient_id = %0*d\n", CONFIG_MAX_LINE - 12, 0);
+	c = expect_ok(text);
+	assert_int_equal(strlen(c->issuers[0]->client_id), CONFIG_MAX_LINE - 12);
+	config_free(c);
+	expect_error(ISS "url = https://x\nclient_id = caf\xc3\xa9\n", 3,
+	    "bad client_id");
+	snprintf(text, sizeof(text), ISS "url = https://x\nclient_key = %s\n"
+	    "client_id = c\nclient_key_id = %0129d\n", key, 0);
+	expect_error(text, 5, "bad client_key_id");
+
+	/* trust and audience. */
+	c = expect_ok(ISS "url = https://x\ntrust = on\naudience = rotatord\n");
+	assert_int_equal(c->issuers[0]->trust, 1);
+	assert_string_equal(c->issuers[0]->audience, "rotatord");
+	config_free(c);
+	expect_error(ISS "url = https://x\ntrust = true\n", 3,
+	    "trust = yes needs audience");
+	expect_error(ISS "url = https://x\naudience = rotatord\n", 3,
+	    "audience: only applies with trust = yes");
+	expect_error(ISS "url = https://x\ntrust = no\naudience = rotatord\n", 4,
+	    "audience: only applies with trust = yes");
+	expect_error(ISS "url = https://x\ntrust = yes\naudience = a b\n", 4,
+	    "bad audience");
+	expect_error(ISS "url = https://x/\ntrust = yes\naudience = a\n"
+	    "[issuer \"j\"]\nurl = https://x/\ntrust = yes\naudience = b\n", 7,
+	    "issuer \"i\" (line 1) already trusts this url");
+	/* The same url without the slash is another issuer. */
+	c = expect_ok(ISS "url = https://x/\ntrust = yes\naudience = a\n"
+	    "[issuer \"j\"]\nurl = https://x\ntrust = yes\naudience = b\n"
+	    "[issuer \"k\"]\nurl = https://x\n");
+	assert_int_equal(c->n_issuers, 3);
+	config_free(c);
+
+	/* Durations. */
+	expect_error(ISS "url = https://x\ntimeout = 999ms\n", 3,
+	    "must be from 1s to 2m, not \"999ms\"");
+	expect_error(ISS "url = https://x\ntimeout = 121s\n", 3,
+	    "must be from 1s to 2m");
+	expect_error(ISS "url = https://x\njwks_cooldown = 0s\n", 3,
+	    "must be from 1s to 1h");
+	expect_error(ISS "url = https://x\nleeway = 10m1ms\n", 3,
+	    "must be from 0s to 10m");
+	expect_error(ISS "url = https://x\nleeway = 5\n", 3, "bad duration");
+	expect_error(ISS "url = https://x\nsubject = y\n", 3, "unknown key");
+	expect_error(ISS "url = https://x\nurl = https://y\n", 3,
+	    "duplicate key");
+
+	unlink(link);
+	unlink(loose);
+	unlink(key);
+	unlink(ca);
+	rmdir(dir);
+}
+
+/* Loads path with config_load(); returns r and the messages in *out. */
+static int
+load_path(const char *path, char **out, struct config **ret)
+{
+	struct capture cap;
+	int r;
+
+	capture_open(&cap);
+	*ret = NULL;
+	r = config_load(path, cap.f, ret);
+	capture_close(&cap);
+	*out = cap.buf;
+	return r;
+}
+
+static void
+test_literal_secrets(void **state)
+{
+	static const char lit[] = "Very-Secret-Literal-77";
+	char dir[] = "/tmp/test-config-XXXXXX", path[256], text[1024], fx[4096];
+	struct config *c;
+	char *out;
+	int r;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(text, sizeof(text), ISS "url = https://x\nclient_id = c\n"
+	    "client_secret = %s\n"
+	    "[credential \"t\"]\ntype = oauth\nissuer = i\n"
+	    "subject_token = %s-2\n", lit, lit);
+
+	/* Group- or world-readable: refused, and the value never shown. */
+	make_file(path, sizeof(path), dir, "r.ini", text, 0644);
+	r = load_path(path, &out, &c);
+	assert_int_equal(r, -EINVAL);
+	assert_null(c);
+	assert_non_null(strstr(out, ":4: issuer \"i\".client_secret: literal "
+	    "client_secret in a group/world-readable file; use file:, env: or "
+	    "cred:\n"));
+	assert_non_null(strstr(out, ":8: credential \"t\".subject_token: "
+	    "literal subject_token in a group/world-readable file"));
+	assert_int_equal(count_lines(out), 2);
+	assert_null(strstr(out, lit));
+	free(out);
+	assert_int_equal(chmod(path, 0640), 0);
+	r = load_path(path, &out, &c);
+	assert_int_equal(r, -EINVAL);
+	assert_null(strstr(out, lit));
+	free(out);
+	assert_int_equal(chmod(path, 0604), 0);
+	r = load_path(path, &out, &c);
+	assert_int_equal(r, -EINVAL);
+	free(out);
+
+	/* 0600 (or 0620: not readable) is fine. */
+	assert_int_equal(chmod(path, 0600), 0);
+	r = load_path(path, &out, &c);
+	if (r != 0)
+		print_error("%s", out);
+	assert_int_equal(r, 0);
+	assert_string_equal(out, "");
+	free(out);
+	assert_int_equal(c->issuers[0]->client_secret.source,
+	    CFG_SECRET_LITERAL);
+	assert_string_equal(c->issuers[0]->client_secret.arg, lit);
+	assert_int_equal(c->creds[0]->subject_token.source, CFG_SECRET_LITERAL);
+	config_free(c);
+	assert_int_equal(chmod(path, 0620), 0);
+	r = load_path(path, &out, &c);
+	assert_int_equal(r, 0);
+	free(out);
+	config_free(c);
+
+	/* From a buffer there is no mode to check. */
+	c = expect_ok(text);
+	assert_string_equal(c->issuers[0]->client_secret.arg, lit);
+	config_free(c);
+
+	/* The fixture (0644 in git) never shows its literal either. */
+	snprintf(fx, sizeof(fx), "%s/config/bad-issuer-literal-secret.ini",
+	    data_dir());
+	r = load_path(fx, &out, &c);
+	assert_int_equal(r, -EINVAL);
+	assert_non_null(strstr(out, "literal client_secret"));
+	assert_null(strstr(out, "Do-Not-Print-Me-4242"));
+	free(out);
+
+	/* Nor does any other message about a secret-bearing key. */
+	snprintf(text, sizeof(text), ISS "url = https://x\nclient_id = c\n"
+	    "client_secret = file:%s\n", lit);
+	r = load_text(text, &out, &c);
+	assert_int_equal(r, -EINVAL);
+	assert_non_null(strstr(out, "test.ini:4: issuer \"i\".client_secret: "
+	    "bad secret reference"));
+	assert_null(strstr(out, lit));
+	free(out);
+	snprintf(text, sizeof(text), ISS "url = https://x\nclient_id = c\n"
+	    "client_secret = %s\nclient_secret = %s\n", lit, lit);
+	r = load_text(text, &out, &c);
+	assert_int_equal(r, -EINVAL);
+	assert_non_null(strstr(out, "duplicate key"));
+	assert_null(strstr(out, lit));
+	free(out);
+	snprintf(text, sizeof(text), ISS "url = https://x\nclient_id = c\n"
+	    "client_secret = %s\x01\n", lit);
+	r = load_text(text, &out, &c);
+	assert_int_equal(r, -EINVAL);
+	assert_null(strstr(out, lit));
+	free(out);
+
+	unlink(path);
+	rmdir(dir);
+}
+
+static void
+test_oauth_creds(void **state)
+{
+	struct config *c;
+	const struct cfg_cred *cr;
+
+	(void)state;
+	c = expect_ok("[credential \"t\"]\ntype = oauth\nissuer = i\n"
+	    ISS "url = https://x\n" CLIENT);
+	cr = c->creds[0];
+	assert_int_equal(cr->type, CRED_OAUTH);
+	assert_ptr_equal(cr->issuer, config_find_issuer(c, "i"));
+	assert_int_equal(cr->lifetime, 0);
+	assert_null(cr->scope);
+	assert_int_equal(cr->n_audience, 0);
+	assert_int_equal(cr->n_resource, 0);
+	assert_int_equal(cr->subject_token.source, 0);
+	assert_null(cr->subject_token.arg);
+	assert_null(cr->subject_token_type);
+	assert_true(cr->renew_at == 2.0 / 3.0);
+	assert_true(cr->jitter == 0.1);
+	assert_string_equal(cr->dir, "t");
+	assert_int_equal(cr->mode, 0600);
+	config_free(c);
+
+	c = expect_ok(ISS "url = https://x\n" CLIENT "[credential \"t\"]\n"
+	    "type = oauth\nissuer = i\nscope = a , b:c,d/e!\n"
+	    "subject_token = file:/var/run/secrets/token\n"
+	    "audience = x, y\n");
+	cr = c->creds[0];
+	assert_string_equal(cr->scope, "a b:c d/e!");
+	assert_int_equal(cr->subject_token.source, CFG_SECRET_FILE);
+	assert_string_equal(cr->subject_token.arg, "/var/run/secrets/token");
+	assert_int_equal(cr->n_audience, 2);
+	config_free(c);
+
+	expect_error(ISS "url = https://x\n" CLIENT "[credential \"t\"]\n"
+	    "type = oauth\nissuer = i\nscope = a,\n", 8, "empty element");
+	expect_error(ISS "url = https://x\n" CLIENT "[credential \"t\"]\n"
+	    "type = oauth\nissuer = i\nscope = a\\b\n", 8, "bad scope token");
+	expect_error(ISS "url = https://x\n" CLIENT "[credential \"t\"]\n"
+	    "type = oauth\nissuer = i\nscope = a\tb\n", 8, "bad scope token");
+	expect_error(ISS "url = https://x\n" CLIENT "[credential \"t\"]\n"
+	    "type = oauth\nissuer = i\nscope = a,a\n", 8, "duplicate element");
+	expect_error(ISS "url = https://x\nclient_id = c\n[credential \"t\"]\n"
+	    "type = oauth\nissuer = i\n", 6, "issuer \"i\" has no client_secret "
+	    "or client_key");
+	expect_error(ISS "url = https://x\n" CLIENT "[credential \"t\"]\n"
+	    "type = oauth\nissuer = i\nsubject_token = env:1X\n", 8,
+	    "bad secret reference");
+	expect_error(ISS "url = https://x\n" CLIENT "[credential \"t\"]\n"
+	    "type = oauth\nissuer = i\nsubject_token = env:T\n"
+	    "subject_token_type = not a uri\n", 9, "bad subject_token_type");
+	expect_error(ISS "url = https://x\n" CLIENT "[credential \"t\"]\n"
+	    "type = oauth\nissuer = i\nsigner = s\n", 8,
+	    "signer: not valid for type oauth");
+	expect_error(ISS "url = https://x\n" CLIENT "[credential \"t\"]\n"
+	    "type = oauth\nissuer = i\nbytes = 3\n", 8,
+	    "bytes: not valid for type oauth");
+	expect_error(ISS "url = https://x\n" CLIENT "[credential \"t\"]\n"
+	    "type = oauth\nissuer = ../i\n", 7, "bad name");
+	expect_error("[signer \"s\"]\nissuer = https://x\n[credential \"j\"]\n"
+	    "type = jwt\nsigner = s\nsubject = x\nresource = urn:x\n", 7,
+	    "resource: not valid for type jwt");
+	expect_error("[credential \"s\"]\ntype = secret\nsubject_token = env:X\n",
+	    3, "subject_token: not valid for type secret");
+	/* renew_at +- jitter/2 inside (0, 1) without a lifetime. */
+	expect_error(ISS "url = https://x\n" CLIENT "[credential \"t\"]\n"
+	    "type = oauth\nissuer = i\nrenew_at = 10%\njitter = 20%\n", 5,
+	    "renewal point would fire at once after issuance");
+	c = expect_ok(ISS "url = https://x\n" CLIENT "[credential \"t\"]\n"
+	    "type = oauth\nissuer = i\nrenew_at = 1%\njitter = 1%\n");
+	config_free(c);
+	/* The unknown-type message lists oauth. */
+	expect_error("[credential \"t\"]\ntype = token\n", 2,
+	    "(x509, jwt, oauth or secret)");
+}
+
 /* (4) Every bad-*.ini fixture. */
 
 struct expect {
@@ -1009,6 +1508,10 @@ main(void)
 		cmocka_unit_test(test_ca_files),
 		cmocka_unit_test(test_load_errors),
 		cmocka_unit_test(test_misc_values),
+		cmocka_unit_test(test_issuer_urls),
+		cmocka_unit_test(test_issuer_auth),
+		cmocka_unit_test(test_literal_secrets),
+		cmocka_unit_test(test_oauth_creds),
 	};
 	struct CMUnitTest *fx;
 	char pattern[4096];
