@@ -41,15 +41,19 @@ endif
 B		?= build
 
 IDP_SRCS	 = libidp/err.c libidp/alg.c libidp/b64.c libidp/secret.c libidp/jwk.c \
-		   libidp/jwt.c libidp/x509.c
+		   libidp/jwt.c libidp/x509.c libidp/http.c libidp/oidc.c \
+		   libidp/oauth.c
 IDP_HDRS	 = libidp/include/idp/idp.h libidp/include/idp/b64.h \
 		   libidp/include/idp/secret.h libidp/include/idp/jwk.h \
-		   libidp/include/idp/jwt.h libidp/include/idp/x509.h
+		   libidp/include/idp/jwt.h libidp/include/idp/x509.h \
+		   libidp/include/idp/http.h libidp/include/idp/oidc.h \
+		   libidp/include/idp/oauth.h
 ROT_SRCS	 = rotatord/config.c rotatord/log.c rotatord/loop.c \
 		   rotatord/sched.c rotatord/sink.c rotatord/reload.c \
-		   rotatord/notify.c rotatord/mint.c rotatord/daemon.c
+		   rotatord/notify.c rotatord/mint.c rotatord/daemon.c \
+		   rotatord/secretref.c rotatord/upstream.c
 MAIN_SRCS	 = rotatord/main.c
-UNIT_TESTS	 = b64 jwk jwt x509 wycheproof config sink sched
+UNIT_TESTS	 = b64 jwk jwt x509 wycheproof config sink sched http oidc oauth secretref
 BENCH_SRCS	 = tests/bench/bench.c
 
 IDP_OBJS	 = $(IDP_SRCS:%.c=$(B)/obj/%.o)
@@ -125,9 +129,13 @@ FUZZ_CC		?= clang
 FUZZ_FLAGS	 = -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 \
 		   -D_GNU_SOURCE -DROTATORD_VERSION=\"$(VERSION)\" \
 		   -Ilibidp/include -iquote rotatord $(PKG_CFLAGS)
-FUZZERS		 = jws config
+FUZZERS		 = jws config oidc
 
 build-fuzz/fuzz-jws: tests/fuzz/fuzz-jws.c $(IDP_SRCS)
+	@mkdir -p $(dir $@)
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^ $(IDP_PKG_LIBS) -lpthread
+
+build-fuzz/fuzz-oidc: tests/fuzz/fuzz-oidc.c $(IDP_SRCS)
 	@mkdir -p $(dir $@)
 	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^ $(IDP_PKG_LIBS) -lpthread
 

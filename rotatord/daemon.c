@@ -31,6 +31,7 @@
 #include "reload.h"
 #include "sched.h"
 #include "sink.h"
+#include "upstream.h"
 
 #define CLOCK_STEP_MS	2000	/* a larger jump of the wall clock re-plans */
 
@@ -50,6 +51,7 @@ struct cred_rt {
 	char			 leaf_sha256[65];
 	char			 serial[64];
 	char			 last_error[256];
+	int			 inflight;	/* oauth: a token request runs */
 };
 
 struct runtime {
@@ -66,6 +68,7 @@ struct daemon {
 	int			 flags;
 	struct loop		*loop;
 	struct reloader		*rl;
+	struct upstream		*up;
 	int			 tfd;		/* schedule timer */
 	int			 cfd;		/* wall clock watch */
 	int			 sfd;		/* signals */
@@ -73,10 +76,12 @@ struct daemon {
 	int64_t			 wd_ms;
 	int			 ready;
 	int			 once_failed;
+	int			 once_rc;	/* --once: exit code, -1 until known */
 	int64_t			 wall0, mono0;	/* last clock readings */
 };
 
 static void daemon_tick(struct daemon *);
+static void once_check(struct daemon *);
 
 static void
 runtime_free(struct runtime *rt)
@@ -305,6 +310,13 @@ runtime_build(struct config *c, struct runtime **ret)
 		else if (cc->type == CRED_JWT)
 			snprintf(fp, sizeof(fp), "%s %s", cc->signer->issuer,
 			    idp_alg_name(cc->signer->alg));
+		else if (cc->type == CRED_OAUTH)
+			snprintf(fp, sizeof(fp), "%s %s %d %d %s", cc->issuer->url,
+			    cc->issuer->client_id, (int)cc->issuer->auth_method,
+			    (int)cc->subject_token.source,
+			    cc->subject_token.source == CFG_SECRET_LITERAL ? "" :
+			    cc->subject_token.arg != NULL ?
+			    cc->subject_token.arg : "");
 		mint_spec(cc, fp, rt->creds[i].spec);
 		cred_adopt(rt, i, now_w, now_m);
 	}
@@ -336,7 +348,126 @@ read_prev_keys(struct runtime *rt, const struct cfg_cred *c,
 	return n;
 }
 
-/* Mints and publishes credential i now.  Returns 0 or -errno. */
+/*
+ * Publishes what a rotation of credential i produced (rc 0 and r), or
+ * records its failure (rc < 0, reason in err), and plans the next attempt.
+ * This is where the outcome is logged.  Returns 0 or -errno.
+ */
+static int
+cred_finish(struct daemon *d, size_t i, int rc, struct mint_result *r,
+    struct idp_err *err)
+{
+	struct runtime *rt = d->rt;
+	struct cred_rt *cr = &rt->creds[i];
+	const struct cfg_cred *c = cr->cfg;
+	struct sink_meta m;
+	int64_t now_w = loop_now_wall(), now_m, renew = 0, delay;
+	uint64_t gen = 0;
+	size_t j;
+
+	if (rc == 0) {
+		renew = sched_renew_point(r->issued_at, r->not_after,
+		    c->renew_at, c->jitter, sched_random());
+		memset(&m, 0, sizeof(m));
+		m.name = c->name;
+		m.type = type_name(c->type);
+		m.issued_at = r->issued_at / 1000;
+		m.not_before = r->not_before / 1000;
+		m.not_after = r->not_after / 1000;
+		m.renew_at = renew / 1000;
+		m.spec = cr->spec;
+		rc = sink_publish(rt->sink, c->dir, r->files, r->n_files, &m,
+		    c->uid, c->gid, 0755, &gen);
+		if (rc < 0)
+			idp_err_set(err, rc, "cannot publish to %s/%s: %s",
+			    rt->cfg->output_dir, c->dir, strerror(-rc));
+	}
+	now_m = loop_now_mono();
+	if (rc < 0) {
+		cr->failures++;
+		cr->errors++;
+		snprintf(cr->last_error, sizeof(cr->last_error), "%s",
+		    err->msg[0] ? err->msg : strerror(-rc));
+		delay = sched_backoff(rt->cfg->retry_min, rt->cfg->retry_max,
+		    cr->failures, sched_random());
+		if (cr->published && now_w < cr->not_after)
+			log_warn("credential %s: %s; keeping generation %llu "
+			    "(expires in %llds), retrying in %.1fs", c->name,
+			    cr->last_error, (unsigned long long)cr->generation,
+			    (long long)((cr->not_after - now_w) / 1000),
+			    delay / 1000.0);
+		else if (cr->published)
+			log_err("credential %s: %s; generation %llu EXPIRED %llds "
+			    "ago, retrying in %.1fs", c->name, cr->last_error,
+			    (unsigned long long)cr->generation,
+			    (long long)((now_w - cr->not_after) / 1000),
+			    delay / 1000.0);
+		else
+			log_err("credential %s: %s; nothing published yet, "
+			    "retrying in %.1fs", c->name, cr->last_error,
+			    delay / 1000.0);
+		cr->due_mono = now_m + delay;
+		if (r != NULL)
+			mint_result_clear(r);
+		return rc;
+	}
+	if (cr->failures > 0)
+		log_notice("credential %s: recovered after %u failed attempts",
+		    c->name, cr->failures);
+	cr->failures = 0;
+	cr->last_error[0] = '\0';
+	cr->published = 1;
+	cr->generation = gen;
+	cr->issued_at = r->issued_at;
+	cr->not_before = r->not_before;
+	cr->not_after = r->not_after;
+	cr->renew_wall = renew;
+	cr->due_mono = now_m + (renew - now_w);
+	memcpy(cr->leaf_sha256, r->leaf_sha256, sizeof(cr->leaf_sha256));
+	memcpy(cr->serial, r->serial, sizeof(cr->serial));
+	if (rc == 1) {
+		cr->rotations++;
+		log_info("credential %s: published generation %llu (%s), "
+		    "expires in %llds, renewal in %.1fs", c->name,
+		    (unsigned long long)gen, r->id,
+		    (long long)((r->not_after - now_w) / 1000),
+		    (renew - now_w) / 1000.0);
+		for (j = 0; j < c->n_on_rotate; j++)
+			reload_request(d->rl, c->on_rotate[j]->name, c->name);
+	}
+	mint_result_clear(r);
+	return 0;
+}
+
+/* An access token arrived (or did not) for an oauth credential. */
+static void
+on_oauth_token(void *arg, const struct cfg_cred *c, int rc,
+    const struct idp_token *tok, const char *why)
+{
+	struct daemon *d = arg;
+	struct runtime *rt = d->rt;
+	struct mint_result r;
+	struct idp_err err;
+	size_t i;
+
+	/* Fetches are cancelled when the runtime changes; be sure anyway. */
+	for (i = 0; i < rt->cfg->n_creds; i++)
+		if (rt->creds[i].cfg == c)
+			break;
+	if (i == rt->cfg->n_creds)
+		return;
+	rt->creds[i].inflight = 0;
+	err.msg[0] = '\0';
+	memset(&r, 0, sizeof(r));
+	if (rc < 0)
+		idp_err_set(&err, rc, "%s", why != NULL ? why : strerror(-rc));
+	else
+		rc = mint_oauth(c, tok, loop_now_wall(), &r, &err);
+	cred_finish(d, i, rc, rc == 0 ? &r : NULL, &err);
+	daemon_tick(d);
+}
+
+/* Mints and publishes credential i now (oauth: starts the request). */
 static int
 cred_rotate(struct daemon *d, size_t i)
 {
@@ -345,10 +476,8 @@ cred_rotate(struct daemon *d, size_t i)
 	const struct cfg_cred *c = cr->cfg;
 	struct idp_secret *prev[16] = { NULL };
 	struct mint_result r;
-	struct sink_meta m;
 	struct idp_err err;
-	int64_t now_w = loop_now_wall(), now_m, renew = 0, delay;
-	uint64_t gen = 0;
+	int64_t now_w = loop_now_wall();
 	size_t n_prev = 0, j;
 	int rc = -EINVAL;
 
@@ -370,71 +499,19 @@ cred_rotate(struct daemon *d, size_t i)
 			idp_secret_free(prev[j]);
 		break;
 	case CRED_OAUTH:
-		rc = idp_err_set(&err, -ENOTSUP, "oauth credentials need an issuer");
-		break;
+		if (cr->inflight)
+			return 0;
+		if ((rc = upstream_fetch_token(d->up, c, on_oauth_token, d)) < 0) {
+			idp_err_set(&err, rc, "cannot ask issuer %s: %s",
+			    c->issuer->name, strerror(-rc));
+			break;
+		}
+		/* The answer arrives through on_oauth_token(); not due before. */
+		cr->inflight = 1;
+		cr->due_mono = loop_now_mono() + c->issuer->timeout * 3 + 60000;
+		return 0;
 	}
-	if (rc == 0) {
-		renew = sched_renew_point(r.issued_at, r.not_after,
-		    c->renew_at, c->jitter, sched_random());
-		memset(&m, 0, sizeof(m));
-		m.name = c->name;
-		m.type = type_name(c->type);
-		m.issued_at = r.issued_at / 1000;
-		m.not_before = r.not_before / 1000;
-		m.not_after = r.not_after / 1000;
-		m.renew_at = renew / 1000;
-		m.spec = cr->spec;
-		rc = sink_publish(rt->sink, c->dir, r.files, r.n_files, &m,
-		    c->uid, c->gid, 0755, &gen);
-		if (rc < 0)
-			idp_err_set(&err, rc, "cannot publish to %s/%s: %s",
-			    rt->cfg->output_dir, c->dir, strerror(-rc));
-	}
-	now_m = loop_now_mono();
-	if (rc < 0) {
-		cr->failures++;
-		cr->errors++;
-		snprintf(cr->last_error, sizeof(cr->last_error), "%s",
-		    err.msg[0] ? err.msg : strerror(-rc));
-		delay = sched_backoff(rt->cfg->retry_min, rt->cfg->retry_max,
-		    cr->failures, sched_random());
-		if (cr->published)
-			log_warn("credential %s: %s; keeping generation %llu "
-			    "(expires in %llds), retrying in %.1fs", c->name,
-			    cr->last_error, (unsigned long long)cr->generation,
-			    (long long)((cr->not_after - now_w) / 1000),
-			    delay / 1000.0);
-		else
-			log_err("credential %s: %s; nothing published yet, "
-			    "retrying in %.1fs", c->name, cr->last_error,
-			    delay / 1000.0);
-		cr->due_mono = now_m + delay;
-		mint_result_clear(&r);
-		return rc;
-	}
-	cr->failures = 0;
-	cr->last_error[0] = '\0';
-	cr->published = 1;
-	cr->generation = gen;
-	cr->issued_at = r.issued_at;
-	cr->not_before = r.not_before;
-	cr->not_after = r.not_after;
-	cr->renew_wall = renew;
-	cr->due_mono = now_m + (renew - now_w);
-	memcpy(cr->leaf_sha256, r.leaf_sha256, sizeof(cr->leaf_sha256));
-	memcpy(cr->serial, r.serial, sizeof(cr->serial));
-	if (rc == 1) {
-		cr->rotations++;
-		log_info("credential %s: published generation %llu (%s), "
-		    "expires in %llds, renewal in %.1fs", c->name,
-		    (unsigned long long)gen, r.id,
-		    (long long)((r.not_after - now_w) / 1000),
-		    (renew - now_w) / 1000.0);
-		for (j = 0; j < c->n_on_rotate; j++)
-			reload_request(d->rl, c->on_rotate[j]->name, c->name);
-	}
-	mint_result_clear(&r);
-	return 0;
+	return cred_finish(d, i, rc, rc == 0 ? &r : NULL, &err);
 }
 
 /* Sends READY=1 once and the current STATUS= line. */
@@ -539,6 +616,7 @@ daemon_tick(struct daemon *d)
 	d->wall0 = now_w;
 	d->mono0 = now_m;
 	daemon_status(d);
+	once_check(d);
 }
 
 /* Re-derives every due time from the wall-clock renewal points. */
@@ -602,6 +680,7 @@ daemon_reconfigure(struct daemon *d)
 {
 	struct config *nc = NULL;
 	struct runtime *nrt = NULL, *old = d->rt;
+	struct idp_err uerr;
 	char *buf = NULL, *line, *save = NULL;
 	size_t len = 0, i, j;
 	FILE *ef;
@@ -638,6 +717,14 @@ daemon_reconfigure(struct daemon *d)
 	if ((rc = reload_configure(d->rl, nrt->cfg)) < 0) {
 		log_err("config reload failed: %s; keeping the running "
 		    "configuration", strerror(-rc));
+		runtime_free(nrt);
+		goto out;
+	}
+	uerr.msg[0] = '\0';
+	if ((rc = upstream_configure(d->up, nrt->cfg, &uerr)) < 0) {
+		log_err("config reload failed: %s; keeping the running "
+		    "configuration", uerr.msg[0] ? uerr.msg : strerror(-rc));
+		reload_configure(d->rl, old->cfg);
 		runtime_free(nrt);
 		goto out;
 	}
@@ -707,18 +794,37 @@ cb_sni(void *arg, const char *name)
 	return c->common_name;
 }
 
+/*
+ * --once: done when no token request runs and no reload is owed; any
+ * failure ends it at once with 1 (no retries in this mode).
+ */
+static void
+once_check(struct daemon *d)
+{
+	size_t i;
+
+	if (!(d->flags & DAEMON_ONCE) || d->once_rc >= 0)
+		return;
+	for (i = 0; i < d->rt->cfg->n_creds; i++) {
+		if (d->rt->creds[i].failures > 0)
+			d->once_failed = 1;
+		else if (d->rt->creds[i].inflight)
+			return;
+	}
+	if (!d->once_failed && reload_busy(d->rl))
+		return;
+	d->once_rc = d->once_failed ? 1 : 0;
+	loop_quit(d->loop, d->once_rc);
+}
+
 static void
 cb_done(void *arg, const char *target, int ok)
 {
 	struct daemon *d = arg;
 
-	if (!(d->flags & DAEMON_ONCE))
-		return;
-	if (!ok) {
+	if (!ok)
 		d->once_failed = 1;
-		loop_quit(d->loop, 1);
-	} else if (!reload_busy(d->rl))
-		loop_quit(d->loop, 0);
+	once_check(d);
 }
 
 int
@@ -728,6 +834,7 @@ daemon_new(struct config *c, int flags, struct daemon **ret)
 		.leaf_sha256 = cb_leaf, .sni = cb_sni, .done = cb_done,
 	};
 	struct daemon *d;
+	struct idp_err err;
 	sigset_t set;
 	int rc;
 
@@ -736,17 +843,24 @@ daemon_new(struct config *c, int flags, struct daemon **ret)
 		return -ENOMEM;
 	}
 	d->flags = flags;
+	d->once_rc = -1;
 	d->tfd = d->cfd = d->sfd = d->wdfd = -1;
 	ops.arg = d;
 	if ((rc = loop_new(&d->loop)) < 0 ||
 	    (rc = reload_new(d->loop, &ops, c->retry_min, c->retry_max,
-	    &d->rl)) < 0) {
+	    &d->rl)) < 0 ||
+	    (rc = upstream_new(d->loop, &d->up)) < 0) {
 		config_free(c);
 		goto fail;
 	}
 	if ((rc = runtime_build(c, &d->rt)) < 0 ||
 	    (rc = reload_configure(d->rl, d->rt->cfg)) < 0)
 		goto fail;
+	err.msg[0] = '\0';
+	if ((rc = upstream_configure(d->up, d->rt->cfg, &err)) < 0) {
+		log_err("%s", err.msg[0] ? err.msg : strerror(-rc));
+		goto fail;
+	}
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGHUP);
@@ -786,19 +900,13 @@ fail:
 int
 daemon_run(struct daemon *d)
 {
-	size_t i;
 	int rc;
 
-	if (d->flags & DAEMON_ONCE) {
-		for (i = 0; i < d->rt->cfg->n_creds; i++)
-			if (!d->rt->creds[i].published ||
-			    d->rt->creds[i].failures > 0)
-				d->once_failed = 1;
-		if (reload_busy(d->rl) && !d->once_failed)
-			loop_run(d->loop);
-		return d->once_failed ? 1 : 0;
-	}
+	if ((d->flags & DAEMON_ONCE) && d->once_rc >= 0)
+		return d->once_rc;
 	rc = loop_run(d->loop);
+	if (d->flags & DAEMON_ONCE)
+		return d->once_rc >= 0 ? d->once_rc : 1;
 	return rc < 0 ? 1 : rc;
 }
 
@@ -808,6 +916,7 @@ daemon_free(struct daemon *d)
 	if (d == NULL)
 		return;
 	reload_free(d->rl);
+	upstream_free(d->up);
 	runtime_free(d->rt);
 	if (d->sfd >= 0)
 		close(d->sfd);

@@ -82,6 +82,26 @@ loop_add(struct loop *l, int fd, uint32_t events, loop_cb cb, void *arg)
 	return 0;
 }
 
+int
+loop_set(struct loop *l, int fd, uint32_t events, loop_cb cb, void *arg)
+{
+	struct epoll_event ev;
+	size_t i;
+
+	for (i = 0; i < l->nw; i++)
+		if (l->w[i].fd == fd) {
+			memset(&ev, 0, sizeof(ev));
+			ev.events = events;
+			ev.data.u64 = i;
+			if (epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev) < 0)
+				return -errno;
+			l->w[i].cb = cb;
+			l->w[i].arg = arg;
+			return 0;
+		}
+	return loop_add(l, fd, events, cb, arg);
+}
+
 void
 loop_del(struct loop *l, int fd)
 {

@@ -21,6 +21,9 @@ void loop_free(struct loop *l);
 /* Watches fd for events (EPOLLIN...).  Returns 0 or -errno. */
 int loop_add(struct loop *l, int fd, uint32_t events, loop_cb cb, void *arg);
 
+/* Watches fd like loop_add(), or changes events / callback if watched. */
+int loop_set(struct loop *l, int fd, uint32_t events, loop_cb cb, void *arg);
+
 /* Stops watching fd (before the caller closes it). */
 void loop_del(struct loop *l, int fd);
 

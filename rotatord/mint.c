@@ -19,9 +19,11 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 
 #include <idp/b64.h>
 #include <idp/jwt.h>
+#include <idp/oauth.h>
 
 #include "log.h"
 #include "mint.h"
@@ -694,52 +696,294 @@ out:
 	return rc;
 }
 
+/*
+ * A JSON writer for the claims of a token, into a buffer sized for the
+ * worst case by the caller.  It writes what jansson's json_dumps() writes
+ * for the same object (same escapes, same separators and indentation), so
+ * tokens and token.json stay byte-for-byte what they were; it exists
+ * because two json_dumps() calls cost more than a fifth of a mint.
+ */
+struct jw {
+	char	*p;
+	size_t	 len;
+	size_t	 cap;
+	int	 bad;		/* overflow or invalid UTF-8 */
+};
+
+static void
+jw_put(struct jw *w, const char *s, size_t n)
+{
+	if (w->bad || n > w->cap - w->len) {
+		w->bad = 1;
+		return;
+	}
+	memcpy(w->p + w->len, s, n);
+	w->len += n;
+}
+
+/*
+ * Returns the length of the valid UTF-8 sequence at s (1 to 4), or 0: the
+ * rules of jansson's json_string(), which refuses the value otherwise
+ * (overlong forms, surrogates, beyond U+10FFFF).
+ */
+static size_t
+utf8_seq(const unsigned char *s)
+{
+	uint32_t v;
+	size_t n, i;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] < 0xc2)
+		return 0;
+	if (s[0] < 0xe0) {
+		n = 2;
+		v = s[0] & 0x1f;
+	} else if (s[0] < 0xf0) {
+		n = 3;
+		v = s[0] & 0x0f;
+	} else if (s[0] < 0xf5) {
+		n = 4;
+		v = s[0] & 0x07;
+	} else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		v = v << 6 | (s[i] & 0x3f);
+	}
+	if ((n == 3 && v < 0x800) || (n == 4 && v < 0x10000) ||
+	    v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+		return 0;
+	return n;
+}
+
+/* Appends s as a JSON string, escaped as json_dumps() does by default. */
+static void
+jw_str(struct jw *w, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *p = (const unsigned char *)s, *run;
+	char esc[6];
+	size_t n;
+
+	jw_put(w, "\"", 1);
+	for (run = p; *p != '\0'; ) {
+		if (*p >= 0x20 && *p != '"' && *p != '\\') {
+			if ((n = utf8_seq(p)) == 0) {
+				w->bad = 1;
+				return;
+			}
+			p += n;
+			continue;
+		}
+		jw_put(w, (const char *)run, (size_t)(p - run));
+		esc[0] = '\\';
+		n = 2;
+		switch (*p) {
+		case '"':	esc[1] = '"'; break;
+		case '\\':	esc[1] = '\\'; break;
+		case '\b':	esc[1] = 'b'; break;
+		case '\f':	esc[1] = 'f'; break;
+		case '\n':	esc[1] = 'n'; break;
+		case '\r':	esc[1] = 'r'; break;
+		case '\t':	esc[1] = 't'; break;
+		default:
+			memcpy(esc + 1, "u00", 3);
+			esc[4] = hex[*p >> 4];
+			esc[5] = hex[*p & 0xf];
+			n = 6;
+			break;
+		}
+		jw_put(w, esc, n);
+		run = ++p;
+	}
+	jw_put(w, (const char *)run, (size_t)(p - run));
+	jw_put(w, "\"", 1);
+}
+
+static void
+jw_int(struct jw *w, int64_t v)
+{
+	char tmp[24], *q = tmp + sizeof(tmp);
+	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+
+	do {
+		*--q = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	if (v < 0)
+		*--q = '-';
+	jw_put(w, q, (size_t)(tmp + sizeof(tmp) - q));
+}
+
+/* "key":, or with pretty set ",\n  " before all but the first and ": ". */
+static void
+jw_key(struct jw *w, const char *key, int pretty, int first)
+{
+	if (pretty)
+		jw_put(w, first ? "\n  " : ",\n  ", first ? 3 : 4);
+	else if (!first)
+		jw_put(w, ",", 1);
+	jw_str(w, key);
+	jw_put(w, pretty ? ": " : ":", pretty ? 2 : 1);
+}
+
+static void
+jw_aud(struct jw *w, const struct cfg_cred *cr, int pretty)
+{
+	size_t i;
+
+	if (cr->n_audience == 1) {
+		jw_str(w, cr->audience[0]);
+		return;
+	}
+	jw_put(w, "[", 1);
+	for (i = 0; i < cr->n_audience; i++) {
+		if (pretty)
+			jw_put(w, i == 0 ? "\n    " : ",\n    ", i == 0 ? 5 : 6);
+		else if (i > 0)
+			jw_put(w, ",", 1);
+		jw_str(w, cr->audience[i]);
+	}
+	if (pretty && cr->n_audience > 0)
+		jw_put(w, "\n  ", 3);
+	jw_put(w, "]", 1);
+}
+
+/*
+ * Writes the claims of a token twice: compact in insertion order (iss,
+ * sub, iat, nbf, exp, jti, aud, scope), the payload that is signed; and
+ * with two-space indentation and sorted keys, token.json.  These are
+ * json_dumps(JSON_COMPACT) and json_dumps(JSON_INDENT(2) | JSON_SORT_KEYS)
+ * of the object mint_jwt() used to build with jansson.
+ */
+static void
+jwt_claims(struct jw *w, const char *iss, const struct cfg_cred *cr,
+    int64_t iat, int64_t exp, const char *jti, int pretty)
+{
+	if (pretty) {
+		jw_put(w, "{", 1);
+		if (cr->n_audience > 0) {
+			jw_key(w, "aud", 1, 1);
+			jw_aud(w, cr, 1);
+		}
+		jw_key(w, "exp", 1, cr->n_audience == 0);
+		jw_int(w, exp);
+		jw_key(w, "iat", 1, 0);
+		jw_int(w, iat);
+		jw_key(w, "iss", 1, 0);
+		jw_str(w, iss);
+		jw_key(w, "jti", 1, 0);
+		jw_str(w, jti);
+		jw_key(w, "nbf", 1, 0);
+		jw_int(w, iat);
+		if (cr->scope != NULL) {
+			jw_key(w, "scope", 1, 0);
+			jw_str(w, cr->scope);
+		}
+		jw_key(w, "sub", 1, 0);
+		jw_str(w, cr->subject);
+		jw_put(w, "\n}", 2);
+		return;
+	}
+	jw_put(w, "{", 1);
+	jw_key(w, "iss", 0, 1);
+	jw_str(w, iss);
+	jw_key(w, "sub", 0, 0);
+	jw_str(w, cr->subject);
+	jw_key(w, "iat", 0, 0);
+	jw_int(w, iat);
+	jw_key(w, "nbf", 0, 0);
+	jw_int(w, iat);
+	jw_key(w, "exp", 0, 0);
+	jw_int(w, exp);
+	jw_key(w, "jti", 0, 0);
+	jw_str(w, jti);
+	if (cr->n_audience > 0) {
+		jw_key(w, "aud", 0, 0);
+		jw_aud(w, cr, 0);
+	}
+	if (cr->scope != NULL) {
+		jw_key(w, "scope", 0, 0);
+		jw_str(w, cr->scope);
+	}
+	jw_put(w, "}", 1);
+}
+
+/*
+ * Fills out with 16 random bytes for a jti.  They come from a pool that is
+ * refilled with one RAND_bytes() call per 64 tokens: each call costs about
+ * as much as 4 % of a whole ES256 mint (DRBG locking, fork check, cipher
+ * setup), whatever its length.  A jti is public once the token is, so the
+ * pool holds nothing secret; it is per process, and rotatord mints from
+ * one thread and never forks without exec.  Returns 0 or -EIO.
+ */
+static int
+jti_random(unsigned char out[16])
+{
+	static unsigned char pool[64 * 16];
+	static size_t left;
+
+	if (left == 0) {
+		if (RAND_bytes(pool, sizeof(pool)) != 1)
+			return -EIO;
+		left = sizeof(pool);
+	}
+	left -= 16;
+	memcpy(out, pool + left, 16);
+	OPENSSL_cleanse(pool + left, 16);
+	return 0;
+}
+
 int
 mint_jwt(const struct config *c, const struct cfg_cred *cr,
     struct signer_state *sg, int64_t now, struct mint_result *ret,
     struct idp_err *err)
 {
 	unsigned char rnd[16];
-	char jti[32], *tok = NULL, *claims_txt = NULL;
-	json_t *claims = NULL, *aud = NULL;
+	char jti[32], *tok = NULL, stack[2048], *buf = stack;
+	const char *iss = sg->cfg->issuer;
+	struct jw compact, pretty;
 	int64_t iat = (now - c->backdate) / 1000, exp = (now + cr->lifetime) / 1000;
-	size_t toklen, i;
+	size_t toklen, i, need;
 	int rc;
 
 	memset(ret, 0, sizeof(*ret));
-	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+	if (iss == NULL || cr->subject == NULL ||
+	    (cr->n_audience > 0 && cr->audience == NULL))
+		return idp_err_set(err, -EINVAL, "no issuer or subject");
+	if (jti_random(rnd) < 0)
 		return idp_err_set(err, -EIO, "no randomness");
 	idp_b64url_encode(rnd, sizeof(rnd), jti);
-	if (cr->n_audience == 1)
-		aud = json_string(cr->audience[0]);
-	else if (cr->n_audience > 1) {
-		aud = json_array();
-		for (i = 0; aud != NULL && i < cr->n_audience; i++)
-			json_array_append_new(aud, json_string(cr->audience[i]));
-	}
-	claims = json_pack("{s:s,s:s,s:I,s:I,s:I,s:s}",
-	    "iss", sg->cfg->issuer, "sub", cr->subject,
-	    "iat", (json_int_t)iat, "nbf", (json_int_t)iat,
-	    "exp", (json_int_t)exp, "jti", jti);
-	if (claims == NULL) {
-		rc = -ENOMEM;
+
+	/*
+	 * Room for both forms at the worst escape (6 bytes per input byte)
+	 * plus keys, numbers and layout.
+	 */
+	need = strlen(iss) + strlen(cr->subject) +
+	    (cr->scope != NULL ? strlen(cr->scope) : 0);
+	for (i = 0; i < cr->n_audience; i++)
+		need += strlen(cr->audience[i]) + 8;
+	need = 2 * (6 * need + 256);
+	if (need > sizeof(stack) && (buf = malloc(need)) == NULL)
+		return idp_err_set(err, -ENOMEM, "out of memory");
+	compact = (struct jw){ buf, 0, need / 2, 0 };
+	pretty = (struct jw){ buf + need / 2, 0, need / 2, 0 };
+	jwt_claims(&compact, iss, cr, iat, exp, jti, 0);
+	jwt_claims(&pretty, iss, cr, iat, exp, jti, 1);
+	if (compact.bad || pretty.bad) {
+		rc = idp_err_set(err, -EINVAL,
+		    "issuer, subject, audience or scope is not valid UTF-8");
 		goto out;
 	}
-	if (aud != NULL)
-		json_object_set_new(claims, "aud", aud);
-	aud = NULL;
-	if (cr->scope != NULL)
-		json_object_set_new(claims, "scope", json_string(cr->scope));
-	if ((rc = idp_jwt_sign(sg->key, "JWT", claims, &tok, &toklen)) < 0) {
+	if ((rc = idp_jws_sign(sg->key, "JWT", compact.p, compact.len, &tok,
+	    &toklen)) < 0) {
 		idp_err_set(err, rc, "cannot sign token");
 		goto out;
 	}
-	if ((claims_txt = json_dumps(claims, JSON_INDENT(2) | JSON_SORT_KEYS)) == NULL) {
-		rc = -ENOMEM;
-		goto out;
-	}
 	if ((rc = result_add(ret, "token", tok, toklen, cr->mode)) < 0 ||
-	    (rc = result_add(ret, "token.json", claims_txt, strlen(claims_txt),
+	    (rc = result_add(ret, "token.json", pretty.p, pretty.len,
 	    cr->mode)) < 0)
 		goto out;
 	ret->issued_at = now;
@@ -751,12 +995,11 @@ out:
 	if (rc < 0)
 		mint_result_clear(ret);
 	if (tok != NULL) {
-		OPENSSL_cleanse(tok, strlen(tok));
+		OPENSSL_cleanse(tok, toklen);
 		free(tok);
 	}
-	free(claims_txt);
-	json_decref(claims);
-	json_decref(aud);
+	if (buf != stack)
+		free(buf);
 	return rc;
 }
 
@@ -791,6 +1034,42 @@ mint_secret(const struct cfg_cred *cr, struct idp_secret **prev_keys,
 	ret->not_before = now;
 	ret->not_after = now + cr->lifetime;
 	snprintf(ret->id, sizeof(ret->id), "%zu keys", ret->n_files);
+	return 0;
+}
+
+int
+mint_oauth(const struct cfg_cred *cr, const struct idp_token *tok, int64_t now,
+    struct mint_result *ret, struct idp_err *err)
+{
+	unsigned char md[32];
+	char fp[17];
+	int64_t na;
+	int rc;
+
+	memset(ret, 0, sizeof(*ret));
+	if (tok->expires_in > 0)
+		na = now + tok->expires_in * 1000;
+	else if (tok->exp > 0)
+		na = tok->exp * 1000;
+	else
+		return idp_err_set(err, -EPROTO, "token response has neither "
+		    "expires_in nor a JWT exp; cannot schedule its renewal");
+	if (na <= now)
+		return idp_err_set(err, -EPROTO, "token already expired");
+	if ((rc = result_add(ret, "token", tok->access_token->buf,
+	    tok->access_token->len, cr->mode)) < 0 ||
+	    (rc = result_add(ret, "token.json", tok->json, strlen(tok->json),
+	    cr->mode)) < 0) {
+		mint_result_clear(ret);
+		return rc;
+	}
+	ret->issued_at = now;
+	ret->not_before = now;
+	ret->not_after = na;
+	/* Logs name a token by a short fingerprint, never by its value. */
+	SHA256(tok->access_token->buf, tok->access_token->len, md);
+	hexify(md, 8, fp);
+	snprintf(ret->id, sizeof(ret->id), "sha256 %s", fp);
 	return 0;
 }
 
@@ -837,6 +1116,8 @@ mint_spec(const struct cfg_cred *cr, const char *issuer_fp, char out[65])
 	spec_add(md, cr->subject);
 	spec_list(md, cr->audience, cr->n_audience);
 	spec_add(md, cr->scope);
+	spec_list(md, cr->resource, cr->n_resource);
+	spec_add(md, cr->subject_token_type);
 	EVP_DigestFinal_ex(md, d, &dlen);
 	hexify(d, dlen, out);
 out:

@@ -96,6 +96,16 @@ int mint_secret(const struct cfg_cred *cr, struct idp_secret **prev_keys,
 /* Creates path and its missing parents with mode.  Returns 0 or -errno. */
 int mint_mkdirs(const char *path, mode_t mode);
 
+/*
+ * Turns an access token obtained at now (ms) into the files of an oauth
+ * credential: token (bare) and token.json (the response, never a refresh
+ * token).  The lifetime is expires_in, else the JWT's exp.  Returns 0 or
+ * -EPROTO when the token says nothing about its lifetime.
+ */
+struct idp_token;
+int mint_oauth(const struct cfg_cred *cr, const struct idp_token *tok,
+    int64_t now, struct mint_result *ret, struct idp_err *err);
+
 /* Wipes and frees the contents of r; r itself may be reused. */
 void mint_result_clear(struct mint_result *r);
 
