@@ -62,6 +62,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -93,6 +94,9 @@ enum sect_kind {
 	SEC_CRED,
 	SEC_RELOAD,
 	SEC_ISSUER,
+	SEC_LISTEN,
+	SEC_CLIENT,
+	SEC_ROUTE,
 };
 
 /* Section words: which exist, which take a name, which come later. */
@@ -106,11 +110,11 @@ static const struct {
 	{ "signer",	SEC_SIGNER,	1 },
 	{ "credential",	SEC_CRED,	1 },
 	{ "reload",	SEC_RELOAD,	1 },
-	{ "listen",	0,		0 },
+	{ "listen",	SEC_LISTEN,	0 },
 	{ "cluster",	0,		0 },
 	{ "issuer",	SEC_ISSUER,	1 },
-	{ "client",	0,		1 },
-	{ "route",	0,		1 },
+	{ "client",	SEC_CLIENT,	1 },
+	{ "route",	SEC_ROUTE,	1 },
 };
 
 /*
@@ -1836,6 +1840,69 @@ build_signer(struct parser *ps, const struct sect *s, struct cfg_signer *sg)
 		serr(ps, s, "missing required key issuer");
 }
 
+/*
+ * HOST:PORT or [IPv6]:PORT into new strings *host (without brackets) and
+ * *port (replacing any previous ones).  Returns 0, or -1 after reporting.
+ */
+static int
+get_host_port(struct parser *ps, const struct sect *s, const struct kv *kv,
+    char **ret_host, char **ret_port)
+{
+	char qb[QBUF];
+	const char *v = kv->value, *colon, *hb, *he, *p;
+	unsigned long port = 0;
+	char *host, *pstr;
+	int bad;
+
+	if (v[0] == '[') {
+		hb = v + 1;
+		he = strchr(hb, ']');
+		colon = he != NULL && he[1] == ':' ? he + 1 : NULL;
+	} else {
+		hb = v;
+		colon = strrchr(v, ':');
+		he = colon;
+	}
+	if (colon == NULL || he == hb) {
+		kerr(ps, s, kv, "bad address %s: HOST:PORT or [IPv6]:PORT",
+		    qv(qb, sizeof(qb), s, kv));
+		return -1;
+	}
+	for (p = colon + 1; *p >= '0' && *p <= '9' && port <= 65535; p++)
+		port = port * 10 + (unsigned long)(*p - '0');
+	if (p == colon + 1 || *p != '\0' || port < 1 || port > 65535) {
+		kerr(ps, s, kv, "bad port in %s (1 to 65535)",
+		    qv(qb, sizeof(qb), s, kv));
+		return -1;
+	}
+	host = strndup(hb, (size_t)(he - hb));
+	if (host == NULL) {
+		ps->oom = 1;
+		return -1;
+	}
+	if (v[0] == '[')
+		bad = !is_ip_literal(host) || strchr(host, ':') == NULL;
+	else
+		bad = strchr(host, ':') != NULL || !valid_hostname(host, 0);
+	if (bad) {
+		kerr(ps, s, kv, "bad host in %s (a host name, an IPv4 address "
+		    "or [IPv6])", qv(qb, sizeof(qb), s, kv));
+		free(host);
+		return -1;
+	}
+	pstr = strdup(colon + 1);
+	if (pstr == NULL) {
+		free(host);
+		ps->oom = 1;
+		return -1;
+	}
+	free(*ret_host);
+	*ret_host = host;
+	free(*ret_port);
+	*ret_port = pstr;
+	return 0;
+}
+
 static void
 build_reload(struct parser *ps, const struct sect *s, struct cfg_reload *r)
 {
@@ -1901,60 +1968,9 @@ build_reload(struct parser *ps, const struct sect *s, struct cfg_reload *r)
 		} else if (strcmp(k, "timeout") == 0) {
 			get_duration(ps, s, kv, 1, &r->timeout);
 		} else if (strcmp(k, "verify") == 0) {
-			const char *v = kv->value, *colon, *hb, *he;
-			unsigned long port = 0;
-			const char *p;
-			char *host;
-			int bad;
-
 			verify_kv = kv;
-			if (v[0] == '[') {
-				hb = v + 1;
-				he = strchr(hb, ']');
-				colon = he != NULL && he[1] == ':' ? he + 1 : NULL;
-			} else {
-				hb = v;
-				colon = strrchr(v, ':');
-				he = colon;
-			}
-			if (colon == NULL || he == hb) {
-				kerr(ps, s, kv, "bad address %s: HOST:PORT or "
-				    "[IPv6]:PORT", qv(qb, sizeof(qb), s, kv));
-				continue;
-			}
-			for (p = colon + 1; *p >= '0' && *p <= '9' &&
-			    port <= 65535; p++)
-				port = port * 10 + (unsigned long)(*p - '0');
-			if (p == colon + 1 || *p != '\0' || port < 1 ||
-			    port > 65535) {
-				kerr(ps, s, kv, "bad port in %s (1 to 65535)",
-				    qv(qb, sizeof(qb), s, kv));
-				continue;
-			}
-			host = strndup(hb, (size_t)(he - hb));
-			if (host == NULL) {
-				ps->oom = 1;
-				continue;
-			}
-			if (v[0] == '[')
-				bad = !is_ip_literal(host) ||
-				    strchr(host, ':') == NULL;
-			else
-				bad = strchr(host, ':') != NULL ||
-				    !valid_hostname(host, 0);
-			if (bad) {
-				kerr(ps, s, kv, "bad host in %s (a host name, "
-				    "an IPv4 address or [IPv6])",
-				    qv(qb, sizeof(qb), s, kv));
-				free(host);
-				continue;
-			}
-			free(r->verify_host);
-			r->verify_host = host;
-			free(r->verify_port);
-			r->verify_port = strdup(colon + 1);
-			if (r->verify_port == NULL)
-				ps->oom = 1;
+			get_host_port(ps, s, kv, &r->verify_host,
+			    &r->verify_port);
 		} else if (strcmp(k, "sni") == 0) {
 			if (!valid_hostname(kv->value, 0) ||
 			    is_ip_literal(kv->value))
@@ -2644,13 +2660,706 @@ default_dir(struct parser *ps, const struct sect *s, const char *name,
 	return 0;
 }
 
+/* [listen], [client] and [route]: the local HTTP API and who may use it. */
+
+#define UNIX_PATH_MAX	(sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
+
+/* A byte count with an optional suffix k (KiB) or M (MiB), min to max. */
+static int
+get_size(struct parser *ps, const struct sect *s, const struct kv *kv,
+    size_t min, size_t max, size_t *ret)
+{
+	char qb[QBUF];
+	unsigned long long v = 0, mult = 1;
+	const char *p;
+
+	for (p = kv->value; *p >= '0' && *p <= '9' && v < (1ULL << 40); p++)
+		v = v * 10 + (unsigned long long)(*p - '0');
+	if (*p == 'k' || *p == 'K') {
+		mult = 1024;
+		p++;
+	} else if (*p == 'M') {
+		mult = 1024 * 1024;
+		p++;
+	}
+	if (p == kv->value || *p != '\0' || !(kv->value[0] >= '0' &&
+	    kv->value[0] <= '9') || v >= (1ULL << 40)) {
+		kerr(ps, s, kv, "bad size %s (bytes, or with a suffix k or M, "
+		    "like 16k)", qv(qb, sizeof(qb), s, kv));
+		return -1;
+	}
+	v *= mult;
+	if (v < min || v > max) {
+		kerr(ps, s, kv, "must be from %zuk to %zuM, not %s",
+		    min / 1024, max / (1024 * 1024), qv(qb, sizeof(qb), s, kv));
+		return -1;
+	}
+	*ret = (size_t)v;
+	return 0;
+}
+
+/* A group (name or gid) into *ret, with the key's error reported. */
+static int
+get_group(struct parser *ps, const struct sect *s, const struct kv *kv,
+    const char *name, gid_t *ret)
+{
+	char qb[QBUF];
+	int r;
+
+	r = lookup_group(name, ret);
+	if (r == -ENOENT)
+		kerr(ps, s, kv, "unknown group %s", quote(qb, sizeof(qb), name));
+	else if (r < 0)
+		kerr(ps, s, kv, "bad group %s: %s", quote(qb, sizeof(qb), name),
+		    strerror(-r));
+	return r < 0 ? -1 : 0;
+}
+
+/* As get_group() for a user. */
+static int
+get_user(struct parser *ps, const struct sect *s, const struct kv *kv,
+    const char *name, uid_t *ret)
+{
+	char qb[QBUF];
+	int r;
+
+	r = lookup_user(name, ret);
+	if (r == -ENOENT)
+		kerr(ps, s, kv, "unknown user %s", quote(qb, sizeof(qb), name));
+	else if (r < 0)
+		kerr(ps, s, kv, "bad user %s: %s", quote(qb, sizeof(qb), name),
+		    strerror(-r));
+	return r < 0 ? -1 : 0;
+}
+
+static void
+build_listen(struct parser *ps, const struct sect *s)
+{
+	struct cfg_listen *l = &ps->c->listen;
+	const struct kv *unix_kv = NULL, *tcp_kv = NULL, *kv2;
+	char qb[QBUF];
+	unsigned long v;
+	mode_t m;
+	size_t i;
+	int off = 0;
+
+	l->line = s->line;
+	for (i = 0; i < s->n_kvs; i++) {
+		const struct kv *kv = &s->kvs[i];
+		const char *k = kv->key;
+
+		if (kv->value[0] == '\0') {
+			kerr(ps, s, kv, "empty value");
+		} else if (strcmp(k, "unix") == 0) {
+			unix_kv = kv;
+			if (strcmp(kv->value, "off") == 0)
+				off = 1;
+			else if (kv->value[0] == '/' &&
+			    strlen(kv->value) > UNIX_PATH_MAX)
+				kerr(ps, s, kv, "longer than %zu bytes, the most "
+				    "a unix socket path can have", UNIX_PATH_MAX);
+			else if (kv->value[strlen(kv->value) - 1] == '/')
+				kerr(ps, s, kv, "%s names a directory: give the "
+				    "socket's file name",
+				    qv(qb, sizeof(qb), s, kv));
+			else
+				get_path(ps, s, kv, &l->unix_path);
+		} else if (strcmp(k, "unix_mode") == 0) {
+			if (config_parse_mode(kv->value, &m) < 0)
+				kerr(ps, s, kv, "bad mode %s (3 or 4 octal digits, "
+				    "like 0660)", qv(qb, sizeof(qb), s, kv));
+			else if (m & 07000)
+				kerr(ps, s, kv, "mode %s has setuid, setgid or "
+				    "sticky bits", qv(qb, sizeof(qb), s, kv));
+			else if (m & 0007)
+				kerr(ps, s, kv, "mode %s lets every local user "
+				    "connect: give the callers a group with "
+				    "unix_group and use a mode like 0660",
+				    qv(qb, sizeof(qb), s, kv));
+			else
+				l->unix_mode = m;
+		} else if (strcmp(k, "unix_group") == 0) {
+			get_group(ps, s, kv, kv->value, &l->unix_group);
+		} else if (strcmp(k, "admin_group") == 0) {
+			get_group(ps, s, kv, kv->value, &l->admin_group);
+		} else if (strcmp(k, "tcp") == 0) {
+			tcp_kv = kv;
+			get_host_port(ps, s, kv, &l->tcp_host, &l->tcp_port);
+		} else if (strcmp(k, "max_connections") == 0) {
+			if (get_uint(ps, s, kv, 1, 10000, &v) == 0)
+				l->max_connections = (unsigned)v;
+		} else if (strcmp(k, "per_ip_limit") == 0) {
+			if (get_uint(ps, s, kv, 1, 1000, &v) == 0)
+				l->per_ip_limit = (unsigned)v;
+		} else if (strcmp(k, "timeout") == 0) {
+			get_duration_in(ps, s, kv, SEC_S, 10 * MIN_S,
+			    &l->timeout);
+		} else if (strcmp(k, "max_body") == 0) {
+			get_size(ps, s, kv, 1024, 1024 * 1024, &l->max_body);
+		} else if (strcmp(k, "max_wait") == 0) {
+			get_duration_in(ps, s, kv, SEC_S, HOUR_S, &l->max_wait);
+		} else {
+			unknown_key(ps, s, kv);
+		}
+	}
+	if (off) {
+		static const char *const unix_only[] = {
+			"unix_mode", "unix_group", "admin_group",
+		};
+
+		for (i = 0; i < sizeof(unix_only) / sizeof(unix_only[0]); i++)
+			if ((kv2 = find_kv(s, unix_only[i])) != NULL)
+				kerr(ps, s, kv2, "only applies with a unix "
+				    "socket (unix = off, line %d)",
+				    unix_kv->line);
+	}
+	if (tcp_kv == NULL && (kv2 = find_kv(s, "per_ip_limit")) != NULL)
+		kerr(ps, s, kv2, "only applies with tcp");
+}
+
+/*
+ * The defaults of [listen], and the socket path when the section does not
+ * set one: output_dir/api.sock.  ls is the [listen] section or NULL.
+ */
+static void
+listen_defaults(struct parser *ps, const struct sect *ls, int before)
+{
+	struct config *c = ps->c;
+	struct cfg_listen *l = &c->listen;
+	const struct sect *rs;
+	const struct kv *od;
+	size_t i;
+
+	if (before) {
+		l->unix_mode = 0660;
+		l->unix_group = (gid_t)-1;
+		l->admin_group = (gid_t)-1;
+		l->max_connections = 64;
+		l->per_ip_limit = 8;
+		l->timeout = 10 * SEC_S;
+		l->max_body = 16 * 1024;
+		l->max_wait = 5 * MIN_S;
+		return;
+	}
+	if (ls != NULL && find_kv(ls, "unix") != NULL)
+		return;
+	if (c->output_dir == NULL)
+		return;
+	if (strlen(c->output_dir) + strlen("/api.sock") > UNIX_PATH_MAX) {
+		/* At output_dir, which is what makes the default too long. */
+		od = NULL;
+		for (i = 0, rs = NULL; i < ps->n_sects && rs == NULL; i++)
+			if (!ps->sects[i]->skip &&
+			    ps->sects[i]->kind == SEC_ROTATORD)
+				rs = ps->sects[i];
+		if (rs != NULL)
+			od = find_kv(rs, "output_dir");
+		lerr(ps, od != NULL ? od->line : ls != NULL ? ls->line : 1,
+		    "the API socket %s/api.sock would be longer than %zu "
+		    "bytes: set [listen] unix (a path or off)", c->output_dir,
+		    UNIX_PATH_MAX);
+		return;
+	}
+	if (asprintf(&l->unix_path, "%s/api.sock", strcmp(c->output_dir,
+	    "/") == 0 ? "" : c->output_dir) < 0) {
+		l->unix_path = NULL;
+		ps->oom = 1;
+	}
+}
+
+static void
+claims_free(struct cfg_claim *cv, size_t n)
+{
+	size_t i;
+
+	if (cv == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		free(cv[i].name);
+		free(cv[i].value);
+	}
+	free(cv);
+}
+
+/* A claim name: [A-Za-z0-9_.:-]{1,64}. */
+static int
+valid_claim_name(const char *s)
+{
+	size_t n;
+
+	n = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789_.:-");
+	return n > 0 && n <= 64 && s[n] == '\0';
+}
+
+/*
+ * claim = NAME=VALUE, NAME=VALUE ... into *ret / *ret_n (replacing any
+ * previous ones).  Blanks around '=' are ignored.  A value cannot contain
+ * a comma.  Returns 0, or -1 after reporting.
+ */
+static int
+get_claims(struct parser *ps, const struct sect *s, const struct kv *kv,
+    struct cfg_claim **ret, size_t *ret_n)
+{
+	char qb[QBUF];
+	struct cfg_claim *cv;
+	char **v = NULL;
+	size_t n = 0, nc = 0, i;
+	int bad = 0;
+
+	if (split(ps, s, kv, ',', &v, &n) < 0)
+		return -1;
+	cv = calloc(n > 0 ? n : 1, sizeof(*cv));
+	if (cv == NULL) {
+		ps->oom = 1;
+		strv_free(v, n);
+		return -1;
+	}
+	for (i = 0; i < n && !bad; i++) {
+		char *eq = strchr(v[i], '='), *ne, *val;
+
+		if (eq == NULL || eq == v[i]) {
+			kerr(ps, s, kv, "bad claim %s: NAME=VALUE, like "
+			    "groups=payments", quote(qb, sizeof(qb), v[i]));
+			bad = 1;
+			break;
+		}
+		val = eq + 1 + strspn(eq + 1, " \t");
+		for (ne = eq; ne > v[i] && (ne[-1] == ' ' || ne[-1] == '\t');)
+			ne--;
+		*ne = '\0';
+		if (!valid_claim_name(v[i])) {
+			kerr(ps, s, kv, "bad claim name %s: 1 to 64 characters "
+			    "of A-Z a-z 0-9 _ . : -", quote(qb, sizeof(qb), v[i]));
+			bad = 1;
+		} else if (*val == '\0') {
+			kerr(ps, s, kv, "claim %s has no value (NAME=VALUE)",
+			    quote(qb, sizeof(qb), v[i]));
+			bad = 1;
+		} else {
+			cv[nc].name = strdup(v[i]);
+			cv[nc].value = strdup(val);
+			nc++;
+			if (cv[nc - 1].name == NULL || cv[nc - 1].value == NULL) {
+				ps->oom = 1;
+				bad = 1;
+			}
+		}
+	}
+	strv_free(v, n);
+	if (bad) {
+		claims_free(cv, nc);
+		return -1;
+	}
+	claims_free(*ret, *ret_n);
+	*ret = cv;
+	*ret_n = nc;
+	return 0;
+}
+
+/* A list of RFC 6749 scope tokens. */
+static int
+get_scope_list(struct parser *ps, const struct sect *s, const struct kv *kv,
+    char ***arr, size_t *n)
+{
+	char qb[QBUF];
+	char **v = NULL;
+	size_t nv = 0, i;
+
+	if (split(ps, s, kv, ',', &v, &nv) < 0)
+		return -1;
+	for (i = 0; i < nv; i++)
+		if (!valid_scope_token(v[i])) {
+			kerr(ps, s, kv, "bad scope token %s: printable ASCII "
+			    "except blanks, '\"' and '\\' (separate scopes "
+			    "with commas)", quote(qb, sizeof(qb), v[i]));
+			strv_free(v, nv);
+			return -1;
+		}
+	strv_free(*arr, *n);
+	*arr = v;
+	*n = nv;
+	return 0;
+}
+
+/*
+ * issuer = of a [client] or [route]: a trusted [issuer] or a [signer],
+ * the two kinds of token rotatord accepts from callers.
+ */
+static int
+get_caller_issuer(struct parser *ps, const struct sect *s,
+    const struct kv *kv, char **ret)
+{
+	const struct cfg_issuer *is;
+	char qb[QBUF];
+
+	if (!valid_name(kv->value, CONFIG_MAX_NAME)) {
+		kerr(ps, s, kv, "bad name %s", qv(qb, sizeof(qb), s, kv));
+		return -1;
+	}
+	is = config_find_issuer(ps->c, kv->value);
+	if (is == NULL && find_signer(ps->c, kv->value) == NULL) {
+		kerr(ps, s, kv, "no section [issuer \"%s\"] or [signer \"%s\"]",
+		    kv->value, kv->value);
+		return -1;
+	}
+	if (is != NULL && !is->trust) {
+		kerr(ps, s, kv, "issuer \"%s\" is not trusted: its tokens are "
+		    "never accepted from callers (set trust = yes and audience "
+		    "in [issuer \"%s\"])", kv->value, kv->value);
+		return -1;
+	}
+	return get_string(ps, kv, ret);
+}
+
+/* A list of audiences: values of at most 256 printable characters. */
+static int
+get_audience_list(struct parser *ps, const struct sect *s, const struct kv *kv,
+    char ***arr, size_t *n)
+{
+	char qb[QBUF];
+	char **v = NULL;
+	size_t nv = 0, i;
+
+	if (split(ps, s, kv, ',', &v, &nv) < 0)
+		return -1;
+	for (i = 0; i < nv; i++)
+		if (!valid_printable(v[i], 256, 0)) {
+			kerr(ps, s, kv, "bad audience %s: at most 256 printable "
+			    "ASCII characters, no blanks",
+			    quote(qb, sizeof(qb), v[i]));
+			strv_free(v, nv);
+			return -1;
+		}
+	strv_free(*arr, *n);
+	*arr = v;
+	*n = nv;
+	return 0;
+}
+
+/* user = and group = of a [client]: lists of names or numbers. */
+static void
+client_ids(struct parser *ps, const struct sect *s, const struct kv *kv,
+    struct cfg_client *cl, int users)
+{
+	char **v = NULL;
+	size_t n = 0, i, ok = 0;
+	void *ids;
+
+	if (split(ps, s, kv, ',', &v, &n) < 0)
+		return;
+	ids = calloc(n > 0 ? n : 1, users ? sizeof(uid_t) : sizeof(gid_t));
+	if (ids == NULL) {
+		ps->oom = 1;
+		strv_free(v, n);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if (users ? get_user(ps, s, kv, v[i], (uid_t *)ids + ok) :
+		    get_group(ps, s, kv, v[i], (gid_t *)ids + ok))
+			continue;
+		ok++;
+	}
+	strv_free(v, n);
+	if (users) {
+		free(cl->uids);
+		cl->uids = ids;
+		cl->n_uids = ok;
+	} else {
+		free(cl->gids);
+		cl->gids = ids;
+		cl->n_gids = ok;
+	}
+}
+
+static void
+build_client(struct parser *ps, const struct sect *s, struct cfg_client *cl)
+{
+	static const char *const unix_sel[] = { "user", "group" };
+	static const char *const bearer_sel[] = { "issuer", "subject", "claim" };
+	static const char *const mint_keys[] = {
+		"token_scopes", "token_signer", "token_lifetime",
+	};
+	struct config *c = ps->c;
+	const struct kv *ukv = NULL, *bkv = NULL, *aud_kv, *kv2;
+	struct cfg_signer *sg;
+	char qb[QBUF];
+	size_t i, j;
+
+	cl->token_lifetime = 15 * MIN_S;
+	for (i = 0; i < s->n_kvs; i++) {
+		const struct kv *kv = &s->kvs[i];
+		const char *k = kv->key;
+
+		if (kv->value[0] == '\0') {
+			kerr(ps, s, kv, "empty value");
+		} else if (strcmp(k, "user") == 0) {
+			client_ids(ps, s, kv, cl, 1);
+		} else if (strcmp(k, "group") == 0) {
+			client_ids(ps, s, kv, cl, 0);
+		} else if (strcmp(k, "issuer") == 0) {
+			get_caller_issuer(ps, s, kv, &cl->issuer);
+		} else if (strcmp(k, "subject") == 0) {
+			get_string(ps, kv, &cl->subject);
+		} else if (strcmp(k, "claim") == 0) {
+			get_claims(ps, s, kv, &cl->claims, &cl->n_claims);
+		} else if (strcmp(k, "allow") == 0) {
+			char **v = NULL;
+			size_t n = 0;
+
+			if (split(ps, s, kv, ',', &v, &n) < 0)
+				continue;
+			free(cl->allow);
+			cl->n_allow = 0;
+			cl->allow = calloc(n > 0 ? n : 1, sizeof(*cl->allow));
+			if (cl->allow == NULL) {
+				ps->oom = 1;
+				strv_free(v, n);
+				continue;
+			}
+			for (j = 0; j < n; j++) {
+				struct cfg_cred *cr;
+
+				if (!valid_name(v[j], CONFIG_MAX_NAME))
+					kerr(ps, s, kv, "bad name %s",
+					    quote(qb, sizeof(qb), v[j]));
+				else if ((cr = config_find_cred(c, v[j])) == NULL)
+					kerr(ps, s, kv, "no section [credential "
+					    "\"%s\"]", v[j]);
+				else
+					cl->allow[cl->n_allow++] = cr;
+			}
+			strv_free(v, n);
+		} else if (strcmp(k, "token_audiences") == 0) {
+			get_audience_list(ps, s, kv, &cl->token_audiences,
+			    &cl->n_token_audiences);
+		} else if (strcmp(k, "token_scopes") == 0) {
+			get_scope_list(ps, s, kv, &cl->token_scopes,
+			    &cl->n_token_scopes);
+		} else if (strcmp(k, "token_signer") == 0) {
+			if (!valid_name(kv->value, CONFIG_MAX_NAME))
+				kerr(ps, s, kv, "bad name %s",
+				    qv(qb, sizeof(qb), s, kv));
+			else if (find_signer(c, kv->value) == NULL)
+				kerr(ps, s, kv, "no section [signer \"%s\"]",
+				    kv->value);
+			else
+				get_string(ps, kv, &cl->token_signer);
+		} else if (strcmp(k, "token_lifetime") == 0) {
+			get_duration_in(ps, s, kv, MIN_S, DAY_S,
+			    &cl->token_lifetime);
+		} else {
+			unknown_key(ps, s, kv);
+		}
+	}
+
+	/* Selectors: present, and of one kind of caller. */
+	for (i = 0; i < s->n_kvs; i++) {
+		const struct kv *kv = &s->kvs[i];
+
+		for (j = 0; j < 2 && ukv == NULL; j++)
+			if (strcmp(kv->key, unix_sel[j]) == 0)
+				ukv = kv;
+		for (j = 0; j < 3 && bkv == NULL; j++)
+			if (strcmp(kv->key, bearer_sel[j]) == 0)
+				bkv = kv;
+	}
+	if (ukv == NULL && bkv == NULL)
+		serr(ps, s, "matches nobody: set user, group, issuer, subject "
+		    "or claim");
+	else if (ukv != NULL && bkv != NULL)
+		kerr(ps, s, ukv->line > bkv->line ? ukv : bkv, "user/group "
+		    "select unix-socket callers, issuer/subject/claim select "
+		    "bearer-token callers; use two [client] sections");
+
+	/* POST /v1/token: which signer mints, and only with audiences. */
+	aud_kv = find_kv(s, "token_audiences");
+	if (aud_kv == NULL) {
+		for (i = 0; i < sizeof(mint_keys) / sizeof(mint_keys[0]); i++)
+			if ((kv2 = find_kv(s, mint_keys[i])) != NULL)
+				kerr(ps, s, kv2, "only applies with "
+				    "token_audiences (what the client may ask "
+				    "POST /v1/token for)");
+	}
+	if (find_kv(s, "token_signer") == NULL) {
+		if (c->n_signers == 1) {
+			sg = c->signers[0];
+			cl->token_signer = xstrdup(ps, sg->name);
+		} else if (aud_kv != NULL && c->n_signers == 0) {
+			kerr(ps, s, aud_kv, "token_audiences needs a [signer] "
+			    "(token_signer): there is none");
+		} else if (aud_kv != NULL) {
+			kerr(ps, s, aud_kv, "token_audiences needs a [signer] "
+			    "(token_signer): there are %zu, name one",
+			    c->n_signers);
+		}
+	}
+}
+
+/* HTTP methods a route may name. */
+static const char *const http_methods[] = {
+	"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS",
+};
+
+static void
+route_methods(struct parser *ps, const struct sect *s, const struct kv *kv,
+    struct cfg_route *rt)
+{
+	char qb[QBUF];
+	char **v = NULL, *p;
+	size_t n = 0, i, j;
+
+	if (split(ps, s, kv, ',', &v, &n) < 0)
+		return;
+	for (i = 0; i < n; i++) {
+		for (p = v[i]; *p != '\0'; p++)
+			if (*p >= 'a' && *p <= 'z')
+				*p = (char)(*p - 'a' + 'A');
+		for (j = 0; j < sizeof(http_methods) / sizeof(http_methods[0]);
+		    j++)
+			if (strcmp(v[i], http_methods[j]) == 0)
+				break;
+		if (j == sizeof(http_methods) / sizeof(http_methods[0])) {
+			kerr(ps, s, kv, "unknown method %s (GET, HEAD, POST, "
+			    "PUT, PATCH, DELETE or OPTIONS)",
+			    quote(qb, sizeof(qb), v[i]));
+			goto fail;
+		}
+		for (j = 0; j < i; j++)
+			if (strcmp(v[i], v[j]) == 0) {
+				kerr(ps, s, kv, "duplicate element %s",
+				    quote(qb, sizeof(qb), v[i]));
+				goto fail;
+			}
+	}
+	strv_free(rt->methods, rt->n_methods);
+	rt->methods = v;
+	rt->n_methods = n;
+	return;
+fail:
+	strv_free(v, n);
+}
+
+/*
+ * A route prefix: '/' and printable ASCII without blanks.  It is matched
+ * against the decoded path (see authz_route()), so it holds no %XX
+ * escapes, query, fragment, dot segments or empty segments.
+ */
+static const char *
+check_prefix(const char *v)
+{
+	const char *p;
+
+	if (v[0] != '/')
+		return "must start with '/'";
+	if (!valid_printable(v, CONFIG_MAX_LINE, 0))
+		return "printable ASCII without blanks";
+	if (strpbrk(v, "?#") != NULL)
+		return "no query or fragment: only the path is matched";
+	if (strchr(v, '%') != NULL)
+		return "no %XX escapes: it is matched against the decoded path";
+	if (strstr(v, "//") != NULL)
+		return "no empty segments (//)";
+	for (p = v; p != NULL; p = strchr(p + 1, '/'))
+		if (strncmp(p, "/./", 3) == 0 || strcmp(p, "/.") == 0 ||
+		    strncmp(p, "/../", 4) == 0 || strcmp(p, "/..") == 0)
+			return "no . or .. segments";
+	return NULL;
+}
+
+static void
+build_route(struct parser *ps, const struct sect *s, struct cfg_route *rt)
+{
+	struct config *c = ps->c;
+	const struct kv *prefix_kv = NULL;
+	char qb[QBUF];
+	const char *why;
+	size_t i;
+
+	for (i = 0; i < s->n_kvs; i++) {
+		const struct kv *kv = &s->kvs[i];
+		const char *k = kv->key;
+
+		if (kv->value[0] == '\0') {
+			kerr(ps, s, kv, "empty value");
+		} else if (strcmp(k, "prefix") == 0) {
+			if ((why = check_prefix(kv->value)) != NULL) {
+				kerr(ps, s, kv, "bad prefix %s: %s",
+				    qv(qb, sizeof(qb), s, kv), why);
+			} else if (get_string(ps, kv, &rt->prefix) == 0) {
+				prefix_kv = kv;
+			}
+		} else if (strcmp(k, "methods") == 0) {
+			route_methods(ps, s, kv, rt);
+		} else if (strcmp(k, "issuer") == 0) {
+			get_caller_issuer(ps, s, kv, &rt->issuer);
+		} else if (strcmp(k, "scope") == 0) {
+			get_scope_list(ps, s, kv, &rt->scopes, &rt->n_scopes);
+		} else if (strcmp(k, "claim") == 0) {
+			get_claims(ps, s, kv, &rt->claims, &rt->n_claims);
+		} else if (strcmp(k, "audience") == 0) {
+			if (!valid_printable(kv->value, 256, 0))
+				kerr(ps, s, kv, "bad audience %s: one value of at "
+				    "most 256 printable ASCII characters, no "
+				    "blanks", qv(qb, sizeof(qb), s, kv));
+			else
+				get_string(ps, kv, &rt->audience);
+		} else {
+			unknown_key(ps, s, kv);
+		}
+	}
+	if (find_kv(s, "prefix") == NULL)
+		serr(ps, s, "missing required key prefix");
+	/* rt is the last route built so far; the others come before it. */
+	for (i = 0; prefix_kv != NULL && i + 1 < c->n_routes; i++) {
+		const struct cfg_route *o = c->routes[i];
+
+		if (o->prefix != NULL && strcmp(o->prefix, rt->prefix) == 0) {
+			kerr(ps, s, prefix_kv, "prefix %s is already used by "
+			    "route \"%s\" (line %d)",
+			    qv(qb, sizeof(qb), s, prefix_kv), o->name, o->line);
+			break;
+		}
+	}
+}
+
+/*
+ * A trusted issuer and a signer of the same name could not be told apart:
+ * callers' tokens are known by the name of the section that vouches for
+ * them ([client] issuer =, [route] issuer =).
+ */
+static void
+check_caller_issuers(struct parser *ps)
+{
+	struct config *c = ps->c;
+	const struct sect *s;
+	const struct kv *kv;
+	size_t i;
+
+	for (i = 0; i < c->n_issuers; i++) {
+		const struct cfg_issuer *is = c->issuers[i];
+		const struct cfg_signer *sg;
+
+		if (!is->trust || (sg = find_signer(c, is->name)) == NULL)
+			continue;
+		s = find_sect(ps, SEC_ISSUER, is->name);
+		kv = s != NULL ? find_kv(s, "trust") : NULL;
+		if (s != NULL && kv != NULL)
+			kerr(ps, s, kv, "[signer \"%s\"] (line %d) has the same "
+			    "name: callers' tokens are told apart by it, "
+			    "rename one", sg->name, sg->line);
+	}
+}
+
 static void
 build(struct parser *ps)
 {
 	struct config *c = ps->c;
 	struct dir_use *uses = NULL;
+	const struct sect *ls = NULL;
 	size_t i, n_uses = 0;
 
+	listen_defaults(ps, NULL, 1);
 	/* [rotatord] first: credentials inherit from it. */
 	for (i = 0; i < ps->n_sects; i++)
 		if (!ps->sects[i]->skip && ps->sects[i]->kind == SEC_ROTATORD)
@@ -2746,6 +3455,52 @@ build(struct parser *ps)
 		cr->line = s->line;
 		build_cred(ps, s, cr);
 	}
+
+	/* The API: [listen] needs output_dir, the others refer to the above. */
+	for (i = 0; i < ps->n_sects && !ps->oom; i++) {
+		const struct sect *s = ps->sects[i];
+
+		if (s->skip)
+			continue;
+		if (s->kind == SEC_LISTEN) {
+			ls = s;
+			build_listen(ps, s);
+		} else if (s->kind == SEC_CLIENT) {
+			struct cfg_client *cl = calloc(1, sizeof(*cl)), **v;
+
+			v = cl != NULL ? reallocarray(c->clients,
+			    c->n_clients + 1, sizeof(*v)) : NULL;
+			if (v == NULL) {
+				free(cl);
+				ps->oom = 1;
+				break;
+			}
+			c->clients = v;
+			c->clients[c->n_clients++] = cl;
+			cl->name = xstrdup(ps, s->name);
+			cl->line = s->line;
+			build_client(ps, s, cl);
+		} else if (s->kind == SEC_ROUTE) {
+			struct cfg_route *rt = calloc(1, sizeof(*rt)), **v;
+
+			v = rt != NULL ? reallocarray(c->routes,
+			    c->n_routes + 1, sizeof(*v)) : NULL;
+			if (v == NULL) {
+				free(rt);
+				ps->oom = 1;
+				break;
+			}
+			c->routes = v;
+			c->routes[c->n_routes++] = rt;
+			rt->name = xstrdup(ps, s->name);
+			rt->line = s->line;
+			build_route(ps, s, rt);
+		}
+	}
+	if (ps->oom)
+		return;
+	listen_defaults(ps, ls, 0);
+	check_caller_issuers(ps);
 	if (ps->oom)
 		return;
 
@@ -3067,6 +3822,39 @@ free_reload(struct cfg_reload *r)
 	free(r);
 }
 
+static void
+free_client(struct cfg_client *cl)
+{
+	if (cl == NULL)
+		return;
+	free(cl->name);
+	free(cl->uids);
+	free(cl->gids);
+	free(cl->issuer);
+	free(cl->subject);
+	claims_free(cl->claims, cl->n_claims);
+	free(cl->allow);
+	strv_free(cl->token_audiences, cl->n_token_audiences);
+	strv_free(cl->token_scopes, cl->n_token_scopes);
+	free(cl->token_signer);
+	free(cl);
+}
+
+static void
+free_route(struct cfg_route *rt)
+{
+	if (rt == NULL)
+		return;
+	free(rt->name);
+	free(rt->prefix);
+	strv_free(rt->methods, rt->n_methods);
+	free(rt->issuer);
+	strv_free(rt->scopes, rt->n_scopes);
+	claims_free(rt->claims, rt->n_claims);
+	free(rt->audience);
+	free(rt);
+}
+
 void
 config_free(struct config *c)
 {
@@ -3089,6 +3877,15 @@ config_free(struct config *c)
 	for (i = 0; i < c->n_reloads; i++)
 		free_reload(c->reloads[i]);
 	free(c->reloads);
+	for (i = 0; i < c->n_clients; i++)
+		free_client(c->clients[i]);
+	free(c->clients);
+	for (i = 0; i < c->n_routes; i++)
+		free_route(c->routes[i]);
+	free(c->routes);
+	free(c->listen.unix_path);
+	free(c->listen.tcp_host);
+	free(c->listen.tcp_port);
 	free(c->path);
 	free(c->output_dir);
 	free(c->state_dir);

@@ -153,6 +153,65 @@ struct cfg_reload {
 	int64_t			 verify_timeout; /* ms, default 5s */
 };
 
+/* name=value of a [client] or [route] claim selector. */
+struct cfg_claim {
+	char			*name;
+	char			*value;
+};
+
+/* [listen]: the local HTTP API. */
+struct cfg_listen {
+	int			 line;		/* 0 when the section is absent */
+	char			*unix_path;	/* default output_dir/api.sock; NULL: off */
+	mode_t			 unix_mode;	/* default 0660 */
+	gid_t			 unix_group;	/* default (gid_t)-1: rotatord's */
+	gid_t			 admin_group;	/* default (gid_t)-1: root only */
+	char			*tcp_host;	/* tcp = HOST:PORT, optional */
+	char			*tcp_port;
+	unsigned		 max_connections; /* default 64 */
+	unsigned		 per_ip_limit;	/* default 8 (TCP) */
+	int64_t			 timeout;	/* ms, idle connection timeout, default 10s */
+	size_t			 max_body;	/* bytes, default 16 KiB */
+	int64_t			 max_wait;	/* ms, longest ?wait=, default 5m */
+};
+
+/* [client "NAME"]: who may fetch what. */
+struct cfg_client {
+	char			*name;
+	int			 line;
+	uid_t			*uids;		/* user = name or uid, list */
+	size_t			 n_uids;
+	gid_t			*gids;		/* group = name or gid, list */
+	size_t			 n_gids;
+	char			*issuer;	/* a trusted [issuer] or a [signer] name */
+	char			*subject;	/* exact sub */
+	struct cfg_claim	*claims;	/* claim = a=b, c=d */
+	size_t			 n_claims;
+	struct cfg_cred		**allow;	/* credentials it may read */
+	size_t			 n_allow;
+	char			**token_audiences; /* POST /v1/token lanes */
+	size_t			 n_token_audiences;
+	char			**token_scopes;
+	size_t			 n_token_scopes;
+	char			*token_signer;	/* [signer] that mints for it; default: the only one */
+	int64_t			 token_lifetime; /* ms, default 15m */
+};
+
+/* [route "NAME"]: rules for GET /v1/authz. */
+struct cfg_route {
+	char			*name;
+	int			 line;
+	char			*prefix;	/* required, starts with '/' */
+	char			**methods;	/* upper case; NULL: any */
+	size_t			 n_methods;
+	char			*issuer;	/* trusted [issuer] or [signer] name; NULL: any */
+	char			**scopes;	/* all required */
+	size_t			 n_scopes;
+	struct cfg_claim	*claims;	/* all required */
+	size_t			 n_claims;
+	char			*audience;	/* tokens of a [signer] must carry it */
+};
+
 struct config {
 	char			*path;
 	char			*output_dir;	/* absolute */
@@ -176,6 +235,11 @@ struct config {
 	size_t			 n_creds;
 	struct cfg_reload	**reloads;
 	size_t			 n_reloads;
+	struct cfg_listen	 listen;
+	struct cfg_client	**clients;
+	size_t			 n_clients;
+	struct cfg_route	**routes;
+	size_t			 n_routes;
 };
 
 /*

@@ -371,6 +371,8 @@ test_good_full(void **state)
 	const struct cfg_reload *rn, *rs, *ru;
 	const struct cfg_issuer *okta, *local;
 	const struct cfg_cred *cr;
+	const struct cfg_client *cl;
+	const struct cfg_route *rt;
 	struct config *c = NULL;
 	struct capture cap;
 	char path[4096];
@@ -608,6 +610,92 @@ test_good_full(void **state)
 	assert_null(cr->signer);
 	assert_null(config_find_cred(c, "nope"));
 
+	/* [listen], [client], [route]. */
+	assert_int_equal(c->listen.line, 118);
+	assert_string_equal(c->listen.unix_path,
+	    "/run/rotatord-test/api-test.sock");
+	assert_int_equal(c->listen.unix_mode, 0640);
+	assert_int_equal(c->listen.unix_group, 0);
+	assert_int_equal(c->listen.admin_group, 0);
+	assert_string_equal(c->listen.tcp_host, "::1");
+	assert_string_equal(c->listen.tcp_port, "8125");
+	assert_int_equal(c->listen.max_connections, 128);
+	assert_int_equal(c->listen.per_ip_limit, 16);
+	assert_int_equal(c->listen.timeout, 30000);
+	assert_int_equal(c->listen.max_body, 64 * 1024);
+	assert_int_equal(c->listen.max_wait, 10 * MIN_MS);
+
+	assert_int_equal(c->n_clients, 2);
+	cl = c->clients[0];
+	assert_string_equal(cl->name, "web");
+	assert_int_equal(cl->line, 130);
+	assert_int_equal(cl->n_uids, 2);
+	assert_int_equal(cl->uids[0], 0);
+	assert_int_equal(cl->uids[1], 33);
+	assert_int_equal(cl->n_gids, 1);
+	assert_int_equal(cl->gids[0], 0);
+	assert_null(cl->issuer);
+	assert_null(cl->subject);
+	assert_int_equal(cl->n_claims, 0);
+	assert_int_equal(cl->n_allow, 2);
+	assert_ptr_equal(cl->allow[0], config_find_cred(c, "nginx-tls"));
+	assert_ptr_equal(cl->allow[1], config_find_cred(c, "tickets"));
+	assert_int_equal(cl->n_token_audiences, 0);
+	assert_int_equal(cl->n_token_scopes, 0);
+	/* The only signer, though this client mints nothing. */
+	assert_string_equal(cl->token_signer, "workload");
+	assert_int_equal(cl->token_lifetime, 15 * MIN_MS);
+
+	cl = c->clients[1];
+	assert_string_equal(cl->name, "agent");
+	assert_int_equal(cl->line, 135);
+	assert_int_equal(cl->n_uids, 0);
+	assert_int_equal(cl->n_gids, 0);
+	assert_string_equal(cl->issuer, "okta");
+	assert_string_equal(cl->subject, "spiffe://example.org/agent");
+	assert_int_equal(cl->n_claims, 2);
+	assert_string_equal(cl->claims[0].name, "groups");
+	assert_string_equal(cl->claims[0].value, "payments");
+	assert_string_equal(cl->claims[1].name, "email_verified");
+	assert_string_equal(cl->claims[1].value, "true");
+	assert_int_equal(cl->n_allow, 1);
+	assert_ptr_equal(cl->allow[0], cr);
+	assert_int_equal(cl->n_token_audiences, 2);
+	assert_string_equal(cl->token_audiences[0], "payments");
+	assert_string_equal(cl->token_audiences[1], "api://orders");
+	assert_int_equal(cl->n_token_scopes, 2);
+	assert_string_equal(cl->token_scopes[0], "agent:read");
+	assert_string_equal(cl->token_scopes[1], "payments.read");
+	assert_string_equal(cl->token_signer, "workload");
+	assert_int_equal(cl->token_lifetime, 5 * MIN_MS);
+
+	assert_int_equal(c->n_routes, 2);
+	rt = c->routes[0];
+	assert_string_equal(rt->name, "payments");
+	assert_int_equal(rt->line, 145);
+	assert_string_equal(rt->prefix, "/payments/");
+	assert_int_equal(rt->n_methods, 2);
+	assert_string_equal(rt->methods[0], "GET");
+	assert_string_equal(rt->methods[1], "POST");	/* upper-cased */
+	assert_string_equal(rt->issuer, "workload");
+	assert_int_equal(rt->n_scopes, 2);
+	assert_string_equal(rt->scopes[0], "payments.read");
+	assert_string_equal(rt->scopes[1], "payments:write");
+	assert_int_equal(rt->n_claims, 1);
+	assert_string_equal(rt->claims[0].name, "groups");
+	assert_string_equal(rt->claims[0].value, "payments");
+	assert_string_equal(rt->audience, "api://payments");
+	rt = c->routes[1];
+	assert_string_equal(rt->name, "root");
+	assert_int_equal(rt->line, 153);
+	assert_string_equal(rt->prefix, "/");
+	assert_null(rt->methods);
+	assert_int_equal(rt->n_methods, 0);
+	assert_null(rt->issuer);
+	assert_int_equal(rt->n_scopes, 0);
+	assert_null(rt->claims);
+	assert_null(rt->audience);
+
 	config_free(c);
 }
 
@@ -763,11 +851,11 @@ test_section_names(void **state)
 	expect_error("[]\n", 1, "bad section header");
 	expect_error("[ rotatord ]\n", 1, "bad section header");
 	expect_error("[rotatord\n", 1, "no closing ']'");
-	expect_error("[listen]\nunix = /run/x\n", 1, "not supported in this version");
 	expect_error("[cluster]\n", 1, "not supported in this version");
 	expect_error("[issuer]\n", 1, "section [issuer] needs a name");
-	expect_error("[client \"web\"]\n", 1, "not supported in this version");
-	expect_error("[route \"api\"]\n", 1, "not supported in this version");
+	expect_error("[listen \"x\"]\n", 1, "section [listen] takes no name");
+	expect_error("[client]\n", 1, "section [client] needs a name");
+	expect_error("[route]\n", 1, "section [route] needs a name");
 }
 
 static void
@@ -1403,6 +1491,165 @@ test_oauth_creds(void **state)
 	    "(x509, jwt, oauth or secret)");
 }
 
+/* (6) [listen], [client], [route]. */
+
+#define SIGNER	"[signer \"w\"]\nissuer = https://w.example\n"
+#define SIGNER_2	"[signer \"v\"]\nissuer = https://v.example\n"
+#define TRUSTED	"[issuer \"idp\"]\nurl = https://idp.example\ntrust = yes\n" \
+		"audience = rotatord\n"
+
+static void
+test_api_sections(void **state)
+{
+	struct config *c;
+	char text[4200];
+	char cwd[4096];
+
+	(void)state;
+	/* Defaults, with and without the section. */
+	c = expect_ok("");
+	assert_int_equal(c->listen.line, 0);
+	assert_string_equal(c->listen.unix_path, "/run/rotatord/api.sock");
+	assert_int_equal(c->listen.unix_mode, 0660);
+	assert_int_equal(c->listen.unix_group, (gid_t)-1);
+	assert_int_equal(c->listen.admin_group, (gid_t)-1);
+	assert_null(c->listen.tcp_host);
+	assert_null(c->listen.tcp_port);
+	assert_int_equal(c->listen.max_connections, 64);
+	assert_int_equal(c->listen.per_ip_limit, 8);
+	assert_int_equal(c->listen.timeout, 10000);
+	assert_int_equal(c->listen.max_body, 16384);
+	assert_int_equal(c->listen.max_wait, 5 * MIN_MS);
+	assert_int_equal(c->n_clients, 0);
+	assert_null(c->clients);
+	assert_int_equal(c->n_routes, 0);
+	assert_null(c->routes);
+	config_free(c);
+
+	c = expect_ok("[listen]\ntcp = localhost:1\n"
+	    "[rotatord]\noutput_dir = /srv/out\n");
+	assert_int_equal(c->listen.line, 1);
+	assert_string_equal(c->listen.unix_path, "/srv/out/api.sock");
+	assert_string_equal(c->listen.tcp_host, "localhost");
+	config_free(c);
+
+	/* Relative output_dir: the default socket is resolved with it. */
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	c = expect_ok("[rotatord]\noutput_dir = ./run/out\n");
+	snprintf(text, sizeof(text), "%s/run/out/api.sock", cwd);
+	assert_string_equal(c->listen.unix_path, text);
+	config_free(c);
+
+	c = expect_ok("[listen]\nunix = off\ntcp = 127.0.0.1:8125\n"
+	    "max_body = 1M\nmax_wait = 1h\ntimeout = 1s\n");
+	assert_null(c->listen.unix_path);
+	assert_int_equal(c->listen.max_body, 1 << 20);
+	assert_int_equal(c->listen.max_wait, 60 * MIN_MS);
+	assert_int_equal(c->listen.timeout, 1000);
+	config_free(c);
+	c = expect_ok("[listen]\nmax_body = 1024\nunix_mode = 600\n");
+	assert_int_equal(c->listen.max_body, 1024);
+	assert_int_equal(c->listen.unix_mode, 0600);
+	config_free(c);
+
+	expect_error("[listen]\nmax_body = 1023\n", 2, "must be from 1k to 1M");
+	expect_error("[listen]\nmax_body = 16 k\n", 2, "bad size");
+	expect_error("[listen]\nmax_body = k\n", 2, "bad size");
+	expect_error("[listen]\nmax_body = 99999999999999999999k\n", 2,
+	    "bad size");
+	expect_error("[listen]\ntimeout = 11m\n", 2, "must be from 1s to 10m");
+	expect_error("[listen]\nmax_wait = 500ms\n", 2, "must be from 1s to 1h");
+	expect_error("[listen]\nper_ip_limit = 1001\ntcp = h:1\n", 2,
+	    "from 1 to 1000");
+	expect_error("[listen]\nunix_mode = 0604\n", 2, "every local user");
+	expect_error("[listen]\nunix_mode = 2660\n", 2, "setuid, setgid");
+	expect_error("[listen]\nunix_mode = rw\n", 2, "bad mode");
+	expect_error("[listen]\nunix_group = no-such-group-rotatord\n", 2,
+	    "unknown group \"no-such-group-rotatord\"");
+	expect_error("[listen]\nunix = /run/x/\n", 2, "names a directory");
+	expect_error("[listen]\nunix = /run/"
+	    "123456789012345678901234567890123456789012345678901234567890"
+	    "12345678901234567890123456789012345678901234567890\n", 2,
+	    "longer than 107 bytes");
+	expect_error("[listen]\ntcp = 8125\n", 2, "bad address");
+	expect_error("[listen]\nunix = off\nadmin_group = root\n", 3,
+	    "only applies with a unix socket");
+	expect_error("[rotatord]\noutput_dir = /"
+	    "123456789012345678901234567890123456789012345678901234567890"
+	    "1234567890123456789012345678901234567890\n", 2,
+	    "API socket");
+
+	/* Clients. */
+	c = expect_ok(SIGNER "[signer \"v\"]\nissuer = https://v.example\n"
+	    "[client \"a\"]\nsubject = x\nissuer = w\n"
+	    "[client \"b\"]\ngroup = root, 4242\ntoken_audiences = p\n"
+	    "token_signer = v\n");
+	assert_string_equal(c->clients[0]->issuer, "w");	/* a signer */
+	assert_null(c->clients[0]->token_signer);	/* two signers */
+	assert_int_equal(c->clients[0]->token_lifetime, 15 * MIN_MS);
+	assert_null(c->clients[0]->allow);
+	assert_int_equal(c->clients[1]->n_gids, 2);
+	assert_int_equal(c->clients[1]->gids[1], 4242);
+	assert_string_equal(c->clients[1]->token_signer, "v");
+	config_free(c);
+
+	expect_error(SIGNER SIGNER_2 "[client \"a\"]\nuser = 0\n"
+	    "token_audiences = p\n", 7, "needs a [signer] (token_signer): "
+	    "there are 2");
+	expect_error(SIGNER "[client \"a\"]\nuser = 0\ntoken_audiences = p\n"
+	    "token_signer = nope\n", 6, "no section [signer \"nope\"]");
+	expect_error(SIGNER "[client \"a\"]\nuser = 0\ntoken_audiences = p\n"
+	    "token_lifetime = 30s\n", 6, "must be from 1m to 1d");
+	expect_error(SIGNER "[client \"a\"]\nuser = 0\ntoken_audiences = a b\n",
+	    5, "bad audience \"a b\"");
+	expect_error(SIGNER "[client \"a\"]\nuser = 0\ntoken_audiences = p\n"
+	    "token_scopes = a\"b\n", 6, "bad scope token");
+	expect_error(SIGNER "[client \"a\"]\nuser = 0\ntoken_lifetime = 1h\n",
+	    5, "only applies with token_audiences");
+	expect_error("[client \"a\"]\nuser = 4294967295\n", 2,
+	    "bad user \"4294967295\"");
+	expect_error("[client \"a\"]\ngroup = g,\n", 2, "empty element");
+	expect_error("[client \"a\"]\nclaim = a=b\nsubject = s\nissuer = x\n",
+	    4, "no section [issuer \"x\"] or [signer \"x\"]");
+	expect_error("[client \"a\"]\nclaim = a=\n", 2, "has no value");
+	expect_error("[client \"a\"]\nclaim = =b\n", 2, "bad claim");
+	expect_error("[client \"a\"]\nclaim = a/b=c\n", 2, "bad claim name");
+	expect_error("[client \"a\"]\ngroup = 0\nclaim = a=b\n", 3,
+	    "use two [client] sections");
+	expect_error("[client \"a\"]\nsubject = s\nuser = 0\n", 3,
+	    "use two [client] sections");
+	expect_error("[client \"a\"]\nuser = 0\nallow = ../x\n", 3,
+	    "bad name");
+	expect_error("[client \"a\"]\nuser = 0\ncolour = blue\n", 3,
+	    "client \"a\".colour: unknown key");
+	expect_error("[client \"a\"]\nuser = 0\nallow =\n", 3, "empty value");
+
+	/* Routes. */
+	c = expect_ok(TRUSTED "[route \"a\"]\nprefix = /a\nissuer = idp\n"
+	    "methods = delete, Options\n");
+	assert_string_equal(c->routes[0]->issuer, "idp");
+	assert_string_equal(c->routes[0]->methods[0], "DELETE");
+	assert_string_equal(c->routes[0]->methods[1], "OPTIONS");
+	config_free(c);
+	expect_error("[route \"a\"]\nprefix = /a\nmethods = GET, get\n", 3,
+	    "duplicate element \"GET\"");
+	expect_error("[route \"a\"]\nprefix = /a b\n", 2, "bad prefix");
+	expect_error("[route \"a\"]\nprefix = /a?b=c\n", 2, "no query");
+	expect_error("[route \"a\"]\nprefix = /a%2fb\n", 2, "no %XX escapes");
+	expect_error("[route \"a\"]\nprefix = /a//b\n", 2, "no empty segments");
+	expect_error("[route \"a\"]\nprefix = /a/.\n", 2, "no . or .. segments");
+	expect_error("[route \"a\"]\nprefix = /a\nscope = a b\n", 3,
+	    "bad scope token");
+	expect_error("[route \"a\"]\nprefix = /a\naudience = a b\n", 3,
+	    "bad audience");
+	expect_error("[issuer \"i\"]\nurl = https://x\n[route \"a\"]\n"
+	    "prefix = /a\nissuer = i\n", 5, "issuer \"i\" is not trusted");
+	/* The other route with that prefix is named, not a third one. */
+	expect_error("[route \"a\"]\nprefix = /a\n[route \"b\"]\nprefix = /b\n"
+	    "[route \"c\"]\nprefix = /a\n", 6, "already used by route \"a\" "
+	    "(line 1)");
+}
+
 /* (4) Every bad-*.ini fixture. */
 
 struct expect {
@@ -1512,6 +1759,7 @@ main(void)
 		cmocka_unit_test(test_issuer_auth),
 		cmocka_unit_test(test_literal_secrets),
 		cmocka_unit_test(test_oauth_creds),
+		cmocka_unit_test(test_api_sections),
 	};
 	struct CMUnitTest *fx;
 	char pattern[4096];
