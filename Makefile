@@ -51,9 +51,11 @@ IDP_HDRS	 = libidp/include/idp/idp.h libidp/include/idp/b64.h \
 ROT_SRCS	 = rotatord/config.c rotatord/log.c rotatord/loop.c \
 		   rotatord/sched.c rotatord/sink.c rotatord/reload.c \
 		   rotatord/notify.c rotatord/mint.c rotatord/daemon.c \
-		   rotatord/secretref.c rotatord/upstream.c
+		   rotatord/secretref.c rotatord/upstream.c rotatord/authz.c \
+		   rotatord/server.c
 MAIN_SRCS	 = rotatord/main.c
-UNIT_TESTS	 = b64 jwk jwt x509 wycheproof config sink sched http oidc oauth secretref
+UNIT_TESTS	 = b64 jwk jwt x509 wycheproof config sink sched http oidc oauth secretref authz \
+		   server
 BENCH_SRCS	 = tests/bench/bench.c
 
 IDP_OBJS	 = $(IDP_SRCS:%.c=$(B)/obj/%.o)
@@ -61,7 +63,7 @@ ROT_OBJS	 = $(ROT_SRCS:%.c=$(B)/obj/%.o)
 MAIN_OBJS	 = $(MAIN_SRCS:%.c=$(B)/obj/%.o)
 UNIT_BINS	 = $(UNIT_TESTS:%=$(B)/tests/unit/test-%)
 
-all: $(B)/rotatord $(B)/libidp.a $(B)/libidp.so $(B)/idp.pc
+all: $(B)/rotatord $(B)/rotatorctl $(B)/libidp.a $(B)/libidp.so $(B)/idp.pc
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -83,6 +85,11 @@ $(B)/idp.pc: libidp/idp.pc.in Makefile
 $(B)/rotatord: $(MAIN_OBJS) $(ROT_OBJS) $(B)/libidp.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+# rotatorctl speaks HTTP over the unix socket itself: jansson only.
+$(B)/rotatorctl: $(B)/obj/rotatord/rotatorctl.o
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs jansson)
 
 $(B)/tests/unit/test-%: tests/unit/test-%.c $(ROT_OBJS) $(B)/libidp.a
 	@mkdir -p $(dir $@)
@@ -164,6 +171,7 @@ bench: all $(B)/bench
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR)/idp
 	install -m 0755 $(B)/rotatord $(DESTDIR)$(BINDIR)/rotatord
+	install -m 0755 $(B)/rotatorctl $(DESTDIR)$(BINDIR)/rotatorctl
 	install -m 0644 $(B)/libidp.a $(DESTDIR)$(LIBDIR)/libidp.a
 	install -m 0755 $(B)/libidp.so $(DESTDIR)$(LIBDIR)/libidp.so.0
 	ln -sf libidp.so.0 $(DESTDIR)$(LIBDIR)/libidp.so

@@ -1,0 +1,99 @@
+/*
+ * The local HTTP API: server.c (libmicrohttpd, routing, limits, caller
+ * identity, audit lines) asks the daemon through struct api_ops.  The
+ * server runs in the daemon's loop (libmicrohttpd in external epoll mode),
+ * so every callback runs on the loop thread and may read daemon state
+ * without locks.
+ */
+#ifndef ROTATORD_API_H
+#define ROTATORD_API_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include <idp/jwt.h>
+
+#include "authz.h"
+#include "config.h"
+#include "loop.h"
+
+struct api_ops {
+	/*
+	 * Verifies a bearer JWT against every trusted [issuer] and every
+	 * [signer].  On success fills who (kind AUTHZ_BEARER, issuer = the
+	 * section name, subject, claims owned by *ret_jws) and returns 0;
+	 * otherwise -errno (-EKEYEXPIRED, -EKEYREJECTED, -EACCES, -ENOKEY...)
+	 * with a reason in why (never the token).
+	 */
+	int	(*verify_bearer)(void *arg, const char *tok, size_t len,
+		    struct authz_caller *who, struct idp_jws **ret_jws,
+		    char *why, size_t whylen);
+	/* Every credential name, in config order (borrowed, NULL-terminated). */
+	const char *const *(*names)(void *arg);
+	/*
+	 * Current state of cred: -ENOENT when there is no such credential,
+	 * 0 with *ret_gen 0 when nothing is published yet.
+	 */
+	int	(*generation)(void *arg, const char *cred, uint64_t *ret_gen,
+		    const char **ret_type, int64_t *ret_not_after);
+	/*
+	 * Reads file of cred's current generation into a buffer the caller
+	 * wipes and frees.  -ENOENT for an unknown credential or file.
+	 */
+	int	(*read_file)(void *arg, const char *cred, const char *file,
+		    char **ret, size_t *ret_len, uint64_t *ret_gen);
+	/* meta.json of cred's current generation (new reference). */
+	int	(*meta)(void *arg, const char *cred, json_t **ret);
+	/*
+	 * Mints a JWT from signer `signer` (NULL: the only signer) for
+	 * subject sub with audiences aud and scope (may be NULL), valid for
+	 * lifetime ms.  The caller frees *ret_token.
+	 */
+	int	(*mint)(void *arg, const char *signer, const char *sub,
+		    const char *const *aud, size_t n_aud, const char *scope,
+		    int64_t lifetime, char **ret_token, int64_t *ret_expires_in,
+		    char *why, size_t whylen);
+	/* Discovery document and JWKS of the signers (borrowed), or NULL. */
+	const char *(*discovery)(void *arg, size_t *ret_len);
+	const char *(*jwks)(void *arg, size_t *ret_len);
+	/* 1 when ready; else 0 and the names not ready in *ret (new ref). */
+	int	(*ready)(void *arg, json_t **ret);
+	/* Writes the daemon's Prometheus metrics (the server adds its own). */
+	void	(*metrics)(void *arg, FILE *out);
+	/* Admin: status (new ref), rotate (n == 0: all), re-read config. */
+	json_t	*(*status)(void *arg);
+	int	(*rotate)(void *arg, const char *const *names, size_t n,
+		    char *why, size_t whylen);
+	int	(*reload_config)(void *arg, char *why, size_t whylen);
+	void	 *arg;
+};
+
+struct server;
+
+/*
+ * Binds the unix socket (and TCP listener when configured) of c and
+ * serves on loop l.  Returns 0 or -errno after logging why.
+ */
+int server_new(struct loop *l, const struct config *c, const struct api_ops *ops,
+    struct server **ret);
+
+/*
+ * Switches to config c (the old one may be freed after this returns).
+ * Listeners are re-bound only when their [listen] settings changed.
+ * Returns 0 or -errno (then the old listeners and config stay).
+ */
+int server_configure(struct server *s, const struct config *c);
+
+/* Closes listeners and connections; the socket file is removed.  Accepts NULL. */
+void server_free(struct server *s);
+
+/* A new generation of cred is published: answers long polls waiting on it. */
+void server_notify(struct server *s, const char *cred, uint64_t generation);
+
+/* Writes the server's own metrics (requests by route and code). */
+void server_metrics(const struct server *s, FILE *out);
+
+#endif

@@ -1,0 +1,3029 @@
+/*
+ * The local HTTP API (DESIGN.md section 7) on libmicrohttpd, inside the
+ * daemon's epoll loop.  Each MHD daemon (one on the unix socket, one on
+ * TCP when configured) runs in external epoll mode: its epoll fd is
+ * watched by our loop, a timerfd follows MHD_get_timeout(), and there are
+ * no MHD threads, so every api_ops callback runs on the loop thread.
+ *
+ * This file routes, enforces limits, says who the caller is (SO_PEERCRED
+ * on the unix socket, cached once per connection; a bearer JWT on TCP,
+ * through a verified-token cache) and writes the audit lines.  What a
+ * caller may do is authz.c's decision; what exists is the daemon's.
+ *
+ * libmicrohttpd rules followed here (shared/reference/perf-anchors.md,
+ * anchors-reliability.md section 4):
+ * - the first access-handler call of a request only sets *con_cls; a
+ *   response queued then makes MHD close the connection (4-7x slower).
+ *   The one exception is a 413 for an announced body over max_body,
+ *   on a connection that must close anyway;
+ * - no MHD_PostProcessor: bodies are read here, at most max_body bytes,
+ *   and form bodies parsed by form_parse();
+ * - connection, per-IP, timeout and memory (32 KiB: caps the headers)
+ *   limits are always set;
+ * - no connection is left suspended when a daemon stops.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
+#include "api.h"
+#include "authz.h"
+#include "config.h"
+#include "log.h"
+#include "loop.h"
+
+#define MHD_MEMORY_LIMIT	(32 * 1024)	/* per connection; caps headers */
+#define TC_SETS			1024		/* verified-token cache: 4096 */
+#define TC_WAYS			4		/* entries, 4-way set-associative */
+#define TC_NEGATIVE_MS		1000		/* failures are remembered 1 s */
+#define MAX_TOKEN_LEN		IDP_JWT_MAX_LEN	/* a whole compact JWT */
+#define MAX_FORM_PARAMS		64
+#define MAX_AUDIENCES		16
+#define MAX_ADMIN_NAMES		1024
+#define MAX_NAME		CONFIG_MAX_NAME
+#define MAX_FILE_NAME		64
+#define EXE_MAX			256
+#define LOG_BURST		20		/* MHD messages per 10 s */
+
+#define GRANT_TOKEN_EXCHANGE	"urn:ietf:params:oauth:grant-type:token-exchange"
+#define TOKEN_TYPE_JWT		"urn:ietf:params:oauth:token-type:jwt"
+#define TOKEN_TYPE_ACCESS	"urn:ietf:params:oauth:token-type:access_token"
+#define CT_JSON			"application/json"
+
+/* The route label of rotatord_http_requests_total: a fixed set. */
+enum route {
+	R_CRED_LIST, R_CRED, R_CRED_FILE, R_TOKEN, R_AUTHZ, R_DISCOVERY,
+	R_JWKS, R_HEALTHZ, R_READYZ, R_METRICS, R_ADMIN, R_OTHER, R_N
+};
+
+static const char *const route_names[R_N] = {
+	"credentials_list", "credential", "credential_file", "token", "authz",
+	"discovery", "jwks", "healthz", "readyz", "metrics", "admin", "other",
+};
+
+/* Status codes counted one by one; anything else is code="other". */
+static const unsigned status_codes[] = {
+	200, 202, 304, 400, 401, 403, 404, 405, 413, 415, 422, 500, 501, 503,
+};
+#define N_CODES	(sizeof(status_codes) / sizeof(status_codes[0]) + 1)
+
+struct server;
+struct listener;
+struct conn;
+
+/*
+ * A verified token: what verify_bearer said, copied (the config it
+ * pointed into may be swapped) with header and audit texts made once.
+ * Refcounted: the cache holds one reference, a request in flight another.
+ */
+struct tok_val {
+	int		 refs;
+	char		*issuer;	/* [issuer] / [signer] section name */
+	char		*subject;	/* sub, or NULL */
+	json_t		*claims;	/* own reference */
+	char		*h_sub;		/* X-Auth-Subject, printable ASCII */
+	char		*h_iss;		/* X-Auth-Issuer: the iss claim */
+	char		*h_scope;	/* X-Auth-Scope */
+	char		*desc;		/* audit: "iss=... sub=..." */
+};
+
+struct tok_slot {
+	unsigned char	 key[SHA256_DIGEST_LENGTH];	/* SHA-256 of the token */
+	int64_t		 until;		/* wall ms; 0: empty */
+	uint64_t	 used;		/* LRU stamp */
+	struct tok_val	*val;		/* NULL: a remembered failure */
+	int		 err;
+	char		 why[96];
+};
+
+/* The unix peer of a connection, read once on its first request. */
+struct peer {
+	int		 done;
+	uid_t		 uid;
+	gid_t		 gid;
+	pid_t		 pid;
+	gid_t		*groups;
+	size_t		 n_groups;
+	char		 desc[64 + EXE_MAX];	/* audit: "uid=N pid=N exe=PATH" */
+};
+
+/*
+ * Per-request state.  HTTP/1.1 requests on one connection are sequential,
+ * so it lives in the connection (no allocation per request) and is reset
+ * by the request-completed callback.
+ */
+struct req {
+	struct conn		*cn;
+	struct MHD_Connection	*mc;
+	int			 queued;	/* a response is queued */
+	enum route		 route;
+	char			*body;		/* POST body, wiped when freed */
+	size_t			 body_len;
+	size_t			 body_cap;
+	size_t			 seen;		/* body bytes, kept or not */
+	/* ?wait= long poll */
+	struct req		*wprev, *wnext;
+	int			 waiting;	/* suspended, on s->waiters */
+	int			 wait_over;	/* deadline passed or draining */
+	uint64_t		 wait_gen;
+	int64_t			 deadline;	/* boottime ms; 0: not yet */
+	char			 wait_cred[MAX_NAME + 1];
+};
+
+struct conn {
+	struct listener		*ls;
+	struct peer		 peer;
+	struct req		 rq;
+};
+
+struct listener {
+	struct server		*srv;
+	struct listener		*next;
+	int			 is_unix;
+	struct MHD_Daemon	*d;
+	int			 epfd;		/* MHD's, watched by the loop */
+	int			 tfd;		/* MHD_get_timeout() */
+	int64_t			 armed;		/* boottime ms tfd fires; 0: off */
+	int			 draining;	/* replaced: no accepts, ends soon */
+	int64_t			 drain_until;
+	unsigned		 n_waiting;
+	unsigned		 max_waiting;
+	/* What it was made from, to tell whether [listen] changed. */
+	char			*path;		/* unix */
+	mode_t			 mode;
+	gid_t			 group;
+	dev_t			 dev;		/* the socket file we made */
+	ino_t			 ino;
+	char			*host;		/* tcp */
+	char			*port;
+	unsigned		 max_conn;
+	unsigned		 per_ip;
+	unsigned		 timeout_s;
+};
+
+struct server {
+	struct loop		*loop;
+	struct api_ops		 ops;
+	const struct config	*cfg;
+	struct listener		*listeners;	/* live and draining */
+	struct req		*waiters;
+	size_t			 n_waiting;
+	int			 wfd;		/* earliest waiter deadline */
+	int			 stopping;
+	struct tok_slot		*tc;		/* TC_SETS * TC_WAYS, lazily */
+	uint64_t		 tc_tick;
+	uint64_t		 tc_hits;
+	uint64_t		 tc_misses;
+	uint64_t		 requests[R_N][N_CODES];
+	int64_t			 log_window;
+	unsigned		 log_count;
+	unsigned		 log_dropped;
+};
+
+/* Who is calling, for one request. */
+struct caller {
+	struct authz_caller	 who;
+	const char		*desc;		/* for audit lines */
+	struct tok_val		*tv;		/* bearer: a held reference */
+};
+
+static void listener_arm(struct listener *ls);
+static void listener_destroy(struct listener *ls);
+static void waiter_resume(struct req *rq, int over);
+
+/* ------------------------------------------------------------------ */
+/* Small helpers                                                        */
+
+/*
+ * Copies s into buf for a log line: printable ASCII only (anything else,
+ * and blanks and quotes, as '?'), at most max bytes then "...".
+ */
+static const char *
+safe(char *buf, size_t size, const char *s, size_t max)
+{
+	size_t i, o = 0;
+
+	if (s == NULL)
+		s = "-";
+	for (i = 0; s[i] != '\0' && o + 4 < size; i++) {
+		if (i == max) {
+			memcpy(buf + o, "...", 3);
+			o += 3;
+			break;
+		}
+		buf[o++] = (s[i] > 0x20 && s[i] < 0x7f && s[i] != '"' &&
+		    s[i] != '\\') ? s[i] : '?';
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+/* As safe() into a new string (for header values: spaces kept). */
+static char *
+header_dup(const char *s)
+{
+	size_t i, n = s != NULL ? strlen(s) : 0;
+	char *r;
+
+	if (n > 1024)
+		n = 1024;
+	if ((r = malloc(n + 1)) == NULL)
+		return NULL;
+	for (i = 0; i < n; i++)
+		r[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+	r[n] = '\0';
+	return r;
+}
+
+/* Returns 1 when s is [A-Za-z0-9._-]{1,max} and does not start with '.'. */
+static int
+name_ok(const char *s, size_t len, size_t max)
+{
+	size_t i;
+
+	if (len == 0 || len > max || s[0] == '.')
+		return 0;
+	for (i = 0; i < len; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '.' &&
+		    s[i] != '_' && s[i] != '-')
+			return 0;
+	return 1;
+}
+
+/* Returns 1 when n bytes at p are valid UTF-8 without NUL. */
+static int
+utf8_ok(const unsigned char *p, size_t n)
+{
+	size_t i = 0, k, len;
+	uint32_t cp;
+
+	while (i < n) {
+		unsigned char c = p[i];
+
+		if (c == 0)
+			return 0;
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			len = 2;
+			cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			len = 3;
+			cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			len = 4;
+			cp = c & 0x07;
+		} else
+			return 0;
+		if (n - i < len)
+			return 0;
+		for (k = 1; k < len; k++) {
+			if ((p[i + k] & 0xc0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (p[i + k] & 0x3f);
+		}
+		if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		i += len;
+	}
+	return 1;
+}
+
+/* Is method GET or HEAD (HEAD is served like GET; MHD drops the body)? */
+static int
+is_get(const char *method)
+{
+	return strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
+	    strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+}
+
+/* Does header value v start with media type t (then end, ';' or blank)? */
+static int
+media_type_is(const char *v, const char *t)
+{
+	size_t n = strlen(t);
+
+	if (v == NULL || strncasecmp(v, t, n) != 0)
+		return 0;
+	return v[n] == '\0' || v[n] == ';' || v[n] == ' ' || v[n] == '\t';
+}
+
+/*
+ * ?wait= duration: N, Ns, Nm or Nms (N: up to 9 digits).  Returns 0 and
+ * milliseconds in *ret, or -EINVAL.
+ */
+static int
+parse_wait(const char *s, int64_t *ret)
+{
+	int64_t v = 0;
+	size_t i;
+
+	for (i = 0; s[i] >= '0' && s[i] <= '9'; i++) {
+		if (i == 9)
+			return -EINVAL;
+		v = v * 10 + (s[i] - '0');
+	}
+	if (i == 0)
+		return -EINVAL;
+	if (s[i] == '\0' || strcmp(s + i, "s") == 0)
+		v *= 1000;
+	else if (strcmp(s + i, "m") == 0)
+		v *= 60 * 1000;
+	else if (strcmp(s + i, "ms") != 0)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+/*
+ * Does an If-None-Match list name generation gen ("*" names any)?  Weak
+ * tags compare like strong ones (RFC 9110 13.1.2).
+ */
+static int
+etag_match(const char *h, uint64_t gen)
+{
+	const char *p = h;
+
+	while (*p != '\0') {
+		uint64_t v = 0;
+		int digits = 0, over = 0;
+
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (*p == '\0')
+			break;
+		if (*p == '*')
+			return 1;
+		if (p[0] == 'W' && p[1] == '/')
+			p += 2;
+		if (*p == '"') {
+			for (p++; *p >= '0' && *p <= '9'; p++, digits++) {
+				if (v > (UINT64_MAX - 9) / 10)
+					over = 1;
+				v = v * 10 + (uint64_t)(*p - '0');
+			}
+			if (*p == '"' && digits > 0 && !over && v == gen)
+				return 1;
+		}
+		while (*p != '\0' && *p != ',')
+			p++;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Wiped buffers and responses                                          */
+
+/* A growable buffer that wipes every copy it lets go of. */
+struct wbuf {
+	char	*p;
+	size_t	 len;
+	size_t	 cap;
+	int	 oom;
+};
+
+static void
+wb_reserve(struct wbuf *b, size_t more)
+{
+	size_t ncap;
+	char *np;
+
+	if (b->oom || b->len + more + 1 <= b->cap)
+		return;
+	if (more > SIZE_MAX / 4 - b->len) {
+		b->oom = 1;
+		return;
+	}
+	for (ncap = b->cap ? b->cap : 512; ncap < b->len + more + 1; ncap *= 2)
+		;
+	if ((np = malloc(ncap)) == NULL) {
+		b->oom = 1;
+		return;
+	}
+	if (b->p != NULL) {
+		memcpy(np, b->p, b->len);
+		OPENSSL_cleanse(b->p, b->cap);
+		free(b->p);
+	}
+	b->p = np;
+	b->cap = ncap;
+}
+
+static void
+wb_put(struct wbuf *b, const void *p, size_t n)
+{
+	wb_reserve(b, n);
+	if (b->oom)
+		return;
+	memcpy(b->p + b->len, p, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+static void
+wb_str(struct wbuf *b, const char *s)
+{
+	wb_put(b, s, strlen(s));
+}
+
+static void __attribute__((format(printf, 2, 3)))
+wb_fmt(struct wbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		b->oom = 1;
+		return;
+	}
+	wb_reserve(b, (size_t)n);
+	if (b->oom)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+}
+
+/* A JSON string (with quotes) of n bytes of valid UTF-8 at s. */
+static void
+wb_jstr(struct wbuf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i;
+
+	wb_reserve(b, n + 2);
+	wb_put(b, "\"", 1);
+	for (i = 0; i < n && !b->oom; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+
+		if (c == '"' || c == '\\') {
+			esc[1] = (char)c;
+			wb_put(b, esc, 2);
+		} else if (c == '\n')
+			wb_put(b, "\\n", 2);
+		else if (c < 0x20 || c == 0x7f)
+			wb_put(b, esc, 6);
+		else
+			wb_put(b, s + i, 1);
+	}
+	wb_put(b, "\"", 1);
+}
+
+/* Standard base64 (with padding) of n bytes, in quotes. */
+static void
+wb_b64(struct wbuf *b, const void *p, size_t n)
+{
+	size_t need = 4 * ((n + 2) / 3);
+
+	if (n > INT_MAX / 2) {
+		b->oom = 1;
+		return;
+	}
+	wb_put(b, "\"", 1);
+	wb_reserve(b, need + 1);
+	if (b->oom)
+		return;
+	b->len += (size_t)EVP_EncodeBlock((unsigned char *)b->p + b->len,
+	    p, (int)n);
+	wb_put(b, "\"", 1);
+}
+
+static void
+wb_wipe(struct wbuf *b)
+{
+	if (b->p != NULL) {
+		OPENSSL_cleanse(b->p, b->cap);
+		free(b->p);
+	}
+	memset(b, 0, sizeof(*b));
+}
+
+struct secret_body {
+	char	*p;
+	size_t	 cap;
+};
+
+/* MHD's free callback of secret bodies: wipe, then free. */
+static void
+secret_body_free(void *cls)
+{
+	struct secret_body *sb = cls;
+
+	OPENSSL_cleanse(sb->p, sb->cap);
+	free(sb->p);
+	free(sb);
+}
+
+/*
+ * A response whose body p (len bytes used of cap) holds key material or
+ * tokens: it takes p, and the bytes are wiped before they are freed.  On
+ * failure p is wiped and freed and NULL returned.
+ */
+static struct MHD_Response *
+resp_secret(char *p, size_t len, size_t cap)
+{
+	struct secret_body *sb;
+	struct MHD_Response *r;
+
+	if ((sb = malloc(sizeof(*sb))) == NULL) {
+		OPENSSL_cleanse(p, cap);
+		free(p);
+		return NULL;
+	}
+	sb->p = p;
+	sb->cap = cap;
+	r = MHD_create_response_from_buffer_with_free_callback_cls(len, p,
+	    secret_body_free, sb);
+	if (r == NULL)
+		secret_body_free(sb);
+	return r;
+}
+
+/* A response with a copy of n bytes at p (MHD_RESPMEM_MUST_COPY). */
+static struct MHD_Response *
+resp_copy(const void *p, size_t n, const char *ctype)
+{
+	struct MHD_Response *r;
+
+	r = MHD_create_response_from_buffer(n, (void *)p,
+	    MHD_RESPMEM_MUST_COPY);
+	if (r != NULL && ctype != NULL)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	return r;
+}
+
+/* A response that takes p, allocated with malloc (MHD_RESPMEM_MUST_FREE). */
+static struct MHD_Response *
+resp_take(char *p, size_t n, const char *ctype)
+{
+	struct MHD_Response *r;
+
+	r = MHD_create_response_from_buffer(n, p, MHD_RESPMEM_MUST_FREE);
+	if (r == NULL) {
+		free(p);
+		return NULL;
+	}
+	if (ctype != NULL)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	return r;
+}
+
+/* A response with j (reference stolen) as compact JSON. */
+static struct MHD_Response *
+resp_json(json_t *j)
+{
+	char *p;
+
+	if (j == NULL)
+		return NULL;
+	p = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	if (p == NULL)
+		return NULL;
+	return resp_take(p, strlen(p), CT_JSON);
+}
+
+static void
+count(struct server *s, enum route route, unsigned code)
+{
+	size_t i;
+
+	for (i = 0; i < N_CODES - 1; i++)
+		if (status_codes[i] == code)
+			break;
+	s->requests[route][i]++;
+}
+
+/*
+ * Queues r (which may be NULL after an allocation failure: then the
+ * connection is closed) with code, and counts it.  Always destroys r.
+ */
+static enum MHD_Result
+respond(struct req *rq, unsigned code, struct MHD_Response *r)
+{
+	struct server *s = rq->cn->ls->srv;
+	enum MHD_Result ret;
+
+	rq->queued = 1;
+	if (r == NULL) {
+		count(s, rq->route, 500);
+		return MHD_NO;
+	}
+	/* A replaced listener serves what it has, then closes. */
+	if (rq->cn->ls->draining || s->stopping)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+	ret = MHD_queue_response(rq->mc, code, r);
+	MHD_destroy_response(r);
+	count(s, rq->route, code);
+	return ret;
+}
+
+/* {"error": error, "error_description": ...} as a response, not queued. */
+static struct MHD_Response * __attribute__((format(printf, 2, 0)))
+error_body(const char *error, const char *fmt, va_list ap)
+{
+	struct MHD_Response *r;
+	char desc[512];
+	json_t *j;
+
+	vsnprintf(desc, sizeof(desc), fmt, ap);
+	j = json_pack("{s:s,s:s}", "error", error, "error_description", desc);
+	if (j == NULL)
+		j = json_pack("{s:s}", "error", error);
+	r = resp_json(j);
+	if (r != NULL)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
+		    "no-store");
+	return r;
+}
+
+/* Queues a JSON error. */
+static enum MHD_Result __attribute__((format(printf, 4, 5)))
+reply_error(struct req *rq, unsigned code, const char *error,
+    const char *fmt, ...)
+{
+	struct MHD_Response *r;
+	va_list ap;
+
+	va_start(ap, fmt);
+	r = error_body(error, fmt, ap);
+	va_end(ap);
+	return respond(rq, code, r);
+}
+
+/* Queues 401 with WWW-Authenticate (RFC 6750 section 3). */
+static enum MHD_Result
+reply_401(struct req *rq, const char *why)
+{
+	struct MHD_Response *r;
+	char qd[200], hdr[300];
+	size_t i;
+
+	/* The description goes inside a quoted-string: no '"' or '\'. */
+	snprintf(qd, sizeof(qd), "%s", why);
+	for (i = 0; qd[i] != '\0'; i++)
+		if (qd[i] == '"' || qd[i] == '\\' || (unsigned char)qd[i] < 0x20 ||
+		    (unsigned char)qd[i] >= 0x7f)
+			qd[i] = '?';
+	snprintf(hdr, sizeof(hdr), "Bearer error=\"invalid_token\", "
+	    "error_description=\"%s\"", qd);
+	r = resp_json(json_pack("{s:s,s:s}", "error", "invalid_token",
+	    "error_description", qd));
+	if (r != NULL) {
+		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, hdr);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
+		    "no-store");
+	}
+	return respond(rq, MHD_HTTP_UNAUTHORIZED, r);
+}
+
+static enum MHD_Result
+reply_405(struct req *rq, const char *allow)
+{
+	struct MHD_Response *r;
+
+	r = resp_json(json_pack("{s:s,s:s}", "error", "invalid_request",
+	    "error_description", "method not allowed"));
+	if (r != NULL)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+	return respond(rq, MHD_HTTP_METHOD_NOT_ALLOWED, r);
+}
+
+/* ------------------------------------------------------------------ */
+/* Verified-token cache                                                 */
+
+static void
+tv_unref(struct tok_val *tv)
+{
+	if (tv == NULL || --tv->refs > 0)
+		return;
+	free(tv->issuer);
+	free(tv->subject);
+	json_decref(tv->claims);
+	free(tv->h_sub);
+	free(tv->h_iss);
+	free(tv->h_scope);
+	free(tv->desc);
+	free(tv);
+}
+
+/* The scope claim as one space-separated string ("scp" arrays joined). */
+static char *
+scope_text(const json_t *claims)
+{
+	const json_t *v = json_object_get(claims, "scope"), *el;
+	struct wbuf b = { 0 };
+	size_t i;
+	char *r;
+
+	if (json_is_string(v))
+		return header_dup(json_string_value(v));
+	v = json_object_get(claims, "scp");
+	json_array_foreach(v, i, el)
+		if (json_is_string(el)) {
+			if (b.len > 0)
+				wb_put(&b, " ", 1);
+			wb_str(&b, json_string_value(el));
+		}
+	r = header_dup(b.p != NULL && !b.oom ? b.p : "");
+	wb_wipe(&b);
+	return r;
+}
+
+/* Builds the cached value of a token verify_bearer accepted. */
+static struct tok_val *
+tv_new(const struct authz_caller *who, struct idp_jws *jws)
+{
+	struct tok_val *tv;
+	const char *iss;
+	char b1[160], b2[160];
+
+	if ((tv = calloc(1, sizeof(*tv))) == NULL)
+		return NULL;
+	tv->refs = 1;
+	iss = json_string_value(json_object_get(jws->claims, "iss"));
+	tv->issuer = strdup(who->issuer != NULL ? who->issuer : "");
+	tv->subject = who->subject != NULL ? strdup(who->subject) : NULL;
+	tv->claims = json_incref(jws->claims);
+	tv->h_sub = header_dup(who->subject);
+	tv->h_iss = header_dup(iss);
+	tv->h_scope = scope_text(jws->claims);
+	if (asprintf(&tv->desc, "iss=%s sub=%s", safe(b1, sizeof(b1), iss, 128),
+	    safe(b2, sizeof(b2), who->subject, 128)) < 0)
+		tv->desc = NULL;
+	if (tv->issuer == NULL || (who->subject != NULL && tv->subject == NULL) ||
+	    tv->h_sub == NULL || tv->h_iss == NULL || tv->h_scope == NULL ||
+	    tv->desc == NULL) {
+		tv_unref(tv);
+		return NULL;
+	}
+	return tv;
+}
+
+static void
+tc_clear(struct server *s)
+{
+	size_t i;
+
+	if (s->tc == NULL)
+		return;
+	for (i = 0; i < TC_SETS * TC_WAYS; i++)
+		tv_unref(s->tc[i].val);
+	free(s->tc);
+	s->tc = NULL;
+}
+
+/* The slot to fill for key: its own, an empty or expired one, or the LRU. */
+static struct tok_slot *
+tc_victim(struct tok_slot *set, const unsigned char *key, int64_t now)
+{
+	struct tok_slot *v = &set[0];
+	size_t i;
+
+	for (i = 0; i < TC_WAYS; i++) {
+		if (memcmp(set[i].key, key, SHA256_DIGEST_LENGTH) == 0 ||
+		    set[i].until <= now)
+			return &set[i];
+		if (set[i].used < v->used)
+			v = &set[i];
+	}
+	return v;
+}
+
+/*
+ * Verifies bearer token tok (len bytes) through the cache: a token seen
+ * before costs a SHA-256, not a signature check.  Successes are kept until
+ * the token's exp, failures TC_NEGATIVE_MS (not -ENOKEY: the issuer's
+ * keys are being refetched).  Returns 0 with a held reference in *ret
+ * (tv_unref() it), or -errno with a reason in why.
+ */
+static int
+bearer_verify(struct server *s, const char *tok, size_t len,
+    struct tok_val **ret, char *why, size_t whylen)
+{
+	unsigned char key[SHA256_DIGEST_LENGTH];
+	struct tok_slot *set, *e;
+	struct authz_caller who;
+	struct idp_jws *jws = NULL;
+	struct tok_val *tv;
+	int64_t now = loop_now_wall(), exp_ms = 0;
+	const json_t *exp;
+	size_t i;
+	int rc;
+
+	if (len == 0 || len > MAX_TOKEN_LEN) {
+		snprintf(why, whylen, len == 0 ? "empty token" :
+		    "token too long");
+		return -EBADMSG;
+	}
+	if (s->tc == NULL)
+		s->tc = calloc(TC_SETS * TC_WAYS, sizeof(*s->tc));
+	SHA256((const unsigned char *)tok, len, key);
+	set = NULL;
+	if (s->tc != NULL) {
+		uint32_t h;
+
+		memcpy(&h, key, sizeof(h));
+		set = &s->tc[(h % TC_SETS) * TC_WAYS];
+		for (i = 0; i < TC_WAYS; i++) {
+			e = &set[i];
+			if (e->until > now &&
+			    memcmp(e->key, key, sizeof(key)) == 0) {
+				s->tc_hits++;
+				e->used = ++s->tc_tick;
+				if (e->val == NULL) {
+					snprintf(why, whylen, "%s", e->why);
+					return e->err;
+				}
+				e->val->refs++;
+				*ret = e->val;
+				return 0;
+			}
+		}
+	}
+	s->tc_misses++;
+	memset(&who, 0, sizeof(who));
+	why[0] = '\0';
+	rc = s->ops.verify_bearer(s->ops.arg, tok, len, &who, &jws, why, whylen);
+	if (rc == 0 && (jws == NULL || who.kind != AUTHZ_BEARER)) {
+		idp_jws_free(jws);
+		snprintf(why, whylen, "verifier returned no token");
+		rc = -EINVAL;
+	}
+	if (rc < 0) {
+		if (why[0] == '\0')
+			snprintf(why, whylen, "%s", strerror(-rc));
+		if (set != NULL && rc != -ENOKEY) {
+			e = tc_victim(set, key, now);
+			tv_unref(e->val);
+			memcpy(e->key, key, sizeof(key));
+			e->val = NULL;
+			e->err = rc;
+			e->until = now + TC_NEGATIVE_MS;
+			e->used = ++s->tc_tick;
+			snprintf(e->why, sizeof(e->why), "%s", why);
+		}
+		return rc;
+	}
+	tv = tv_new(&who, jws);
+	exp = json_object_get(jws->claims, "exp");
+	if (json_is_integer(exp) && json_integer_value(exp) > 0 &&
+	    json_integer_value(exp) < INT64_MAX / 1000)
+		exp_ms = (int64_t)json_integer_value(exp) * 1000;
+	idp_jws_free(jws);
+	if (tv == NULL) {
+		snprintf(why, whylen, "out of memory");
+		return -ENOMEM;
+	}
+	/* Without an exp (verify_bearer requires one) it is not kept. */
+	if (set != NULL && exp_ms > now) {
+		e = tc_victim(set, key, now);
+		tv_unref(e->val);
+		memcpy(e->key, key, sizeof(key));
+		e->val = tv;
+		tv->refs++;
+		e->until = exp_ms;
+		e->used = ++s->tc_tick;
+	}
+	*ret = tv;
+	return 0;
+}
+
+/*
+ * The token of an "Authorization: Bearer TOKEN" header (RFC 6750 2.1:
+ * scheme case-insensitive, b64token characters).  Returns 0 or -EBADMSG.
+ */
+static int
+bearer_of(const char *h, const char **ret, size_t *ret_len)
+{
+	size_t n;
+
+	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
+		return -EBADMSG;
+	h += 7;
+	while (*h == ' ')
+		h++;
+	n = strspn(h, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789-._~+/");
+	n += strspn(h + n, "=");
+	if (n == 0 || h[n] != '\0')
+		return -EBADMSG;
+	*ret = h;
+	*ret_len = n;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Callers                                                              */
+
+/* Reads the peer credentials of a unix connection.  Returns 0 or -errno. */
+static int
+peer_load(struct conn *cn, struct MHD_Connection *mc)
+{
+	const union MHD_ConnectionInfo *ci;
+	struct peer *p = &cn->peer;
+	struct ucred uc;
+	socklen_t sl = sizeof(uc), gl = 0;
+	char path[64], exe[EXE_MAX], sb[EXE_MAX];
+	ssize_t n;
+	int fd;
+
+	ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (ci == NULL)
+		return -EBADF;
+	fd = ci->connect_fd;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &sl) < 0)
+		return -errno;
+	p->uid = uc.uid;
+	p->gid = uc.gid;
+	p->pid = uc.pid;
+	/* Supplementary groups (Linux 4.13+); without them: none. */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, NULL, &gl) < 0 &&
+	    errno == ERANGE && gl > 0 && gl <= 65536 * sizeof(gid_t)) {
+		if ((p->groups = malloc(gl)) == NULL)
+			return -ENOMEM;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, p->groups,
+		    &gl) == 0)
+			p->n_groups = gl / sizeof(gid_t);
+	}
+	/* Best effort, for the audit line only (never for decisions). */
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)uc.pid);
+	if (uc.pid > 0 && (n = readlink(path, exe, sizeof(exe) - 1)) > 0)
+		exe[n] = '\0';
+	else
+		snprintf(exe, sizeof(exe), "?");
+	snprintf(p->desc, sizeof(p->desc), "uid=%u pid=%d exe=%s",
+	    (unsigned)uc.uid, (int)uc.pid, safe(sb, sizeof(sb), exe,
+	    EXE_MAX - 8));
+	p->done = 1;
+	return 0;
+}
+
+/* The unix peer as a caller (peer_load() done). */
+static void
+caller_unix(const struct conn *cn, struct caller *cl)
+{
+	memset(cl, 0, sizeof(*cl));
+	cl->who.kind = AUTHZ_UNIX;
+	cl->who.uid = cn->peer.uid;
+	cl->who.gid = cn->peer.gid;
+	cl->who.pid = cn->peer.pid;
+	cl->who.groups = cn->peer.groups;
+	cl->who.n_groups = cn->peer.n_groups;
+	cl->desc = cn->peer.desc;
+}
+
+static void
+caller_bearer(struct tok_val *tv, struct caller *cl)
+{
+	memset(cl, 0, sizeof(*cl));
+	cl->who.kind = AUTHZ_BEARER;
+	cl->who.issuer = tv->issuer;
+	cl->who.subject = tv->subject;
+	cl->who.claims = tv->claims;
+	cl->desc = tv->desc;
+	cl->tv = tv;
+}
+
+static void
+caller_done(struct caller *cl)
+{
+	tv_unref(cl->tv);
+	cl->tv = NULL;
+}
+
+/*
+ * Who sends rq: the unix peer, or on TCP the Authorization bearer.
+ * Returns 0, or -1 after queuing the error response in *ret.
+ */
+static int
+caller_get(struct req *rq, struct caller *cl, enum MHD_Result *ret)
+{
+	struct conn *cn = rq->cn;
+	struct server *s = cn->ls->srv;
+	struct tok_val *tv = NULL;
+	const char *tok;
+	char why[128];
+	size_t len;
+	int rc;
+
+	if (cn->ls->is_unix) {
+		if (!cn->peer.done && (rc = peer_load(cn, rq->mc)) < 0) {
+			log_warn("http: cannot read the peer credentials of a "
+			    "unix connection: %s", strerror(-rc));
+			*ret = reply_error(rq, MHD_HTTP_INTERNAL_SERVER_ERROR,
+			    "server_error", "cannot identify the caller");
+			return -1;
+		}
+		caller_unix(cn, cl);
+		return 0;
+	}
+	if (bearer_of(MHD_lookup_connection_value(rq->mc, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_AUTHORIZATION), &tok, &len) < 0) {
+		*ret = reply_401(rq, "no bearer token");
+		return -1;
+	}
+	if (bearer_verify(s, tok, len, &tv, why, sizeof(why)) < 0) {
+		*ret = reply_401(rq, why);
+		return -1;
+	}
+	caller_bearer(tv, cl);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Long polls                                                           */
+
+static void
+waiters_arm(struct server *s)
+{
+	int64_t at = 0;
+	struct req *w;
+
+	for (w = s->waiters; w != NULL; w = w->wnext)
+		if (at == 0 || w->deadline < at)
+			at = w->deadline;
+	loop_timer_at(s->wfd, at);
+}
+
+static void
+on_wait_timer(struct loop *l, int fd, uint32_t events, void *arg)
+{
+	struct server *s = arg;
+	int64_t now = loop_now_mono();
+	struct req *w, *next;
+
+	loop_timer_ack(fd);
+	for (w = s->waiters; w != NULL; w = next) {
+		next = w->wnext;
+		if (w->deadline <= now)
+			waiter_resume(w, 1);
+	}
+	waiters_arm(s);
+}
+
+/* May rq be held (again)?  Not once over, nor on a listener going away. */
+static int
+can_wait(const struct req *rq)
+{
+	return !rq->wait_over && !rq->cn->ls->draining &&
+	    !rq->cn->ls->srv->stopping;
+}
+
+/*
+ * Holds rq until a newer generation of cred than gen is published or the
+ * deadline passes.  The request is handled again from the top when it
+ * resumes.
+ */
+static enum MHD_Result
+wait_start(struct req *rq, const char *cred, uint64_t gen, int64_t wait_ms)
+{
+	struct listener *ls = rq->cn->ls;
+	struct server *s = ls->srv;
+
+	if (ls->n_waiting >= ls->max_waiting) {
+		struct MHD_Response *r;
+
+		r = resp_json(json_pack("{s:s,s:s}", "error",
+		    "temporarily_unavailable", "error_description",
+		    "too many long polls; retry"));
+		if (r != NULL)
+			MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+		return respond(rq, MHD_HTTP_SERVICE_UNAVAILABLE, r);
+	}
+	snprintf(rq->wait_cred, sizeof(rq->wait_cred), "%s", cred);
+	rq->wait_gen = gen;
+	if (rq->deadline == 0)
+		rq->deadline = loop_now_mono() + wait_ms;
+	rq->wprev = NULL;
+	rq->wnext = s->waiters;
+	if (s->waiters != NULL)
+		s->waiters->wprev = rq;
+	s->waiters = rq;
+	rq->waiting = 1;
+	s->n_waiting++;
+	ls->n_waiting++;
+	MHD_suspend_connection(rq->mc);
+	waiters_arm(s);
+	return MHD_YES;
+}
+
+static void
+waiter_unlink(struct req *rq)
+{
+	struct server *s = rq->cn->ls->srv;
+
+	if (!rq->waiting)
+		return;
+	if (rq->wprev != NULL)
+		rq->wprev->wnext = rq->wnext;
+	else
+		s->waiters = rq->wnext;
+	if (rq->wnext != NULL)
+		rq->wnext->wprev = rq->wprev;
+	rq->wprev = rq->wnext = NULL;
+	rq->waiting = 0;
+	s->n_waiting--;
+	rq->cn->ls->n_waiting--;
+}
+
+/*
+ * Lets a held request go: it is handled again (over: answer 304 now even
+ * when nothing changed).  MHD runs it on the next pass of the loop.
+ */
+static void
+waiter_resume(struct req *rq, int over)
+{
+	struct listener *ls = rq->cn->ls;
+
+	waiter_unlink(rq);
+	if (over)
+		rq->wait_over = 1;
+	MHD_resume_connection(rq->mc);
+	/*
+	 * In external polling mode MHD picks resumed connections up on its
+	 * next MHD_run() only, and MHD_get_timeout() does not ask for one:
+	 * run it on the next pass of the loop.
+	 */
+	ls->armed = loop_now_mono();
+	loop_timer_at(ls->tfd, ls->armed);
+}
+
+/* Resumes every held request of ls (or of all listeners when NULL). */
+static void
+waiters_release(struct server *s, struct listener *ls)
+{
+	struct req *w, *next;
+
+	for (w = s->waiters; w != NULL; w = next) {
+		next = w->wnext;
+		if (ls == NULL || w->cn->ls == ls)
+			waiter_resume(w, 1);
+	}
+	waiters_arm(s);
+}
+
+/* ------------------------------------------------------------------ */
+/* Credentials                                                          */
+
+static const char *
+file_type(const char *file)
+{
+	size_t n = strlen(file);
+
+	if (n > 4 && strcmp(file + n - 4, ".pem") == 0)
+		return "application/x-pem-file";
+	if (n > 5 && strcmp(file + n - 5, ".json") == 0)
+		return CT_JSON;
+	if (strcmp(file, "token") == 0)
+		return "application/jwt";
+	return "application/octet-stream";
+}
+
+/* GET /v1/credentials */
+static enum MHD_Result
+h_cred_list(struct req *rq, const struct caller *cl)
+{
+	struct server *s = rq->cn->ls->srv;
+	const char *const *names = s->ops.names(s->ops.arg);
+	json_t *arr = json_array(), *o;
+	const char *type;
+	int64_t not_after;
+	uint64_t gen;
+	size_t i, n = 0;
+
+	for (i = 0; names != NULL && names[i] != NULL && arr != NULL; i++) {
+		if (!authz_may_read(s->cfg, &cl->who, names[i]))
+			continue;
+		type = NULL;
+		gen = 0;
+		not_after = 0;
+		if (s->ops.generation(s->ops.arg, names[i], &gen, &type,
+		    &not_after) < 0)
+			continue;
+		o = json_pack("{s:s,s:s,s:I,s:o}", "name", names[i],
+		    "type", type != NULL ? type : "", "generation",
+		    (json_int_t)gen, "not_after", gen > 0 ?
+		    json_integer(not_after) : json_null());
+		if (o == NULL || json_array_append_new(arr, o) < 0) {
+			json_decref(arr);
+			arr = NULL;
+		}
+		n++;
+	}
+	log_info("audit: credentials_list by %s ok (%zu)", cl->desc, n);
+	return respond(rq, MHD_HTTP_OK, resp_json(arr));
+}
+
+/*
+ * Looks up credential name for a read by cl: 0 with its generation, or -1
+ * after queuing 404 / 403 (audited).
+ */
+static int
+cred_check(struct req *rq, const struct caller *cl, const char *name,
+    const char *what, uint64_t *ret_gen, enum MHD_Result *ret)
+{
+	struct server *s = rq->cn->ls->srv;
+	char sb[80];
+
+	if (!name_ok(name, strlen(name), MAX_NAME) ||
+	    s->ops.generation(s->ops.arg, name, ret_gen, NULL, NULL) < 0) {
+		log_info("audit: %s %s by %s not_found",
+		    route_names[rq->route], safe(sb, sizeof(sb), what, 64),
+		    cl->desc);
+		*ret = reply_error(rq, MHD_HTTP_NOT_FOUND, "not_found",
+		    "no credential named %s", safe(sb, sizeof(sb), name, 64));
+		return -1;
+	}
+	if (!authz_may_read(s->cfg, &cl->who, name)) {
+		log_notice("audit: %s %s by %s denied", route_names[rq->route],
+		    safe(sb, sizeof(sb), what, 64), cl->desc);
+		*ret = reply_error(rq, MHD_HTTP_FORBIDDEN, "access_denied",
+		    "not allowed to read %s", name);
+		return -1;
+	}
+	return 0;
+}
+
+static enum MHD_Result
+reply_unpublished(struct req *rq)
+{
+	struct MHD_Response *r;
+
+	r = resp_json(json_pack("{s:s,s:s}", "error", "not_ready",
+	    "error_description", "no generation published yet"));
+	if (r != NULL)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "5");
+	return respond(rq, MHD_HTTP_SERVICE_UNAVAILABLE, r);
+}
+
+/*
+ * GET /v1/credentials/NAME: {"name", "generation", "meta": meta.json,
+ * "files": {"FILE": {"encoding": "text"|"base64", "content": ...}}} with
+ * every file of the generation.  Key files (*.key) and anything that is
+ * not UTF-8 text are base64.  Built in a wiped buffer: it holds keys.
+ */
+static enum MHD_Result
+h_cred(struct req *rq, const struct caller *cl, const char *name)
+{
+	struct server *s = rq->cn->ls->srv;
+	struct wbuf b = { 0 };
+	json_t *meta = NULL, *e;
+	const char *fname;
+	char *mtext, *data;
+	enum MHD_Result ret;
+	uint64_t gen, fgen;
+	size_t len, flen;
+	int first = 1, rc, missing = 0;
+
+	if (cred_check(rq, cl, name, name, &gen, &ret) < 0)
+		return ret;
+	if (gen == 0)
+		return reply_unpublished(rq);
+	if ((rc = s->ops.meta(s->ops.arg, name, &meta)) < 0 ||
+	    !json_is_object(json_object_get(meta, "files"))) {
+		json_decref(meta);
+		log_warn("http: credential %s: cannot read its meta.json: %s",
+		    name, rc < 0 ? strerror(-rc) : "no files");
+		return reply_error(rq, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		    "server_error", "cannot read the credential's metadata");
+	}
+	mtext = json_dumps(meta, JSON_COMPACT);
+	wb_str(&b, "{\"name\":");
+	wb_jstr(&b, name, strlen(name));
+	wb_fmt(&b, ",\"generation\":%llu,\"meta\":%s,\"files\":{",
+	    (unsigned long long)gen, mtext != NULL ? mtext : "null");
+	if (mtext == NULL)
+		b.oom = 1;
+	free(mtext);
+	json_object_foreach(json_object_get(meta, "files"), fname, e) {
+		flen = strlen(fname);
+		if (!name_ok(fname, flen, MAX_FILE_NAME))
+			continue;
+		data = NULL;
+		if ((rc = s->ops.read_file(s->ops.arg, name, fname, &data, &len,
+		    &fgen)) < 0) {
+			missing = 1;
+			break;
+		}
+		wb_str(&b, first ? "" : ",");
+		first = 0;
+		wb_jstr(&b, fname, flen);
+		if ((flen > 4 && strcmp(fname + flen - 4, ".key") == 0) ||
+		    !utf8_ok((const unsigned char *)data, len)) {
+			wb_str(&b, ":{\"encoding\":\"base64\",\"content\":");
+			wb_b64(&b, data, len);
+		} else {
+			wb_str(&b, ":{\"encoding\":\"text\",\"content\":");
+			wb_jstr(&b, data, len);
+		}
+		wb_str(&b, "}");
+		if (data != NULL) {
+			OPENSSL_cleanse(data, len);
+			free(data);
+		}
+	}
+	json_decref(meta);
+	wb_str(&b, "}}");
+	if (missing || b.oom) {
+		wb_wipe(&b);
+		log_warn("http: credential %s: %s", name, missing ?
+		    "a file listed in meta.json cannot be read" :
+		    "out of memory");
+		return reply_error(rq, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		    "server_error", "cannot read the credential");
+	}
+	log_info("audit: credential %s gen %llu by %s ok", name,
+	    (unsigned long long)gen, cl->desc);
+	{
+		struct MHD_Response *r = resp_secret(b.p, b.len, b.cap);
+
+		if (r != NULL) {
+			MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+			    CT_JSON);
+			MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
+			    "no-store");
+		}
+		return respond(rq, MHD_HTTP_OK, r);
+	}
+}
+
+/*
+ * GET /v1/credentials/NAME/FILE: the raw bytes, ETag "GEN".  With
+ * If-None-Match naming the current generation: 304, or with ?wait=D held
+ * until a newer generation is published or D (capped at max_wait) passes.
+ * This is the hot path: no JSON, one allocation beside the response body,
+ * one log line.
+ */
+static enum MHD_Result
+h_cred_file(struct req *rq, const struct caller *cl, const char *name,
+    const char *file)
+{
+	struct server *s = rq->cn->ls->srv;
+	struct MHD_Response *r;
+	const char *inm, *w;
+	char etag[24], *data = NULL, what[MAX_NAME + MAX_FILE_NAME + 2], sb[80];
+	enum MHD_Result ret;
+	int64_t wait_ms = 0;
+	uint64_t gen, fgen = 0;
+	size_t len = 0;
+	int rc;
+
+	w = MHD_lookup_connection_value(rq->mc, MHD_GET_ARGUMENT_KIND, "wait");
+	if (w != NULL) {
+		if (parse_wait(w, &wait_ms) < 0)
+			return reply_error(rq, MHD_HTTP_BAD_REQUEST,
+			    "invalid_request", "bad wait %s (like 30s, 5m or "
+			    "500ms)", safe(sb, sizeof(sb), w, 32));
+		if (wait_ms > s->cfg->listen.max_wait)
+			wait_ms = s->cfg->listen.max_wait;
+	}
+	snprintf(what, sizeof(what), "%s/%s", name, file);
+	if (cred_check(rq, cl, name, what, &gen, &ret) < 0)
+		return ret;
+	if (!name_ok(file, strlen(file), MAX_FILE_NAME)) {
+		log_info("audit: credential_file %s/%s by %s not_found", name,
+		    safe(sb, sizeof(sb), file, 64), cl->desc);
+		return reply_error(rq, MHD_HTTP_NOT_FOUND, "not_found",
+		    "no such file");
+	}
+	inm = MHD_lookup_connection_value(rq->mc, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_IF_NONE_MATCH);
+	if (gen == 0) {
+		if (wait_ms > 0 && can_wait(rq))
+			return wait_start(rq, name, 0, wait_ms);
+		return reply_unpublished(rq);
+	}
+	if (inm != NULL && etag_match(inm, gen)) {
+		if (wait_ms > 0 && can_wait(rq))
+			return wait_start(rq, name, gen, wait_ms);
+		snprintf(etag, sizeof(etag), "\"%llu\"", (unsigned long long)gen);
+		r = MHD_create_response_from_buffer(0, NULL,
+		    MHD_RESPMEM_PERSISTENT);
+		if (r != NULL)
+			MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, etag);
+		log_debug("audit: credential_file %s gen %llu by %s "
+		    "not_modified", what, (unsigned long long)gen, cl->desc);
+		return respond(rq, MHD_HTTP_NOT_MODIFIED, r);
+	}
+	if ((rc = s->ops.read_file(s->ops.arg, name, file, &data, &len,
+	    &fgen)) < 0) {
+		if (rc == -ENOENT) {
+			log_info("audit: credential_file %s by %s not_found",
+			    what, cl->desc);
+			return reply_error(rq, MHD_HTTP_NOT_FOUND, "not_found",
+			    "no file %s in credential %s", file, name);
+		}
+		log_warn("http: cannot read %s: %s", what, strerror(-rc));
+		return reply_error(rq, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		    "server_error", "cannot read the file");
+	}
+	snprintf(etag, sizeof(etag), "\"%llu\"", (unsigned long long)fgen);
+	if ((r = resp_secret(data, len, len)) != NULL) {
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, etag);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+		    file_type(file));
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
+		    "no-store");
+	}
+	log_info("audit: credential_file %s gen %llu by %s ok", what,
+	    (unsigned long long)fgen, cl->desc);
+	return respond(rq, MHD_HTTP_OK, r);
+}
+
+/* ------------------------------------------------------------------ */
+/* POST /v1/token                                                       */
+
+struct form {
+	struct {
+		const char	*k;
+		const char	*v;
+	} p[MAX_FORM_PARAMS];
+	size_t n;
+};
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Percent-decodes s in place ('+' is a space).  Returns 0, or -EBADMSG for
+ * a malformed escape or %00.
+ */
+static int
+form_decode(char *s)
+{
+	char *o = s;
+
+	for (; *s != '\0'; s++) {
+		if (*s == '+')
+			*o++ = ' ';
+		else if (*s == '%') {
+			int hi = hexval((unsigned char)s[1]), lo;
+
+			if (hi < 0 || (lo = hexval((unsigned char)s[2])) < 0 ||
+			    (hi == 0 && lo == 0))
+				return -EBADMSG;
+			*o++ = (char)(hi * 16 + lo);
+			s += 2;
+		} else
+			*o++ = *s;
+	}
+	*o = '\0';
+	return 0;
+}
+
+/* May parameter k occur more than once (RFC 8693 2.1)? */
+static int
+form_repeatable(const char *k)
+{
+	return strcmp(k, "audience") == 0 || strcmp(k, "resource") == 0;
+}
+
+/*
+ * Parses an application/x-www-form-urlencoded body in place (body[len]
+ * must be writable).  Parameters without a value count as absent (RFC
+ * 6749 3.1).  Returns 0, or -EBADMSG with a reason in *why (bad escape,
+ * duplicate parameter, too many).
+ */
+static int
+form_parse(char *body, size_t len, struct form *f, const char **why)
+{
+	char *p = body, *end = body + len, *amp, *eq, *k, *v;
+	size_t i;
+
+	f->n = 0;
+	body[len] = '\0';
+	if (memchr(body, '\0', len) != NULL) {
+		*why = "NUL byte in the body";
+		return -EBADMSG;
+	}
+	while (p < end) {
+		if ((amp = memchr(p, '&', (size_t)(end - p))) == NULL)
+			amp = end;
+		if (amp == p) {
+			p++;
+			continue;
+		}
+		*amp = '\0';
+		k = p;
+		if ((eq = strchr(p, '=')) != NULL) {
+			*eq = '\0';
+			v = eq + 1;
+		} else
+			v = amp;
+		p = amp + 1;
+		if (form_decode(k) < 0 || form_decode(v) < 0) {
+			*why = "malformed percent-encoding";
+			return -EBADMSG;
+		}
+		if (*k == '\0') {
+			*why = "a parameter without a name";
+			return -EBADMSG;
+		}
+		if (*v == '\0')
+			continue;
+		for (i = 0; i < f->n; i++)
+			if (strcmp(f->p[i].k, k) == 0 && !form_repeatable(k)) {
+				*why = "a parameter is repeated";
+				return -EBADMSG;
+			}
+		if (f->n == MAX_FORM_PARAMS) {
+			*why = "too many parameters";
+			return -EBADMSG;
+		}
+		f->p[f->n].k = k;
+		f->p[f->n].v = v;
+		f->n++;
+	}
+	return 0;
+}
+
+static const char *
+form_get(const struct form *f, const char *k)
+{
+	size_t i;
+
+	for (i = 0; i < f->n; i++)
+		if (strcmp(f->p[i].k, k) == 0)
+			return f->p[i].v;
+	return NULL;
+}
+
+/*
+ * Validates scope (RFC 6749 3.3 scope-tokens) and rewrites it with single
+ * spaces.  Returns 0 or -EBADMSG.
+ */
+static int
+scope_normalize(char *scope)
+{
+	char *o = scope, *p;
+	int any = 0;
+
+	for (p = scope; *p != '\0'; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c == ' ') {
+			if (any && o[-1] != ' ')
+				*o++ = ' ';
+			continue;
+		}
+		if (c < 0x21 || c == 0x22 || c == 0x5c || c > 0x7e)
+			return -EBADMSG;
+		*o++ = (char)c;
+		any = 1;
+	}
+	if (o > scope && o[-1] == ' ')
+		o--;
+	*o = '\0';
+	return 0;
+}
+
+/* Queues an OAuth error of the token endpoint and writes the audit line. */
+static enum MHD_Result __attribute__((format(printf, 5, 6)))
+token_error(struct req *rq, const char *desc, unsigned code,
+    const char *error, const char *fmt, ...)
+{
+	struct MHD_Response *r;
+	va_list ap;
+
+	log_notice("audit: token by %s %s", desc, error);
+	va_start(ap, fmt);
+	r = error_body(error, fmt, ap);
+	va_end(ap);
+	if (r != NULL)
+		MHD_add_response_header(r, "Pragma", "no-cache");
+	return respond(rq, code, r);
+}
+
+/*
+ * POST /v1/token: RFC 8693 token exchange.  The caller is its
+ * subject_token (verified like a bearer); without one, the unix peer or on
+ * TCP the Authorization bearer.  audience and resource both name targets.
+ */
+static enum MHD_Result
+h_token(struct req *rq)
+{
+	struct conn *cn = rq->cn;
+	struct server *s = cn->ls->srv;
+	const struct config *c = s->cfg;
+	const struct cfg_client *match = NULL;
+	struct caller cl;
+	struct tok_val *tv = NULL;
+	struct form f;
+	struct wbuf b = { 0 };
+	const char *aud[MAX_AUDIENCES], *why = NULL, *v, *st, *stt, *rtt;
+	const char *desc = "-";
+	char *scope = NULL, *token = NULL, reason[128], sub[64], ab[200], sb[200];
+	enum MHD_Result ret;
+	enum authz_result ar;
+	int64_t expires_in = 0;
+	size_t i, n_aud = 0, tlen, ablen = 0;
+	int rc;
+
+	memset(&cl, 0, sizeof(cl));
+	/* Who connected, for the audit lines of requests refused early. */
+	if (cn->ls->is_unix && (cn->peer.done || peer_load(cn, rq->mc) == 0))
+		desc = cn->peer.desc;
+	if (!media_type_is(MHD_lookup_connection_value(rq->mc, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_TYPE), "application/x-www-form-urlencoded"))
+		return token_error(rq, desc, MHD_HTTP_BAD_REQUEST,
+		    "invalid_request", "the body must be "
+		    "application/x-www-form-urlencoded");
+	if (rq->body == NULL)
+		return token_error(rq, desc, MHD_HTTP_BAD_REQUEST,
+		    "invalid_request", "missing grant_type");
+	if (form_parse(rq->body, rq->body_len, &f, &why) < 0)
+		return token_error(rq, desc, MHD_HTTP_BAD_REQUEST,
+		    "invalid_request", "%s", why);
+	if ((v = form_get(&f, "grant_type")) == NULL)
+		return token_error(rq, desc, MHD_HTTP_BAD_REQUEST,
+		    "invalid_request", "missing grant_type");
+	if (strcmp(v, GRANT_TOKEN_EXCHANGE) != 0)
+		return token_error(rq, desc, MHD_HTTP_BAD_REQUEST,
+		    "unsupported_grant_type", "only %s is supported",
+		    GRANT_TOKEN_EXCHANGE);
+	if (form_get(&f, "actor_token") != NULL)
+		return token_error(rq, desc, MHD_HTTP_BAD_REQUEST,
+		    "invalid_request", "actor_token (delegation) is not "
+		    "supported");
+	rtt = form_get(&f, "requested_token_type");
+	if (rtt != NULL && strcmp(rtt, TOKEN_TYPE_JWT) != 0 &&
+	    strcmp(rtt, TOKEN_TYPE_ACCESS) != 0)
+		return token_error(rq, desc, MHD_HTTP_BAD_REQUEST,
+		    "invalid_request", "requested_token_type must be %s",
+		    TOKEN_TYPE_JWT);
+	for (i = 0; i < f.n; i++) {
+		if (strcmp(f.p[i].k, "audience") != 0 &&
+		    strcmp(f.p[i].k, "resource") != 0)
+			continue;
+		if (n_aud == MAX_AUDIENCES)
+			return token_error(rq, desc, MHD_HTTP_BAD_REQUEST,
+			    "invalid_target", "at most %d audiences",
+			    MAX_AUDIENCES);
+		if (strlen(f.p[i].v) > 256 || !utf8_ok((const unsigned char *)
+		    f.p[i].v, strlen(f.p[i].v)))
+			return token_error(rq, desc, MHD_HTTP_BAD_REQUEST,
+			    "invalid_target", "malformed audience");
+		for (v = f.p[i].v; *v != '\0'; v++)
+			if ((unsigned char)*v < 0x20 || *v == 0x7f)
+				return token_error(rq, desc,
+				    MHD_HTTP_BAD_REQUEST, "invalid_target",
+				    "malformed audience");
+		aud[n_aud++] = f.p[i].v;
+	}
+	if ((v = form_get(&f, "scope")) != NULL) {
+		scope = (char *)v;	/* points into rq->body */
+		if (scope_normalize(scope) < 0)
+			return token_error(rq, desc, MHD_HTTP_BAD_REQUEST,
+			    "invalid_scope", "malformed scope");
+		if (*scope == '\0')
+			scope = NULL;
+	}
+
+	/* Who asks. */
+	st = form_get(&f, "subject_token");
+	stt = form_get(&f, "subject_token_type");
+	if (st != NULL) {
+		if (stt == NULL)
+			return token_error(rq, desc, MHD_HTTP_BAD_REQUEST,
+			    "invalid_request", "subject_token_type is "
+			    "required with subject_token");
+		if (strcmp(stt, TOKEN_TYPE_JWT) != 0 &&
+		    strcmp(stt, TOKEN_TYPE_ACCESS) != 0)
+			return token_error(rq, desc, MHD_HTTP_BAD_REQUEST,
+			    "invalid_request", "subject_token_type must be %s "
+			    "or %s", TOKEN_TYPE_JWT, TOKEN_TYPE_ACCESS);
+		if (bearer_verify(s, st, strlen(st), &tv, reason,
+		    sizeof(reason)) < 0)
+			return token_error(rq, desc, MHD_HTTP_BAD_REQUEST,
+			    "invalid_grant", "subject_token: %s", reason);
+		caller_bearer(tv, &cl);
+	} else if (cn->ls->is_unix) {
+		if (caller_get(rq, &cl, &ret) < 0)
+			return ret;
+	} else {
+		const char *tok;
+
+		if (bearer_of(MHD_lookup_connection_value(rq->mc,
+		    MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION), &tok,
+		    &tlen) < 0)
+			return token_error(rq, desc, MHD_HTTP_BAD_REQUEST,
+			    "invalid_request", "subject_token is required");
+		if (caller_get(rq, &cl, &ret) < 0)
+			return ret;
+	}
+
+	for (i = 0; i < n_aud; i++) {
+		int n = snprintf(ab + ablen, sizeof(ab) - ablen, "%s%s",
+		    i ? "," : "", safe(sb, sizeof(sb), aud[i], 48));
+
+		if (n < 0 || (size_t)n >= sizeof(ab) - ablen)
+			break;
+		ablen += (size_t)n;
+	}
+	if (ablen == 0)
+		snprintf(ab, sizeof(ab), "-");
+	ar = authz_may_mint(c, &cl.who, aud, n_aud, scope);
+	if (ar != AUTHZ_OK) {
+		static const char *const err[] = {
+			[AUTHZ_DENIED] = "access_denied",
+			[AUTHZ_BAD_TARGET] = "invalid_target",
+			[AUTHZ_BAD_SCOPE] = "invalid_scope",
+		};
+
+		log_notice("audit: token aud=%s scope=%s by %s %s", ab,
+		    safe(sb, sizeof(sb), scope, 96), cl.desc, err[ar]);
+		caller_done(&cl);
+		return reply_error(rq, ar == AUTHZ_DENIED ? MHD_HTTP_FORBIDDEN :
+		    MHD_HTTP_BAD_REQUEST, err[ar], "%s",
+		    ar == AUTHZ_DENIED ? "no [client] lets this caller mint "
+		    "tokens" : ar == AUTHZ_BAD_TARGET ? "an audience is not "
+		    "among the caller's token_audiences (or none was given)" :
+		    "a scope is not among the caller's token_scopes");
+	}
+	/* Signer and lifetime: the first matching [client]. */
+	for (i = 0; i < c->n_clients && match == NULL; i++)
+		if (authz_client_matches(c->clients[i], &cl.who))
+			match = c->clients[i];
+	if (cl.who.kind == AUTHZ_UNIX)
+		snprintf(sub, sizeof(sub), "unix:uid:%u", (unsigned)cl.who.uid);
+	else if (cl.who.subject == NULL || cl.who.subject[0] == '\0') {
+		log_notice("audit: token aud=%s by %s invalid_grant (no sub)",
+		    ab, cl.desc);
+		caller_done(&cl);
+		return reply_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_grant",
+		    "the subject token has no sub");
+	}
+	reason[0] = '\0';
+	rc = s->ops.mint(s->ops.arg, match != NULL ? match->token_signer : NULL,
+	    cl.who.kind == AUTHZ_UNIX ? sub : cl.who.subject, aud, n_aud, scope,
+	    match != NULL && match->token_lifetime > 0 ? match->token_lifetime :
+	    15 * 60 * 1000, &token, &expires_in, reason, sizeof(reason));
+	if (rc < 0) {
+		log_warn("audit: token aud=%s by %s failed: %s", ab, cl.desc,
+		    reason[0] ? reason : strerror(-rc));
+		caller_done(&cl);
+		return reply_error(rq, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		    "server_error", "cannot mint the token");
+	}
+	log_info("audit: token aud=%s scope=%s by %s ok", ab,
+	    safe(sb, sizeof(sb), scope, 96), cl.desc);
+	caller_done(&cl);
+	wb_str(&b, "{\"access_token\":");
+	wb_jstr(&b, token, strlen(token));
+	wb_fmt(&b, ",\"issued_token_type\":\"%s\",\"token_type\":\"N_A\","
+	    "\"expires_in\":%lld", TOKEN_TYPE_JWT, (long long)expires_in);
+	if (scope != NULL) {
+		wb_str(&b, ",\"scope\":");
+		wb_jstr(&b, scope, strlen(scope));
+	}
+	wb_str(&b, "}");
+	OPENSSL_cleanse(token, strlen(token));
+	free(token);
+	if (b.oom) {
+		wb_wipe(&b);
+		return respond(rq, 500, NULL);
+	}
+	{
+		struct MHD_Response *r = resp_secret(b.p, b.len, b.cap);
+
+		if (r != NULL) {
+			MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+			    CT_JSON);
+			MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
+			    "no-store");
+			MHD_add_response_header(r, "Pragma", "no-cache");
+		}
+		return respond(rq, MHD_HTTP_OK, r);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* GET /v1/authz                                                        */
+
+/*
+ * nginx auth_request: the token in Authorization, the original request in
+ * X-Original-URI / X-Original-Method (GET when absent).  200 with
+ * X-Auth-Subject / X-Auth-Issuer / X-Auth-Scope, 401, or 403.
+ */
+static enum MHD_Result
+h_authz(struct req *rq)
+{
+	struct server *s = rq->cn->ls->srv;
+	struct MHD_Response *r;
+	struct tok_val *tv = NULL;
+	struct caller cl;
+	const char *uri, *method, *tok, *route = NULL;
+	char why[160], ub[160], mb[24];
+	size_t len;
+
+	uri = MHD_lookup_connection_value(rq->mc, MHD_HEADER_KIND,
+	    "X-Original-URI");
+	method = MHD_lookup_connection_value(rq->mc, MHD_HEADER_KIND,
+	    "X-Original-Method");
+	if (uri == NULL || uri[0] == '\0')
+		return reply_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_request",
+		    "missing X-Original-URI");
+	if (method == NULL || method[0] == '\0')
+		method = "GET";
+	safe(ub, sizeof(ub), uri, 128);
+	safe(mb, sizeof(mb), method, 16);
+	if (bearer_of(MHD_lookup_connection_value(rq->mc, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_AUTHORIZATION), &tok, &len) < 0) {
+		log_notice("audit: authz %s %s by - unauthenticated: no bearer "
+		    "token", mb, ub);
+		return reply_401(rq, "no bearer token");
+	}
+	if (bearer_verify(s, tok, len, &tv, why, sizeof(why)) < 0) {
+		log_notice("audit: authz %s %s by - unauthenticated: %s", mb,
+		    ub, why);
+		return reply_401(rq, why);
+	}
+	caller_bearer(tv, &cl);
+	if (authz_route(s->cfg, uri, method, &cl.who, &route, why,
+	    sizeof(why)) != AUTHZ_OK) {
+		log_notice("audit: authz %s %s by %s denied: %s", mb, ub,
+		    cl.desc, why);
+		caller_done(&cl);
+		return reply_error(rq, MHD_HTTP_FORBIDDEN, "access_denied",
+		    "%s", why);
+	}
+	log_info("audit: authz %s %s by %s ok route=%s", mb, ub, cl.desc,
+	    route);
+	r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+	if (r != NULL) {
+		MHD_add_response_header(r, "X-Auth-Subject", tv->h_sub);
+		MHD_add_response_header(r, "X-Auth-Issuer", tv->h_iss);
+		MHD_add_response_header(r, "X-Auth-Scope", tv->h_scope);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
+		    "no-store");
+	}
+	caller_done(&cl);
+	return respond(rq, MHD_HTTP_OK, r);
+}
+
+/* ------------------------------------------------------------------ */
+/* Public documents, health, metrics                                    */
+
+static enum MHD_Result
+h_signer_doc(struct req *rq, int jwks)
+{
+	struct server *s = rq->cn->ls->srv;
+	struct MHD_Response *r;
+	const char *p;
+	size_t len = 0;
+
+	p = jwks ? s->ops.jwks(s->ops.arg, &len) :
+	    s->ops.discovery(s->ops.arg, &len);
+	if (p == NULL)
+		return reply_error(rq, MHD_HTTP_NOT_FOUND, "not_found",
+		    "no [signer] configured");
+	/* Borrowed from the daemon, which may replace it: copied. */
+	r = resp_copy(p, len, jwks ? "application/jwk-set+json" : CT_JSON);
+	if (r != NULL)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
+		    "no-cache");
+	return respond(rq, MHD_HTTP_OK, r);
+}
+
+static enum MHD_Result
+h_readyz(struct req *rq)
+{
+	struct server *s = rq->cn->ls->srv;
+	json_t *bad = NULL;
+
+	if (s->ops.ready(s->ops.arg, &bad) == 1) {
+		json_decref(bad);
+		return respond(rq, MHD_HTTP_OK, resp_copy("{\"ready\":true}", 14,
+		    CT_JSON));
+	}
+	return respond(rq, MHD_HTTP_SERVICE_UNAVAILABLE, resp_json(
+	    json_pack("{s:b,s:o}", "ready", 0, "not_ready",
+	    bad != NULL ? bad : json_array())));
+}
+
+static enum MHD_Result
+h_metrics(struct req *rq)
+{
+	struct server *s = rq->cn->ls->srv;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if ((f = open_memstream(&buf, &len)) == NULL)
+		return respond(rq, 500, NULL);
+	s->ops.metrics(s->ops.arg, f);
+	server_metrics(s, f);
+	if (fclose(f) != 0) {
+		free(buf);
+		return respond(rq, 500, NULL);
+	}
+	return respond(rq, MHD_HTTP_OK, resp_take(buf, len,
+	    "text/plain; version=0.0.4; charset=utf-8"));
+}
+
+/* ------------------------------------------------------------------ */
+/* Admin (rotatorctl), unix socket only                                 */
+
+/*
+ * POST /v1/admin/rotate with a JSON body: {"names": ["a", ...]} or
+ * {"all": true}; "fleet": true is refused (no [cluster] in this version).
+ */
+static enum MHD_Result
+h_admin_rotate(struct req *rq, const struct caller *cl)
+{
+	struct server *s = rq->cn->ls->srv;
+	const char **names = NULL;
+	json_t *j, *arr, *el;
+	json_error_t jerr;
+	char why[256], sb[80];
+	size_t i, n = 0;
+	int all, rc;
+
+	if (!media_type_is(MHD_lookup_connection_value(rq->mc, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_TYPE), CT_JSON))
+		return reply_error(rq, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+		    "invalid_request", "the body must be application/json");
+	j = json_loadb(rq->body != NULL ? rq->body : "", rq->body_len,
+	    JSON_REJECT_DUPLICATES, &jerr);
+	if (!json_is_object(j)) {
+		json_decref(j);
+		return reply_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_request",
+		    "the body must be a JSON object");
+	}
+	if (json_is_true(json_object_get(j, "fleet"))) {
+		json_decref(j);
+		return reply_error(rq, MHD_HTTP_NOT_IMPLEMENTED,
+		    "not_implemented", "no [cluster] configured: --fleet is "
+		    "not available in this version");
+	}
+	all = json_is_true(json_object_get(j, "all"));
+	arr = json_object_get(j, "names");
+	if ((all && arr != NULL) || (!all && (!json_is_array(arr) ||
+	    json_array_size(arr) == 0 ||
+	    json_array_size(arr) > MAX_ADMIN_NAMES))) {
+		json_decref(j);
+		return reply_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_request",
+		    "give \"names\": [...] (1 to %d) or \"all\": true",
+		    MAX_ADMIN_NAMES);
+	}
+	if (!all) {
+		n = json_array_size(arr);
+		if ((names = calloc(n, sizeof(*names))) == NULL) {
+			json_decref(j);
+			return respond(rq, 500, NULL);
+		}
+		json_array_foreach(arr, i, el) {
+			names[i] = json_string_value(el);
+			if (names[i] == NULL || !name_ok(names[i],
+			    strlen(names[i]), MAX_NAME)) {
+				free(names);
+				json_decref(j);
+				return reply_error(rq, MHD_HTTP_NOT_FOUND,
+				    "not_found", "no credential named %s",
+				    safe(sb, sizeof(sb), json_string_value(el),
+				    64));
+			}
+		}
+	}
+	why[0] = '\0';
+	rc = s->ops.rotate(s->ops.arg, names, n, why, sizeof(why));
+	log_notice("audit: admin rotate %s%s by %s %s", all ? "all" : names[0],
+	    n > 1 ? " ..." : "", cl->desc, rc == 0 ? "ok" : "failed");
+	free(names);
+	json_decref(j);
+	if (rc == -ENOENT)
+		return reply_error(rq, MHD_HTTP_NOT_FOUND, "not_found", "%s",
+		    why[0] ? why : "no such credential");
+	if (rc < 0)
+		return reply_error(rq, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		    "server_error", "%s", why[0] ? why : strerror(-rc));
+	return respond(rq, MHD_HTTP_ACCEPTED, resp_json(json_pack("{s:b,s:I}",
+	    "rotating", 1, "count", (json_int_t)n)));
+}
+
+static enum MHD_Result
+h_admin(struct req *rq, const char *what, const char *method)
+{
+	struct server *s = rq->cn->ls->srv;
+	struct caller cl;
+	enum MHD_Result ret;
+	char why[512];
+	int rc;
+
+	if (strcmp(what, "status") != 0 && strcmp(what, "rotate") != 0 &&
+	    strcmp(what, "reload-config") != 0)
+		return reply_error(rq, MHD_HTTP_NOT_FOUND, "not_found",
+		    "no such admin endpoint");
+	if (strcmp(what, "status") == 0 ? !is_get(method) :
+	    strcmp(method, MHD_HTTP_METHOD_POST) != 0)
+		return reply_405(rq, strcmp(what, "status") == 0 ? "GET, HEAD" :
+		    "POST");
+	if (caller_get(rq, &cl, &ret) < 0)
+		return ret;
+	if (!authz_is_admin(s->cfg, &cl.who)) {
+		log_notice("audit: admin %s by %s denied", what, cl.desc);
+		return reply_error(rq, MHD_HTTP_FORBIDDEN, "access_denied",
+		    "the admin API needs root or the admin_group");
+	}
+	if (strcmp(what, "status") == 0) {
+		log_info("audit: admin status by %s ok", cl.desc);
+		return respond(rq, MHD_HTTP_OK, resp_json(s->ops.status(
+		    s->ops.arg)));
+	}
+	if (strcmp(what, "rotate") == 0)
+		return h_admin_rotate(rq, &cl);
+	/* reload-config may swap s->cfg (server_configure) under us. */
+	why[0] = '\0';
+	rc = s->ops.reload_config(s->ops.arg, why, sizeof(why));
+	log_notice("audit: admin reload-config by %s %s", cl.desc,
+	    rc == 0 ? "ok" : "failed");
+	if (rc == -EINVAL)
+		return reply_error(rq, 422, "invalid_config", "%s",
+		    why[0] ? why : "the new config has errors");
+	if (rc < 0)
+		return reply_error(rq, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		    "server_error", "%s", why[0] ? why : strerror(-rc));
+	return respond(rq, MHD_HTTP_OK, resp_copy("{\"reloaded\":true}", 17,
+	    CT_JSON));
+}
+
+/* ------------------------------------------------------------------ */
+/* Routing                                                              */
+
+/* The route of url: the metrics label, and what dispatch() runs. */
+static enum route
+classify(const char *url, int is_unix)
+{
+	const char *p;
+
+	if (strncmp(url, "/v1/", 4) != 0) {
+		if (strcmp(url, "/healthz") == 0)
+			return R_HEALTHZ;
+		if (strcmp(url, "/readyz") == 0)
+			return R_READYZ;
+		if (strcmp(url, "/metrics") == 0)
+			return R_METRICS;
+		if (strcmp(url, "/.well-known/openid-configuration") == 0)
+			return R_DISCOVERY;
+		return R_OTHER;
+	}
+	p = url + 4;
+	if (strcmp(p, "jwks") == 0)
+		return R_JWKS;
+	if (strcmp(p, "credentials") == 0)
+		return R_CRED_LIST;
+	if (strncmp(p, "credentials/", 12) == 0)
+		return strchr(p + 12, '/') != NULL ? R_CRED_FILE : R_CRED;
+	if (strcmp(p, "token") == 0)
+		return R_TOKEN;
+	if (strcmp(p, "authz") == 0)
+		return R_AUTHZ;
+	/* The admin API is not served on TCP at all. */
+	if (strncmp(p, "admin/", 6) == 0 && is_unix)
+		return R_ADMIN;
+	return R_OTHER;
+}
+
+static enum MHD_Result
+dispatch(struct req *rq, const char *url, const char *method)
+{
+	struct caller cl;
+	enum MHD_Result ret;
+	const char *p, *slash, *h;
+	char name[MAX_NAME + 1];
+	size_t n;
+
+	/*
+	 * Every /v1/ request carries "Rotatord-Request: 1" (a naive proxy
+	 * or SSRF cannot add it) except the JWKS, a public document read by
+	 * generic clients.
+	 */
+	if (strncmp(url, "/v1/", 4) == 0 && rq->route != R_JWKS) {
+		h = MHD_lookup_connection_value(rq->mc, MHD_HEADER_KIND,
+		    "Rotatord-Request");
+		if (h == NULL || strcmp(h, "1") != 0)
+			return reply_error(rq, MHD_HTTP_BAD_REQUEST,
+			    "invalid_request", "the header \"Rotatord-Request: "
+			    "1\" is required");
+	}
+	switch (rq->route) {
+	case R_OTHER:
+		return reply_error(rq, MHD_HTTP_NOT_FOUND, "not_found",
+		    "no such endpoint");
+	case R_TOKEN:
+		if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
+			return reply_405(rq, "POST");
+		return h_token(rq);
+	case R_ADMIN:
+		return h_admin(rq, url + 10, method);
+	default:
+		break;
+	}
+	if (!is_get(method))
+		return reply_405(rq, "GET, HEAD");
+	switch (rq->route) {
+	case R_HEALTHZ:
+		return respond(rq, MHD_HTTP_OK, MHD_create_response_from_buffer(3,
+		    (void *)"ok\n", MHD_RESPMEM_PERSISTENT));
+	case R_READYZ:
+		return h_readyz(rq);
+	case R_METRICS:
+		return h_metrics(rq);
+	case R_DISCOVERY:
+		return h_signer_doc(rq, 0);
+	case R_JWKS:
+		return h_signer_doc(rq, 1);
+	case R_AUTHZ:
+		return h_authz(rq);
+	default:
+		break;
+	}
+	/* The credential routes. */
+	if (caller_get(rq, &cl, &ret) < 0)
+		return ret;
+	if (rq->route == R_CRED_LIST)
+		ret = h_cred_list(rq, &cl);
+	else {
+		p = url + strlen("/v1/credentials/");
+		slash = strchr(p, '/');
+		n = slash != NULL ? (size_t)(slash - p) : strlen(p);
+		if (n > MAX_NAME) {
+			caller_done(&cl);
+			return reply_error(rq, MHD_HTTP_NOT_FOUND, "not_found",
+			    "no such credential");
+		}
+		memcpy(name, p, n);
+		name[n] = '\0';
+		if (slash == NULL)
+			ret = h_cred(rq, &cl, name);
+		else
+			ret = h_cred_file(rq, &cl, name, slash + 1);
+	}
+	caller_done(&cl);
+	return ret;
+}
+
+/* Frees the request's body and clears it for the next request. */
+static void
+req_reset(struct req *rq)
+{
+	struct conn *cn = rq->cn;
+	struct MHD_Connection *mc = rq->mc;
+
+	waiter_unlink(rq);
+	if (rq->body != NULL) {
+		OPENSSL_cleanse(rq->body, rq->body_cap);
+		free(rq->body);
+	}
+	memset(rq, 0, sizeof(*rq));
+	rq->cn = cn;
+	rq->mc = mc;
+}
+
+/* Keeps n more body bytes (POST only; others are counted and dropped). */
+static int
+body_add(struct req *rq, const char *method, const char *data, size_t n)
+{
+	size_t ncap;
+	char *nb;
+
+	if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
+		return 0;
+	if (rq->body_len + n + 1 > rq->body_cap) {
+		for (ncap = rq->body_cap ? rq->body_cap : 1024;
+		    ncap < rq->body_len + n + 1; ncap *= 2)
+			;
+		if ((nb = malloc(ncap)) == NULL)
+			return -ENOMEM;
+		if (rq->body != NULL) {
+			memcpy(nb, rq->body, rq->body_len);
+			OPENSSL_cleanse(rq->body, rq->body_cap);
+			free(rq->body);
+		}
+		rq->body = nb;
+		rq->body_cap = ncap;
+	}
+	memcpy(rq->body + rq->body_len, data, n);
+	rq->body_len += n;
+	rq->body[rq->body_len] = '\0';
+	return 0;
+}
+
+/* The MHD access handler. */
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *mc, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_data_size, void **con_cls)
+{
+	struct listener *ls = cls;
+	const union MHD_ConnectionInfo *ci;
+	const char *cl;
+	struct conn *cn;
+	struct req *rq = *con_cls;
+
+	if (rq == NULL) {
+		/*
+		 * First call, headers only: set up and return.  Queuing a
+		 * response here makes MHD close the connection after it.
+		 */
+		ci = MHD_get_connection_info(mc,
+		    MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+		if (ci == NULL || (cn = ci->socket_context) == NULL)
+			return MHD_NO;
+		rq = &cn->rq;
+		req_reset(rq);
+		rq->mc = mc;
+		rq->route = classify(url, ls->is_unix);
+		*con_cls = rq;
+		/*
+		 * The one exception to the rule: a body announced larger than
+		 * max_body is refused before it is sent (MHD refuses to queue
+		 * once the body flows).  The connection closes after this
+		 * error anyway, so there is no keep-alive to lose.
+		 */
+		cl = MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
+		    MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (cl != NULL && (errno = 0, strtoull(cl, NULL, 10) >
+		    ls->srv->cfg->listen.max_body || errno == ERANGE))
+			return reply_error(rq, MHD_HTTP_CONTENT_TOO_LARGE,
+			    "invalid_request", "the body is larger than %zu "
+			    "bytes", ls->srv->cfg->listen.max_body);
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0) {
+		size_t n = *upload_data_size;
+
+		*upload_data_size = 0;
+		if (rq->queued)
+			return MHD_YES;		/* the rest is dropped */
+		rq->seen += n;
+		if (rq->seen > ls->srv->cfg->listen.max_body) {
+			/* A chunked body too large: MHD can only close. */
+			log_debug("http: request body over %zu bytes, closing",
+			    ls->srv->cfg->listen.max_body);
+			count(ls->srv, rq->route, MHD_HTTP_CONTENT_TOO_LARGE);
+			rq->queued = 1;
+			return MHD_NO;
+		}
+		if (body_add(rq, method, upload_data, n) < 0)
+			return respond(rq, 500, NULL);
+		return MHD_YES;
+	}
+	if (rq->queued)
+		return MHD_YES;
+	return dispatch(rq, url, method);
+}
+
+static void
+on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct req *rq = *con_cls;
+
+	if (rq != NULL)
+		req_reset(rq);
+	*con_cls = NULL;
+}
+
+static void
+on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
+    enum MHD_ConnectionNotificationCode toe)
+{
+	struct listener *ls = cls;
+	struct conn *cn;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		/* NULL on failure: on_request() then closes the connection. */
+		if ((cn = calloc(1, sizeof(*cn))) != NULL) {
+			cn->ls = ls;
+			cn->rq.cn = cn;
+			cn->rq.mc = mc;
+		}
+		*socket_context = cn;
+	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		if ((cn = *socket_context) == NULL)
+			return;
+		req_reset(&cn->rq);
+		free(cn->peer.groups);
+		free(cn);
+		*socket_context = NULL;
+	}
+}
+
+/*
+ * MHD's own messages.  While a daemon starts they are errors; after that
+ * clients cause them (closed connections, oversized headers), so they are
+ * debug lines, except hitting a connection limit (notice), and at most
+ * LOG_BURST of those per 10 s.
+ */
+static void
+on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	struct listener *ls = cls;
+	struct server *s = ls->srv;
+	int64_t now = loop_now_mono();
+	char buf[512];
+	int prio;
+	size_t n;
+
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	n = strlen(buf);
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		buf[--n] = '\0';
+	if (ls->d == NULL) {
+		log_err("http: %s", buf);
+		return;
+	}
+	prio = strstr(buf, "limit") != NULL ? LOG_NOTICE : LOG_DEBUG;
+	if (prio == LOG_DEBUG) {
+		log_debug("http: %s: %s", ls->is_unix ? "unix" : "tcp", buf);
+		return;
+	}
+	if (now - s->log_window >= 10000) {
+		if (s->log_dropped > 0)
+			log_notice("http: %u more libmicrohttpd messages "
+			    "dropped", s->log_dropped);
+		s->log_window = now;
+		s->log_count = 0;
+		s->log_dropped = 0;
+	}
+	if (++s->log_count > LOG_BURST) {
+		s->log_dropped++;
+		return;
+	}
+	log_msg(prio, "http: %s: %s", ls->is_unix ? "unix" : "tcp", buf);
+}
+
+/* ------------------------------------------------------------------ */
+/* Listeners                                                            */
+
+/* Runs MHD, then re-arms its timer, or ends a drained listener. */
+static void
+listener_run(struct listener *ls)
+{
+	const union MHD_DaemonInfo *di;
+
+	MHD_run(ls->d);
+	if (ls->draining) {
+		di = MHD_get_daemon_info(ls->d,
+		    MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+		if ((di != NULL && di->num_connections == 0) ||
+		    loop_now_mono() >= ls->drain_until) {
+			listener_destroy(ls);
+			return;
+		}
+	}
+	listener_arm(ls);
+}
+
+static void
+on_mhd_io(struct loop *l, int fd, uint32_t events, void *arg)
+{
+	listener_run(arg);
+}
+
+static void
+on_mhd_timer(struct loop *l, int fd, uint32_t events, void *arg)
+{
+	struct listener *ls = arg;
+
+	loop_timer_ack(fd);
+	ls->armed = 0;
+	listener_run(ls);
+}
+
+/*
+ * Arms ls's timer from MHD_get_timeout() (0 while MHD has work pending).
+ * The timer is only moved earlier: firing early costs one idle MHD_run,
+ * moving it on every request would cost a syscall each.
+ */
+static void
+listener_arm(struct listener *ls)
+{
+	MHD_UNSIGNED_LONG_LONG t;
+	int64_t at = 0;
+
+	if (MHD_get_timeout(ls->d, &t) == MHD_YES)
+		at = loop_now_mono() + (t > INT32_MAX ? INT32_MAX : (int64_t)t);
+	if (ls->draining && (at == 0 || ls->drain_until < at))
+		at = ls->drain_until;
+	if (at == 0 || (ls->armed != 0 && ls->armed <= at))
+		return;
+	if (loop_timer_at(ls->tfd, at) == 0)
+		ls->armed = at;
+}
+
+/* Stops ls's daemon (no long poll may stay suspended) and frees it. */
+static void
+listener_destroy(struct listener *ls)
+{
+	struct server *s = ls->srv;
+	struct listener **pp;
+
+	for (pp = &s->listeners; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == ls) {
+			*pp = ls->next;
+			break;
+		}
+	if (ls->d != NULL) {
+		if (ls->n_waiting > 0) {
+			waiters_release(s, ls);
+			MHD_run(ls->d);		/* lets them leave suspension */
+		}
+		loop_del(s->loop, ls->epfd);
+		MHD_stop_daemon(ls->d);
+	}
+	if (ls->tfd >= 0) {
+		loop_del(s->loop, ls->tfd);
+		close(ls->tfd);
+	}
+	free(ls->path);
+	free(ls->host);
+	free(ls->port);
+	free(ls);
+}
+
+/* Removes ls's socket file if it is still the one ls made. */
+static void
+listener_unlink(struct listener *ls)
+{
+	struct stat st;
+
+	if (ls->path != NULL && lstat(ls->path, &st) == 0 &&
+	    S_ISSOCK(st.st_mode) && st.st_dev == ls->dev &&
+	    st.st_ino == ls->ino)
+		unlink(ls->path);
+}
+
+/*
+ * Stops accepting on ls and lets its connections finish: held long polls
+ * are answered now, idle keep-alive connections close within the
+ * timeout, and whatever is left is closed then.  The listening socket is
+ * closed (a new daemon on the same address holds a duplicate of it).
+ */
+static void
+listener_drain(struct listener *ls)
+{
+	int fd;
+
+	fd = MHD_quiesce_daemon(ls->d);
+	if (fd >= 0)
+		close(fd);
+	ls->draining = 1;
+	ls->drain_until = loop_now_mono() + (int64_t)ls->timeout_s * 1000 +
+	    1000;
+	waiters_release(ls->srv, ls);
+	ls->armed = 0;
+	loop_timer_at(ls->tfd, loop_now_mono());
+}
+
+/* Is a unix socket at path accepting connections? */
+static int
+unix_alive(const struct sockaddr_un *sa)
+{
+	int fd, rc;
+
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) < 0)
+		return 0;
+	rc = connect(fd, (const struct sockaddr *)sa, sizeof(*sa));
+	rc = rc == 0 || errno == EAGAIN || errno == EINPROGRESS;
+	close(fd);
+	return rc;
+}
+
+/*
+ * Creates the listening unix socket at path with mode and group (-1:
+ * unchanged).  A stale socket file is replaced; any other file, or a
+ * socket someone still listens on, is not.  Returns the fd (and the
+ * file's identity) or -errno after logging.
+ */
+static int
+unix_listen(const char *path, mode_t mode, gid_t group, dev_t *ret_dev,
+    ino_t *ret_ino)
+{
+	struct sockaddr_un sa;
+	struct stat st;
+	int fd = -1, rc;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		log_err("http: socket path %s is too long", path);
+		return -ENAMETOOLONG;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			log_err("http: %s exists and is not a socket; not "
+			    "replacing it", path);
+			return -EEXIST;
+		}
+		if (unix_alive(&sa)) {
+			log_err("http: %s: another process listens there", path);
+			return -EADDRINUSE;
+		}
+		if (unlink(path) < 0 && errno != ENOENT) {
+			rc = -errno;
+			log_err("http: cannot remove stale socket %s: %s", path,
+			    strerror(errno));
+			return rc;
+		}
+	} else if (errno != ENOENT) {
+		rc = -errno;
+		log_err("http: %s: %s", path, strerror(errno));
+		return rc;
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) < 0)
+		goto fail;
+	/*
+	 * bind() creates the file with the socket inode's mode minus the
+	 * umask: narrowing it first means the file is never more open than
+	 * mode, even before the chmod that sets it exactly.
+	 */
+	if (fchmod(fd, mode) < 0 ||
+	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		goto fail;
+	if (lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode) ||
+	    chmod(path, mode) < 0 ||
+	    (group != (gid_t)-1 && lchown(path, (uid_t)-1, group) < 0) ||
+	    listen(fd, SOMAXCONN) < 0)
+		goto fail;
+	*ret_dev = st.st_dev;
+	*ret_ino = st.st_ino;
+	return fd;
+fail:
+	rc = -errno;
+	log_err("http: cannot listen on %s: %s", path, strerror(errno));
+	if (fd >= 0) {
+		if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+			unlink(path);
+		close(fd);
+	}
+	return rc;
+}
+
+/* Binds and listens on numeric host:port.  Returns the fd or -errno. */
+static int
+tcp_listen(const char *host, const char *port)
+{
+	struct addrinfo hints, *ai = NULL;
+	int fd = -1, one = 1, rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
+	if ((rc = getaddrinfo(host, port, &hints, &ai)) != 0) {
+		log_err("http: bad address %s:%s: %s", host, port,
+		    gai_strerror(rc));
+		return -EINVAL;
+	}
+	if ((fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, ai->ai_protocol)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    (ai->ai_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
+	    IPV6_V6ONLY, &one, sizeof(one)) < 0) ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
+	    listen(fd, SOMAXCONN) < 0) {
+		rc = -errno;
+		log_err("http: cannot listen on %s:%s: %s", host, port,
+		    strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		freeaddrinfo(ai);
+		return rc;
+	}
+	freeaddrinfo(ai);
+	return fd;
+}
+
+/*
+ * Starts an MHD daemon on listening socket lfd (taken over, also on
+ * failure) for ls, and registers it with the loop.  Returns 0 or -errno.
+ */
+static int
+listener_start(struct listener *ls, int lfd)
+{
+	struct server *s = ls->srv;
+	const union MHD_DaemonInfo *di;
+	int rc;
+
+	ls->d = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+	    MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, ls,
+	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, ls,
+	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)lfd,
+	    MHD_OPTION_CONNECTION_LIMIT, ls->max_conn,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, ls->per_ip,
+	    MHD_OPTION_CONNECTION_TIMEOUT, ls->timeout_s,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)MHD_MEMORY_LIMIT,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, ls,
+	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, ls,
+	    MHD_OPTION_END);
+	if (ls->d == NULL) {
+		/* MHD does not close a socket it was given when it fails. */
+		close(lfd);
+		log_err("http: cannot start libmicrohttpd on %s",
+		    ls->is_unix ? ls->path : ls->port);
+		return -EIO;
+	}
+	di = MHD_get_daemon_info(ls->d, MHD_DAEMON_INFO_EPOLL_FD);
+	if (di == NULL) {
+		MHD_stop_daemon(ls->d);
+		ls->d = NULL;
+		return -EIO;
+	}
+	ls->epfd = di->epoll_fd;
+	if ((ls->tfd = loop_timer_new()) < 0) {
+		rc = ls->tfd;
+		goto fail;
+	}
+	if ((rc = loop_add(s->loop, ls->epfd, EPOLLIN, on_mhd_io, ls)) < 0)
+		goto fail;
+	if ((rc = loop_add(s->loop, ls->tfd, EPOLLIN, on_mhd_timer, ls)) < 0) {
+		loop_del(s->loop, ls->epfd);
+		goto fail;
+	}
+	listener_arm(ls);
+	return 0;
+fail:
+	MHD_stop_daemon(ls->d);
+	ls->d = NULL;
+	return rc;
+}
+
+/* A listener (not started) with the settings of l for one socket kind. */
+static struct listener *
+listener_alloc(struct server *s, const struct cfg_listen *l, int is_unix)
+{
+	struct listener *ls;
+
+	if ((ls = calloc(1, sizeof(*ls))) == NULL)
+		return NULL;
+	ls->srv = s;
+	ls->is_unix = is_unix;
+	ls->epfd = ls->tfd = -1;
+	ls->max_conn = l->max_connections > 0 ? l->max_connections : 64;
+	ls->per_ip = is_unix ? 0 : l->per_ip_limit;
+	ls->timeout_s = l->timeout > 0 ? (unsigned)((l->timeout + 999) / 1000) :
+	    10;
+	/* Long polls may use 3/4 of the connections; the rest stay free. */
+	ls->max_waiting = ls->max_conn - ls->max_conn / 4;
+	if (ls->max_waiting == 0)
+		ls->max_waiting = 1;
+	ls->mode = l->unix_mode;
+	ls->group = l->unix_group;
+	if (is_unix)
+		ls->path = strdup(l->unix_path);
+	else {
+		ls->host = strdup(l->tcp_host);
+		ls->port = strdup(l->tcp_port);
+	}
+	if (is_unix ? ls->path == NULL : ls->host == NULL || ls->port == NULL) {
+		free(ls->path);
+		free(ls->host);
+		free(ls->port);
+		free(ls);
+		return NULL;
+	}
+	return ls;
+}
+
+/* The live (not draining) listener of a kind, or NULL. */
+static struct listener *
+listener_live(struct server *s, int is_unix)
+{
+	struct listener *ls;
+
+	for (ls = s->listeners; ls != NULL; ls = ls->next)
+		if (!ls->draining && ls->is_unix == is_unix)
+			return ls;
+	return NULL;
+}
+
+/* Do the connection limits of old and a new [listen] l differ? */
+static int
+limits_differ(const struct listener *old, const struct cfg_listen *l,
+    int is_unix)
+{
+	struct listener tmp;
+
+	memset(&tmp, 0, sizeof(tmp));
+	tmp.max_conn = l->max_connections > 0 ? l->max_connections : 64;
+	tmp.per_ip = is_unix ? 0 : l->per_ip_limit;
+	tmp.timeout_s = l->timeout > 0 ? (unsigned)((l->timeout + 999) / 1000) :
+	    10;
+	return old->max_conn != tmp.max_conn || old->per_ip != tmp.per_ip ||
+	    old->timeout_s != tmp.timeout_s;
+}
+
+/*
+ * What configuring one socket kind (unix or tcp) to l needs: nothing
+ * (*ret NULL, *ret_drain NULL), or a new listener to start and an old one
+ * to drain once every new listener started.  Returns 0 or -errno (nothing
+ * changed then).
+ */
+static int
+plan_kind(struct server *s, const struct cfg_listen *l, int is_unix,
+    struct listener **ret, struct listener **ret_drain)
+{
+	struct listener *old = listener_live(s, is_unix), *ls;
+	const union MHD_DaemonInfo *di;
+	int want, same_addr, fd, rc;
+
+	*ret = NULL;
+	*ret_drain = NULL;
+	want = is_unix ? l->unix_path != NULL : l->tcp_host != NULL &&
+	    l->tcp_port != NULL;
+	if (!want) {
+		*ret_drain = old;
+		return 0;
+	}
+	same_addr = old != NULL && (is_unix ? strcmp(old->path,
+	    l->unix_path) == 0 : strcmp(old->host, l->tcp_host) == 0 &&
+	    strcmp(old->port, l->tcp_port) == 0);
+	if (same_addr && !limits_differ(old, l, is_unix))
+		return 0;
+	if ((ls = listener_alloc(s, l, is_unix)) == NULL)
+		return -ENOMEM;
+	if (same_addr) {
+		/*
+		 * Same address, new limits: the new daemon gets a duplicate of
+		 * the listening socket, the old one drains; nothing is
+		 * re-bound and no connection attempt is refused meanwhile.
+		 */
+		di = MHD_get_daemon_info(old->d, MHD_DAEMON_INFO_LISTEN_FD);
+		fd = di != NULL ? fcntl(di->listen_fd, F_DUPFD_CLOEXEC, 3) : -1;
+		if (fd < 0) {
+			rc = -errno;
+			goto fail;
+		}
+		ls->dev = old->dev;
+		ls->ino = old->ino;
+	} else if (is_unix) {
+		if ((fd = unix_listen(ls->path, ls->mode, ls->group, &ls->dev,
+		    &ls->ino)) < 0) {
+			rc = fd;
+			goto fail;
+		}
+	} else if ((fd = tcp_listen(ls->host, ls->port)) < 0) {
+		rc = fd;
+		goto fail;
+	}
+	if ((rc = listener_start(ls, fd)) < 0) {
+		if (is_unix && !same_addr)
+			listener_unlink(ls);
+		goto fail;
+	}
+	*ret = ls;
+	*ret_drain = old;
+	return 0;
+fail:
+	free(ls->path);
+	free(ls->host);
+	free(ls->port);
+	free(ls);
+	return rc;
+}
+
+/* Undoes a planned listener that was started but is not wanted after all. */
+static void
+plan_undo(struct server *s, struct listener *ls, const struct listener *old)
+{
+	if (ls == NULL)
+		return;
+	if (ls->is_unix && (old == NULL || strcmp(old->path, ls->path) != 0))
+		listener_unlink(ls);
+	ls->next = s->listeners;
+	s->listeners = ls;
+	listener_destroy(ls);
+}
+
+/*
+ * Makes the listeners match [listen] of c: all new ones start first;
+ * only then are old ones drained (and their socket files removed).
+ */
+static int
+listeners_apply(struct server *s, const struct config *c)
+{
+	struct listener *nu = NULL, *du = NULL, *nt = NULL, *dt = NULL;
+	int rc;
+
+	if ((rc = plan_kind(s, &c->listen, 1, &nu, &du)) < 0)
+		return rc;
+	if ((rc = plan_kind(s, &c->listen, 0, &nt, &dt)) < 0) {
+		plan_undo(s, nu, du);
+		return rc;
+	}
+	/* A kept socket file whose mode or group changed: set in place. */
+	if (c->listen.unix_path != NULL && (nu == NULL || (du != NULL &&
+	    strcmp(du->path, nu->path) == 0))) {
+		struct listener *old = du != NULL ? du : listener_live(s, 1);
+
+		if (old != NULL && (old->mode != c->listen.unix_mode ||
+		    old->group != c->listen.unix_group)) {
+			if (chmod(old->path, c->listen.unix_mode) < 0 ||
+			    (c->listen.unix_group != (gid_t)-1 &&
+			    lchown(old->path, (uid_t)-1,
+			    c->listen.unix_group) < 0)) {
+				rc = -errno;
+				log_err("http: cannot change the mode or group "
+				    "of %s: %s", old->path, strerror(errno));
+				plan_undo(s, nu, du);
+				plan_undo(s, nt, dt);
+				return rc;
+			}
+			old->mode = c->listen.unix_mode;
+			old->group = c->listen.unix_group;
+		}
+	}
+	if (du != NULL) {
+		if (nu == NULL || strcmp(du->path, nu->path) != 0)
+			listener_unlink(du);
+		listener_drain(du);
+	}
+	if (dt != NULL)
+		listener_drain(dt);
+	if (nu != NULL) {
+		nu->next = s->listeners;
+		s->listeners = nu;
+		log_info("http: listening on %s", nu->path);
+	}
+	if (nt != NULL) {
+		nt->next = s->listeners;
+		s->listeners = nt;
+		log_info("http: listening on %s:%s", nt->host, nt->port);
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* API                                                                  */
+
+/* See api.h: binds the listeners of c and serves on loop l. */
+int
+server_new(struct loop *l, const struct config *c, const struct api_ops *ops,
+    struct server **ret)
+{
+	struct server *s;
+	int rc;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return -ENOMEM;
+	s->loop = l;
+	s->ops = *ops;
+	s->cfg = c;
+	s->wfd = -1;
+	if ((s->wfd = loop_timer_new()) < 0) {
+		rc = s->wfd;
+		s->wfd = -1;
+		goto fail;
+	}
+	if ((rc = loop_add(l, s->wfd, EPOLLIN, on_wait_timer, s)) < 0) {
+		close(s->wfd);
+		s->wfd = -1;
+		goto fail;
+	}
+	if ((rc = listeners_apply(s, c)) < 0)
+		goto fail;
+	*ret = s;
+	return 0;
+fail:
+	server_free(s);
+	return rc;
+}
+
+/* See api.h: all new listeners start before any old one drains. */
+int
+server_configure(struct server *s, const struct config *c)
+{
+	int rc;
+
+	if ((rc = listeners_apply(s, c)) < 0)
+		return rc;
+	s->cfg = c;
+	/*
+	 * Trust may have changed (issuers, signers): verified tokens are
+	 * checked again.  Requests in flight hold their own references.
+	 */
+	tc_clear(s);
+	return 0;
+}
+
+/* See api.h: held long polls are answered (304) before MHD stops. */
+void
+server_free(struct server *s)
+{
+	if (s == NULL)
+		return;
+	s->stopping = 1;
+	while (s->listeners != NULL) {
+		listener_unlink(s->listeners);
+		listener_destroy(s->listeners);
+	}
+	if (s->wfd >= 0) {
+		loop_del(s->loop, s->wfd);
+		close(s->wfd);
+	}
+	tc_clear(s);
+	free(s);
+}
+
+/* See api.h: resumes the long polls on cred older than generation. */
+void
+server_notify(struct server *s, const char *cred, uint64_t generation)
+{
+	struct req *w, *next;
+	int any = 0;
+
+	if (s == NULL)
+		return;
+	for (w = s->waiters; w != NULL; w = next) {
+		next = w->wnext;
+		if (generation > w->wait_gen && strcmp(w->wait_cred, cred) == 0) {
+			waiter_resume(w, 0);
+			any = 1;
+		}
+	}
+	if (any)
+		waiters_arm(s);
+}
+
+/* See api.h: Prometheus text 0.0.4, fixed label sets only. */
+void
+server_metrics(const struct server *s, FILE *out)
+{
+	size_t r, i;
+
+	fprintf(out, "# HELP rotatord_http_requests_total HTTP API requests "
+	    "answered, by route and status code.\n"
+	    "# TYPE rotatord_http_requests_total counter\n");
+	/*
+	 * Every route's code="200" is always there (0 until used), so that
+	 * rate() and absence alerts work from the start; other codes appear
+	 * once they happen.  Routes and codes are fixed sets: no request can
+	 * add a label value.
+	 */
+	for (r = 0; r < R_N; r++)
+		for (i = 0; i < N_CODES; i++) {
+			if (s->requests[r][i] == 0 && (i == N_CODES - 1 ||
+			    status_codes[i] != 200))
+				continue;
+			if (i < N_CODES - 1)
+				fprintf(out, "rotatord_http_requests_total{route="
+				    "\"%s\",code=\"%u\"} %llu\n", route_names[r],
+				    status_codes[i],
+				    (unsigned long long)s->requests[r][i]);
+			else
+				fprintf(out, "rotatord_http_requests_total{route="
+				    "\"%s\",code=\"other\"} %llu\n",
+				    route_names[r],
+				    (unsigned long long)s->requests[r][i]);
+		}
+	fprintf(out, "# HELP rotatord_http_long_polls Requests held by "
+	    "?wait= now.\n# TYPE rotatord_http_long_polls gauge\n"
+	    "rotatord_http_long_polls %zu\n", s->n_waiting);
+	fprintf(out, "# HELP rotatord_http_token_cache_lookups_total Bearer "
+	    "tokens looked up in the verified-token cache.\n"
+	    "# TYPE rotatord_http_token_cache_lookups_total counter\n"
+	    "rotatord_http_token_cache_lookups_total{result=\"hit\"} %llu\n"
+	    "rotatord_http_token_cache_lookups_total{result=\"miss\"} %llu\n",
+	    (unsigned long long)s->tc_hits, (unsigned long long)s->tc_misses);
+}
