@@ -5,7 +5,7 @@ set -eu
 
 PKGS="build-essential pkg-config libssl-dev libcurl4-openssl-dev libjansson-dev
 libmicrohttpd-dev libinih-dev libcmocka-dev openssl nginx-light jose
-python3 python3-pytest python3-jwt python3-cryptography wrk clang
+python3 python3-pytest python3-jwt python3-cryptography wrk clang curl
 libclang-rt-14-dev systemd procps util-linux"
 
 missing=""

@@ -20,6 +20,9 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include <idp/b64.h>
 
 #include <idp/secret.h>
 
@@ -32,6 +35,7 @@
 #include "sched.h"
 #include "sink.h"
 #include "upstream.h"
+#include "api.h"
 
 #define CLOCK_STEP_MS	2000	/* a larger jump of the wall clock re-plans */
 
@@ -61,6 +65,9 @@ struct runtime {
 	struct signer_state	**signers;	/* parallel to cfg->signers */
 	int64_t			 *signer_due;	/* wall ms of next JWKS change */
 	struct cred_rt		 *creds;	/* parallel to cfg->creds */
+	const char		**names;	/* credential names, NULL-terminated */
+	char			 *jwks;		/* union of the signers' JWKS, lazily */
+	size_t			  jwks_len;
 };
 
 struct daemon {
@@ -69,6 +76,7 @@ struct daemon {
 	struct loop		*loop;
 	struct reloader		*rl;
 	struct upstream		*up;
+	struct server		*srv;		/* the HTTP API, or NULL */
 	int			 tfd;		/* schedule timer */
 	int			 cfd;		/* wall clock watch */
 	int			 sfd;		/* signals */
@@ -100,6 +108,8 @@ runtime_free(struct runtime *rt)
 	free(rt->signers);
 	free(rt->signer_due);
 	free(rt->creds);
+	free(rt->names);
+	free(rt->jwks);
 	sink_close(rt->sink);
 	config_free(rt->cfg);
 	free(rt);
@@ -164,9 +174,12 @@ signer_publish(struct runtime *rt, size_t i)
 	mint_result_clear(&r);
 	if (rc < 0)
 		return rc;
-	if (rc == 1)
+	if (rc == 1) {
 		log_notice("signer %s: published JWKS (current key %s)",
 		    s->cfg->name, idp_key_kid(s->key));
+		free(rt->jwks);
+		rt->jwks = NULL;
+	}
 	/* Next change: key rotation or a retired key leaving the JWKS. */
 	next = s->rotate_wall;
 	for (j = 0; j < json_array_size(s->retired); j++) {
@@ -261,7 +274,8 @@ runtime_build(struct config *c, struct runtime **ret)
 	    sizeof(*rt->signers))) == NULL || (rt->signer_due =
 	    calloc(c->n_signers, sizeof(*rt->signer_due))) == NULL)) ||
 	    (c->n_creds && (rt->creds = calloc(c->n_creds,
-	    sizeof(*rt->creds))) == NULL)) {
+	    sizeof(*rt->creds))) == NULL) ||
+	    (rt->names = calloc(c->n_creds + 1, sizeof(*rt->names))) == NULL) {
 		rc = -ENOMEM;
 		goto fail;
 	}
@@ -303,6 +317,7 @@ runtime_build(struct config *c, struct runtime **ret)
 		char fp[512] = "";
 
 		rt->creds[i].cfg = cc;
+		rt->names[i] = cc->name;
 		/* What the credential depends on besides its own keys. */
 		if (cc->type == CRED_X509)
 			snprintf(fp, sizeof(fp), "%s",
@@ -434,6 +449,8 @@ cred_finish(struct daemon *d, size_t i, int rc, struct mint_result *r,
 		    (renew - now_w) / 1000.0);
 		for (j = 0; j < c->n_on_rotate; j++)
 			reload_request(d->rl, c->on_rotate[j]->name, c->name);
+		if (d->srv != NULL)
+			server_notify(d->srv, c->name, gen);
 	}
 	mint_result_clear(r);
 	return 0;
@@ -675,38 +692,44 @@ on_watchdog(struct loop *l, int fd, uint32_t events, void *arg)
 }
 
 /* SIGHUP: a new config replaces the old one only if all of it works. */
-static void
-daemon_reconfigure(struct daemon *d)
+/*
+ * Re-reads the config: a new config replaces the old one only if all of it
+ * works.  Returns 0, or -errno with a reason in why (the running
+ * configuration stays).
+ */
+static int
+daemon_reconfigure(struct daemon *d, char *why, size_t whylen)
 {
 	struct config *nc = NULL;
 	struct runtime *nrt = NULL, *old = d->rt;
 	struct idp_err uerr;
 	char *buf = NULL, *line, *save = NULL;
-	size_t len = 0, i, j;
+	size_t len = 0, i, j, nerr = 0;
 	FILE *ef;
 	int rc;
 
-	log_notice("SIGHUP: reloading %s", old->cfg->path);
+	log_notice("reloading %s", old->cfg->path);
 	notify_send("RELOADING=1");
 	if ((ef = open_memstream(&buf, &len)) == NULL) {
-		log_err("config reload: out of memory");
+		rc = -ENOMEM;
+		snprintf(why, whylen, "out of memory");
 		goto out;
 	}
 	rc = config_load(old->cfg->path, ef, &nc);
 	fclose(ef);
 	if (rc < 0) {
 		for (line = strtok_r(buf, "\n", &save); line != NULL;
-		    line = strtok_r(NULL, "\n", &save))
+		    line = strtok_r(NULL, "\n", &save), nerr++)
 			log_err("%s", line);
-		log_err("config reload failed; keeping the running configuration");
+		snprintf(why, whylen, "%zu errors in %s (see the log)", nerr,
+		    old->cfg->path);
 		goto out;
 	}
 	if ((rc = runtime_build(nc, &nrt)) < 0) {
-		log_err("config reload failed: %s; keeping the running "
-		    "configuration", strerror(-rc));
+		snprintf(why, whylen, "%s", strerror(-rc));
 		goto out;
 	}
-	/* Keep counters and backoff of credentials that stay. */
+	/* Keep counters of credentials that stay. */
 	for (i = 0; i < nrt->cfg->n_creds; i++)
 		for (j = 0; j < old->cfg->n_creds; j++)
 			if (strcmp(nrt->creds[i].cfg->name,
@@ -715,16 +738,23 @@ daemon_reconfigure(struct daemon *d)
 				nrt->creds[i].errors = old->creds[j].errors;
 			}
 	if ((rc = reload_configure(d->rl, nrt->cfg)) < 0) {
-		log_err("config reload failed: %s; keeping the running "
-		    "configuration", strerror(-rc));
+		snprintf(why, whylen, "%s", strerror(-rc));
+		runtime_free(nrt);
+		goto out;
+	}
+	if (d->srv != NULL && (rc = server_configure(d->srv, nrt->cfg)) < 0) {
+		snprintf(why, whylen, "HTTP API: %s", strerror(-rc));
+		reload_configure(d->rl, old->cfg);
 		runtime_free(nrt);
 		goto out;
 	}
 	uerr.msg[0] = '\0';
 	if ((rc = upstream_configure(d->up, nrt->cfg, &uerr)) < 0) {
-		log_err("config reload failed: %s; keeping the running "
-		    "configuration", uerr.msg[0] ? uerr.msg : strerror(-rc));
+		snprintf(why, whylen, "%s", uerr.msg[0] ? uerr.msg :
+		    strerror(-rc));
 		reload_configure(d->rl, old->cfg);
+		if (d->srv != NULL)
+			server_configure(d->srv, old->cfg);
 		runtime_free(nrt);
 		goto out;
 	}
@@ -735,8 +765,12 @@ daemon_reconfigure(struct daemon *d)
 	    nrt->cfg->n_creds);
 	daemon_tick(d);
 out:
+	if (rc < 0)
+		log_err("config reload failed: %s; keeping the running "
+		    "configuration", why);
 	free(buf);
 	notify_send("READY=1");
+	return rc;
 }
 
 static void
@@ -748,13 +782,17 @@ on_signal(struct loop *l, int fd, uint32_t events, void *arg)
 
 	while (read(fd, &si, sizeof(si)) == sizeof(si)) {
 		switch (si.ssi_signo) {
-		case SIGHUP:
-			daemon_reconfigure(d);
+		case SIGHUP: {
+			char why[256];
+
+			daemon_reconfigure(d, why, sizeof(why));
 			break;
+		}
 		case SIGUSR1:
 			log_notice("SIGUSR1: rotating every credential now");
 			for (i = 0; i < d->rt->cfg->n_creds; i++)
-				d->rt->creds[i].due_mono = 0;
+				if (!d->rt->creds[i].inflight)
+					d->rt->creds[i].due_mono = 0;
 			daemon_tick(d);
 			break;
 		case SIGTERM:
@@ -827,6 +865,458 @@ cb_done(void *arg, const char *target, int ok)
 	once_check(d);
 }
 
+/* ---- the HTTP API's view of the daemon (struct api_ops) ---------------- */
+
+static struct cred_rt *
+cred_find(struct runtime *rt, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < rt->cfg->n_creds; i++)
+		if (strcmp(rt->creds[i].cfg->name, name) == 0)
+			return &rt->creds[i];
+	return NULL;
+}
+
+/*
+ * Reads the iss claim of a token without verifying it, only to choose
+ * which keys verify it.  Returns 0 or -EBADMSG.
+ */
+static int
+peek_iss(const char *tok, size_t len, char *out, size_t outsz)
+{
+	const char *p1, *p2;
+	unsigned char *pl = NULL;
+	size_t plen;
+	json_t *j = NULL;
+	const char *iss;
+	int rc = -EBADMSG;
+
+	if (len > IDP_JWT_MAX_LEN || (p1 = memchr(tok, '.', len)) == NULL ||
+	    (p2 = memchr(p1 + 1, '.', len - (size_t)(p1 + 1 - tok))) == NULL)
+		return -EBADMSG;
+	if (idp_b64url_decode_alloc(p1 + 1, (size_t)(p2 - p1 - 1), &pl, &plen) < 0)
+		return -EBADMSG;
+	j = json_loadb((char *)pl, plen, JSON_REJECT_DUPLICATES, NULL);
+	if ((iss = json_string_value(json_object_get(j, "iss"))) != NULL &&
+	    strlen(iss) < outsz) {
+		memcpy(out, iss, strlen(iss) + 1);
+		rc = 0;
+	}
+	json_decref(j);
+	free(pl);
+	return rc;
+}
+
+static int
+api_verify_bearer(void *arg, const char *tok, size_t len,
+    struct authz_caller *who, struct idp_jws **ret_jws, char *why,
+    size_t whylen)
+{
+	struct daemon *d = arg;
+	struct runtime *rt = d->rt;
+	struct idp_jws *t = NULL;
+	struct idp_err err;
+	int64_t now = loop_now_wall();
+	const char *name = NULL;
+	char iss[512];
+	size_t i;
+	int rc;
+
+	err.msg[0] = '\0';
+	if (peek_iss(tok, len, iss, sizeof(iss)) < 0) {
+		snprintf(why, whylen, "malformed token");
+		return -EBADMSG;
+	}
+	/* Keys are chosen by issuer, never by kid alone. */
+	for (i = 0; i < rt->cfg->n_signers; i++)
+		if (strcmp(rt->cfg->signers[i]->issuer, iss) == 0) {
+			struct idp_jwt_expect e;
+
+			memset(&e, 0, sizeof(e));
+			e.iss = iss;
+			e.leeway = 60;
+			e.require_exp = 1;
+			name = rt->cfg->signers[i]->name;
+			rc = idp_jws_verify(tok, len, rt->signers[i]->jwks, &t, &err);
+			if (rc == 0 && (rc = idp_jwt_check(t, &e, now / 1000,
+			    &err)) < 0) {
+				idp_jws_free(t);
+				t = NULL;
+			}
+			goto done;
+		}
+	for (i = 0; i < rt->cfg->n_issuers; i++)
+		if (rt->cfg->issuers[i]->trust &&
+		    strcmp(rt->cfg->issuers[i]->url, iss) == 0) {
+			name = rt->cfg->issuers[i]->name;
+			rc = upstream_verify(d->up, name, tok, len, now, &t, &err);
+			goto done;
+		}
+	snprintf(why, whylen, "issuer not trusted");
+	return -EACCES;
+done:
+	if (rc < 0) {
+		snprintf(why, whylen, "%s", err.msg[0] ? err.msg : strerror(-rc));
+		return rc;
+	}
+	memset(who, 0, sizeof(*who));
+	who->kind = AUTHZ_BEARER;
+	who->issuer = name;
+	who->subject = json_string_value(json_object_get(t->claims, "sub"));
+	who->claims = t->claims;
+	*ret_jws = t;
+	return 0;
+}
+
+static const char *const *
+api_names(void *arg)
+{
+	struct daemon *d = arg;
+
+	return d->rt->names;
+}
+
+static int
+api_generation(void *arg, const char *cred, uint64_t *ret_gen,
+    const char **ret_type, int64_t *ret_not_after)
+{
+	struct daemon *d = arg;
+	struct cred_rt *cr = cred_find(d->rt, cred);
+
+	if (cr == NULL)
+		return -ENOENT;
+	*ret_gen = cr->published ? cr->generation : 0;
+	if (ret_type != NULL)
+		*ret_type = type_name(cr->cfg->type);
+	if (ret_not_after != NULL)
+		*ret_not_after = cr->not_after / 1000;
+	return 0;
+}
+
+static int
+api_read_file(void *arg, const char *cred, const char *file, char **ret,
+    size_t *ret_len, uint64_t *ret_gen)
+{
+	struct daemon *d = arg;
+	struct cred_rt *cr = cred_find(d->rt, cred);
+	int rc;
+
+	if (cr == NULL || !cr->published)
+		return -ENOENT;
+	if ((rc = sink_read_file(d->rt->sink, cr->cfg->dir, file, ret,
+	    ret_len)) < 0)
+		return rc == -EINVAL ? -ENOENT : rc;
+	if (ret_gen != NULL)
+		*ret_gen = cr->generation;
+	return 0;
+}
+
+static int
+api_meta(void *arg, const char *cred, json_t **ret)
+{
+	char *buf = NULL;
+	size_t len;
+	json_t *j;
+	int rc;
+
+	if ((rc = api_read_file(arg, cred, "meta.json", &buf, &len, NULL)) < 0)
+		return rc;
+	j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL);
+	free(buf);
+	if (j == NULL)
+		return -EBADMSG;
+	*ret = j;
+	return 0;
+}
+
+static int
+api_mint(void *arg, const char *signer, const char *sub,
+    const char *const *aud, size_t n_aud, const char *scope, int64_t lifetime,
+    char **ret_token, int64_t *ret_expires_in, char *why, size_t whylen)
+{
+	struct daemon *d = arg;
+	struct runtime *rt = d->rt;
+	struct signer_state *sg = NULL;
+	unsigned char rnd[16];
+	char jti[32];
+	json_t *claims = NULL, *a = NULL;
+	int64_t now = loop_now_wall() / 1000;
+	size_t i, toklen;
+	int rc;
+
+	for (i = 0; i < rt->cfg->n_signers; i++)
+		if (signer == NULL || strcmp(rt->cfg->signers[i]->name, signer) == 0) {
+			sg = rt->signers[i];
+			break;
+		}
+	if (sg == NULL) {
+		snprintf(why, whylen, "no signer");
+		return -ENOENT;
+	}
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+		snprintf(why, whylen, "no randomness");
+		return -EIO;
+	}
+	idp_b64url_encode(rnd, sizeof(rnd), jti);
+	if (n_aud == 1)
+		a = json_string(aud[0]);
+	else {
+		a = json_array();
+		for (i = 0; a != NULL && i < n_aud; i++)
+			json_array_append_new(a, json_string(aud[i]));
+	}
+	claims = json_pack("{s:s,s:s,s:o,s:I,s:I,s:I,s:s}",
+	    "iss", sg->cfg->issuer, "sub", sub, "aud", a,
+	    "iat", (json_int_t)now, "nbf", (json_int_t)(now - rt->cfg->backdate / 1000),
+	    "exp", (json_int_t)(now + lifetime / 1000), "jti", jti);
+	if (claims == NULL) {
+		snprintf(why, whylen, "cannot build claims");
+		return -EINVAL;
+	}
+	if (scope != NULL && *scope != '\0')
+		json_object_set_new(claims, "scope", json_string(scope));
+	rc = idp_jwt_sign(sg->key, "JWT", claims, ret_token, &toklen);
+	json_decref(claims);
+	if (rc < 0) {
+		snprintf(why, whylen, "cannot sign: %s", strerror(-rc));
+		return rc;
+	}
+	*ret_expires_in = lifetime / 1000;
+	log_info("audit: minted token jti %s kid %.16s for sub %s", jti,
+	    idp_key_kid(sg->key), sub);
+	return 0;
+}
+
+static const char *
+api_discovery(void *arg, size_t *ret_len)
+{
+	struct daemon *d = arg;
+
+	if (d->rt->cfg->n_signers == 0)
+		return NULL;
+	*ret_len = d->rt->signers[0]->discovery_len;
+	return d->rt->signers[0]->discovery_json;
+}
+
+static const char *
+api_jwks(void *arg, size_t *ret_len)
+{
+	struct daemon *d = arg;
+	struct runtime *rt = d->rt;
+	json_t *all, *one;
+	size_t i, j;
+
+	if (rt->cfg->n_signers == 0)
+		return NULL;
+	if (rt->jwks == NULL) {
+		/* Every signer's keys in one set: kids are thumbprints. */
+		all = json_array();
+		for (i = 0; all != NULL && i < rt->cfg->n_signers; i++) {
+			json_t *k;
+
+			one = json_loads(rt->signers[i]->jwks_json, 0, NULL);
+			json_array_foreach(json_object_get(one, "keys"), j, k)
+				json_array_append(all, k);
+			json_decref(one);
+		}
+		one = json_pack("{s:o}", "keys", all);
+		rt->jwks = one != NULL ? json_dumps(one, JSON_COMPACT) : NULL;
+		rt->jwks_len = rt->jwks != NULL ? strlen(rt->jwks) : 0;
+		json_decref(one);
+	}
+	*ret_len = rt->jwks_len;
+	return rt->jwks;
+}
+
+static int
+api_ready(void *arg, json_t **ret)
+{
+	struct daemon *d = arg;
+	struct runtime *rt = d->rt;
+	int64_t now = loop_now_wall();
+	json_t *bad = json_array();
+	size_t i;
+
+	for (i = 0; i < rt->cfg->n_creds; i++)
+		if (!rt->creds[i].published || now >= rt->creds[i].not_after)
+			json_array_append_new(bad, json_string(rt->creds[i].cfg->name));
+	if (json_array_size(bad) == 0) {
+		json_decref(bad);
+		return 1;
+	}
+	*ret = bad;
+	return 0;
+}
+
+static void
+api_metrics(void *arg, FILE *out)
+{
+	struct daemon *d = arg;
+	struct runtime *rt = d->rt;
+	int64_t now = loop_now_wall();
+	size_t i;
+
+	fprintf(out, "# HELP rotatord_build_info rotatord version.\n"
+	    "# TYPE rotatord_build_info gauge\n"
+	    "rotatord_build_info{version=\"%s\"} 1\n", ROTATORD_VERSION);
+	fprintf(out, "# HELP rotatord_credential_expiry_timestamp_seconds "
+	    "notAfter / exp of the published generation.\n"
+	    "# TYPE rotatord_credential_expiry_timestamp_seconds gauge\n");
+	for (i = 0; i < rt->cfg->n_creds; i++)
+		if (rt->creds[i].published)
+			fprintf(out, "rotatord_credential_expiry_timestamp_seconds"
+			    "{name=\"%s\",type=\"%s\"} %lld\n",
+			    rt->creds[i].cfg->name,
+			    type_name(rt->creds[i].cfg->type),
+			    (long long)(rt->creds[i].not_after / 1000));
+	fprintf(out, "# HELP rotatord_credential_seconds_until_expiry Seconds "
+	    "the published generation stays valid if nothing is renewed.\n"
+	    "# TYPE rotatord_credential_seconds_until_expiry gauge\n");
+	for (i = 0; i < rt->cfg->n_creds; i++)
+		if (rt->creds[i].published)
+			fprintf(out, "rotatord_credential_seconds_until_expiry"
+			    "{name=\"%s\"} %.3f\n", rt->creds[i].cfg->name,
+			    (rt->creds[i].not_after - now) / 1000.0);
+	fprintf(out, "# HELP rotatord_credential_renewal_timestamp_seconds "
+	    "Planned renewal.\n"
+	    "# TYPE rotatord_credential_renewal_timestamp_seconds gauge\n");
+	for (i = 0; i < rt->cfg->n_creds; i++)
+		if (rt->creds[i].published)
+			fprintf(out, "rotatord_credential_renewal_timestamp_seconds"
+			    "{name=\"%s\"} %lld\n", rt->creds[i].cfg->name,
+			    (long long)(rt->creds[i].renew_wall / 1000));
+	fprintf(out, "# HELP rotatord_credential_generation Published "
+	    "generation.\n# TYPE rotatord_credential_generation gauge\n");
+	for (i = 0; i < rt->cfg->n_creds; i++)
+		fprintf(out, "rotatord_credential_generation{name=\"%s\"} %llu\n",
+		    rt->creds[i].cfg->name,
+		    (unsigned long long)rt->creds[i].generation);
+	fprintf(out, "# HELP rotatord_rotations_total Generations published.\n"
+	    "# TYPE rotatord_rotations_total counter\n");
+	for (i = 0; i < rt->cfg->n_creds; i++)
+		fprintf(out, "rotatord_rotations_total{name=\"%s\"} %llu\n",
+		    rt->creds[i].cfg->name,
+		    (unsigned long long)rt->creds[i].rotations);
+	fprintf(out, "# HELP rotatord_rotation_failures_total Failed "
+	    "rotation attempts.\n# TYPE rotatord_rotation_failures_total counter\n");
+	for (i = 0; i < rt->cfg->n_creds; i++)
+		fprintf(out, "rotatord_rotation_failures_total{name=\"%s\"} %llu\n",
+		    rt->creds[i].cfg->name,
+		    (unsigned long long)rt->creds[i].errors);
+	fprintf(out, "# HELP rotatord_reloads_total Consumer reloads by "
+	    "result.\n# TYPE rotatord_reloads_total counter\n");
+	for (i = 0; i < rt->cfg->n_reloads; i++) {
+		const struct reload_stats *st = reload_get_stats(d->rl,
+		    rt->cfg->reloads[i]->name);
+
+		if (st == NULL)
+			continue;
+		fprintf(out, "rotatord_reloads_total{target=\"%s\",result=\"ok\"} "
+		    "%llu\nrotatord_reloads_total{target=\"%s\",result=\"failed\"} "
+		    "%llu\n", rt->cfg->reloads[i]->name,
+		    (unsigned long long)st->ok, rt->cfg->reloads[i]->name,
+		    (unsigned long long)st->failed);
+	}
+	fprintf(out, "# HELP rotatord_upstream_requests_total Requests to "
+	    "upstream issuers.\n# TYPE rotatord_upstream_requests_total counter\n");
+	for (i = 0; i < rt->cfg->n_issuers; i++) {
+		const struct upstream_stats *st = upstream_get_stats(d->up,
+		    rt->cfg->issuers[i]->name);
+		const char *n = rt->cfg->issuers[i]->name;
+
+		if (st == NULL)
+			continue;
+		fprintf(out, "rotatord_upstream_requests_total{issuer=\"%s\","
+		    "kind=\"discovery\"} %llu\n", n,
+		    (unsigned long long)st->discovery);
+		fprintf(out, "rotatord_upstream_requests_total{issuer=\"%s\","
+		    "kind=\"jwks\"} %llu\n", n, (unsigned long long)st->jwks);
+		fprintf(out, "rotatord_upstream_requests_total{issuer=\"%s\","
+		    "kind=\"token\"} %llu\n", n, (unsigned long long)st->token);
+	}
+	fprintf(out, "# HELP rotatord_upstream_failures_total Upstream "
+	    "requests that failed.\n"
+	    "# TYPE rotatord_upstream_failures_total counter\n");
+	for (i = 0; i < rt->cfg->n_issuers; i++) {
+		const struct upstream_stats *st = upstream_get_stats(d->up,
+		    rt->cfg->issuers[i]->name);
+
+		if (st != NULL)
+			fprintf(out, "rotatord_upstream_failures_total{issuer="
+			    "\"%s\"} %llu\n", rt->cfg->issuers[i]->name,
+			    (unsigned long long)st->failures);
+	}
+}
+
+static json_t *
+api_status(void *arg)
+{
+	struct daemon *d = arg;
+	struct runtime *rt = d->rt;
+	json_t *creds = json_array(), *reloads = json_array(), *o;
+	size_t i;
+
+	for (i = 0; i < rt->cfg->n_creds; i++) {
+		struct cred_rt *cr = &rt->creds[i];
+
+		o = json_pack("{s:s,s:s,s:I,s:b,s:I,s:I,s:I,s:I,s:s}",
+		    "name", cr->cfg->name, "type", type_name(cr->cfg->type),
+		    "generation", (json_int_t)cr->generation,
+		    "published", cr->published,
+		    "not_after", (json_int_t)(cr->not_after / 1000),
+		    "renew_at", (json_int_t)(cr->renew_wall / 1000),
+		    "rotations", (json_int_t)cr->rotations,
+		    "failures", (json_int_t)cr->failures,
+		    "last_error", cr->last_error);
+		json_array_append_new(creds, o);
+	}
+	for (i = 0; i < rt->cfg->n_reloads; i++) {
+		const struct reload_stats *st = reload_get_stats(d->rl,
+		    rt->cfg->reloads[i]->name);
+
+		if (st == NULL)
+			continue;
+		json_array_append_new(reloads, json_pack(
+		    "{s:s,s:I,s:I,s:b,s:s}", "name", rt->cfg->reloads[i]->name,
+		    "ok", (json_int_t)st->ok, "failed", (json_int_t)st->failed,
+		    "pending", st->pending, "last_error", st->last_error));
+	}
+	return json_pack("{s:s,s:o,s:o}", "version", ROTATORD_VERSION,
+	    "credentials", creds, "reloads", reloads);
+}
+
+static int
+api_rotate(void *arg, const char *const *names, size_t n, char *why,
+    size_t whylen)
+{
+	struct daemon *d = arg;
+	struct runtime *rt = d->rt;
+	struct cred_rt *cr;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (cred_find(rt, names[i]) == NULL) {
+			snprintf(why, whylen, "no credential named %s", names[i]);
+			return -ENOENT;
+		}
+	for (i = 0; i < (n == 0 ? rt->cfg->n_creds : n); i++) {
+		cr = n == 0 ? &rt->creds[i] : cred_find(rt, names[i]);
+		if (!cr->inflight)
+			cr->due_mono = 0;
+	}
+	log_notice("rotatorctl: rotating %s", n == 0 ? "every credential" :
+	    "on request");
+	daemon_tick(d);
+	return 0;
+}
+
+static int
+api_reload_config(void *arg, char *why, size_t whylen)
+{
+	return daemon_reconfigure(arg, why, whylen);
+}
+
 int
 daemon_new(struct config *c, int flags, struct daemon **ret)
 {
@@ -860,6 +1350,30 @@ daemon_new(struct config *c, int flags, struct daemon **ret)
 	if ((rc = upstream_configure(d->up, d->rt->cfg, &err)) < 0) {
 		log_err("%s", err.msg[0] ? err.msg : strerror(-rc));
 		goto fail;
+	}
+	/* --once publishes and leaves: no API for it. */
+	if (!(flags & DAEMON_ONCE) && (d->rt->cfg->listen.unix_path != NULL ||
+	    d->rt->cfg->listen.tcp_host != NULL)) {
+		static const struct api_ops api = {
+			.verify_bearer = api_verify_bearer,
+			.names = api_names,
+			.generation = api_generation,
+			.read_file = api_read_file,
+			.meta = api_meta,
+			.mint = api_mint,
+			.discovery = api_discovery,
+			.jwks = api_jwks,
+			.ready = api_ready,
+			.metrics = api_metrics,
+			.status = api_status,
+			.rotate = api_rotate,
+			.reload_config = api_reload_config,
+		};
+		struct api_ops aops = api;
+
+		aops.arg = d;
+		if ((rc = server_new(d->loop, d->rt->cfg, &aops, &d->srv)) < 0)
+			goto fail;
 	}
 
 	sigemptyset(&set);
@@ -915,6 +1429,7 @@ daemon_free(struct daemon *d)
 {
 	if (d == NULL)
 		return;
+	server_free(d->srv);
 	reload_free(d->rl);
 	upstream_free(d->up);
 	runtime_free(d->rt);

@@ -110,6 +110,8 @@ def tmpdir_short():
     # Short paths: unix socket and nginx limits, and tmpfs when available.
     base = "/dev/shm" if os.path.isdir("/dev/shm") else None
     d = tempfile.mkdtemp(prefix="rtd-", dir=base)
+    # Tests run clients as other users (setpriv): they must reach the socket.
+    os.chmod(d, 0o711)
     yield d
     subprocess.run(["rm", "-rf", d])
 

@@ -1,0 +1,289 @@
+"""The local HTTP API through the real binary: unix-socket callers told
+apart by SO_PEERCRED (clients run as other uids with setpriv), long polls,
+token exchange against the test OIDC provider, /metrics, /readyz and
+rotatorctl."""
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+import jwt as pyjwt
+import pytest
+
+from conftest import ROOT, BUILD, wait_for
+from idp import idp_fixture  # noqa: F401  (fixture `idp`)
+
+ROTATORCTL = os.path.join(ROOT, BUILD, "rotatorctl")
+NOBODY, NOGROUP, DAEMON_UID = 65534, 65534, 1
+
+
+def curl(sock, path, uid=None, gid=NOGROUP, headers=("Rotatord-Request: 1",),
+         method="GET", data=None, timeout=40):
+    cmd = []
+    if uid is not None:
+        cmd = ["setpriv", "--reuid=%d" % uid, "--regid=%d" % gid,
+               "--clear-groups"]
+    cmd += ["curl", "-s", "-S", "--unix-socket", sock, "-o", "-",
+            "-w", "\n%{http_code}", "-X", method, "--max-time", str(timeout)]
+    for h in headers:
+        cmd += ["-H", h]
+    if data is not None:
+        cmd += ["--data-binary", data]
+    cmd.append("http://rotatord" + path)
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=timeout + 5)
+    body, _, code = p.stdout.rpartition(b"\n")
+    return int(code or 0), body
+
+
+def base_config(sock, extra=""):
+    return """
+[listen]
+unix = %s
+unix_mode = 0660
+unix_group = nogroup
+
+[ca "local"]
+
+[signer "local"]
+issuer = https://rotatord.test
+
+[credential "web"]
+type = x509
+ca = local
+dns = web.test
+
+[credential "other"]
+type = secret
+
+[client "web"]
+user = nobody
+allow = web
+""" % sock + extra
+
+
+@pytest.fixture
+def api(rotatord, tmpdir_short):
+    def make(extra=""):
+        sock = os.path.join(tmpdir_short, "api.sock")
+        r = rotatord(base_config(sock, extra))
+        r.start()
+        wait_for(lambda: os.path.exists(sock), what="api socket")
+        r.sock = sock
+        return r
+    return make
+
+
+def test_unix_peer_credentials(api):
+    r = api()
+    code, body = curl(r.sock, "/v1/credentials/web/cert.pem", uid=NOBODY)
+    assert code == 200, body
+    with open(r.path("web", "cert.pem"), "rb") as f:
+        assert body == f.read()
+    # Another user (daemon, uid 1) may connect (group nogroup) but not read.
+    code, body = curl(r.sock, "/v1/credentials/web/cert.pem", uid=DAEMON_UID)
+    assert code == 403, body
+    assert json.loads(body)["error"]
+    # nobody may not read what is not in its allow list.
+    code, _ = curl(r.sock, "/v1/credentials/other/0.key", uid=NOBODY)
+    assert code == 403
+    # Without the anti-SSRF header: refused.
+    code, _ = curl(r.sock, "/v1/credentials/web/cert.pem", uid=NOBODY,
+                   headers=())
+    assert code in (400, 403)
+    # The list shows only what the caller may read.
+    code, body = curl(r.sock, "/v1/credentials", uid=NOBODY)
+    assert code == 200
+    names = [c["name"] for c in json.loads(body)]
+    assert names == ["web"]
+    # The whole credential: meta plus files.
+    code, body = curl(r.sock, "/v1/credentials/web", uid=NOBODY)
+    assert code == 200
+    doc = json.loads(body)
+    assert "cert.pem" in json.dumps(doc)
+    # Audit lines name the caller, never key material.
+    text = r.text()
+    assert re.search(r"audit: .*web.*uid=65534", text), text[-2000:]
+    assert "uid=1" in text
+    assert "PRIVATE KEY" not in text
+
+
+def test_long_poll_answers_on_publish(api):
+    r = api()
+    gen = r.meta("web")["generation"]
+    result = {}
+
+    def waiter():
+        t = time.monotonic()
+        result["resp"] = curl(r.sock, "/v1/credentials/web/cert.pem?wait=30s",
+                              uid=NOBODY, headers=("Rotatord-Request: 1",
+                                                   'If-None-Match: "%d"' % gen))
+        result["t"] = time.monotonic()
+    th = threading.Thread(target=waiter)
+    th.start()
+    time.sleep(1.0)
+    assert th.is_alive()            # held, not answered
+    t0 = time.monotonic()
+    r.signal(signal.SIGUSR1)
+    th.join(timeout=10)
+    code, body = result["resp"]
+    assert code == 200
+    with open(r.path("web", "cert.pem"), "rb") as f:
+        assert body == f.read()
+    # Within 100 ms of the publish (the rotation itself takes ~1 ms).
+    assert result["t"] - t0 < 0.1 + 0.2, result["t"] - t0   # curl start-up
+    # ETag / If-None-Match without wait: 304.
+    code, _ = curl(r.sock, "/v1/credentials/web/cert.pem", uid=NOBODY,
+                   headers=("Rotatord-Request: 1",
+                            'If-None-Match: "%d"' % (gen + 1)))
+    assert code == 304
+
+
+PROM_LINE = re.compile(
+    r'^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="(\\.|[^"\\])*"'
+    r'(,[a-zA-Z_][a-zA-Z0-9_]*="(\\.|[^"\\])*")*)?\})? '
+    r'(-?[0-9.]+(e[+-]?[0-9]+)?|NaN|[+-]Inf)( -?[0-9]+)?$')
+
+
+def parse_prometheus(text):
+    """A strict parser of the text exposition format 0.0.4: every sample
+    belongs to a declared family, TYPE precedes samples, no duplicates."""
+    types, seen, samples = {}, set(), {}
+    assert text.endswith("\n")
+    for line in text.splitlines():
+        if line.startswith("# HELP "):
+            continue
+        if line.startswith("# TYPE "):
+            _, _, name, kind = line.split(" ", 3)
+            assert kind in ("counter", "gauge", "untyped", "histogram",
+                            "summary"), line
+            assert name not in types, "duplicate TYPE " + name
+            types[name] = kind
+            continue
+        assert not line.startswith("#") and line.strip(), repr(line)
+        assert PROM_LINE.match(line), "bad sample line: %r" % line
+        key = line.rsplit(" ", 1)[0]
+        assert key not in seen, "duplicate sample " + key
+        seen.add(key)
+        name = re.match(r"[a-zA-Z_:][a-zA-Z0-9_:]*", line).group(0)
+        assert name in types, "sample before its TYPE: " + name
+        samples[key] = float(line.rsplit(" ", 1)[1])
+    return samples
+
+
+def test_metrics_and_readyz(api):
+    r = api()
+    code, body = curl(r.sock, "/metrics", headers=())
+    assert code == 200
+    s = parse_prometheus(body.decode())
+    exp = s['rotatord_credential_expiry_timestamp_seconds{name="web",type="x509"}']
+    assert exp == r.meta("web")["not_after"]
+    assert s['rotatord_rotations_total{name="web"}'] >= 1
+    assert any(k.startswith("rotatord_http_requests_total") for k in s)
+    assert s['rotatord_build_info{version="0.1.0"}'] == 1
+    code, body = curl(r.sock, "/readyz", headers=())
+    assert code == 200
+    code, body = curl(r.sock, "/healthz", headers=())
+    assert code == 200
+
+
+def test_readyz_503_while_unpublished(rotatord, tmpdir_short):
+    sock = os.path.join(tmpdir_short, "api.sock")
+    r = rotatord("""
+[listen]
+unix = %s
+[issuer "down"]
+url = http://127.0.0.1:9/
+client_id = x
+client_secret = env:ROTATORD_TEST_SECRET
+timeout = 1s
+[credential "tok"]
+type = oauth
+issuer = down
+scope = a
+[credential "k"]
+type = secret
+""" % sock)
+    os.environ["ROTATORD_TEST_SECRET"] = "x"
+    r.start()
+    wait_for(lambda: os.path.exists(sock), what="socket")
+    code, body = curl(sock, "/readyz", headers=())
+    assert code == 503
+    assert "tok" in json.loads(body)["not_ready"]
+
+
+def test_rotatorctl(api):
+    r = api()
+    p = subprocess.run([ROTATORCTL, "-s", r.sock, "status"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert p.returncode == 0, p.stderr
+    assert "web" in p.stdout and "other" in p.stdout
+    gen = r.meta("web")["generation"]
+    p = subprocess.run([ROTATORCTL, "-s", r.sock, "rotate", "web"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert p.returncode == 0, p.stderr
+    wait_for(lambda: r.meta("web")["generation"] == gen + 1, what="rotate")
+    p = subprocess.run([ROTATORCTL, "-s", r.sock, "rotate", "nope"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert p.returncode == 1 and "nope" in p.stderr
+    p = subprocess.run([ROTATORCTL, "-s", r.sock, "reload-config"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert p.returncode == 0, p.stderr
+    # Not root and not in admin_group: refused.
+    p = subprocess.run(["setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOGROUP,
+                        "--clear-groups", ROTATORCTL, "-s", r.sock, "status"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert p.returncode == 1
+    p = subprocess.run([ROTATORCTL, "bogus"], stderr=subprocess.PIPE, text=True)
+    assert p.returncode == 64
+
+
+def test_token_exchange_lanes(api, idp):
+    p = idp(tls=True)
+    r = api("""
+[issuer "okta"]
+url = %s
+ca_file = %s
+trust = yes
+audience = rotatord
+
+[client "agent"]
+issuer = okta
+token_audiences = payments, billing
+token_scopes = agent:read
+""" % (p.url, p.ca_file))
+    tok = p.mint(sub="agent-7", aud="rotatord", scope="rotatord.read")
+
+    def exchange(aud="payments", scope="agent:read", subject=tok):
+        form = ("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-"
+                "exchange&subject_token=" + subject +
+                "&subject_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type"
+                "%3Ajwt&audience=" + aud + "&scope=" + scope)
+        return curl(r.sock, "/v1/token", method="POST", data=form,
+                    headers=("Rotatord-Request: 1", "Content-Type: "
+                             "application/x-www-form-urlencoded"))
+    # The JWKS of the provider may still be loading: retry briefly.
+    wait_for(lambda: exchange()[0] == 200, timeout=10, what="token exchange")
+    code, body = exchange()
+    resp = json.loads(body)
+    assert resp["issued_token_type"] == "urn:ietf:params:oauth:token-type:jwt"
+    code, jwks = curl(r.sock, "/v1/jwks", headers=())
+    assert code == 200
+    keys = json.loads(jwks)["keys"]
+    kid = pyjwt.get_unverified_header(resp["access_token"])["kid"]
+    key = pyjwt.PyJWK([k for k in keys if k["kid"] == kid][0]).key
+    claims = pyjwt.decode(resp["access_token"], key=key, algorithms=["ES256"],
+                          audience="payments", issuer="https://rotatord.test")
+    assert claims["sub"] == "agent-7" and claims["scope"] == "agent:read"
+    code, body = exchange(aud="treasury")
+    assert code == 400 and json.loads(body)["error"] == "invalid_target"
+    code, body = exchange(scope="agent:write")
+    assert code == 400 and json.loads(body)["error"] == "invalid_scope"
+    forged = tok[:-6] + ("AAAAAA" if not tok.endswith("AAAAAA") else "BBBBBB")
+    code, body = exchange(subject=forged)
+    assert code in (400, 401) and json.loads(body)["error"] in (
+        "invalid_grant", "invalid_request", "access_denied")

@@ -1,0 +1,172 @@
+"""GET /v1/authz behind real nginx auth_request, and the JWKS cache of a
+trusted issuer: key rotation is picked up after one refetch, and a flood
+of tokens with unknown kids cannot make rotatord hammer the provider."""
+import os
+import secrets
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from conftest import free_port, wait_for
+from idp import idp_fixture  # noqa: F401  (fixture `idp`)
+
+NGINX_CONF = """
+worker_processes 1;
+daemon on;
+pid %(d)s/nginx.pid;
+error_log %(d)s/error.log notice;
+events { worker_connections 256; }
+http {
+    access_log off;
+    client_body_temp_path %(d)s/tmp_body;
+    proxy_temp_path %(d)s/tmp_proxy;
+    fastcgi_temp_path %(d)s/tmp_fcgi;
+    uwsgi_temp_path %(d)s/tmp_uwsgi;
+    scgi_temp_path %(d)s/tmp_scgi;
+    server {
+        listen 127.0.0.1:%(port)d;
+        location = /_authz {
+            internal;
+            proxy_pass http://127.0.0.1:%(rport)d/v1/authz;
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+            proxy_set_header Rotatord-Request 1;
+            proxy_set_header X-Original-URI $request_uri;
+            proxy_set_header X-Original-Method $request_method;
+        }
+        location /payments/ {
+            auth_request /_authz;
+            auth_request_set $sub $upstream_http_x_auth_subject;
+            auth_request_set $iss $upstream_http_x_auth_issuer;
+            proxy_set_header X-Auth-Subject $sub;
+            proxy_set_header X-Auth-Issuer $iss;
+            proxy_pass http://127.0.0.1:%(bport)d;
+        }
+    }
+    server {
+        listen 127.0.0.1:%(bport)d;
+        location / { return 200 "upstream sub=$http_x_auth_subject iss=$http_x_auth_issuer\\n"; }
+    }
+}
+"""
+
+
+def get(url, token=None, method="GET"):
+    req = urllib.request.Request(url, method=method)
+    if token is not None:
+        req.add_header("Authorization", "Bearer " + token)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, r.read().decode(), dict(r.headers)
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode(), dict(e.headers)
+
+
+def config(p, rport, sock, cooldown="30s"):
+    return """
+[listen]
+unix = %(sock)s
+tcp = 127.0.0.1:%(rport)d
+
+[issuer "okta"]
+url = %(url)s
+ca_file = %(ca)s
+trust = yes
+audience = rotatord
+jwks_cooldown = %(cd)s
+
+[route "payments"]
+prefix = /payments/
+methods = GET, POST
+issuer = okta
+scope = payments.read
+
+[credential "k"]
+type = secret
+""" % {"sock": sock, "rport": rport, "url": p.url, "ca": p.ca_file,
+       "cd": cooldown}
+
+
+@pytest.fixture
+def stack(rotatord, idp, tmpdir_short):
+    procs = []
+
+    def make(cooldown="30s"):
+        p = idp(tls=True)
+        rport = free_port()
+        r = rotatord(config(p, rport, os.path.join(tmpdir_short, "api.sock"),
+                            cooldown))
+        r.start()
+        # The first JWKS fetch happens at start.
+        wait_for(lambda: p.jwks_fetches() >= 1, what="initial JWKS fetch")
+        d = os.path.join(tmpdir_short, "nginx")
+        os.makedirs(d, exist_ok=True)
+        port, bport = free_port(), free_port()
+        with open(os.path.join(d, "nginx.conf"), "w") as f:
+            f.write(NGINX_CONF % {"d": d, "port": port, "rport": rport,
+                                  "bport": bport})
+        subprocess.run(["nginx", "-p", d, "-c", os.path.join(d, "nginx.conf")],
+                       check=True)
+        procs.append(os.path.join(d, "nginx.pid"))
+        wait_for(lambda: os.path.exists(procs[-1]), what="nginx")
+        return p, r, "http://127.0.0.1:%d" % port, rport
+    yield make
+    for pidfile in procs:
+        try:
+            with open(pidfile) as f:
+                os.kill(int(f.read()), 15)
+        except (OSError, ValueError):
+            pass
+
+
+def test_nginx_auth_request(stack):
+    p, r, base, _ = stack()
+    ok = p.mint(sub="alice", aud="rotatord", scope="payments.read")
+    wait_for(lambda: get(base + "/payments/x", ok)[0] == 200, timeout=10,
+             what="authorized request")
+    code, body, _ = get(base + "/payments/x", ok)
+    assert code == 200 and "upstream sub=alice iss=" + p.url in body
+    # No token, expired, wrong audience, forged: 401.
+    assert get(base + "/payments/x")[0] == 401
+    expired = p.mint(sub="alice", aud="rotatord", scope="payments.read", ttl=-120)
+    assert get(base + "/payments/x", expired)[0] == 401
+    wrong_aud = p.mint(sub="alice", aud="someone-else", scope="payments.read")
+    assert get(base + "/payments/x", wrong_aud)[0] == 401
+    forged = ok[:-6] + ("AAAAAA" if not ok.endswith("AAAAAA") else "BBBBBB")
+    assert get(base + "/payments/x", forged)[0] == 401
+    # Valid, but without the route's scope (or method): 403.
+    noscope = p.mint(sub="alice", aud="rotatord", scope="other.read")
+    assert get(base + "/payments/x", noscope)[0] == 403
+    assert get(base + "/payments/x", ok, method="DELETE")[0] == 403
+    # Every decision is audited, without the token.
+    text = r.text()
+    assert "audit:" in text and ok not in text
+
+
+def test_key_rotation_and_unknown_kid_flood(stack):
+    p, r, base, rport = stack()
+    direct = "http://127.0.0.1:%d/v1/authz" % rport
+    # The provider rotates: the new kid works after one JWKS refetch.
+    before = p.jwks_fetches()
+    p.rotate()
+    tok = p.mint(sub="bob", aud="rotatord", scope="payments.read")
+    wait_for(lambda: get(base + "/payments/y", tok)[0] == 200, timeout=10,
+             what="new kid accepted")
+    assert p.jwks_fetches() - before == 1
+    # 1,000 tokens with random unknown kids within a minute: the refetch
+    # above started a 30 s cooldown, so none of these causes a fetch.
+    before = p.jwks_fetches()
+    t0 = time.monotonic()
+    codes = set()
+    for _ in range(1000):
+        bad = p.mint(sub="x", aud="rotatord", scope="payments.read",
+                     kid="k" + secrets.token_hex(8))
+        codes.add(get(base + "/payments/z", bad)[0])
+    assert time.monotonic() - t0 < 60
+    assert codes == {401}
+    assert p.jwks_fetches() - before <= 1
+    # A valid token still works during and after the flood.
+    assert get(base + "/payments/y", tok)[0] == 200
