@@ -19,8 +19,10 @@ PYTHON		?= /usr/bin/python3
 
 PKGS		 = openssl jansson libcurl libmicrohttpd inih
 PKG_CFLAGS	:= $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS	:= $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
-IDP_PKG_LIBS	:= $(shell $(PKG_CONFIG) --libs openssl jansson libcurl 2>/dev/null)
+# libcurl is loaded at run time by libidp (libidp/curl_dl.c): its headers
+# are needed, its library is not linked.
+PKG_LIBS	:= $(shell $(PKG_CONFIG) --libs openssl jansson libmicrohttpd inih 2>/dev/null) -ldl
+IDP_PKG_LIBS	:= $(shell $(PKG_CONFIG) --libs openssl jansson 2>/dev/null) -ldl
 
 WARN		 = -Wall -Wextra -Wformat=2 -Wshadow -Wpointer-arith \
 		   -Wmissing-prototypes -Wstrict-prototypes -Wno-unused-parameter
@@ -40,7 +42,7 @@ endif
 
 B		?= build
 
-IDP_SRCS	 = libidp/err.c libidp/alg.c libidp/b64.c libidp/secret.c libidp/jwk.c \
+IDP_SRCS	 = libidp/err.c libidp/alg.c libidp/curl_dl.c libidp/b64.c libidp/secret.c libidp/jwk.c \
 		   libidp/jwt.c libidp/x509.c libidp/http.c libidp/oidc.c \
 		   libidp/oauth.c
 IDP_HDRS	 = libidp/include/idp/idp.h libidp/include/idp/b64.h \

@@ -28,10 +28,14 @@
 #include <strings.h>
 #include <time.h>
 
+/* Calls go through the table of curl_dl.h: no compile-time type checks. */
+#define CURL_DISABLE_TYPECHECK
 #include <curl/curl.h>
 #include <openssl/crypto.h>
 
 #include <idp/http.h>
+
+#include "curl_dl.h"
 
 #define HTTP_DEFAULT_CONNECT_MS	5000L
 #define HTTP_DEFAULT_TIMEOUT_MS	10000L
@@ -118,6 +122,8 @@ static CURLcode global_rc = CURLE_FAILED_INIT;
 static void
 global_init(void)
 {
+	if (idp_curl_load(NULL) < 0)
+		return;
 	global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
@@ -359,6 +365,8 @@ idp_http_url_allowed(const char *url, int allow_http_loopback,
 	int rc;
 
 	pthread_once(&global_once, global_init);
+	if (global_rc != CURLE_OK)
+		return idp_err_set(err, -EPROTO, "libcurl is not available");
 	rc = url_check(url, allow_http_loopback, NULL, NULL, NULL, err);
 	return rc == -ENOMEM ? rc : (rc < 0 ? -EPROTO : 0);
 }
@@ -771,7 +779,7 @@ idp_http_new(const struct idp_http_ops *ops, struct idp_http **ret)
 		return -EINVAL;
 	pthread_once(&global_once, global_init);
 	if (global_rc != CURLE_OK)
-		return -EIO;
+		return -ENOSYS;
 	if ((h = calloc(1, sizeof(*h))) == NULL)
 		return -ENOMEM;
 	h->ops = *ops;

@@ -112,27 +112,43 @@ http_timer(void *arg, long ms)
 int
 upstream_new(struct loop *l, struct upstream **ret)
 {
-	struct idp_http_ops ops = { .watch = http_watch, .timer = http_timer };
 	struct upstream *u;
 	int rc;
 
 	if ((u = calloc(1, sizeof(*u))) == NULL)
 		return -ENOMEM;
 	u->loop = l;
-	ops.arg = u;
 	if ((u->tfd = loop_timer_new()) < 0) {
 		rc = u->tfd;
 		free(u);
 		return rc;
 	}
-	if ((rc = loop_add(l, u->tfd, EPOLLIN, on_http_timer, u)) < 0 ||
-	    (rc = idp_http_new(&ops, &u->http)) < 0) {
-		loop_del(l, u->tfd);
+	if ((rc = loop_add(l, u->tfd, EPOLLIN, on_http_timer, u)) < 0) {
 		close(u->tfd);
 		free(u);
 		return rc;
 	}
 	*ret = u;
+	return 0;
+}
+
+/*
+ * Makes the HTTP client on first need: a host without [issuer] sections
+ * never loads libcurl (and its thirty libraries).
+ */
+static int
+upstream_http(struct upstream *u, struct idp_err *err)
+{
+	struct idp_http_ops ops = { .watch = http_watch, .timer = http_timer };
+	int rc;
+
+	if (u->http != NULL)
+		return 0;
+	ops.arg = u;
+	if ((rc = idp_http_new(&ops, &u->http)) < 0)
+		return idp_err_set(err, rc, "cannot start the HTTP client: %s",
+		    rc == -ENOSYS ? "libcurl.so.4 is not installed" :
+		    strerror(-rc));
 	return 0;
 }
 
@@ -183,7 +199,8 @@ upstream_free(struct upstream *u)
 	for (i = 0; i < u->n; i++)
 		issuer_free(u->is[i]);
 	free(u->is);
-	idp_http_free(u->http);
+	if (u->http != NULL)
+		idp_http_free(u->http);
 	loop_del(u->loop, u->tfd);
 	close(u->tfd);
 	free(u);
@@ -241,6 +258,8 @@ upstream_configure(struct upstream *u, const struct config *c,
 
 	if (c->n_issuers > 64)
 		return idp_err_set(err, -E2BIG, "too many issuers");
+	if (c->n_issuers > 0 && (rc = upstream_http(u, err)) < 0)
+		return rc;
 	/* Load every client key first: all or nothing. */
 	for (i = 0; i < c->n_issuers; i++)
 		if (c->issuers[i]->client_key != NULL &&
