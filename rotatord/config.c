@@ -74,8 +74,8 @@
 #include "config.h"
 #include "log.h"
 
-#define CONFIG_MAX_FILE		(1 << 20)	/* bytes */
-#define CONFIG_MAX_SECTIONS	1024
+#define CONFIG_MAX_FILE		(8 << 20)	/* bytes */
+#define CONFIG_MAX_SECTIONS	65536
 #define CONFIG_MAX_KEYS		64		/* per section */
 #define CONFIG_MAX_LIST		64		/* elements of a list, words of argv */
 #define CONFIG_MAX_DURATION	(36500LL * 86400 * 1000) /* 100 years, in ms */

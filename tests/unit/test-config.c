@@ -995,12 +995,13 @@ test_load_errors(void **state)
 	    "No such file or directory\n");
 	free(cap.buf);
 
-	big = malloc((1 << 20) + 1);
+	/* The limit: 8 MiB, room for 10,000 credentials and more. */
+	big = malloc((8 << 20) + 1);
 	assert_non_null(big);
-	memset(big, '\n', (1 << 20) + 1);
-	assert_int_equal(config_load_buf("big", big, (1 << 20) + 1, NULL, &c),
+	memset(big, '\n', (8 << 20) + 1);
+	assert_int_equal(config_load_buf("big", big, (8 << 20) + 1, NULL, &c),
 	    -EFBIG);
-	assert_int_equal(config_load_buf("big", big, 1 << 20, NULL, &c), 0);
+	assert_int_equal(config_load_buf("big", big, 8 << 20, NULL, &c), 0);
 	config_free(c);
 	free(big);
 }
