@@ -39,6 +39,18 @@
 
 #define CLOCK_STEP_MS	2000	/* a larger jump of the wall clock re-plans */
 
+/*
+ * Files of one generation that the API has served, kept in memory so a
+ * hot credential costs no open/read per request.  Filled on first read,
+ * dropped when the generation changes; idle credentials cost nothing.
+ */
+struct file_cache {
+	uint64_t		 generation;
+	size_t			 n;
+	char			 name[SINK_MAX_FILES + 1][64];
+	struct idp_secret	*data[SINK_MAX_FILES + 1];
+};
+
 struct cred_rt {
 	const struct cfg_cred	*cfg;
 	char			 spec[65];
@@ -56,6 +68,7 @@ struct cred_rt {
 	char			 serial[64];
 	char			 last_error[256];
 	int			 inflight;	/* oauth: a token request runs */
+	struct file_cache	*cache;		/* files served by the API, lazily */
 };
 
 struct runtime {
@@ -92,12 +105,27 @@ static void daemon_tick(struct daemon *);
 static void once_check(struct daemon *);
 
 static void
+file_cache_free(struct file_cache *fc)
+{
+	size_t i;
+
+	if (fc == NULL)
+		return;
+	for (i = 0; i < fc->n; i++)
+		idp_secret_free(fc->data[i]);
+	free(fc);
+}
+
+static void
 runtime_free(struct runtime *rt)
 {
 	size_t i;
 
 	if (rt == NULL)
 		return;
+	for (i = 0; rt->creds != NULL && rt->cfg != NULL &&
+	    i < rt->cfg->n_creds; i++)
+		file_cache_free(rt->creds[i].cache);
 	if (rt->cfg != NULL) {
 		for (i = 0; rt->cas != NULL && i < rt->cfg->n_cas; i++)
 			ca_state_free(rt->cas[i]);
@@ -1000,13 +1028,40 @@ api_read_file(void *arg, const char *cred, const char *file, char **ret,
 {
 	struct daemon *d = arg;
 	struct cred_rt *cr = cred_find(d->rt, cred);
+	struct file_cache *fc;
+	char *buf = NULL;
+	size_t len, i;
 	int rc;
 
 	if (cr == NULL || !cr->published)
 		return -ENOENT;
-	if ((rc = sink_read_file(d->rt->sink, cr->cfg->dir, file, ret,
-	    ret_len)) < 0)
+	if (strlen(file) >= sizeof(fc->name[0]))
+		return -ENOENT;
+	if ((fc = cr->cache) != NULL && fc->generation != cr->generation) {
+		file_cache_free(fc);
+		fc = cr->cache = NULL;
+	}
+	for (i = 0; fc != NULL && i < fc->n; i++)
+		if (strcmp(fc->name[i], file) == 0) {
+			if ((buf = malloc(fc->data[i]->len + 1)) == NULL)
+				return -ENOMEM;
+			memcpy(buf, fc->data[i]->buf, fc->data[i]->len + 1);
+			len = fc->data[i]->len;
+			goto out;
+		}
+	if ((rc = sink_read_file(d->rt->sink, cr->cfg->dir, file, &buf,
+	    &len)) < 0)
 		return rc == -EINVAL ? -ENOENT : rc;
+	if (fc == NULL && (fc = cr->cache = calloc(1, sizeof(*fc))) != NULL)
+		fc->generation = cr->generation;
+	if (fc != NULL && fc->n < SINK_MAX_FILES + 1 &&
+	    (fc->data[fc->n] = idp_secret_dup(buf, len)) != NULL) {
+		snprintf(fc->name[fc->n], sizeof(fc->name[0]), "%s", file);
+		fc->n++;
+	}
+out:
+	*ret = buf;
+	*ret_len = len;
 	if (ret_gen != NULL)
 		*ret_gen = cr->generation;
 	return 0;
