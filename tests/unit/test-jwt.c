@@ -517,6 +517,20 @@ test_hostile_kid(void **state)
 	tok = make_tok(es, h, claims);
 	assert_int_equal(vrc(tok, all), -EKEYREJECTED);
 	free(tok);
+	/* Injection in kid: matched as an opaque string, never as a path. */
+	{
+		const char *kids[] = { "../../dev/null", "/etc/passwd",
+		    "' OR '1'='1", "%00", "kid\\u0000x" };
+		size_t i;
+
+		for (i = 0; i < sizeof(kids) / sizeof(kids[0]); i++) {
+			snprintf(h, sizeof(h), "{\"alg\":\"ES256\",\"kid\":\"%s\"}",
+			    kids[i]);
+			tok = make_tok(es, h, claims);
+			assert_int_equal(vrc(tok, all), i == 4 ? -EBADMSG : -ENOKEY);
+			free(tok);
+		}
+	}
 	/* An empty set. */
 	{
 		struct idp_jwks *none = idp_jwks_new();
@@ -767,6 +781,26 @@ test_hostile_structure(void **state)
 
 	assert_int_equal(vrc("", one), -EBADMSG);
 	assert_int_equal(vrc(".", one), -EBADMSG);
+	/* A 1 MiB token is refused before anything is decoded. */
+	big = malloc((1 << 20) + 1);
+	memset(big, 'A', 1 << 20);
+	big[100] = big[200] = '.';
+	big[1 << 20] = '\0';
+	assert_int_equal(vrc(big, one), -E2BIG);
+	free(big);
+	big = NULL;
+	/* The "psychic signature" of CVE-2022-21449: DER r = s = 0. */
+	{
+		static const unsigned char psychic[] = { 0x30, 0x06, 0x02, 0x01,
+		    0x00, 0x02, 0x01, 0x00 };
+		char *in = signing_input(hdr_for(es, NULL), claims);
+
+		t2 = with_sig(in, psychic, sizeof(psychic));
+		assert_int_equal(vrc(t2, one), -EKEYREJECTED);
+		free(t2);
+		free(in);
+		t2 = malloc(len + 16);
+	}
 	assert_int_equal(vrc("..", one), -EBADMSG);
 	assert_int_equal(vrc("a.b", one), -EBADMSG);
 	/* Two segments: the token without its signature part. */
