@@ -2,6 +2,7 @@
 a failing check blocks the reload and is retried; exec gets argv, no shell."""
 import os
 import signal
+import socket
 import time
 
 from conftest import wait_for
@@ -127,3 +128,68 @@ debounce = 100ms
     finally:
         child.kill()
         child.wait()
+
+
+def test_verify_fails_until_new_leaf_is_served(rotatord, tmpdir_short):
+    """A reload that leaves the old certificate served (nginx fails
+    silently) counts as failed and is retried; metrics-worthy log lines
+    say so."""
+    import ssl
+    import threading
+    from idp import make_tls
+    from conftest import free_port
+    d = os.path.join(tmpdir_short, "tls")
+    os.makedirs(d)
+    _, cert, key = make_tls(d)
+    port = free_port()
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", port))
+    srv.listen(16)
+    srv.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                continue
+            try:
+                with ctx.wrap_socket(c, server_side=True) as t:
+                    t.recv(1)
+            except (OSError, ssl.SSLError):
+                pass
+    th = threading.Thread(target=serve)
+    th.start()
+    log = os.path.join(tmpdir_short, "reloads.log")
+    hook = script(tmpdir_short, "hook.sh", log)
+    try:
+        r = rotatord("""
+retry_min = 300ms
+retry_max = 600ms
+[ca "local"]
+[credential "web"]
+type = x509
+ca = local
+dns = localhost
+on_rotate = hook
+[reload "hook"]
+exec = %s
+debounce = 100ms
+verify = 127.0.0.1:%d
+verify_timeout = 500ms
+""" % (hook, port))
+        r.start()
+        wait_for(lambda: len(lines(log)) >= 3, timeout=15,
+                 what="retried reloads")
+        text = r.text()
+        assert "reload hook: verify 127.0.0.1:%d: localhost still serves" % port \
+            in text, text[-1500:]
+        assert "retrying in" in text
+        assert "reload hook: done" not in text
+    finally:
+        stop.set()
+        th.join()
+        srv.close()
