@@ -7,7 +7,7 @@ import socket
 import threading
 import time
 
-from conftest import free_port, wait_for
+from conftest import BUILD, free_port, wait_for
 
 
 def rss_kib(pid):
@@ -115,8 +115,10 @@ jitter = 0
         s.close()
     assert r.proc.poll() is None
     # Memory stayed bounded: the connection limits and the 32 KiB per
-    # connection cap hold, whatever the attack sends.
-    assert max_rss < rss0 + 32 * 1024, (rss0, max_rss)
+    # connection cap hold, whatever the attack sends.  (Not under ASan,
+    # whose quarantine keeps up to 256 MiB of freed memory on purpose.)
+    if "san" not in BUILD:
+        assert max_rss < rss0 + 32 * 1024, (rss0, max_rss)
     # 1 MiB headers never got a 200.
     assert 200 not in big_codes
     # Rotations stayed on time: one every ~2 s (3 s lifetime, renew at 2/3).
