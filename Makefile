@@ -102,6 +102,11 @@ $(B)/bench: $(BENCH_SRCS) $(ROT_OBJS) $(B)/libidp.a
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL) -lpthread
 
+# The bare libmicrohttpd server the credential GET row is compared with.
+$(B)/mhd_bare: tests/bench/mhd_bare.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(PKG_LIBS)
+
 unit: $(UNIT_BINS)
 	$(Q)$(PYTHON) tests/run-unit.py $(UNIT_BINS)
 
@@ -167,8 +172,9 @@ fuzz:
 		done; \
 	else echo "fuzz: $(FUZZ_CC) not installed, skipping"; fi
 
-bench: all $(B)/bench
-	$(Q)$(PYTHON) tests/bench/run.py --bench $(B)/bench --rotatord $(B)/rotatord
+bench: all $(B)/bench $(B)/mhd_bare
+	$(Q)$(PYTHON) tests/bench/run.py --bench $(B)/bench --rotatord $(B)/rotatord \
+		--mhd-bare $(B)/mhd_bare
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR)/idp
@@ -177,7 +183,9 @@ install: all
 	install -m 0644 $(B)/libidp.a $(DESTDIR)$(LIBDIR)/libidp.a
 	install -m 0755 $(B)/libidp.so $(DESTDIR)$(LIBDIR)/libidp.so.0
 	ln -sf libidp.so.0 $(DESTDIR)$(LIBDIR)/libidp.so
-	install -m 0644 $(B)/idp.pc $(DESTDIR)$(LIBDIR)/pkgconfig/idp.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+		-e 's|@INCDIR@|$(INCDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+		libidp/idp.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/idp.pc
 	install -m 0644 $(IDP_HDRS) $(DESTDIR)$(INCDIR)/idp/
 	install -d $(DESTDIR)$(MANDIR)/man8
 	install -m 0644 packaging/rotatord.8 $(DESTDIR)$(MANDIR)/man8/rotatord.8
