@@ -55,6 +55,7 @@
 #define TC_SETS			1024		/* verified-token cache: 4096 */
 #define TC_WAYS			4		/* entries, 4-way set-associative */
 #define TC_NEGATIVE_MS		1000		/* failures are remembered 1 s */
+#define RC_SLOTS		256		/* file response cache, direct-mapped */
 #define MAX_TOKEN_LEN		IDP_JWT_MAX_LEN	/* a whole compact JWT */
 #define MAX_FORM_PARAMS		64
 #define MAX_AUDIENCES		16
@@ -89,6 +90,19 @@ static const unsigned status_codes[] = {
 struct server;
 struct listener;
 struct conn;
+
+/*
+ * A credential file's response, made once per generation and queued for
+ * every GET of it (libmicrohttpd counts the references of a response):
+ * no copy of the file, no new response and headers per request.  The
+ * body is wiped when the last reference goes (secret_body_free).
+ */
+struct resp_slot {
+	struct MHD_Response	*r;		/* NULL: empty */
+	uint64_t		 gen;
+	char			 name[MAX_NAME + 1];
+	char			 file[MAX_FILE_NAME + 1];
+};
 
 /*
  * A verified token: what verify_bearer said, copied (the config it
@@ -190,6 +204,9 @@ struct server {
 	int			 wfd;		/* earliest waiter deadline */
 	int			 stopping;
 	struct tok_slot		*tc;		/* TC_SETS * TC_WAYS, lazily */
+	EVP_MD			*sha256;	/* fetched once, for tc keys */
+	EVP_MD_CTX		*mdctx;
+	struct resp_slot	*rc;		/* RC_SLOTS, lazily */
 	uint64_t		 tc_tick;
 	uint64_t		 tc_hits;
 	uint64_t		 tc_misses;
@@ -645,6 +662,19 @@ respond(struct req *rq, unsigned code, struct MHD_Response *r)
 	return ret;
 }
 
+/*
+ * Queues r, a response shared between requests (MHD takes its own
+ * reference), and counts it.  Not for a draining listener: r is left
+ * unchanged, so no "Connection: close" is added.
+ */
+static enum MHD_Result
+respond_shared(struct req *rq, unsigned code, struct MHD_Response *r)
+{
+	rq->queued = 1;
+	count(rq->cn->ls->srv, rq->route, code);
+	return MHD_queue_response(rq->mc, code, r);
+}
+
 /* {"error": error, "error_description": ...} as a response, not queued. */
 static struct MHD_Response * __attribute__((format(printf, 2, 0)))
 error_body(const char *error, const char *fmt, va_list ap)
@@ -800,6 +830,27 @@ tc_clear(struct server *s)
 	s->tc = NULL;
 }
 
+/*
+ * The cache key of a token: its SHA-256, with the digest fetched once and
+ * one context reused (SHA256() fetches the algorithm again on every call
+ * in OpenSSL 3, which costs more than hashing a token).
+ */
+static void
+tc_key(struct server *s, const char *tok, size_t len, unsigned char *key)
+{
+	unsigned int n;
+
+	if (s->sha256 == NULL)
+		s->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+	if (s->mdctx == NULL)
+		s->mdctx = EVP_MD_CTX_new();
+	if (s->sha256 == NULL || s->mdctx == NULL ||
+	    EVP_DigestInit_ex2(s->mdctx, s->sha256, NULL) != 1 ||
+	    EVP_DigestUpdate(s->mdctx, tok, len) != 1 ||
+	    EVP_DigestFinal_ex(s->mdctx, key, &n) != 1)
+		SHA256((const unsigned char *)tok, len, key);
+}
+
 /* The slot to fill for key: its own, an empty or expired one, or the LRU. */
 static struct tok_slot *
 tc_victim(struct tok_slot *set, const unsigned char *key, int64_t now)
@@ -845,7 +896,7 @@ bearer_verify(struct server *s, const char *tok, size_t len,
 	}
 	if (s->tc == NULL)
 		s->tc = calloc(TC_SETS * TC_WAYS, sizeof(*s->tc));
-	SHA256((const unsigned char *)tok, len, key);
+	tc_key(s, tok, len, key);
 	set = NULL;
 	if (s->tc != NULL) {
 		uint32_t h;
@@ -1242,29 +1293,40 @@ h_cred_list(struct req *rq, const struct caller *cl)
 	return respond(rq, MHD_HTTP_OK, resp_json(arr));
 }
 
+/* "NAME" or "NAME/FILE" in buf, for audit lines (not yet made safe). */
+static const char *
+what_of(char *buf, size_t size, const char *name, const char *file)
+{
+	snprintf(buf, size, "%s%s%s", name, file != NULL ? "/" : "",
+	    file != NULL ? file : "");
+	return buf;
+}
+
 /*
- * Looks up credential name for a read by cl: 0 with its generation, or -1
- * after queuing 404 / 403 (audited).
+ * Looks up credential name for a read by cl (of one of its files when
+ * file is not NULL): 0 with its generation, or -1 after queuing 404 / 403
+ * (audited).
  */
 static int
 cred_check(struct req *rq, const struct caller *cl, const char *name,
-    const char *what, uint64_t *ret_gen, enum MHD_Result *ret)
+    const char *file, uint64_t *ret_gen, enum MHD_Result *ret)
 {
 	struct server *s = rq->cn->ls->srv;
-	char sb[80];
+	char what[MAX_NAME + MAX_FILE_NAME + 2], sb[80];
 
 	if (!name_ok(name, strlen(name), MAX_NAME) ||
 	    s->ops.generation(s->ops.arg, name, ret_gen, NULL, NULL) < 0) {
 		log_info("audit: %s %s by %s not_found",
-		    route_names[rq->route], safe(sb, sizeof(sb), what, 64),
-		    cl->desc);
+		    route_names[rq->route], safe(sb, sizeof(sb),
+		    what_of(what, sizeof(what), name, file), 64), cl->desc);
 		*ret = reply_error(rq, MHD_HTTP_NOT_FOUND, "not_found",
 		    "no credential named %s", safe(sb, sizeof(sb), name, 64));
 		return -1;
 	}
 	if (!authz_may_read(s->cfg, &cl->who, name)) {
 		log_notice("audit: %s %s by %s denied", route_names[rq->route],
-		    safe(sb, sizeof(sb), what, 64), cl->desc);
+		    safe(sb, sizeof(sb), what_of(what, sizeof(what), name, file),
+		    64), cl->desc);
 		*ret = reply_error(rq, MHD_HTTP_FORBIDDEN, "access_denied",
 		    "not allowed to read %s", name);
 		return -1;
@@ -1303,7 +1365,7 @@ h_cred(struct req *rq, const struct caller *cl, const char *name)
 	size_t len, flen;
 	int first = 1, rc, missing = 0;
 
-	if (cred_check(rq, cl, name, name, &gen, &ret) < 0)
+	if (cred_check(rq, cl, name, NULL, &gen, &ret) < 0)
 		return ret;
 	if (gen == 0)
 		return reply_unpublished(rq);
@@ -1375,18 +1437,58 @@ h_cred(struct req *rq, const struct caller *cl, const char *name)
 	}
 }
 
+/* The cache slot of name/file (FNV-1a), or NULL without memory. */
+static struct resp_slot *
+rc_slot(struct server *s, const char *name, const char *file)
+{
+	uint32_t h = 2166136261u;
+	const char *p;
+
+	if (s->rc == NULL && (s->rc = calloc(RC_SLOTS, sizeof(*s->rc))) == NULL)
+		return NULL;
+	for (p = name; *p != '\0'; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	h = (h ^ '/') * 16777619u;
+	for (p = file; *p != '\0'; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	return &s->rc[h % RC_SLOTS];
+}
+
+/* Drops the cached responses of cred, or all of them when cred is NULL. */
+static void
+rc_clear(struct server *s, const char *cred)
+{
+	size_t i;
+
+	if (s->rc == NULL)
+		return;
+	for (i = 0; i < RC_SLOTS; i++)
+		if (s->rc[i].r != NULL && (cred == NULL ||
+		    strcmp(s->rc[i].name, cred) == 0)) {
+			/* Requests still sending it hold their own reference. */
+			MHD_destroy_response(s->rc[i].r);
+			memset(&s->rc[i], 0, sizeof(s->rc[i]));
+		}
+	if (cred == NULL) {
+		free(s->rc);
+		s->rc = NULL;
+	}
+}
+
 /*
  * GET /v1/credentials/NAME/FILE: the raw bytes, ETag "GEN".  With
  * If-None-Match naming the current generation: 304, or with ?wait=D held
  * until a newer generation is published or D (capped at max_wait) passes.
- * This is the hot path: no JSON, one allocation beside the response body,
- * one log line.
+ * This is the hot path: no JSON, and a file already served in this
+ * generation is answered with the response made then (rc_slot()); what is
+ * left per request is the access check and the audit line.
  */
 static enum MHD_Result
 h_cred_file(struct req *rq, const struct caller *cl, const char *name,
     const char *file)
 {
 	struct server *s = rq->cn->ls->srv;
+	struct resp_slot *e = NULL;
 	struct MHD_Response *r;
 	const char *inm, *w;
 	char etag[24], *data = NULL, what[MAX_NAME + MAX_FILE_NAME + 2], sb[80];
@@ -1405,8 +1507,7 @@ h_cred_file(struct req *rq, const struct caller *cl, const char *name,
 		if (wait_ms > s->cfg->listen.max_wait)
 			wait_ms = s->cfg->listen.max_wait;
 	}
-	snprintf(what, sizeof(what), "%s/%s", name, file);
-	if (cred_check(rq, cl, name, what, &gen, &ret) < 0)
+	if (cred_check(rq, cl, name, file, &gen, &ret) < 0)
 		return ret;
 	if (!name_ok(file, strlen(file), MAX_FILE_NAME)) {
 		log_info("audit: credential_file %s/%s by %s not_found", name,
@@ -1429,12 +1530,23 @@ h_cred_file(struct req *rq, const struct caller *cl, const char *name,
 		    MHD_RESPMEM_PERSISTENT);
 		if (r != NULL)
 			MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, etag);
-		log_debug("audit: credential_file %s gen %llu by %s "
-		    "not_modified", what, (unsigned long long)gen, cl->desc);
+		log_debug("audit: credential_file %s/%s gen %llu by %s "
+		    "not_modified", name, file, (unsigned long long)gen,
+		    cl->desc);
 		return respond(rq, MHD_HTTP_NOT_MODIFIED, r);
+	}
+	/* A draining listener adds "Connection: close": not to a shared one. */
+	if (!rq->cn->ls->draining && !s->stopping &&
+	    (e = rc_slot(s, name, file)) != NULL && e->r != NULL &&
+	    e->gen == gen && strcmp(e->name, name) == 0 &&
+	    strcmp(e->file, file) == 0) {
+		log_info("audit: credential_file %s/%s gen %llu by %s ok", name,
+		    file, (unsigned long long)gen, cl->desc);
+		return respond_shared(rq, MHD_HTTP_OK, e->r);
 	}
 	if ((rc = s->ops.read_file(s->ops.arg, name, file, &data, &len,
 	    &fgen)) < 0) {
+		what_of(what, sizeof(what), name, file);
 		if (rc == -ENOENT) {
 			log_info("audit: credential_file %s by %s not_found",
 			    what, cl->desc);
@@ -1453,9 +1565,18 @@ h_cred_file(struct req *rq, const struct caller *cl, const char *name,
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
 		    "no-store");
 	}
-	log_info("audit: credential_file %s gen %llu by %s ok", what,
+	log_info("audit: credential_file %s/%s gen %llu by %s ok", name, file,
 	    (unsigned long long)fgen, cl->desc);
-	return respond(rq, MHD_HTTP_OK, r);
+	if (r == NULL || e == NULL || fgen != gen)
+		return respond(rq, MHD_HTTP_OK, r);
+	/* The slot keeps the reference made with the response. */
+	if (e->r != NULL)
+		MHD_destroy_response(e->r);
+	e->r = r;
+	e->gen = gen;
+	snprintf(e->name, sizeof(e->name), "%s", name);
+	snprintf(e->file, sizeof(e->file), "%s", file);
+	return respond_shared(rq, MHD_HTTP_OK, r);
 }
 
 /* ------------------------------------------------------------------ */
@@ -2942,8 +3063,10 @@ server_configure(struct server *s, const struct config *c)
 	/*
 	 * Trust may have changed (issuers, signers): verified tokens are
 	 * checked again.  Requests in flight hold their own references.
+	 * Credentials may have been replaced: their responses are made anew.
 	 */
 	tc_clear(s);
+	rc_clear(s, NULL);
 	return 0;
 }
 
@@ -2963,6 +3086,9 @@ server_free(struct server *s)
 		close(s->wfd);
 	}
 	tc_clear(s);
+	rc_clear(s, NULL);
+	EVP_MD_CTX_free(s->mdctx);
+	EVP_MD_free(s->sha256);
 	free(s);
 }
 
@@ -2975,6 +3101,8 @@ server_notify(struct server *s, const char *cred, uint64_t generation)
 
 	if (s == NULL)
 		return;
+	/* The old generation's responses (and key material) go now. */
+	rc_clear(s, cred);
 	for (w = s->waiters; w != NULL; w = next) {
 		next = w->wnext;
 		if (generation > w->wait_gen && strcmp(w->wait_cred, cred) == 0) {

@@ -2,17 +2,25 @@
 """make bench: rotatord's hot paths beside bare baselines (DESIGN.md 11).
 
 Each pair runs interleaved (ours, baseline, ours, baseline, ...) at least
-five times; the table shows medians and the ratio of the medians.  The box
-is shared and noisy (reference/perf-anchors.md): only ratios from one run
-mean anything.  This is a benchmark, not a test: a ratio below its target
-is reported, never turned into a failing exit status.  Only a crash of a
-measured program is.
+five times (the HTTP rows three times, 5 s each); the table shows medians
+and the ratio of the medians.  The box is shared and noisy
+(reference/perf-anchors.md): only ratios from one run mean anything.  This
+is a benchmark, not a test: a ratio below its target is reported, never
+turned into a failing exit status.  Only a crash of a measured program is.
+
+The HTTP rows run wrk against rotatord, the bare libmicrohttpd server of
+tests/bench/mhd_bare.c and nginx, all started here on 127.0.0.1 and
+stopped by PID; they need wrk and nginx (skipped with a note without).
 """
 
 import argparse
+import base64
+import json
 import os
 import re
+import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -49,7 +57,8 @@ def openssl_speed(secs):
 
 
 class Row:
-    """One ours-vs-baseline pair; target is the minimum ratio of medians."""
+    """One ours-vs-baseline pair; target is the minimum ratio of medians
+    (None: reported only, as INFO)."""
 
     def __init__(self, name, target):
         self.name = name
@@ -149,6 +158,442 @@ def measure_rss(rotatord, n_secret, n_x509, n_jwt, timeout):
         return rss, startup
 
 
+# ---- HTTP: credential GET, authz (wrk) ------------------------------------
+#
+# One rotatord (TCP listener, a [signer] whose tokens are the bearer
+# tokens, a 2,048-byte secret credential, a [route] for /v1/authz), the
+# bare libmicrohttpd server (tests/bench/mhd_bare.c) and nginx with
+# open_file_cache serving a copy of the same file, all on 127.0.0.1.
+# Every request carries the same headers, so the three servers parse the
+# same bytes.  wrk -t1 -c32, keep-alive.
+
+ISSUER_URL = "https://rotatord.bench.example"
+ROUTE_URI = "/api/x"
+CRED_PATH = "/v1/credentials/blob/0.key"
+WRK_CONN = 32
+
+WRK_HEADERS_LUA = """
+-- Fixed headers: the bearer token and, for /v1/authz, X-Original-URI.
+init = function(args)
+  wrk.headers["Rotatord-Request"] = "1"
+  wrk.headers["Authorization"] = "Bearer " .. args[1]
+  if args[2] ~= nil and args[2] ~= "" then
+    wrk.headers["X-Original-URI"] = args[2]
+  end
+end
+"""
+
+WRK_DISTINCT_LUA = """
+-- A different token per request, round-robin through a file of tokens
+-- from line args[2] + 1 on: each is verified once (the verified-token
+-- cache holds far fewer than the file).
+local toks = {}
+local i = 0
+init = function(args)
+  for line in io.lines(args[1]) do toks[#toks + 1] = line end
+  i = tonumber(args[2]) % #toks
+end
+request = function()
+  i = i + 1
+  if i > #toks then i = 1 end
+  return wrk.format("GET", nil, {
+    ["Rotatord-Request"] = "1",
+    ["Authorization"] = "Bearer " .. toks[i],
+    ["X-Original-URI"] = "ROUTE_URI",
+  })
+end
+""".replace("ROUTE_URI", ROUTE_URI)
+
+NGINX_CONF = """
+worker_processes 1;
+daemon off;
+# The bench's temporary directory is 0700: the worker reads it as root.
+user root;
+pid %(d)s/nginx.pid;
+error_log %(d)s/nginx-error.log error;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    keepalive_timeout 60s;
+    open_file_cache max=1000 inactive=60s;
+    open_file_cache_valid 60s;
+    default_type application/octet-stream;
+    client_body_temp_path %(d)s/nginx-tmp;
+    proxy_temp_path %(d)s/nginx-tmp;
+    fastcgi_temp_path %(d)s/nginx-tmp;
+    uwsgi_temp_path %(d)s/nginx-tmp;
+    scgi_temp_path %(d)s/nginx-tmp;
+    server {
+        listen 127.0.0.1:%(port)d;
+        root %(d)s/www;
+    }
+}
+"""
+
+WRK_RPS_RE = re.compile(r"^Requests/sec:\s+([\d.]+)", re.M)
+WRK_N_RE = re.compile(r"^\s*(\d+) requests in", re.M)
+WRK_NON2XX_RE = re.compile(r"Non-2xx or 3xx responses: (\d+)")
+WRK_SOCKERR_RE = re.compile(
+    r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as so:
+        so.bind(("127.0.0.1", 0))
+        return so.getsockname()[1]
+
+
+def b64u(b):
+    return base64.urlsafe_b64encode(b).rstrip(b"=")
+
+
+class Minter:
+    """ES256 tokens signed with the [signer]'s own key (state_dir), so
+    rotatord trusts them like any token of its signer."""
+
+    def __init__(self, key_pem, kid):
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec, utils
+        self.key = serialization.load_pem_private_key(key_pem, None)
+        self.algo = ec.ECDSA(hashes.SHA256())
+        self.dss = utils.decode_dss_signature
+        self.head = b64u(json.dumps({"alg": "ES256", "typ": "JWT",
+                                     "kid": kid},
+                                    separators=(",", ":")).encode())
+        self.now = int(time.time())
+
+    def mint(self, jti):
+        claims = {"iss": ISSUER_URL, "sub": "bench", "iat": self.now,
+                  "exp": self.now + 3600, "jti": jti, "scope": "api.read"}
+        si = self.head + b"." + b64u(json.dumps(
+            claims, separators=(",", ":")).encode())
+        r, s = self.dss(self.key.sign(si, self.algo))
+        return (si + b"." + b64u(r.to_bytes(32, "big") +
+                                 s.to_bytes(32, "big"))).decode()
+
+
+def proc_ticks(pid):
+    """utime + stime of pid and its children (nginx: master + worker)."""
+    total = 0
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open("/proc/%d/stat" % p) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+            with open("/proc/%d/task/%d/children" % (p, p)) as f:
+                todo += [int(c) for c in f.read().split()]
+        except (OSError, ValueError, IndexError):
+            pass
+    return total
+
+
+def unix_get(sock_path, path, timeout=5):
+    """GET path on rotatord's unix socket (as root): (status, body)."""
+    so = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    so.settimeout(timeout)
+    try:
+        so.connect(sock_path)
+        so.sendall(("GET %s HTTP/1.0\r\nHost: rotatord\r\n"
+                    "Rotatord-Request: 1\r\n\r\n" % path).encode())
+        data = b""
+        while True:
+            b = so.recv(65536)
+            if not b:
+                break
+            data += b
+    finally:
+        so.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+def tcp_get(port, path, headers):
+    """One GET over TCP: (status, body)."""
+    so = socket.create_connection(("127.0.0.1", port), timeout=5)
+    try:
+        req = "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n" % path
+        for k, v in headers.items():
+            req += "%s: %s\r\n" % (k, v)
+        so.sendall((req + "\r\n").encode())
+        data = b""
+        while True:
+            b = so.recv(65536)
+            if not b:
+                break
+            data += b
+    finally:
+        so.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+def cache_lookups(sock_path):
+    """(hits, misses) of rotatord's verified-token cache, from /metrics."""
+    code, body = unix_get(sock_path, "/metrics")
+    text = body.decode(errors="replace")
+    hit = re.search(r'token_cache_lookups_total\{result="hit"\} (\d+)', text)
+    miss = re.search(r'token_cache_lookups_total\{result="miss"\} (\d+)',
+                     text)
+    if code != 200 or hit is None or miss is None:
+        raise Crash("rotatord /metrics: %d" % code)
+    return int(hit.group(1)), int(miss.group(1))
+
+
+def run_wrk(url, script, wargs, secs, pids):
+    """wrk -t1 -c32 for secs: (req/s, requests, bad, server CPU us/req).
+
+    bad counts non-2xx responses and socket errors (other than the reads
+    and writes cut off when the run ends)."""
+    t0 = proc_ticks_all(pids)
+    p = subprocess.run(["wrk", "-t1", "-c%d" % WRK_CONN, "-d%ds" % secs,
+                        "-s", script, url, "--"] + wargs,
+                       capture_output=True, text=True)
+    t1 = proc_ticks_all(pids)
+    m, n = WRK_RPS_RE.search(p.stdout), WRK_N_RE.search(p.stdout)
+    if p.returncode != 0 or m is None or n is None:
+        raise Crash("wrk %s exited %d: %s" % (url, p.returncode,
+                                             (p.stdout + p.stderr)[-800:]))
+    bad = 0
+    e = WRK_NON2XX_RE.search(p.stdout)
+    if e is not None:
+        bad += int(e.group(1))
+    e = WRK_SOCKERR_RE.search(p.stdout)
+    if e is not None:
+        bad += int(e.group(1)) + int(e.group(4))
+    reqs = int(n.group(1))
+    cpu_us = ((t1 - t0) * 1e6 / os.sysconf("SC_CLK_TCK") / reqs
+              if reqs > 0 else float("nan"))
+    return float(m.group(1)), reqs, bad, cpu_us
+
+
+def proc_ticks_all(pids):
+    return sum(proc_ticks(p) for p in pids)
+
+
+def stop(proc):
+    if proc is not None and proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def wait_until(pred, timeout, what, proc=None, log_path=None):
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if proc is not None and proc.poll() is not None:
+            tail = ""
+            if log_path is not None:
+                with open(log_path, errors="replace") as f:
+                    tail = f.read()[-2000:]
+            raise Crash("%s exited %d: %s" % (what, proc.returncode, tail))
+        if pred():
+            return
+        time.sleep(0.02)
+    raise Crash("%s: not ready within %d s" % (what, timeout))
+
+
+def http_config(d, port):
+    return """[rotatord]
+output_dir = %(d)s/out
+state_dir = %(d)s/state
+
+[listen]
+unix = %(d)s/api.sock
+tcp = 127.0.0.1:%(port)d
+max_connections = 128
+per_ip_limit = 64
+
+[signer "local"]
+issuer = %(iss)s
+
+[credential "blob"]
+type = secret
+bytes = 2048
+
+[client "bench"]
+issuer = local
+allow = blob
+
+[route "api"]
+prefix = /api/
+issuer = local
+scope = api.read
+""" % {"d": d, "port": port, "iss": ISSUER_URL}
+
+
+def http_bench(args, rows, cpu, notes):
+    """Fills the four HTTP rows; cpu[server] gets server CPU us/request."""
+    get, ngx, authz, authzd = rows
+    base = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+    procs = []
+    with tempfile.TemporaryDirectory(prefix="rotatord-http.", dir=base) as d:
+        try:
+            _http_bench(args, d, procs, get, ngx, authz, authzd, cpu, notes)
+        finally:
+            for p in reversed(procs):
+                stop(p)
+
+
+def _http_bench(args, d, procs, get, ngx, authz, authzd, cpu, notes):
+    secs = args.http_secs
+    # rotatord, logging as configured by default (info: one audit line a
+    # request) into a file that is emptied after every run.
+    rport = free_port()
+    cfg = os.path.join(d, "rotatord.ini")
+    with open(cfg, "w") as f:
+        f.write(http_config(d, rport))
+    log_path = os.path.join(d, "rotatord.log")
+    with open(log_path, "ab") as log:
+        rot = subprocess.Popen([args.rotatord, "-c", cfg],
+                               stdin=subprocess.DEVNULL, stdout=log,
+                               stderr=log)
+    procs.append(rot)
+
+    def ready():
+        with open(log_path, "rb") as f:
+            return b"ready: " in f.read()
+    wait_until(ready, 30, "rotatord", rot, log_path)
+    sock = os.path.join(d, "api.sock")
+    wait_until(lambda: os.path.exists(sock), 10, "rotatord api socket", rot,
+               log_path)
+
+    with open(os.path.join(d, "state/signer/local/key.pem"), "rb") as f:
+        key_pem = f.read()
+    with open(os.path.join(d, "out/local/jwks.json")) as f:
+        kid = json.load(f)["keys"][0]["kid"]
+    minter = Minter(key_pem, kid)
+    token = minter.mint("bench-repeated")
+    t0 = time.monotonic()
+    n_tok = max(args.tokens, 1)
+    tok_path = os.path.join(d, "tokens.txt")
+    with open(tok_path, "w") as f:
+        for i in range(n_tok):
+            f.write(minter.mint("bench-%d" % i) + "\n")
+    print("bench: %d distinct tokens signed in %.1f s" % (
+        n_tok, time.monotonic() - t0), flush=True)
+
+    # The same bytes for the bare server and nginx, at the same URL path.
+    with open(os.path.join(d, "out/blob/0.key"), "rb") as f:
+        body = f.read()
+    www = os.path.join(d, "www" + os.path.dirname(CRED_PATH))
+    os.makedirs(www)
+    with open(os.path.join(d, "www" + CRED_PATH), "wb") as f:
+        f.write(body)
+
+    bare = subprocess.Popen([args.mhd_bare, os.path.join(d, "www" +
+                                                          CRED_PATH)],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            text=True)
+    procs.append(bare)
+    line = bare.stdout.readline().split()
+    if len(line) != 2 or line[0] != "port":
+        raise Crash("mhd_bare did not start: %r" % line)
+    bport = int(line[1])
+
+    nport = free_port()
+    os.makedirs(os.path.join(d, "nginx-tmp"))
+    nconf = os.path.join(d, "nginx.conf")
+    with open(nconf, "w") as f:
+        f.write(NGINX_CONF % {"d": d, "port": nport})
+    nlog = os.path.join(d, "nginx-stderr.log")
+    with open(nlog, "ab") as log:
+        nginx = subprocess.Popen(["nginx", "-p", d, "-c", nconf],
+                                 stdin=subprocess.DEVNULL, stdout=log,
+                                 stderr=log)
+    procs.append(nginx)
+
+    def nginx_up():
+        try:
+            return tcp_get(nport, CRED_PATH, {})[0] == 200
+        except OSError:
+            return False
+    wait_until(nginx_up, 10, "nginx", nginx, nlog)
+
+    # Everyone answers correctly before anything is timed.
+    hdrs = {"Rotatord-Request": "1", "Authorization": "Bearer " + token}
+    for name, port in (("rotatord", rport), ("mhd_bare", bport),
+                       ("nginx", nport)):
+        code, got = tcp_get(port, CRED_PATH, hdrs)
+        if code != 200 or got != body:
+            raise Crash("%s: GET %s gave %d, %d bytes (want 200, %d)" % (
+                name, CRED_PATH, code, len(got), len(body)))
+    hdrs["X-Original-URI"] = ROUTE_URI
+    code, _ = tcp_get(rport, "/v1/authz", hdrs)
+    with open(tok_path) as f:
+        hdrs["Authorization"] = "Bearer " + f.readline().strip()
+    code2, _ = tcp_get(rport, "/v1/authz", hdrs)
+    if code != 200 or code2 != 200:
+        raise Crash("rotatord: GET /v1/authz gave %d / %d" % (code, code2))
+
+    hdr_lua = os.path.join(d, "headers.lua")
+    with open(hdr_lua, "w") as f:
+        f.write(WRK_HEADERS_LUA)
+    dist_lua = os.path.join(d, "distinct.lua")
+    with open(dist_lua, "w") as f:
+        f.write(WRK_DISTINCT_LUA)
+    rurl = "http://127.0.0.1:%d" % rport
+    nginx_pid = nginx.pid
+    offset = 1                    # the first token was used above
+    bad = {}
+
+    def one(key, url, script, wargs, pids):
+        rps, reqs, nbad, us = run_wrk(url, script, wargs, secs, pids)
+        if nbad:
+            bad[key] = bad.get(key, 0) + nbad
+        cpu.setdefault(key, []).append(us)
+        if rot.poll() is not None:
+            raise Crash("rotatord exited %d during %s" % (rot.returncode,
+                                                         key))
+        # The audit lines of a run: kept only until the next run.
+        os.truncate(log_path, 0)
+        return rps, reqs
+
+    hits_total = misses_total = 0
+    for rep in range(args.http_reps):
+        rps, _ = one("rotatord GET", rurl + CRED_PATH, hdr_lua, [token],
+                     [rot.pid])
+        get.ours.append(rps)
+        authz.base.append(rps)
+        rps, _ = one("mhd_bare GET", "http://127.0.0.1:%d%s" % (
+            bport, CRED_PATH), hdr_lua, [token], [bare.pid])
+        get.base.append(rps)
+        rps, _ = one("nginx GET", "http://127.0.0.1:%d%s" % (
+            nport, CRED_PATH), hdr_lua, [token], [nginx_pid])
+        ngx.base.append(rps)
+        ngx.ours.append(get.ours[-1])
+        rps, _ = one("rotatord authz, repeated token", rurl + "/v1/authz",
+                     hdr_lua, [token, ROUTE_URI], [rot.pid])
+        authz.ours.append(rps)
+        h0, m0 = cache_lookups(sock)
+        rps, reqs = one("rotatord authz, distinct tokens",
+                        rurl + "/v1/authz", dist_lua,
+                        [tok_path, str(offset)], [rot.pid])
+        h1, m1 = cache_lookups(sock)
+        hits_total += h1 - h0
+        misses_total += m1 - m0
+        authzd.ours.append(rps)
+        if reqs > n_tok:
+            notes.append("rep %d: %d distinct-token requests went round "
+                         "%d tokens" % (rep + 1, reqs, n_tok))
+        # Requests still in flight when wrk stopped were verified too.
+        offset = (offset + reqs + 2 * WRK_CONN) % n_tok
+        _, verify = openssl_speed(args.openssl_secs)
+        authzd.base.append(verify)
+    notes.append("distinct tokens: %d cache misses, %d hits (hits mean a "
+                 "token was not verified)" % (misses_total, hits_total))
+    notes.append("bare MHD / nginx open_file_cache: %.2f (perf-anchors: "
+                 "about 1.3)" % (statistics.median(get.base) /
+                                 statistics.median(ngx.base)))
+    for key, n in sorted(bad.items()):
+        notes.append("%s: %d non-2xx responses or socket errors" % (key, n))
+
+
 # ---- main -----------------------------------------------------------------
 
 def main():
@@ -160,9 +605,16 @@ def main():
     ap.add_argument("--openssl-secs", type=int, default=2)
     ap.add_argument("--many", type=int, default=10000,
                     help="credentials for the large RSS run")
-    ap.add_argument("--only", default="jwt,x509,publish,rss")
+    ap.add_argument("--mhd-bare", default="build/mhd_bare")
+    ap.add_argument("--http-reps", type=int, default=3)
+    ap.add_argument("--http-secs", type=int, default=5,
+                    help="seconds of each wrk run")
+    ap.add_argument("--tokens", type=int, default=150000,
+                    help="distinct tokens for the authz row")
+    ap.add_argument("--only", default="jwt,x509,publish,rss,http")
     args = ap.parse_args()
     reps = max(5, args.reps)
+    args.http_reps = max(3, args.http_reps)
     only = set(args.only.split(","))
     b, secs = args.bench, args.secs
 
@@ -170,6 +622,11 @@ def main():
     verify = Row("JWT verify, cached JWKS vs openssl verify", 0.90)
     x509 = Row("X.509 mint (mint_x509) vs bare OpenSSL", 0.80)
     pub = Row("publish x509 generation, tmpfs vs bare", 0.80)
+    http = [Row("GET 2 KB credential, keep-alive vs bare MHD", 0.85),
+            Row("same GET, rotatord vs nginx open_file_cache", None),
+            Row("authz, repeated token vs credential GET", 0.70),
+            Row("authz, distinct tokens vs openssl verify", 0.85)]
+    cpu = {}
     rows = []
     notes = []
     t_start = time.monotonic()
@@ -196,6 +653,18 @@ def main():
                 pub.ours.append(bench(b, "publish", secs))
                 pub.base.append(bench(b, "publish-bare", secs))
             rows.append(pub)
+        missing = [t for t in ("wrk", "nginx", args.mhd_bare)
+                   if shutil.which(t) is None]
+        if "http" in only and missing:
+            notes.append("HTTP rows skipped: %s not found"
+                         % ", ".join(missing))
+            print("bench: %s" % notes[-1], flush=True)
+        elif "http" in only:
+            print("bench: HTTP (wrk -t1 -c%d, %d s): rotatord / bare MHD / "
+                  "nginx / authz / authz distinct / openssl speed, %d reps"
+                  % (WRK_CONN, args.http_secs, args.http_reps), flush=True)
+            http_bench(args, http, cpu, notes)
+            rows += http
         rss_rows = []
         if "rss" in only:
             print("bench: rotatord idle RSS", flush=True)
@@ -236,11 +705,14 @@ def main():
     print("-" * (w + 48))
     for r in rows:
         ratio = r.ratio()
-        ok = ratio >= r.target
+        if r.target is None:
+            tg, res = "-", "INFO"
+        else:
+            tg = ">=%.2f" % r.target
+            res = "PASS" if ratio >= r.target else "BELOW"
         print("%-*s %10s %11s %7.3f %7s  %s" % (
             w, r.name, fmt_rate(statistics.median(r.ours)),
-            fmt_rate(statistics.median(r.base)), ratio,
-            ">=%.2f" % r.target, "PASS" if ok else "BELOW"))
+            fmt_rate(statistics.median(r.base)), ratio, tg, res))
     for name, rss, t, target in rss_rows:
         if rss is None:
             print("%-*s %10s %11s %7s %7s  %s" % (w, name, "not ready", "-",
@@ -261,6 +733,11 @@ def main():
             " ".join("%.2f" % (o / bb) for o, bb in zip(r.ours, r.base))))
     for name, rss, t, target in rss_rows:
         print("  %-44s startup to \"ready\" %.2f s" % (name, t))
+    if cpu:
+        print("server CPU us per request (median; from /proc, whole "
+              "process):")
+        for key, vals in cpu.items():
+            print("  %-44s %6.1f" % (key, statistics.median(vals)))
     for n in notes:
         print("  note: %s" % n)
     print("bench: total %.0f s" % (time.monotonic() - t_start))

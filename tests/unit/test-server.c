@@ -1046,6 +1046,52 @@ test_long_poll_notify(void **state)
 }
 
 static void
+do_bump_quiet(void *arg)
+{
+	fake_find(((struct bump *)arg)->name)->gen++;
+}
+
+/* GETs path: 200, with ETag "gen" and a body containing want. */
+static void
+get_file_is(const char *path, const char *want)
+{
+	struct resp r;
+	char etag[32];
+
+	assert_int_equal(get(0, path, RR, &r), 200);
+	snprintf(etag, sizeof(etag), "\"%llu\"",
+	    (unsigned long long)fake_find("web")->gen);
+	assert_string_equal(header(&r, "ETag"), etag);
+	assert_string_equal(header(&r, "Cache-Control"), "no-store");
+	if (strstr(r.body, want) == NULL)
+		fail_msg("%s: %s not in %s", path, want, r.body);
+	resp_free(&r);
+}
+
+/*
+ * A file's response is made once per generation and shared: a new
+ * generation is served at once, whether or not server_notify() ran.
+ */
+static void
+test_file_response_cache(void **state)
+{
+	struct bump b = { "web" };
+	char want[64];
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		snprintf(want, sizeof(want), "web gen %llu\n",
+		    (unsigned long long)creds[0].gen);
+		get_file_is("/v1/credentials/web/cert.pem", want);
+		snprintf(want, sizeof(want), "SECRET%llu\n",
+		    (unsigned long long)creds[0].gen);
+		get_file_is("/v1/credentials/web/key.pem", want);
+		get_file_is("/v1/credentials/web/key.pem", want);
+		on_loop(i == 0 ? do_bump_quiet : do_bump, &b);
+	}
+}
+
+static void
 test_long_poll_expiry(void **state)
 {
 	struct resp r;
@@ -1754,6 +1800,7 @@ main(void)
 		cmocka_unit_test(test_whole_credential),
 		cmocka_unit_test(test_etag_304),
 		cmocka_unit_test(test_long_poll_notify),
+		cmocka_unit_test(test_file_response_cache),
 		cmocka_unit_test(test_long_poll_expiry),
 		cmocka_unit_test(test_long_poll_limit),
 		cmocka_unit_test(test_token_unix),
