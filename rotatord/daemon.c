@@ -79,6 +79,8 @@ struct runtime {
 	int64_t			 *signer_due;	/* wall ms of next JWKS change */
 	struct cred_rt		 *creds;	/* parallel to cfg->creds */
 	const char		**names;	/* credential names, NULL-terminated */
+	uint32_t		 *index;	/* name hash -> creds[] slot + 1 */
+	size_t			  index_size;	/* a power of two */
 	char			 *jwks;		/* union of the signers' JWKS, lazily */
 	size_t			  jwks_len;
 };
@@ -102,6 +104,8 @@ struct daemon {
 };
 
 static void daemon_tick(struct daemon *);
+static int runtime_index(struct runtime *);
+static struct cred_rt *cred_find(struct runtime *, const char *);
 static void once_check(struct daemon *);
 
 static void
@@ -137,6 +141,7 @@ runtime_free(struct runtime *rt)
 	free(rt->signer_due);
 	free(rt->creds);
 	free(rt->names);
+	free(rt->index);
 	free(rt->jwks);
 	sink_close(rt->sink);
 	config_free(rt->cfg);
@@ -363,6 +368,8 @@ runtime_build(struct config *c, struct runtime **ret)
 		mint_spec(cc, fp, rt->creds[i].spec);
 		cred_adopt(rt, i, now_w, now_m);
 	}
+	if ((rc = runtime_index(rt)) < 0)
+		goto fail;
 	*ret = rt;
 	return 0;
 fail:
@@ -838,13 +845,9 @@ static const char *
 cb_leaf(void *arg, const char *name)
 {
 	struct daemon *d = arg;
-	size_t i;
+	struct cred_rt *cr = cred_find(d->rt, name);
 
-	for (i = 0; i < d->rt->cfg->n_creds; i++)
-		if (strcmp(d->rt->creds[i].cfg->name, name) == 0)
-			return d->rt->creds[i].leaf_sha256[0] ?
-			    d->rt->creds[i].leaf_sha256 : NULL;
-	return NULL;
+	return cr != NULL && cr->leaf_sha256[0] ? cr->leaf_sha256 : NULL;
 }
 
 static const char *
@@ -895,14 +898,47 @@ cb_done(void *arg, const char *target, int ok)
 
 /* ---- the HTTP API's view of the daemon (struct api_ops) ---------------- */
 
+static uint32_t
+name_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+/* Builds the name index: the API looks credentials up per request. */
+static int
+runtime_index(struct runtime *rt)
+{
+	size_t i, size = 16, j;
+
+	while (size < 2 * rt->cfg->n_creds)
+		size *= 2;
+	if ((rt->index = calloc(size, sizeof(*rt->index))) == NULL)
+		return -ENOMEM;
+	rt->index_size = size;
+	for (i = 0; i < rt->cfg->n_creds; i++) {
+		j = name_hash(rt->creds[i].cfg->name) & (size - 1);
+		while (rt->index[j] != 0)
+			j = (j + 1) & (size - 1);
+		rt->index[j] = (uint32_t)i + 1;
+	}
+	return 0;
+}
+
 static struct cred_rt *
 cred_find(struct runtime *rt, const char *name)
 {
-	size_t i;
+	size_t j;
 
-	for (i = 0; i < rt->cfg->n_creds; i++)
-		if (strcmp(rt->creds[i].cfg->name, name) == 0)
-			return &rt->creds[i];
+	if (rt->index == NULL)
+		return NULL;
+	for (j = name_hash(name) & (rt->index_size - 1); rt->index[j] != 0;
+	    j = (j + 1) & (rt->index_size - 1))
+		if (strcmp(rt->creds[rt->index[j] - 1].cfg->name, name) == 0)
+			return &rt->creds[rt->index[j] - 1];
 	return NULL;
 }
 
@@ -1372,6 +1408,12 @@ api_reload_config(void *arg, char *why, size_t whylen)
 	return daemon_reconfigure(arg, why, whylen);
 }
 
+static void
+flush_logs(void *arg)
+{
+	log_flush();
+}
+
 int
 daemon_new(struct config *c, int flags, struct daemon **ret)
 {
@@ -1458,6 +1500,9 @@ daemon_new(struct config *c, int flags, struct daemon **ret)
 	}
 	d->wall0 = loop_now_wall();
 	d->mono0 = loop_now_mono();
+	/* Audit lines of one loop pass go out in one write. */
+	log_batch(1);
+	loop_on_idle(d->loop, flush_logs, NULL);
 	daemon_tick(d);
 	*ret = d;
 	return 0;
@@ -1484,6 +1529,7 @@ daemon_free(struct daemon *d)
 {
 	if (d == NULL)
 		return;
+	log_batch(0);
 	server_free(d->srv);
 	reload_free(d->rl);
 	upstream_free(d->up);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -42,33 +43,75 @@ log_level_parse(const char *s, int *ret)
 	return -EINVAL;
 }
 
-/* Writes s as a JSON string body (without quotes) into f. */
+/* Writes all of buf to stderr; gives up quietly on a broken stderr. */
 static void
-json_escape(FILE *f, const char *s)
+write_all(const char *buf, size_t len)
 {
-	for (; *s != '\0'; s++) {
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(STDERR_FILENO, buf, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
+static char batch_buf[64 * 1024];
+static size_t batch_len;
+static int batching;
+
+void
+log_batch(int on)
+{
+	if (!on)
+		log_flush();
+	batching = on;
+}
+
+void
+log_flush(void)
+{
+	if (batch_len > 0) {
+		write_all(batch_buf, batch_len);
+		batch_len = 0;
+	}
+}
+
+/* Appends s as a JSON string body (without quotes) to line. */
+static size_t
+json_escape(char *line, size_t off, size_t cap, const char *s)
+{
+	for (; *s != '\0' && off + 7 < cap; s++) {
 		unsigned char c = (unsigned char)*s;
 
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(f, "\\u%04x", c);
+		if (c == '"' || c == '\\') {
+			line[off++] = '\\';
+			line[off++] = (char)c;
+		} else if (c < 0x20)
+			off += (size_t)snprintf(line + off, cap - off, "\\u%04x", c);
 		else
-			fputc(c, f);
+			line[off++] = (char)c;
 	}
+	return off;
 }
 
 void
 log_msg(int priority, const char *fmt, ...)
 {
-	char buf[2048];
+	char msg[2048], line[4200];
 	va_list ap;
-	int saved = errno;
+	size_t len;
+	int saved = errno, n;
 
 	if (priority > log_level)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 
 	if (log_json) {
@@ -79,13 +122,26 @@ log_msg(int priority, const char *fmt, ...)
 		clock_gettime(CLOCK_REALTIME, &ts);
 		gmtime_r(&ts.tv_sec, &tm);
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-		flockfile(stderr);
-		fprintf(stderr, "<%d>{\"ts\":\"%s.%03ldZ\",\"level\":\"%s\",\"msg\":\"",
+		n = snprintf(line, sizeof(line),
+		    "<%d>{\"ts\":\"%s.%03ldZ\",\"level\":\"%s\",\"msg\":\"",
 		    priority, when, ts.tv_nsec / 1000000, prio_names[priority]);
-		json_escape(stderr, buf);
-		fputs("\"}\n", stderr);
-		funlockfile(stderr);
-	} else
-		fprintf(stderr, "<%d>%s\n", priority, buf);
+		len = json_escape(line, (size_t)n, sizeof(line) - 4, msg);
+		memcpy(line + len, "\"}\n", 3);
+		len += 3;
+	} else {
+		n = snprintf(line, sizeof(line), "<%d>%s\n", priority, msg);
+		len = n < 0 ? 0 : ((size_t)n < sizeof(line) ? (size_t)n :
+		    sizeof(line) - 1);
+	}
+	if (batching && priority > LOG_WARNING) {
+		if (batch_len + len > sizeof(batch_buf))
+			log_flush();
+		memcpy(batch_buf + batch_len, line, len);
+		batch_len += len;
+	} else {
+		/* Earlier lines first: order is kept. */
+		log_flush();
+		write_all(line, len);
+	}
 	errno = saved;
 }

@@ -21,6 +21,17 @@ void log_msg(int priority, const char *fmt, ...)
 #define log_info(...)	log_msg(LOG_INFO, __VA_ARGS__)
 #define log_debug(...)	log_msg(LOG_DEBUG, __VA_ARGS__)
 
+/*
+ * Batching: with it on, lines below LOG_WARNING are gathered and written
+ * by log_flush(), which the daemon calls once per pass of its event loop
+ * (so a busy API costs one write per pass, not one per audit line);
+ * warnings and errors are written at once.  Off by default.
+ */
+void log_batch(int on);
+
+/* Writes gathered lines out.  Safe to call any time. */
+void log_flush(void);
+
 /* Parses "debug".."err" into a syslog priority; returns 0 or -EINVAL. */
 int log_level_parse(const char *s, int *ret);
 

@@ -24,6 +24,8 @@ struct loop {
 	size_t		 nw;
 	int		 quit;
 	int		 rc;
+	void		 (*idle)(void *);
+	void		*idle_arg;
 };
 
 int
@@ -115,6 +117,13 @@ loop_del(struct loop *l, int fd)
 		}
 }
 
+void
+loop_on_idle(struct loop *l, void (*fn)(void *), void *arg)
+{
+	l->idle = fn;
+	l->idle_arg = arg;
+}
+
 int
 loop_run(struct loop *l)
 {
@@ -123,6 +132,8 @@ loop_run(struct loop *l)
 
 	l->quit = 0;
 	while (!l->quit) {
+		if (l->idle != NULL)
+			l->idle(l->idle_arg);
 		n = epoll_wait(l->epfd, evs, 16, -1);
 		if (n < 0) {
 			if (errno == EINTR)

@@ -27,6 +27,9 @@ int loop_set(struct loop *l, int fd, uint32_t events, loop_cb cb, void *arg);
 /* Stops watching fd (before the caller closes it). */
 void loop_del(struct loop *l, int fd);
 
+/* Calls fn(arg) before each wait for events (e.g. to flush logs). */
+void loop_on_idle(struct loop *l, void (*fn)(void *), void *arg);
+
 /* Runs until loop_quit(); returns the value given to it. */
 int loop_run(struct loop *l);
 
