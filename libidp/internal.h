@@ -18,6 +18,8 @@
 #define IDP_RSA_MAX_BITS	8192
 #define IDP_RSA_MIN_BITS	2048
 
+#define IDP_VSLOTS	4	/* verify contexts per key, one per thread */
+
 struct idp_key {
 	int		 refcnt;
 	EVP_PKEY	*pkey;
@@ -43,16 +45,19 @@ struct idp_key {
 
 	/*
 	 * Verifying caches (jwt.c).  Verifying takes a const key that a key
-	 * set shares between threads, so these are guarded by vlock, taken
-	 * with trylock only: a thread that finds it held builds fresh
-	 * contexts instead of waiting.  vctx is initialised for
-	 * EVP_PKEY_verify() of a digest (ECDSA, RSA, PSS); Ed25519 copies
-	 * the vtmpl EVP_MD_CTX into vwork.
+	 * set shares between threads (rotatord verifies bearer tokens on
+	 * several), so each slot is guarded by its own lock, taken with
+	 * trylock only: a thread tries the slots in turn and builds fresh
+	 * contexts only when all are held, never waiting.  vctx is
+	 * initialised for EVP_PKEY_verify() of a digest (ECDSA, RSA, PSS);
+	 * Ed25519 copies the vtmpl EVP_MD_CTX into vwork.
 	 */
-	pthread_mutex_t	 vlock;
-	EVP_PKEY_CTX	*vctx;
-	EVP_MD_CTX	*vtmpl;
-	EVP_MD_CTX	*vwork;
+	struct idp_vslot {
+		pthread_mutex_t	 lock;
+		EVP_PKEY_CTX	*vctx;
+		EVP_MD_CTX	*vtmpl;
+		EVP_MD_CTX	*vwork;
+	}		 vs[IDP_VSLOTS];
 
 	/* x509.c: certificate signing template and the key's SPKI DER. */
 	EVP_MD_CTX	*cert_tmpl;

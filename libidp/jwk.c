@@ -318,6 +318,29 @@ classify(EVP_PKEY *pkey, enum idp_key_type *ret, struct idp_err *err)
 	return idp_err_set(err, -EBADMSG, "unsupported key type");
 }
 
+static int
+vslots_init(struct idp_key *k)
+{
+	size_t i;
+
+	for (i = 0; i < IDP_VSLOTS; i++)
+		if (pthread_mutex_init(&k->vs[i].lock, NULL) != 0) {
+			while (i-- > 0)
+				pthread_mutex_destroy(&k->vs[i].lock);
+			return -ENOMEM;
+		}
+	return 0;
+}
+
+static void
+vslots_destroy(struct idp_key *k)
+{
+	size_t i;
+
+	for (i = 0; i < IDP_VSLOTS; i++)
+		pthread_mutex_destroy(&k->vs[i].lock);
+}
+
 /* Wraps pkey (ownership taken on success) in a new key with its thumbprint. */
 static int
 key_wrap(EVP_PKEY *pkey, enum idp_key_type type, int priv,
@@ -328,7 +351,7 @@ key_wrap(EVP_PKEY *pkey, enum idp_key_type type, int priv,
 
 	if ((k = calloc(1, sizeof(*k))) == NULL)
 		return -ENOMEM;
-	if (pthread_mutex_init(&k->vlock, NULL) != 0) {
+	if (vslots_init(k) < 0) {
 		free(k);
 		return -ENOMEM;
 	}
@@ -338,7 +361,7 @@ key_wrap(EVP_PKEY *pkey, enum idp_key_type type, int priv,
 	k->alg = idp_key_type_default_alg(type);
 	k->priv = priv;
 	if ((rc = key_thumbprint(k, k->kid, sizeof(k->kid))) < 0) {
-		pthread_mutex_destroy(&k->vlock);
+		vslots_destroy(k);
 		free(k);
 		return rc;
 	}
@@ -587,6 +610,8 @@ out:
 void
 idp_key_drop_caches(struct idp_key *k)
 {
+	size_t i;
+
 	EVP_PKEY_CTX_free(k->es_ctx);
 	k->es_ctx = NULL;
 	EVP_MD_CTX_free(k->sign_tmpl);
@@ -598,12 +623,14 @@ idp_key_drop_caches(struct idp_key *k)
 	k->hdr_len = 0;
 	free(k->hdr_typ);
 	k->hdr_typ = NULL;
-	EVP_PKEY_CTX_free(k->vctx);
-	k->vctx = NULL;
-	EVP_MD_CTX_free(k->vtmpl);
-	k->vtmpl = NULL;
-	EVP_MD_CTX_free(k->vwork);
-	k->vwork = NULL;
+	for (i = 0; i < IDP_VSLOTS; i++) {
+		EVP_PKEY_CTX_free(k->vs[i].vctx);
+		k->vs[i].vctx = NULL;
+		EVP_MD_CTX_free(k->vs[i].vtmpl);
+		k->vs[i].vtmpl = NULL;
+		EVP_MD_CTX_free(k->vs[i].vwork);
+		k->vs[i].vwork = NULL;
+	}
 	EVP_MD_CTX_free(k->cert_tmpl);
 	k->cert_tmpl = NULL;
 	EVP_MD_CTX_free(k->cert_work);
@@ -631,7 +658,7 @@ idp_key_free(struct idp_key *k)
 	if (__atomic_sub_fetch(&k->refcnt, 1, __ATOMIC_ACQ_REL) != 0)
 		return;
 	idp_key_drop_caches(k);
-	pthread_mutex_destroy(&k->vlock);
+	vslots_destroy(k);
 	EVP_PKEY_free(k->pkey);
 	free(k);
 }

@@ -369,29 +369,41 @@ fail:
 }
 
 /*
- * Verifies sig over a digest with the key's cached context when no other
- * thread holds it, else with a fresh one.  The key is const to callers;
- * its verify cache is the one part that changes, under vlock.
+ * Takes a free verify slot of k (trylock, in turn), or returns NULL when
+ * every slot is held by another thread.  The key is const to callers;
+ * its slots are the one part that changes, each under its own lock.
  */
+static struct idp_vslot *
+vslot_take(const struct idp_key *k)
+{
+	struct idp_key *mk = (struct idp_key *)(uintptr_t)k;
+	size_t i;
+
+	for (i = 0; i < IDP_VSLOTS; i++)
+		if (pthread_mutex_trylock(&mk->vs[i].lock) == 0)
+			return &mk->vs[i];
+	return NULL;
+}
+
+/* Verifies sig over a digest with a cached context, else a fresh one. */
 static int
 verify_digest(const struct idp_key *k, const unsigned char *md, size_t mdlen,
     const unsigned char *sig, size_t siglen)
 {
-	struct idp_key *mk = (struct idp_key *)(uintptr_t)k;
+	struct idp_vslot *vs;
 	EVP_PKEY_CTX *ctx = NULL, *fresh = NULL;
-	int locked = 0, r;
+	int r;
 
-	if (pthread_mutex_trylock(&mk->vlock) == 0) {
-		locked = 1;
-		if (mk->vctx == NULL)
-			mk->vctx = vctx_new(k);
-		ctx = mk->vctx;
+	if ((vs = vslot_take(k)) != NULL) {
+		if (vs->vctx == NULL)
+			vs->vctx = vctx_new(k);
+		ctx = vs->vctx;
 	}
 	if (ctx == NULL)
 		ctx = fresh = vctx_new(k);
 	r = ctx != NULL ? EVP_PKEY_verify(ctx, sig, siglen, md, mdlen) : -1;
-	if (locked)
-		pthread_mutex_unlock(&mk->vlock);
+	if (vs != NULL)
+		pthread_mutex_unlock(&vs->lock);
 	EVP_PKEY_CTX_free(fresh);
 	return r == 1 ? 0 : -EKEYREJECTED;
 }
@@ -486,28 +498,27 @@ static int
 verify_eddsa(const struct idp_key *k, const void *msg, size_t len,
     const unsigned char *sig, size_t siglen)
 {
-	struct idp_key *mk = (struct idp_key *)(uintptr_t)k;
+	struct idp_vslot *vs;
 	EVP_MD_CTX *work = NULL, *fresh = NULL;
-	int locked = 0, r = -1;
+	int r = -1;
 
 	if (siglen != 64)
 		return -EKEYREJECTED;
-	if (pthread_mutex_trylock(&mk->vlock) == 0) {
-		locked = 1;
-		if (mk->vtmpl == NULL)
-			mk->vtmpl = ed_tmpl_new(k);
-		if (mk->vwork == NULL)
-			mk->vwork = EVP_MD_CTX_new();
-		if (mk->vtmpl != NULL && mk->vwork != NULL &&
-		    EVP_MD_CTX_copy_ex(mk->vwork, mk->vtmpl) == 1)
-			work = mk->vwork;
+	if ((vs = vslot_take(k)) != NULL) {
+		if (vs->vtmpl == NULL)
+			vs->vtmpl = ed_tmpl_new(k);
+		if (vs->vwork == NULL)
+			vs->vwork = EVP_MD_CTX_new();
+		if (vs->vtmpl != NULL && vs->vwork != NULL &&
+		    EVP_MD_CTX_copy_ex(vs->vwork, vs->vtmpl) == 1)
+			work = vs->vwork;
 	}
 	if (work == NULL)
 		work = fresh = ed_tmpl_new(k);
 	if (work != NULL)
 		r = EVP_DigestVerify(work, sig, siglen, msg, len);
-	if (locked)
-		pthread_mutex_unlock(&mk->vlock);
+	if (vs != NULL)
+		pthread_mutex_unlock(&vs->lock);
 	EVP_MD_CTX_free(fresh);
 	return r == 1 ? 0 : -EKEYREJECTED;
 }
