@@ -2,8 +2,9 @@
  * The local HTTP API: server.c (libmicrohttpd, routing, limits, caller
  * identity, audit lines) asks the daemon through struct api_ops.  The
  * server runs in the daemon's loop (libmicrohttpd in external epoll mode),
- * so every callback runs on the loop thread and may read daemon state
- * without locks.
+ * so every callback except verify runs on the loop thread and may read
+ * daemon state without locks.  Signature checks of bearer tokens run on
+ * verifier threads (work.h) against a trust snapshot (trust.h).
  */
 #ifndef ROTATORD_API_H
 #define ROTATORD_API_H
@@ -19,18 +20,29 @@
 #include "authz.h"
 #include "config.h"
 #include "loop.h"
+#include "trust.h"
 
 struct api_ops {
 	/*
-	 * Verifies a bearer JWT against every trusted [issuer] and every
-	 * [signer].  On success fills who (kind AUTHZ_BEARER, issuer = the
-	 * section name, subject, claims owned by *ret_jws) and returns 0;
-	 * otherwise -errno (-EKEYEXPIRED, -EKEYREJECTED, -EACCES, -ENOKEY...)
-	 * with a reason in why (never the token).
+	 * The issuers and keys bearer JWTs are verified against: every
+	 * trusted [issuer] and every [signer] (borrowed; the server takes
+	 * references with trust_ref()).  NULL when there is none.
 	 */
-	int	(*verify_bearer)(void *arg, const char *tok, size_t len,
-		    struct authz_caller *who, struct idp_jws **ret_jws,
-		    char *why, size_t whylen);
+	struct trust *(*trust)(void *arg);
+	/*
+	 * Verifies a bearer JWT against t (trust_verify(), which the daemon
+	 * passes; tests may pass their own).  Runs on verifier threads: it
+	 * must only read t.
+	 */
+	int	(*verify)(const struct trust *t, const char *tok, size_t len,
+		    int64_t now_s, struct trust_result *res);
+	/*
+	 * A token named a key that trusted [issuer] `issuer` does not have:
+	 * refetches its JWKS when the cooldown allows.  Returns 1 when a
+	 * fetch is in flight (server_keys_changed() follows when it ends),
+	 * else 0.
+	 */
+	int	(*unknown_kid)(void *arg, const char *issuer);
 	/* Every credential name, in config order (borrowed, NULL-terminated). */
 	const char *const *(*names)(void *arg);
 	/*
@@ -92,6 +104,12 @@ void server_free(struct server *s);
 
 /* A new generation of cred is published: answers long polls waiting on it. */
 void server_notify(struct server *s, const char *cred, uint64_t generation);
+
+/*
+ * The trust set changed (keys fetched or a fetch ended, signers rotated):
+ * requests held for an unknown key are verified again.
+ */
+void server_keys_changed(struct server *s);
 
 /* Writes the server's own metrics (requests by route and code). */
 void server_metrics(const struct server *s, FILE *out);

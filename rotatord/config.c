@@ -2798,6 +2798,15 @@ build_listen(struct parser *ps, const struct sect *s)
 			get_size(ps, s, kv, 1024, 1024 * 1024, &l->max_body);
 		} else if (strcmp(k, "max_wait") == 0) {
 			get_duration_in(ps, s, kv, SEC_S, HOUR_S, &l->max_wait);
+		} else if (strcmp(k, "verify_threads") == 0) {
+			if (strcmp(kv->value, "auto") == 0)
+				l->verify_threads = -1;
+			else if (strspn(kv->value, "0123456789") !=
+			    strlen(kv->value))
+				kerr(ps, s, kv, "must be auto or a number from "
+				    "0 to 8, not %s", qv(qb, sizeof(qb), s, kv));
+			else if (get_uint(ps, s, kv, 0, 8, &v) == 0)
+				l->verify_threads = (int)v;
 		} else {
 			unknown_key(ps, s, kv);
 		}
@@ -2839,6 +2848,7 @@ listen_defaults(struct parser *ps, const struct sect *ls, int before)
 		l->timeout = 10 * SEC_S;
 		l->max_body = 16 * 1024;
 		l->max_wait = 5 * MIN_S;
+		l->verify_threads = -1;
 		return;
 	}
 	if (ls != NULL && find_kv(ls, "unix") != NULL)

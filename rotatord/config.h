@@ -173,6 +173,7 @@ struct cfg_listen {
 	int64_t			 timeout;	/* ms, idle connection timeout, default 10s */
 	size_t			 max_body;	/* bytes, default 16 KiB */
 	int64_t			 max_wait;	/* ms, longest ?wait=, default 5m */
+	int			 verify_threads; /* bearer checks; -1: auto (CPUs) */
 };
 
 /* [client "NAME"]: who may fetch what. */

@@ -36,6 +36,7 @@
 #include "sink.h"
 #include "upstream.h"
 #include "api.h"
+#include "trust.h"
 
 #define CLOCK_STEP_MS	2000	/* a larger jump of the wall clock re-plans */
 
@@ -92,6 +93,7 @@ struct daemon {
 	struct reloader		*rl;
 	struct upstream		*up;
 	struct server		*srv;		/* the HTTP API, or NULL */
+	struct trust		*trust;		/* bearer keys; NULL: rebuild */
 	int			 tfd;		/* schedule timer */
 	int			 cfd;		/* wall clock watch */
 	int			 sfd;		/* signals */
@@ -104,6 +106,7 @@ struct daemon {
 };
 
 static void daemon_tick(struct daemon *);
+static void trust_dirty(struct daemon *);
 static int runtime_index(struct runtime *);
 static struct cred_rt *cred_find(struct runtime *, const char *);
 static void once_check(struct daemon *);
@@ -631,7 +634,8 @@ daemon_tick(struct daemon *d)
 		err.msg[0] = '\0';
 		if ((rc = signer_state_load(rt->cfg, rt->cfg->signers[i], now_w,
 		    &ns, &err)) < 0 || (signer_state_free(rt->signers[i]),
-		    rt->signers[i] = ns, (rc = signer_publish(rt, i)) < 0)) {
+		    rt->signers[i] = ns, trust_dirty(d),
+		    (rc = signer_publish(rt, i)) < 0)) {
 			log_err("signer %s: key rotation failed: %s; retrying in 60s",
 			    rt->cfg->signers[i]->name,
 			    err.msg[0] ? err.msg : strerror(-rc));
@@ -795,6 +799,7 @@ daemon_reconfigure(struct daemon *d, char *why, size_t whylen)
 	}
 	log_setup(nrt->cfg->log_level, nrt->cfg->log_format == LOG_FORMAT_JSON);
 	d->rt = nrt;
+	trust_dirty(d);
 	runtime_free(old);
 	log_notice("configuration reloaded: %zu credentials",
 	    nrt->cfg->n_creds);
@@ -943,94 +948,67 @@ cred_find(struct runtime *rt, const char *name)
 }
 
 /*
- * Reads the iss claim of a token without verifying it, only to choose
- * which keys verify it.  Returns 0 or -EBADMSG.
+ * The trust set is rebuilt when next asked for: keys were fetched, a
+ * signer rotated, or the config changed.  Requests in flight keep the
+ * old one alive through their references.
  */
-static int
-peek_iss(const char *tok, size_t len, char *out, size_t outsz)
+static void
+trust_dirty(struct daemon *d)
 {
-	const char *p1, *p2;
-	unsigned char *pl = NULL;
-	size_t plen;
-	json_t *j = NULL;
-	const char *iss;
-	int rc = -EBADMSG;
+	trust_unref(d->trust);
+	d->trust = NULL;
+}
 
-	if (len > IDP_JWT_MAX_LEN || (p1 = memchr(tok, '.', len)) == NULL ||
-	    (p2 = memchr(p1 + 1, '.', len - (size_t)(p1 + 1 - tok))) == NULL)
-		return -EBADMSG;
-	if (idp_b64url_decode_alloc(p1 + 1, (size_t)(p2 - p1 - 1), &pl, &plen) < 0)
-		return -EBADMSG;
-	j = json_loadb((char *)pl, plen, JSON_REJECT_DUPLICATES, NULL);
-	if ((iss = json_string_value(json_object_get(j, "iss"))) != NULL &&
-	    strlen(iss) < outsz) {
-		memcpy(out, iss, strlen(iss) + 1);
-		rc = 0;
+static void
+on_keys(void *arg)
+{
+	struct daemon *d = arg;
+
+	trust_dirty(d);
+	server_keys_changed(d->srv);
+}
+
+static struct trust *
+api_trust(void *arg)
+{
+	struct daemon *d = arg;
+	const struct config *c = d->rt->cfg;
+	const struct cfg_issuer *ci;
+	struct trust *t;
+	size_t i;
+	int rc = 0;
+
+	if (d->trust != NULL)
+		return d->trust;
+	if ((t = trust_new()) == NULL)
+		return NULL;
+	/* Tokens of our own signers: no audience is imposed. */
+	for (i = 0; i < c->n_signers && rc == 0; i++)
+		rc = trust_add(t, c->signers[i]->name, c->signers[i]->issuer,
+		    NULL, 60, d->rt->signers[i]->jwks, 0);
+	for (i = 0; i < c->n_issuers && rc == 0; i++) {
+		ci = c->issuers[i];
+		if (ci->trust)
+			rc = trust_add(t, ci->name, ci->url, ci->audience,
+			    ci->leeway / 1000, upstream_keys(d->up, ci->name),
+			    1);
 	}
-	json_decref(j);
-	free(pl);
-	return rc;
+	if (rc < 0) {
+		log_warn("http: cannot build the trusted key set: %s",
+		    strerror(-rc));
+		trust_unref(t);
+		return NULL;
+	}
+	d->trust = t;
+	return t;
 }
 
 static int
-api_verify_bearer(void *arg, const char *tok, size_t len,
-    struct authz_caller *who, struct idp_jws **ret_jws, char *why,
-    size_t whylen)
+api_unknown_kid(void *arg, const char *issuer)
 {
 	struct daemon *d = arg;
-	struct runtime *rt = d->rt;
-	struct idp_jws *t = NULL;
-	struct idp_err err;
-	int64_t now = loop_now_wall();
-	const char *name = NULL;
-	char iss[512];
-	size_t i;
-	int rc;
 
-	err.msg[0] = '\0';
-	if (peek_iss(tok, len, iss, sizeof(iss)) < 0) {
-		snprintf(why, whylen, "malformed token");
-		return -EBADMSG;
-	}
-	/* Keys are chosen by issuer, never by kid alone. */
-	for (i = 0; i < rt->cfg->n_signers; i++)
-		if (strcmp(rt->cfg->signers[i]->issuer, iss) == 0) {
-			struct idp_jwt_expect e;
-
-			memset(&e, 0, sizeof(e));
-			e.iss = iss;
-			e.leeway = 60;
-			e.require_exp = 1;
-			name = rt->cfg->signers[i]->name;
-			rc = idp_jws_verify(tok, len, rt->signers[i]->jwks, &t, &err);
-			if (rc == 0 && (rc = idp_jwt_check(t, &e, now / 1000,
-			    &err)) < 0) {
-				idp_jws_free(t);
-				t = NULL;
-			}
-			goto done;
-		}
-	for (i = 0; i < rt->cfg->n_issuers; i++)
-		if (rt->cfg->issuers[i]->trust &&
-		    strcmp(rt->cfg->issuers[i]->url, iss) == 0) {
-			name = rt->cfg->issuers[i]->name;
-			rc = upstream_verify(d->up, name, tok, len, now, &t, &err);
-			goto done;
-		}
-	snprintf(why, whylen, "issuer not trusted");
-	return -EACCES;
-done:
-	if (rc < 0) {
-		snprintf(why, whylen, "%s", err.msg[0] ? err.msg : strerror(-rc));
-		return rc;
-	}
-	memset(who, 0, sizeof(*who));
-	who->kind = AUTHZ_BEARER;
-	who->issuer = name;
-	who->subject = json_string_value(json_object_get(t->claims, "sub"));
-	who->claims = t->claims;
-	*ret_jws = t;
-	return 0;
+	return upstream_unknown_kid(d->up, issuer, loop_now_wall());
 }
 
 static const char *const *
@@ -1440,6 +1418,7 @@ daemon_new(struct config *c, int flags, struct daemon **ret)
 		config_free(c);
 		goto fail;
 	}
+	upstream_on_keys(d->up, on_keys, d);
 	if ((rc = runtime_build(c, &d->rt)) < 0 ||
 	    (rc = reload_configure(d->rl, d->rt->cfg)) < 0)
 		goto fail;
@@ -1452,7 +1431,9 @@ daemon_new(struct config *c, int flags, struct daemon **ret)
 	if (!(flags & DAEMON_ONCE) && (d->rt->cfg->listen.unix_path != NULL ||
 	    d->rt->cfg->listen.tcp_host != NULL)) {
 		static const struct api_ops api = {
-			.verify_bearer = api_verify_bearer,
+			.trust = api_trust,
+			.verify = trust_verify,
+			.unknown_kid = api_unknown_kid,
 			.names = api_names,
 			.generation = api_generation,
 			.read_file = api_read_file,
@@ -1531,6 +1512,7 @@ daemon_free(struct daemon *d)
 		return;
 	log_batch(0);
 	server_free(d->srv);
+	trust_unref(d->trust);
 	reload_free(d->rl);
 	upstream_free(d->up);
 	runtime_free(d->rt);

@@ -50,11 +50,15 @@
 #include "config.h"
 #include "log.h"
 #include "loop.h"
+#include "trust.h"
+#include "work.h"
 
 #define MHD_MEMORY_LIMIT	(32 * 1024)	/* per connection; caps headers */
 #define TC_SETS			1024		/* verified-token cache: 4096 */
 #define TC_WAYS			4		/* entries, 4-way set-associative */
 #define TC_NEGATIVE_MS		1000		/* failures are remembered 1 s */
+#define VJ_BUCKETS		64		/* verifications in flight, by key */
+#define KEY_HOLD_MS		5000		/* longest wait for an issuer's keys */
 #define RC_SLOTS		256		/* file response cache, direct-mapped */
 #define MAX_TOKEN_LEN		IDP_JWT_MAX_LEN	/* a whole compact JWT */
 #define MAX_FORM_PARAMS		64
@@ -90,6 +94,8 @@ static const unsigned status_codes[] = {
 struct server;
 struct listener;
 struct conn;
+struct form;
+struct vjob;
 
 /*
  * A credential file's response, made once per generation and queued for
@@ -161,7 +167,25 @@ struct req {
 	uint64_t		 wait_gen;
 	int64_t			 deadline;	/* boottime ms; 0: not yet */
 	char			 wait_cred[MAX_NAME + 1];
+	/* Bearer verification on a verifier thread (V_*) */
+	int			 vstate;
+	struct vjob		*vjob;		/* V_RUNNING: held on it */
+	struct req		*vnext;		/* on vjob->waiters or s->held */
+	int			 vretried;	/* verified again after new keys */
+	int			 vrc;		/* V_DONE: the outcome */
+	struct tok_val		*vtv;
+	unsigned char		 vkey[SHA256_DIGEST_LENGTH];
+	char			 vwhy[128];
+	int64_t			 hold_until;	/* V_HELD: boottime ms */
+	struct form		*form;		/* POST /v1/token, parsed once */
 };
+
+/*
+ * Where a request's bearer verification is.  V_RUNNING and V_HELD keep
+ * the connection suspended; V_DONE holds the outcome for the handler's
+ * next pass.
+ */
+enum { V_NONE, V_RUNNING, V_HELD, V_DONE };
 
 struct conn {
 	struct listener		*ls;
@@ -181,6 +205,8 @@ struct listener {
 	int64_t			 drain_until;
 	unsigned		 n_waiting;
 	unsigned		 max_waiting;
+	unsigned		 n_verifying;	/* suspended for a verification */
+	int			 resumed;	/* connections resumed: MHD_run */
 	/* What it was made from, to tell whether [listen] changed. */
 	char			*path;		/* unix */
 	mode_t			 mode;
@@ -204,6 +230,13 @@ struct server {
 	int			 wfd;		/* earliest waiter deadline */
 	int			 stopping;
 	struct tok_slot		*tc;		/* TC_SETS * TC_WAYS, lazily */
+	struct workers		*pool;		/* verifier threads, or NULL */
+	struct vjob		*vj[VJ_BUCKETS];	/* in flight */
+	struct req		*held;		/* waiting for an issuer's keys */
+	uint64_t		 epoch;		/* bumped when trust is replaced */
+	uint64_t		 verify_async;	/* verifications on threads */
+	uint64_t		 verify_inline;	/* on the loop thread */
+	uint64_t		 verify_held;	/* held for an issuer's keys */
 	EVP_MD			*sha256;	/* fetched once, for tc keys */
 	EVP_MD_CTX		*mdctx;
 	struct resp_slot	*rc;		/* RC_SLOTS, lazily */
@@ -734,6 +767,19 @@ reply_401(struct req *rq, const char *why)
 	return respond(rq, MHD_HTTP_UNAUTHORIZED, r);
 }
 
+/*
+ * A bearer token that could not be verified: 401, or 503 when it was not
+ * the token's fault (shutting down, out of memory).
+ */
+static enum MHD_Result
+reply_unverified(struct req *rq, int rc, const char *why)
+{
+	if (rc == -ESHUTDOWN || rc == -ENOMEM)
+		return reply_error(rq, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "temporarily_unavailable", "%s", why);
+	return reply_401(rq, why);
+}
+
 static enum MHD_Result
 reply_405(struct req *rq, const char *allow)
 {
@@ -868,73 +914,76 @@ tc_victim(struct tok_slot *set, const unsigned char *key, int64_t now)
 	return v;
 }
 
+/* Looks key up: 1 with the cached outcome (a held reference in *ret), or 0. */
+static int
+tc_lookup(struct server *s, const unsigned char *key, int64_t now,
+    struct tok_val **ret, int *rc, char *why, size_t whylen)
+{
+	struct tok_slot *set, *e;
+	uint32_t h;
+	size_t i;
+
+	if (s->tc == NULL)
+		return 0;
+	memcpy(&h, key, sizeof(h));
+	set = &s->tc[(h % TC_SETS) * TC_WAYS];
+	for (i = 0; i < TC_WAYS; i++) {
+		e = &set[i];
+		if (e->until > now && memcmp(e->key, key,
+		    SHA256_DIGEST_LENGTH) == 0) {
+			e->used = ++s->tc_tick;
+			if (e->val == NULL) {
+				snprintf(why, whylen, "%s", e->why);
+				*rc = e->err;
+				return 1;
+			}
+			e->val->refs++;
+			*ret = e->val;
+			*rc = 0;
+			return 1;
+		}
+	}
+	return 0;
+}
+
 /*
- * Verifies bearer token tok (len bytes) through the cache: a token seen
- * before costs a SHA-256, not a signature check.  Successes are kept until
- * the token's exp, failures TC_NEGATIVE_MS (not -ENOKEY: the issuer's
- * keys are being refetched).  Returns 0 with a held reference in *ret
- * (tv_unref() it), or -errno with a reason in why.
+ * Turns a verification's result into a tok_val and remembers it: a
+ * success until the token's exp, a failure TC_NEGATIVE_MS (not -ENOKEY:
+ * the issuer's keys may be refetched).  Takes res->jws.  Returns 0 with a
+ * held reference in *ret, or -errno with a reason in why.
  */
 static int
-bearer_verify(struct server *s, const char *tok, size_t len,
-    struct tok_val **ret, char *why, size_t whylen)
+verify_finish(struct server *s, const unsigned char *key,
+    struct trust_result *res, int cache, struct tok_val **ret, char *why,
+    size_t whylen)
 {
-	unsigned char key[SHA256_DIGEST_LENGTH];
-	struct tok_slot *set, *e;
 	struct authz_caller who;
-	struct idp_jws *jws = NULL;
+	struct tok_slot *set = NULL, *e;
 	struct tok_val *tv;
 	int64_t now = loop_now_wall(), exp_ms = 0;
 	const json_t *exp;
-	size_t i;
-	int rc;
+	uint32_t h;
+	int rc = res->rc;
 
-	if (len == 0 || len > MAX_TOKEN_LEN) {
-		snprintf(why, whylen, len == 0 ? "empty token" :
-		    "token too long");
-		return -EBADMSG;
-	}
-	if (s->tc == NULL)
+	if (cache && s->tc == NULL)
 		s->tc = calloc(TC_SETS * TC_WAYS, sizeof(*s->tc));
-	tc_key(s, tok, len, key);
-	set = NULL;
-	if (s->tc != NULL) {
-		uint32_t h;
-
+	if (cache && s->tc != NULL) {
 		memcpy(&h, key, sizeof(h));
 		set = &s->tc[(h % TC_SETS) * TC_WAYS];
-		for (i = 0; i < TC_WAYS; i++) {
-			e = &set[i];
-			if (e->until > now &&
-			    memcmp(e->key, key, sizeof(key)) == 0) {
-				s->tc_hits++;
-				e->used = ++s->tc_tick;
-				if (e->val == NULL) {
-					snprintf(why, whylen, "%s", e->why);
-					return e->err;
-				}
-				e->val->refs++;
-				*ret = e->val;
-				return 0;
-			}
-		}
 	}
-	s->tc_misses++;
-	memset(&who, 0, sizeof(who));
-	why[0] = '\0';
-	rc = s->ops.verify_bearer(s->ops.arg, tok, len, &who, &jws, why, whylen);
-	if (rc == 0 && (jws == NULL || who.kind != AUTHZ_BEARER)) {
-		idp_jws_free(jws);
-		snprintf(why, whylen, "verifier returned no token");
+	if (rc == 0 && (res->jws == NULL || res->name == NULL)) {
+		idp_jws_free(res->jws);
+		res->jws = NULL;
+		snprintf(res->why, sizeof(res->why), "verifier returned no token");
 		rc = -EINVAL;
 	}
 	if (rc < 0) {
-		if (why[0] == '\0')
-			snprintf(why, whylen, "%s", strerror(-rc));
+		snprintf(why, whylen, "%s", res->why[0] != '\0' ? res->why :
+		    strerror(-rc));
 		if (set != NULL && rc != -ENOKEY) {
 			e = tc_victim(set, key, now);
 			tv_unref(e->val);
-			memcpy(e->key, key, sizeof(key));
+			memcpy(e->key, key, SHA256_DIGEST_LENGTH);
 			e->val = NULL;
 			e->err = rc;
 			e->until = now + TC_NEGATIVE_MS;
@@ -943,21 +992,28 @@ bearer_verify(struct server *s, const char *tok, size_t len,
 		}
 		return rc;
 	}
-	tv = tv_new(&who, jws);
-	exp = json_object_get(jws->claims, "exp");
+	memset(&who, 0, sizeof(who));
+	who.kind = AUTHZ_BEARER;
+	who.issuer = res->name;
+	who.subject = json_string_value(json_object_get(res->jws->claims,
+	    "sub"));
+	who.claims = res->jws->claims;
+	tv = tv_new(&who, res->jws);
+	exp = json_object_get(res->jws->claims, "exp");
 	if (json_is_integer(exp) && json_integer_value(exp) > 0 &&
 	    json_integer_value(exp) < INT64_MAX / 1000)
 		exp_ms = (int64_t)json_integer_value(exp) * 1000;
-	idp_jws_free(jws);
+	idp_jws_free(res->jws);
+	res->jws = NULL;
 	if (tv == NULL) {
 		snprintf(why, whylen, "out of memory");
 		return -ENOMEM;
 	}
-	/* Without an exp (verify_bearer requires one) it is not kept. */
+	/* Without an exp (trust_verify requires one) it is not kept. */
 	if (set != NULL && exp_ms > now) {
 		e = tc_victim(set, key, now);
 		tv_unref(e->val);
-		memcpy(e->key, key, sizeof(key));
+		memcpy(e->key, key, SHA256_DIGEST_LENGTH);
 		e->val = tv;
 		tv->refs++;
 		e->until = exp_ms;
@@ -965,6 +1021,307 @@ bearer_verify(struct server *s, const char *tok, size_t len,
 	}
 	*ret = tv;
 	return 0;
+}
+
+/*
+ * A signature check on a verifier thread, shared by every request that
+ * presents the same token while it runs.
+ */
+struct vjob {
+	struct work		 w;
+	struct server		*s;
+	struct trust		*trust;		/* a reference */
+	uint64_t		 epoch;
+	unsigned char		 key[SHA256_DIGEST_LENGTH];
+	char			*tok;
+	size_t			 len;
+	int64_t			 now_s;
+	int			(*verify)(const struct trust *, const char *,
+				    size_t, int64_t, struct trust_result *);
+	struct trust_result	 res;
+	struct req		*waiters;	/* via vnext */
+	struct vjob		*hnext;		/* in s->vj[] */
+};
+
+static struct vjob **
+vj_bucket(struct server *s, const unsigned char *key)
+{
+	return &s->vj[key[0] % VJ_BUCKETS];
+}
+
+static void
+vjob_run(struct work *w)
+{
+	struct vjob *j = (struct vjob *)w;
+
+	j->verify(j->trust, j->tok, j->len, j->now_s, &j->res);
+}
+
+/*
+ * Lets a suspended request go on: MHD handles it again on its next run,
+ * which resumed_run() does for a whole batch.  (Arming the listener's
+ * timer for each one instead costs two timerfd_settime() calls a request,
+ * which in a VM cost more than the signature check.)
+ */
+static void
+req_resume(struct req *rq)
+{
+	struct listener *ls = rq->cn->ls;
+
+	if (ls->n_verifying > 0)
+		ls->n_verifying--;
+	MHD_resume_connection(rq->mc);
+	ls->resumed = 1;
+}
+
+static void listener_run(struct listener *ls);
+
+/* Runs MHD for every listener with resumed connections (loop thread). */
+static void
+resumed_run(void *arg)
+{
+	struct server *s = arg;
+	struct listener *ls, *next;
+
+	for (ls = s->listeners; ls != NULL; ls = next) {
+		next = ls->next;
+		if (ls->resumed && ls->d != NULL) {
+			ls->resumed = 0;
+			listener_run(ls);	/* may free a drained ls */
+		}
+	}
+}
+
+/* Gives rq its outcome and resumes it. */
+static void
+req_verified(struct req *rq, int rc, struct tok_val *tv, const char *why)
+{
+	rq->vjob = NULL;
+	rq->vnext = NULL;
+	rq->vstate = V_DONE;
+	rq->vrc = rc;
+	rq->vtv = tv;
+	if (tv != NULL)
+		tv->refs++;
+	snprintf(rq->vwhy, sizeof(rq->vwhy), "%s", why);
+	req_resume(rq);
+}
+
+/* May rq be suspended for a verification (and held for keys)? */
+static int
+can_suspend(const struct req *rq)
+{
+	return !rq->cn->ls->draining && !rq->cn->ls->srv->stopping;
+}
+
+static void waiters_arm(struct server *s);
+
+/*
+ * A verification finished (loop thread).  On an unknown kid of an
+ * [issuer] whose keys are being fetched, the requests that have not been
+ * verified again yet are held until the fetch ends (server_keys_changed)
+ * instead of being refused while the new keys are on their way.
+ */
+static void
+vjob_done(struct work *w)
+{
+	struct vjob *j = (struct vjob *)w, **pp;
+	struct server *s = j->s;
+	struct tok_val *tv = NULL;
+	struct req *rq, *next;
+	char why[128];
+	int rc, hold = 0, any_held = 0;
+
+	for (pp = vj_bucket(s, j->key); *pp != NULL; pp = &(*pp)->hnext)
+		if (*pp == j) {
+			*pp = j->hnext;
+			break;
+		}
+	if (j->res.rc == -ENOKEY && j->res.upstream && j->res.name != NULL &&
+	    s->ops.unknown_kid != NULL && !s->stopping)
+		hold = s->ops.unknown_kid(s->ops.arg, j->res.name) == 1;
+	/* A result from a trust set replaced meanwhile is not remembered. */
+	rc = verify_finish(s, j->key, &j->res, j->epoch == s->epoch, &tv, why,
+	    sizeof(why));
+	for (rq = j->waiters; rq != NULL; rq = next) {
+		next = rq->vnext;
+		if (hold && !rq->vretried && can_suspend(rq)) {
+			rq->vjob = NULL;
+			rq->vstate = V_HELD;
+			rq->hold_until = loop_now_mono() + KEY_HOLD_MS;
+			rq->vnext = s->held;
+			s->held = rq;
+			s->verify_held++;
+			any_held = 1;
+			continue;
+		}
+		req_verified(rq, rc, tv, why);
+	}
+	tv_unref(tv);
+	if (any_held)
+		waiters_arm(s);
+	trust_unref(j->trust);
+	OPENSSL_cleanse(j->tok, j->len);
+	free(j->tok);
+	free(j);
+}
+
+/* Takes rq off whatever verification holds it (it is going away). */
+static void
+verify_detach(struct req *rq)
+{
+	struct server *s = rq->cn->ls->srv;
+	struct req **pp;
+
+	if (rq->vstate == V_RUNNING && rq->vjob != NULL)
+		pp = &rq->vjob->waiters;
+	else if (rq->vstate == V_HELD)
+		pp = &s->held;
+	else
+		pp = NULL;
+	for (; pp != NULL && *pp != NULL; pp = &(*pp)->vnext)
+		if (*pp == rq) {
+			*pp = rq->vnext;
+			break;
+		}
+	if ((rq->vstate == V_RUNNING || rq->vstate == V_HELD) &&
+	    rq->cn->ls->n_verifying > 0)
+		rq->cn->ls->n_verifying--;
+	tv_unref(rq->vtv);
+	rq->vtv = NULL;
+	rq->vjob = NULL;
+	rq->vnext = NULL;
+	rq->vstate = V_NONE;
+}
+
+/*
+ * Answers every request of ls (all when NULL) suspended for a
+ * verification: the listener or the server is going away.
+ */
+static void
+verify_release(struct server *s, struct listener *ls)
+{
+	struct req *rq, **pp;
+	size_t i;
+
+	for (i = 0; i < VJ_BUCKETS; i++) {
+		struct vjob *j;
+
+		for (j = s->vj[i]; j != NULL; j = j->hnext)
+			for (pp = &j->waiters; (rq = *pp) != NULL;) {
+				if (ls != NULL && rq->cn->ls != ls) {
+					pp = &rq->vnext;
+					continue;
+				}
+				*pp = rq->vnext;
+				req_verified(rq, -ESHUTDOWN, NULL,
+				    "the server is shutting down");
+			}
+	}
+	for (pp = &s->held; (rq = *pp) != NULL;) {
+		if (ls != NULL && rq->cn->ls != ls) {
+			pp = &rq->vnext;
+			continue;
+		}
+		*pp = rq->vnext;
+		req_verified(rq, -ESHUTDOWN, NULL, "the server is shutting down");
+	}
+}
+
+/*
+ * Verifies bearer token tok (len bytes) for request rq: a token seen
+ * before costs a SHA-256 from the cache.  Otherwise the signature is
+ * checked on a verifier thread while rq's connection is suspended
+ * (-EINPROGRESS: return MHD_YES, the handler runs again with the
+ * outcome), or here when there are no threads or rq is NULL.  Returns 0
+ * with a held reference in *ret (tv_unref() it), or -errno with a reason
+ * in why.
+ */
+static int
+bearer_verify(struct server *s, struct req *rq, const char *tok, size_t len,
+    struct tok_val **ret, char *why, size_t whylen)
+{
+	unsigned char key[SHA256_DIGEST_LENGTH];
+	struct trust_result res;
+	struct trust *t;
+	struct vjob *j;
+	int64_t now = loop_now_wall();
+	int rc;
+
+	if (len == 0 || len > MAX_TOKEN_LEN) {
+		snprintf(why, whylen, len == 0 ? "empty token" :
+		    "token too long");
+		return -EBADMSG;
+	}
+	tc_key(s, tok, len, key);
+	/* The outcome of this request's own verification, once. */
+	if (rq != NULL && rq->vstate == V_DONE) {
+		rc = rq->vrc;
+		if (memcmp(rq->vkey, key, sizeof(key)) == 0) {
+			*ret = rq->vtv;
+			rq->vtv = NULL;
+			snprintf(why, whylen, "%s", rq->vwhy);
+			rq->vstate = V_NONE;
+			return rc;
+		}
+		verify_detach(rq);
+	}
+	if (tc_lookup(s, key, now, ret, &rc, why, whylen)) {
+		s->tc_hits++;
+		return rc;
+	}
+	s->tc_misses++;
+	t = s->ops.trust(s->ops.arg);
+	if (rq != NULL && s->pool != NULL && can_suspend(rq)) {
+		/* The same token already on its way: wait for that one. */
+		for (j = *vj_bucket(s, key); j != NULL; j = j->hnext)
+			if (memcmp(j->key, key, sizeof(key)) == 0)
+				break;
+		if (j == NULL && (j = calloc(1, sizeof(*j))) != NULL) {
+			j->w.run = vjob_run;
+			j->w.done = vjob_done;
+			j->s = s;
+			j->epoch = s->epoch;
+			memcpy(j->key, key, sizeof(key));
+			j->len = len;
+			j->now_s = now / 1000;
+			j->verify = s->ops.verify;
+			if ((j->tok = malloc(len)) == NULL) {
+				free(j);
+				j = NULL;
+			} else {
+				memcpy(j->tok, tok, len);
+				j->trust = trust_ref(t);
+				if (workers_submit(s->pool, &j->w) < 0) {
+					trust_unref(j->trust);
+					free(j->tok);
+					free(j);
+					j = NULL;
+				} else {
+					j->hnext = *vj_bucket(s, key);
+					*vj_bucket(s, key) = j;
+					s->verify_async++;
+				}
+			}
+		}
+		if (j != NULL) {
+			memcpy(rq->vkey, key, sizeof(key));
+			rq->vstate = V_RUNNING;
+			rq->vjob = j;
+			rq->vnext = j->waiters;
+			j->waiters = rq;
+			rq->cn->ls->n_verifying++;
+			MHD_suspend_connection(rq->mc);
+			return -EINPROGRESS;
+		}
+	}
+	/* No thread: here, on the loop. */
+	s->verify_inline++;
+	s->ops.verify(t, tok, len, now / 1000, &res);
+	if (res.rc == -ENOKEY && res.upstream && res.name != NULL &&
+	    s->ops.unknown_kid != NULL)
+		s->ops.unknown_kid(s->ops.arg, res.name);
+	return verify_finish(s, key, &res, 1, ret, why, whylen);
 }
 
 /*
@@ -1101,8 +1458,10 @@ caller_get(struct req *rq, struct caller *cl, enum MHD_Result *ret)
 		*ret = reply_401(rq, "no bearer token");
 		return -1;
 	}
-	if (bearer_verify(s, tok, len, &tv, why, sizeof(why)) < 0) {
-		*ret = reply_401(rq, why);
+	if ((rc = bearer_verify(s, rq, tok, len, &tv, why,
+	    sizeof(why))) < 0) {
+		*ret = rc == -EINPROGRESS ? MHD_YES : reply_unverified(rq, rc,
+		    why);
 		return -1;
 	}
 	caller_bearer(tv, cl);
@@ -1111,6 +1470,29 @@ caller_get(struct req *rq, struct caller *cl, enum MHD_Result *ret)
 
 /* ------------------------------------------------------------------ */
 /* Long polls                                                           */
+
+/*
+ * Lets requests held for an issuer's keys go on (those whose hold ended
+ * by now; all when now is 0): each is verified again, once, against the
+ * trust set of then.
+ */
+static void
+held_release(struct server *s, int64_t now)
+{
+	struct req *rq, **pp;
+
+	for (pp = &s->held; (rq = *pp) != NULL;) {
+		if (now != 0 && rq->hold_until > now) {
+			pp = &rq->vnext;
+			continue;
+		}
+		*pp = rq->vnext;
+		rq->vnext = NULL;
+		rq->vstate = V_NONE;
+		rq->vretried = 1;
+		req_resume(rq);
+	}
+}
 
 static void
 waiters_arm(struct server *s)
@@ -1121,6 +1503,9 @@ waiters_arm(struct server *s)
 	for (w = s->waiters; w != NULL; w = w->wnext)
 		if (at == 0 || w->deadline < at)
 			at = w->deadline;
+	for (w = s->held; w != NULL; w = w->vnext)
+		if (at == 0 || w->hold_until < at)
+			at = w->hold_until;
 	loop_timer_at(s->wfd, at);
 }
 
@@ -1137,6 +1522,8 @@ on_wait_timer(struct loop *l, int fd, uint32_t events, void *arg)
 		if (w->deadline <= now)
 			waiter_resume(w, 1);
 	}
+	held_release(s, now);
+	resumed_run(s);
 	waiters_arm(s);
 }
 
@@ -1588,6 +1975,7 @@ struct form {
 		const char	*v;
 	} p[MAX_FORM_PARAMS];
 	size_t n;
+	const char *bad;	/* why the body was refused, or NULL */
 };
 
 static int
@@ -1766,7 +2154,7 @@ h_token(struct req *rq)
 	const struct cfg_client *match = NULL;
 	struct caller cl;
 	struct tok_val *tv = NULL;
-	struct form f;
+	struct form *f;
 	struct wbuf b = { 0 };
 	const char *aud[MAX_AUDIENCES], *why = NULL, *v, *st, *stt, *rtt;
 	const char *desc = "-";
@@ -1789,46 +2177,59 @@ h_token(struct req *rq)
 	if (rq->body == NULL)
 		return token_error(rq, desc, MHD_HTTP_BAD_REQUEST,
 		    "invalid_request", "missing grant_type");
-	if (form_parse(rq->body, rq->body_len, &f, &why) < 0)
+	/*
+	 * Parsed in place, so once: the handler runs again after the
+	 * subject token is verified on a verifier thread.
+	 */
+	if ((f = rq->form) == NULL) {
+		if ((f = calloc(1, sizeof(*f))) == NULL)
+			return respond(rq, 500, NULL);
+		rq->form = f;
+		if (form_parse(rq->body, rq->body_len, f, &why) < 0) {
+			f->bad = why;
+			f->n = 0;
+		}
+	}
+	if (f->bad != NULL)
 		return token_error(rq, desc, MHD_HTTP_BAD_REQUEST,
-		    "invalid_request", "%s", why);
-	if ((v = form_get(&f, "grant_type")) == NULL)
+		    "invalid_request", "%s", f->bad);
+	if ((v = form_get(f, "grant_type")) == NULL)
 		return token_error(rq, desc, MHD_HTTP_BAD_REQUEST,
 		    "invalid_request", "missing grant_type");
 	if (strcmp(v, GRANT_TOKEN_EXCHANGE) != 0)
 		return token_error(rq, desc, MHD_HTTP_BAD_REQUEST,
 		    "unsupported_grant_type", "only %s is supported",
 		    GRANT_TOKEN_EXCHANGE);
-	if (form_get(&f, "actor_token") != NULL)
+	if (form_get(f, "actor_token") != NULL)
 		return token_error(rq, desc, MHD_HTTP_BAD_REQUEST,
 		    "invalid_request", "actor_token (delegation) is not "
 		    "supported");
-	rtt = form_get(&f, "requested_token_type");
+	rtt = form_get(f, "requested_token_type");
 	if (rtt != NULL && strcmp(rtt, TOKEN_TYPE_JWT) != 0 &&
 	    strcmp(rtt, TOKEN_TYPE_ACCESS) != 0)
 		return token_error(rq, desc, MHD_HTTP_BAD_REQUEST,
 		    "invalid_request", "requested_token_type must be %s",
 		    TOKEN_TYPE_JWT);
-	for (i = 0; i < f.n; i++) {
-		if (strcmp(f.p[i].k, "audience") != 0 &&
-		    strcmp(f.p[i].k, "resource") != 0)
+	for (i = 0; i < f->n; i++) {
+		if (strcmp(f->p[i].k, "audience") != 0 &&
+		    strcmp(f->p[i].k, "resource") != 0)
 			continue;
 		if (n_aud == MAX_AUDIENCES)
 			return token_error(rq, desc, MHD_HTTP_BAD_REQUEST,
 			    "invalid_target", "at most %d audiences",
 			    MAX_AUDIENCES);
-		if (strlen(f.p[i].v) > 256 || !utf8_ok((const unsigned char *)
-		    f.p[i].v, strlen(f.p[i].v)))
+		if (strlen(f->p[i].v) > 256 || !utf8_ok((const unsigned char *)
+		    f->p[i].v, strlen(f->p[i].v)))
 			return token_error(rq, desc, MHD_HTTP_BAD_REQUEST,
 			    "invalid_target", "malformed audience");
-		for (v = f.p[i].v; *v != '\0'; v++)
+		for (v = f->p[i].v; *v != '\0'; v++)
 			if ((unsigned char)*v < 0x20 || *v == 0x7f)
 				return token_error(rq, desc,
 				    MHD_HTTP_BAD_REQUEST, "invalid_target",
 				    "malformed audience");
-		aud[n_aud++] = f.p[i].v;
+		aud[n_aud++] = f->p[i].v;
 	}
-	if ((v = form_get(&f, "scope")) != NULL) {
+	if ((v = form_get(f, "scope")) != NULL) {
 		scope = (char *)v;	/* points into rq->body */
 		if (scope_normalize(scope) < 0)
 			return token_error(rq, desc, MHD_HTTP_BAD_REQUEST,
@@ -1838,8 +2239,8 @@ h_token(struct req *rq)
 	}
 
 	/* Who asks. */
-	st = form_get(&f, "subject_token");
-	stt = form_get(&f, "subject_token_type");
+	st = form_get(f, "subject_token");
+	stt = form_get(f, "subject_token_type");
 	if (st != NULL) {
 		if (stt == NULL)
 			return token_error(rq, desc, MHD_HTTP_BAD_REQUEST,
@@ -1850,10 +2251,15 @@ h_token(struct req *rq)
 			return token_error(rq, desc, MHD_HTTP_BAD_REQUEST,
 			    "invalid_request", "subject_token_type must be %s "
 			    "or %s", TOKEN_TYPE_JWT, TOKEN_TYPE_ACCESS);
-		if (bearer_verify(s, st, strlen(st), &tv, reason,
-		    sizeof(reason)) < 0)
+		if ((rc = bearer_verify(s, rq, st, strlen(st), &tv, reason,
+		    sizeof(reason))) < 0) {
+			if (rc == -EINPROGRESS)
+				return MHD_YES;
+			if (rc == -ESHUTDOWN)
+				return reply_unverified(rq, rc, reason);
 			return token_error(rq, desc, MHD_HTTP_BAD_REQUEST,
 			    "invalid_grant", "subject_token: %s", reason);
+		}
 		caller_bearer(tv, &cl);
 	} else if (cn->ls->is_unix) {
 		if (caller_get(rq, &cl, &ret) < 0)
@@ -1973,6 +2379,7 @@ h_authz(struct req *rq)
 	const char *uri, *method, *tok, *route = NULL;
 	char why[160], ub[160], mb[24];
 	size_t len;
+	int rc;
 
 	uri = MHD_lookup_connection_value(rq->mc, MHD_HEADER_KIND,
 	    "X-Original-URI");
@@ -1991,10 +2398,13 @@ h_authz(struct req *rq)
 		    "token", mb, ub);
 		return reply_401(rq, "no bearer token");
 	}
-	if (bearer_verify(s, tok, len, &tv, why, sizeof(why)) < 0) {
+	if ((rc = bearer_verify(s, rq, tok, len, &tv, why,
+	    sizeof(why))) < 0) {
+		if (rc == -EINPROGRESS)
+			return MHD_YES;
 		log_notice("audit: authz %s %s by - unauthenticated: %s", mb,
 		    ub, why);
-		return reply_401(rq, why);
+		return reply_unverified(rq, rc, why);
 	}
 	caller_bearer(tv, &cl);
 	if (authz_route(s->cfg, uri, method, &cl.who, &route, why,
@@ -2329,6 +2739,8 @@ req_reset(struct req *rq)
 	struct MHD_Connection *mc = rq->mc;
 
 	waiter_unlink(rq);
+	verify_detach(rq);
+	free(rq->form);
 	if (rq->body != NULL) {
 		OPENSSL_cleanse(rq->body, rq->body_cap);
 		free(rq->body);
@@ -2584,8 +2996,9 @@ listener_destroy(struct listener *ls)
 			break;
 		}
 	if (ls->d != NULL) {
-		if (ls->n_waiting > 0) {
+		if (ls->n_waiting > 0 || ls->n_verifying > 0) {
 			waiters_release(s, ls);
+			verify_release(s, ls);
 			MHD_run(ls->d);		/* lets them leave suspension */
 		}
 		loop_del(s->loop, ls->epfd);
@@ -2631,6 +3044,7 @@ listener_drain(struct listener *ls)
 	ls->drain_until = loop_now_mono() + (int64_t)ls->timeout_s * 1000 +
 	    1000;
 	waiters_release(ls->srv, ls);
+	verify_release(ls->srv, ls);
 	ls->armed = 0;
 	loop_timer_at(ls->tfd, loop_now_mono());
 }
@@ -3042,6 +3456,16 @@ server_new(struct loop *l, const struct config *c, const struct api_ops *ops,
 		s->wfd = -1;
 		goto fail;
 	}
+	/*
+	 * Signature checks of bearer tokens run on these threads (started
+	 * on the first one), so a burst of new tokens does not hold up the
+	 * loop.  Read once: a reload does not change the count.
+	 */
+	if (c->listen.verify_threads != 0 && (rc = workers_new(l,
+	    c->listen.verify_threads < 0 ? 0 :
+	    (unsigned)c->listen.verify_threads, resumed_run, s,
+	    &s->pool)) < 0)
+		goto fail;
 	if ((rc = listeners_apply(s, c)) < 0)
 		goto fail;
 	*ret = s;
@@ -3067,6 +3491,7 @@ server_configure(struct server *s, const struct config *c)
 	 */
 	tc_clear(s);
 	rc_clear(s, NULL);
+	s->epoch++;
 	return 0;
 }
 
@@ -3081,6 +3506,8 @@ server_free(struct server *s)
 		listener_unlink(s->listeners);
 		listener_destroy(s->listeners);
 	}
+	/* Every request has left; the last done() calls find no waiters. */
+	workers_free(s->pool);
 	if (s->wfd >= 0) {
 		loop_del(s->loop, s->wfd);
 		close(s->wfd);
@@ -3090,6 +3517,17 @@ server_free(struct server *s)
 	EVP_MD_CTX_free(s->mdctx);
 	EVP_MD_free(s->sha256);
 	free(s);
+}
+
+/* See api.h: requests held for keys are verified again. */
+void
+server_keys_changed(struct server *s)
+{
+	if (s == NULL || s->held == NULL)
+		return;
+	held_release(s, 0);
+	resumed_run(s);
+	waiters_arm(s);
 }
 
 /* See api.h: resumes the long polls on cred older than generation. */
@@ -3154,4 +3592,17 @@ server_metrics(const struct server *s, FILE *out)
 	    "rotatord_http_token_cache_lookups_total{result=\"hit\"} %llu\n"
 	    "rotatord_http_token_cache_lookups_total{result=\"miss\"} %llu\n",
 	    (unsigned long long)s->tc_hits, (unsigned long long)s->tc_misses);
+	fprintf(out, "# HELP rotatord_http_token_verifications_total Bearer "
+	    "token signatures checked, by where: on a verifier thread or on "
+	    "the loop.\n"
+	    "# TYPE rotatord_http_token_verifications_total counter\n"
+	    "rotatord_http_token_verifications_total{where=\"thread\"} %llu\n"
+	    "rotatord_http_token_verifications_total{where=\"loop\"} %llu\n",
+	    (unsigned long long)s->verify_async,
+	    (unsigned long long)s->verify_inline);
+	fprintf(out, "# HELP rotatord_http_token_key_holds_total Requests held "
+	    "while an issuer's keys were refetched for an unknown kid.\n"
+	    "# TYPE rotatord_http_token_key_holds_total counter\n"
+	    "rotatord_http_token_key_holds_total %llu\n",
+	    (unsigned long long)s->verify_held);
 }

@@ -57,6 +57,8 @@ struct upstream {
 	int			 tfd;		/* curl's timer */
 	struct issuer		**is;
 	size_t			 n;
+	void			(*keys_cb)(void *);	/* a JWKS fetch ended */
+	void			 *keys_arg;
 };
 
 static void issuer_discover(struct issuer *);
@@ -521,6 +523,9 @@ on_discovery(void *arg, const struct idp_http_resp *resp)
 		    err.msg[0] ? err.msg : strerror(-rc));
 	if (rc < 0) {
 		issuer_failed(is, "discovery", why);
+		/* A key fetch that waited for discovery has ended too. */
+		if (is->cfg->trust && is->u->keys_cb != NULL)
+			is->u->keys_cb(is->u->keys_arg);
 		/* Every waiting fetch fails; the caller retries with backoff. */
 		for (f = is->fetches; f != NULL; f = next) {
 			next = f->next;
@@ -629,6 +634,8 @@ on_jwks(void *arg, const struct idp_http_resp *resp)
 		    (long long)((next - now) / 1000));
 	}
 	loop_timer_at(is->jwks_tfd, loop_now_mono() + (next - now));
+	if (is->u->keys_cb != NULL)
+		is->u->keys_cb(is->u->keys_arg);
 }
 
 static void
@@ -649,40 +656,32 @@ issuer_fetch_jwks(struct issuer *is)
 		issuer_failed(is, "jwks", strerror(-rc));
 }
 
-int
-upstream_verify(struct upstream *u, const char *name, const char *tok,
-    size_t len, int64_t now, struct idp_jws **ret, struct idp_err *err)
+const struct idp_jwks *
+upstream_keys(const struct upstream *u, const char *name)
 {
-	struct idp_jwt_expect e;
-	struct idp_jws *t = NULL;
+	const struct issuer *is = issuer_find(u, name);
+
+	return is != NULL && is->cfg->trust ? is->jwks.keys : NULL;
+}
+
+int
+upstream_unknown_kid(struct upstream *u, const char *name, int64_t now)
+{
 	struct issuer *is = issuer_find(u, name);
-	int rc;
 
 	if (is == NULL || !is->cfg->trust)
-		return idp_err_set(err, -EACCES, "issuer %s is not trusted", name);
-	if (is->jwks.keys == NULL) {
-		if (idp_jwks_cache_unknown_kid(&is->jwks, now))
-			issuer_fetch_jwks(is);
-		return idp_err_set(err, -ENOKEY, "no keys for issuer %s yet", name);
-	}
-	rc = idp_jws_verify(tok, len, is->jwks.keys, &t, err);
-	if (rc == -ENOKEY) {
-		/* Maybe the issuer rotated: refetch, at most once per cooldown. */
-		if (idp_jwks_cache_unknown_kid(&is->jwks, now))
-			issuer_fetch_jwks(is);
-		return rc;
-	}
-	if (rc < 0)
-		return rc;
-	memset(&e, 0, sizeof(e));
-	e.iss = is->cfg->url;
-	e.aud = is->cfg->audience;
-	e.leeway = is->cfg->leeway / 1000;
-	e.require_exp = 1;
-	if ((rc = idp_jwt_check(t, &e, now / 1000, err)) < 0) {
-		idp_jws_free(t);
-		return rc;
-	}
-	*ret = t;
-	return 0;
+		return 0;
+	/* Maybe the issuer rotated: refetch, at most once per cooldown. */
+	if (is->jwks_id == 0 && is->disc_id == 0 &&
+	    idp_jwks_cache_unknown_kid(&is->jwks, now))
+		issuer_fetch_jwks(is);
+	/* Discovery first when needed: it fetches the keys of a set without. */
+	return is->jwks_id != 0 || (is->disc_id != 0 && is->jwks.keys == NULL);
+}
+
+void
+upstream_on_keys(struct upstream *u, void (*cb)(void *), void *arg)
+{
+	u->keys_cb = cb;
+	u->keys_arg = arg;
 }

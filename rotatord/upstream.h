@@ -58,13 +58,24 @@ int upstream_fetch_token(struct upstream *u, const struct cfg_cred *cr,
     upstream_token_cb cb, void *arg);
 
 /*
- * Verifies a caller's token against trusted issuer `name`'s cached JWKS
- * (refetched at most once per jwks_cooldown on an unknown kid; the caller
- * retries later).  Returns 0 and the token in *ret, -ENOKEY while a
- * refetch runs, or the idp_jws_verify / idp_jwt_check error.
+ * The last good key set of trusted issuer name (borrowed: replaced when
+ * a fetch succeeds, so copy what must outlive the loop pass), or NULL.
  */
-int upstream_verify(struct upstream *u, const char *name, const char *tok,
-    size_t len, int64_t now, struct idp_jws **ret, struct idp_err *err);
+const struct idp_jwks *upstream_keys(const struct upstream *u,
+    const char *name);
+
+/*
+ * A caller's token named a kid that trusted issuer name lacks: refetches
+ * its JWKS, at most once per jwks_cooldown.  Returns 1 when a fetch (or
+ * the discovery before it) is in flight, else 0.
+ */
+int upstream_unknown_kid(struct upstream *u, const char *name, int64_t now);
+
+/*
+ * Calls cb(arg) on the loop each time a JWKS fetch of a trusted issuer
+ * ends, with new keys or not.
+ */
+void upstream_on_keys(struct upstream *u, void (*cb)(void *), void *arg);
 
 /* Returns the counters of issuer name, or NULL. */
 const struct upstream_stats *upstream_get_stats(const struct upstream *u,

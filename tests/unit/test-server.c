@@ -99,32 +99,51 @@ fake_find(const char *name)
 /*
  * Tokens: "good.SUB.N" (scope payments.read), "noscope.SUB.N", "nosub.N"
  * are valid for issuer "local"; "expired.N" is expired, "nokey.N" has an
- * unknown kid; anything else has a bad signature.
+ * unknown kid; "rotkey.SUB.N" names a kid of an [issuer] that appears
+ * once keys_rotated is set (by fake_unknown_kid's timer); anything else
+ * has a bad signature.  Runs on the server's verifier threads.
  */
+static int keys_rotated;		/* atomic */
+static int unknown_kid_calls;		/* loop thread only */
+static int rotate_tfd = -1;
+
 static int
-fake_verify(void *arg, const char *tok, size_t len, struct authz_caller *who,
-    struct idp_jws **ret_jws, char *why, size_t whylen)
+fake_verify(const struct trust *trust, const char *tok, size_t len,
+    int64_t now_s, struct trust_result *res)
 {
 	char buf[256], *sub, *dot;
 	struct idp_jws *t;
 	const char *scope;
 
+	(void)trust;
+	(void)now_s;
+	memset(res, 0, sizeof(*res));
 	__atomic_add_fetch(&verify_calls, 1, __ATOMIC_SEQ_CST);
 	if (len >= sizeof(buf)) {
-		snprintf(why, whylen, "too long");
-		return -EBADMSG;
+		snprintf(res->why, sizeof(res->why), "too long");
+		return res->rc = -EBADMSG;
 	}
 	memcpy(buf, tok, len);
 	buf[len] = '\0';
+	res->name = "local";
 	if (strncmp(buf, "expired.", 8) == 0) {
-		snprintf(why, whylen, "token expired");
-		return -EKEYEXPIRED;
+		snprintf(res->why, sizeof(res->why), "token expired");
+		return res->rc = -EKEYEXPIRED;
 	}
 	if (strncmp(buf, "nokey.", 6) == 0) {
-		snprintf(why, whylen, "unknown kid");
-		return -ENOKEY;
+		snprintf(res->why, sizeof(res->why), "unknown kid");
+		return res->rc = -ENOKEY;
 	}
-	if (strncmp(buf, "good.", 5) == 0) {
+	if (strncmp(buf, "rotkey.", 7) == 0) {
+		if (!__atomic_load_n(&keys_rotated, __ATOMIC_SEQ_CST)) {
+			res->name = "upstream";
+			res->upstream = 1;
+			snprintf(res->why, sizeof(res->why), "unknown kid");
+			return res->rc = -ENOKEY;
+		}
+		sub = buf + 7;
+		scope = "payments.read";
+	} else if (strncmp(buf, "good.", 5) == 0) {
 		sub = buf + 5;
 		scope = "payments.read";
 	} else if (strncmp(buf, "noscope.", 8) == 0) {
@@ -134,26 +153,38 @@ fake_verify(void *arg, const char *tok, size_t len, struct authz_caller *who,
 		sub = NULL;
 		scope = "payments.read";
 	} else {
-		snprintf(why, whylen, "bad signature");
-		return -EKEYREJECTED;
+		snprintf(res->why, sizeof(res->why), "bad signature");
+		return res->rc = -EKEYREJECTED;
 	}
 	if (sub != NULL && (dot = strchr(sub, '.')) != NULL)
 		*dot = '\0';
 	t = calloc(1, sizeof(*t));
-	assert_non_null(t);
+	if (t == NULL)
+		return res->rc = -ENOMEM;
 	t->header = json_object();
 	t->claims = json_pack("{s:s,s:s,s:I}", "iss", "https://rotatord.test",
 	    "scope", scope, "exp", (json_int_t)(time(NULL) + 3600));
-	assert_non_null(t->claims);
 	if (sub != NULL)
 		json_object_set_new(t->claims, "sub", json_string(sub));
-	memset(who, 0, sizeof(*who));
-	who->kind = AUTHZ_BEARER;
-	who->issuer = "local";
-	who->subject = json_string_value(json_object_get(t->claims, "sub"));
-	who->claims = t->claims;
-	*ret_jws = t;
-	return 0;
+	res->jws = t;
+	return res->rc = 0;
+}
+
+static struct trust *
+fake_trust(void *arg)
+{
+	return NULL;
+}
+
+/* The "upstream" issuer's keys arrive 300 ms after an unknown kid. */
+static int
+fake_unknown_kid(void *arg, const char *issuer)
+{
+	unknown_kid_calls++;
+	if (strcmp(issuer, "upstream") != 0 || rotate_tfd < 0)
+		return 0;
+	loop_timer_at(rotate_tfd, loop_now_mono() + 300);
+	return 1;
 }
 
 static const char *const *
@@ -336,7 +367,9 @@ fake_reload(void *arg, char *why, size_t whylen)
 }
 
 static const struct api_ops fake_ops = {
-	.verify_bearer = fake_verify,
+	.trust = fake_trust,
+	.verify = fake_verify,
+	.unknown_kid = fake_unknown_kid,
 	.names = fake_names,
 	.generation = fake_generation,
 	.read_file = fake_read_file,
@@ -374,6 +407,17 @@ struct fx {
 };
 
 static struct fx F;
+static int rotate_gives_keys = 1;	/* loop thread only */
+
+/* The "upstream" issuer's JWKS fetch ends (fake_unknown_kid armed it). */
+static void
+on_rotate(struct loop *l, int fd, uint32_t events, void *arg)
+{
+	loop_timer_ack(fd);
+	if (rotate_gives_keys)
+		__atomic_store_n(&keys_rotated, 1, __ATOMIC_SEQ_CST);
+	server_keys_changed(F.srv);
+}
 
 static void
 on_call(struct loop *l, int fd, uint32_t events, void *arg)
@@ -537,6 +581,10 @@ setup(void **state)
 	assert_true(F.efd >= 0);
 	assert_int_equal(loop_add(F.loop, F.efd, EPOLLIN, on_call, NULL), 0);
 	assert_int_equal(server_new(F.loop, F.cfg, &fake_ops, &F.srv), 0);
+	rotate_tfd = loop_timer_new();
+	assert_true(rotate_tfd >= 0);
+	assert_int_equal(loop_add(F.loop, rotate_tfd, EPOLLIN, on_rotate, NULL),
+	    0);
 	assert_int_equal(pthread_create(&F.thread, NULL, loop_thread, NULL), 0);
 	*state = &F;
 	return 0;
@@ -563,6 +611,9 @@ teardown(void **state)
 	on_loop(do_quit, NULL);
 	pthread_join(F.thread, NULL);
 	server_free(F.srv);
+	loop_del(F.loop, rotate_tfd);
+	close(rotate_tfd);
+	rotate_tfd = -1;
 	/* The socket file goes with the server. */
 	assert_int_not_equal(lstat(F.sock, &st), 0);
 	loop_del(F.loop, F.efd);
@@ -1438,6 +1489,123 @@ test_token_cache(void **state)
 }
 
 static void
+set_gives_keys(void *arg)
+{
+	rotate_gives_keys = *(int *)arg;
+}
+
+static void
+read_kid_calls(void *arg)
+{
+	*(int *)arg = unknown_kid_calls;
+}
+
+/*
+ * A token signed with an [issuer]'s new key: the request is held while
+ * the keys are fetched and answered with them, not refused first.  When
+ * the fetch brings nothing new it is refused once it ends.
+ */
+static void
+test_key_hold(void **state)
+{
+	struct resp r;
+	int64_t t0, dt;
+	int v = 1, calls0, calls1;
+
+#define HDRS(t)	RR "X-Original-URI: /payments/a\r\nAuthorization: Bearer " t "\r\n"
+	on_loop(set_gives_keys, &v);
+	__atomic_store_n(&keys_rotated, 0, __ATOMIC_SEQ_CST);
+	on_loop(read_kid_calls, &calls0);
+	t0 = now_ms();
+	assert_int_equal(get(1, "/v1/authz", HDRS("rotkey.dave.1"), &r), 200);
+	dt = now_ms() - t0;
+	assert_string_equal(header(&r, "X-Auth-Subject"), "dave");
+	resp_free(&r);
+	assert_true(dt >= 250);
+	on_loop(read_kid_calls, &calls1);
+	assert_int_equal(calls1 - calls0, 1);
+	/* Now known (and cached). */
+	assert_int_equal(get(1, "/v1/authz", HDRS("rotkey.dave.1"), &r), 200);
+	resp_free(&r);
+
+	/* The fetch ends without the key: 401 after it, not before. */
+	v = 0;
+	on_loop(set_gives_keys, &v);
+	__atomic_store_n(&keys_rotated, 0, __ATOMIC_SEQ_CST);
+	t0 = now_ms();
+	assert_int_equal(get(1, "/v1/authz", HDRS("rotkey.erin.1"), &r), 401);
+	dt = now_ms() - t0;
+	assert_non_null(strstr(header(&r, "WWW-Authenticate"), "unknown kid"));
+	resp_free(&r);
+	assert_true(dt >= 250);
+	v = 1;
+	on_loop(set_gives_keys, &v);
+#undef HDRS
+}
+
+struct par {
+	const char	*tok;
+	int		 code;
+};
+
+static void *
+par_get(void *arg)
+{
+	struct par *p = arg;
+	struct resp r;
+	char hdrs[512];
+
+	snprintf(hdrs, sizeof(hdrs), RR "X-Original-URI: /payments/a\r\n"
+	    "Authorization: Bearer %s\r\n", p->tok);
+	p->code = get(1, "/v1/authz", hdrs, &r);
+	resp_free(&r);
+	return NULL;
+}
+
+/*
+ * Many connections at once, on verifier threads: each gets its own
+ * answer, and one token presented by all of them is checked once.
+ */
+static void
+test_verify_concurrent(void **state)
+{
+	/* per_ip_limit is 4: at most 3 at once, so none is turned away. */
+	static const char *const toks[] = {
+		"good.p1.1", "forged.p3", "noscope.p4.1",
+	};
+	static const int want[] = { 200, 401, 403 };
+	pthread_t th[3];
+	struct par p[3];
+	int i, round, before;
+
+	for (round = 0; round < 3; round++) {
+		for (i = 0; i < 3; i++) {
+			p[i].tok = toks[i];
+			p[i].code = 0;
+			assert_int_equal(pthread_create(&th[i], NULL, par_get,
+			    &p[i]), 0);
+		}
+		for (i = 0; i < 3; i++) {
+			pthread_join(th[i], NULL);
+			assert_int_equal(p[i].code, want[i]);
+		}
+		usleep(1100 * 1000);	/* the negative entry expires */
+	}
+	before = __atomic_load_n(&verify_calls, __ATOMIC_SEQ_CST);
+	for (i = 0; i < 3; i++) {
+		p[i].tok = "good.same.1";
+		assert_int_equal(pthread_create(&th[i], NULL, par_get, &p[i]),
+		    0);
+	}
+	for (i = 0; i < 3; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(p[i].code, 200);
+	}
+	assert_int_equal(__atomic_load_n(&verify_calls, __ATOMIC_SEQ_CST) -
+	    before, 1);
+}
+
+static void
 test_metrics_readyz_discovery(void **state)
 {
 	struct resp r;
@@ -1467,6 +1635,12 @@ test_metrics_readyz_discovery(void **state)
 	    "\"readyz\",code=\"503\"} 1\n"));
 	assert_non_null(strstr(r.body, "rotatord_http_token_cache_lookups_total"
 	    "{result=\"hit\"} "));
+	/* The earlier tests' tokens were checked on verifier threads only. */
+	assert_null(strstr(r.body, "rotatord_http_token_verifications_total"
+	    "{where=\"thread\"} 0\n"));
+	assert_non_null(strstr(r.body, "rotatord_http_token_verifications_total"
+	    "{where=\"loop\"} 0\n"));
+	assert_null(strstr(r.body, "rotatord_http_token_key_holds_total 0\n"));
 	assert_null(strstr(r.body, "route=\"/"));
 	assert_int_equal(r.body[r.len - 1], '\n');
 	resp_free(&r);
@@ -1808,6 +1982,8 @@ main(void)
 		cmocka_unit_test(test_token_tcp),
 		cmocka_unit_test(test_authz),
 		cmocka_unit_test(test_token_cache),
+		cmocka_unit_test(test_key_hold),
+		cmocka_unit_test(test_verify_concurrent),
 		cmocka_unit_test(test_metrics_readyz_discovery),
 		cmocka_unit_test(test_admin),
 		cmocka_unit_test(test_audit_lines),
