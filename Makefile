@@ -19,9 +19,10 @@ PYTHON		?= /usr/bin/python3
 
 PKGS		 = openssl jansson libcurl libmicrohttpd inih
 PKG_CFLAGS	:= $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-# libcurl is loaded at run time by libidp (libidp/curl_dl.c): its headers
-# are needed, its library is not linked.
-PKG_LIBS	:= $(shell $(PKG_CONFIG) --libs openssl jansson libmicrohttpd inih 2>/dev/null) -ldl
+# libcurl and libmicrohttpd are loaded at run time (libidp/curl_dl.c,
+# rotatord/mhd_dl.c): their headers are needed, their libraries are not
+# linked.
+PKG_LIBS	:= $(shell $(PKG_CONFIG) --libs openssl jansson inih 2>/dev/null) -ldl -lpthread
 IDP_PKG_LIBS	:= $(shell $(PKG_CONFIG) --libs openssl jansson 2>/dev/null) -ldl
 
 WARN		 = -Wall -Wextra -Wformat=2 -Wshadow -Wpointer-arith \
@@ -54,7 +55,8 @@ ROT_SRCS	 = rotatord/config.c rotatord/log.c rotatord/loop.c \
 		   rotatord/sched.c rotatord/sink.c rotatord/reload.c \
 		   rotatord/notify.c rotatord/mint.c rotatord/daemon.c \
 		   rotatord/secretref.c rotatord/upstream.c rotatord/authz.c \
-		   rotatord/server.c rotatord/trust.c rotatord/work.c
+		   rotatord/server.c rotatord/trust.c rotatord/work.c \
+		   rotatord/mhd_dl.c
 MAIN_SRCS	 = rotatord/main.c
 UNIT_TESTS	 = b64 jwk jwt x509 wycheproof config sink sched http oidc oauth secretref authz trust \
 		   server
@@ -105,7 +107,8 @@ $(B)/bench: $(BENCH_SRCS) $(ROT_OBJS) $(B)/libidp.a
 # The bare libmicrohttpd server the credential GET row is compared with.
 $(B)/mhd_bare: tests/bench/mhd_bare.c
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(PKG_LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(PKG_LIBS) \
+		$(shell $(PKG_CONFIG) --libs libmicrohttpd 2>/dev/null)
 
 unit: $(UNIT_BINS)
 	$(Q)$(PYTHON) tests/run-unit.py $(UNIT_BINS)

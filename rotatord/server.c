@@ -21,6 +21,11 @@
  * - connection, per-IP, timeout and memory (32 KiB: caps the headers)
  *   limits are always set;
  * - no connection is left suspended when a daemon stops.
+ *
+ * libmicrohttpd itself is loaded on the first connection (mhd_dl.h):
+ * until then a listener is "dormant", its socket bound and watched by
+ * the loop, so a daemon whose API nobody calls does not carry the pages
+ * of libmicrohttpd and GnuTLS.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -50,6 +55,7 @@
 #include "config.h"
 #include "log.h"
 #include "loop.h"
+#include "mhd_dl.h"
 #include "trust.h"
 #include "work.h"
 
@@ -197,7 +203,8 @@ struct listener {
 	struct server		*srv;
 	struct listener		*next;
 	int			 is_unix;
-	struct MHD_Daemon	*d;
+	struct MHD_Daemon	*d;		/* NULL while dormant */
+	int			 lfd;		/* dormant: the listening socket */
 	int			 epfd;		/* MHD's, watched by the loop */
 	int			 tfd;		/* MHD_get_timeout() */
 	int64_t			 armed;		/* boottime ms tfd fires; 0: off */
@@ -3004,6 +3011,10 @@ listener_destroy(struct listener *ls)
 		loop_del(s->loop, ls->epfd);
 		MHD_stop_daemon(ls->d);
 	}
+	if (ls->lfd >= 0) {
+		loop_del(s->loop, ls->lfd);
+		close(ls->lfd);
+	}
 	if (ls->tfd >= 0) {
 		loop_del(s->loop, ls->tfd);
 		close(ls->tfd);
@@ -3037,6 +3048,11 @@ listener_drain(struct listener *ls)
 {
 	int fd;
 
+	/* Dormant or dead: no connection to let finish. */
+	if (ls->d == NULL) {
+		listener_destroy(ls);
+		return;
+	}
 	fd = MHD_quiesce_daemon(ls->d);
 	if (fd >= 0)
 		close(fd);
@@ -3175,7 +3191,7 @@ tcp_listen(const char *host, const char *port)
  * failure) for ls, and registers it with the loop.  Returns 0 or -errno.
  */
 static int
-listener_start(struct listener *ls, int lfd)
+listener_boot(struct listener *ls, int lfd)
 {
 	struct server *s = ls->srv;
 	const union MHD_DaemonInfo *di;
@@ -3224,6 +3240,50 @@ fail:
 	return rc;
 }
 
+/*
+ * The first connection to a dormant listener: loads libmicrohttpd and
+ * starts the daemon, which accepts it.  Without the library the API
+ * stays off (logged); credentials are kept fresh all the same.
+ */
+static void
+on_dormant(struct loop *l, int fd, uint32_t events, void *arg)
+{
+	struct listener *ls = arg;
+	const char *why = NULL;
+
+	loop_del(l, fd);
+	ls->lfd = -1;
+	if (rot_mhd_load(&why) < 0) {
+		log_err("http: %s; the API on %s is not served", why,
+		    ls->is_unix ? ls->path : ls->port);
+		close(fd);
+		return;
+	}
+	log_debug("http: libmicrohttpd loaded for the first connection");
+	if (listener_boot(ls, fd) == 0)
+		listener_run(ls);
+}
+
+/*
+ * Serves ls on listening socket lfd (taken over, also on failure): at
+ * once when libmicrohttpd is loaded, else dormant until a client
+ * connects.  Returns 0 or -errno.
+ */
+static int
+listener_start(struct listener *ls, int lfd)
+{
+	int rc;
+
+	if (rot_mhd_loaded())
+		return listener_boot(ls, lfd);
+	if ((rc = loop_add(ls->srv->loop, lfd, EPOLLIN, on_dormant, ls)) < 0) {
+		close(lfd);
+		return rc;
+	}
+	ls->lfd = lfd;
+	return 0;
+}
+
 /* A listener (not started) with the settings of l for one socket kind. */
 static struct listener *
 listener_alloc(struct server *s, const struct cfg_listen *l, int is_unix)
@@ -3234,7 +3294,7 @@ listener_alloc(struct server *s, const struct cfg_listen *l, int is_unix)
 		return NULL;
 	ls->srv = s;
 	ls->is_unix = is_unix;
-	ls->epfd = ls->tfd = -1;
+	ls->epfd = ls->tfd = ls->lfd = -1;
 	ls->max_conn = l->max_connections > 0 ? l->max_connections : 64;
 	ls->per_ip = is_unix ? 0 : l->per_ip_limit;
 	ls->timeout_s = l->timeout > 0 ? (unsigned)((l->timeout + 999) / 1000) :
@@ -3324,8 +3384,14 @@ plan_kind(struct server *s, const struct cfg_listen *l, int is_unix,
 		 * the listening socket, the old one drains; nothing is
 		 * re-bound and no connection attempt is refused meanwhile.
 		 */
-		di = MHD_get_daemon_info(old->d, MHD_DAEMON_INFO_LISTEN_FD);
-		fd = di != NULL ? fcntl(di->listen_fd, F_DUPFD_CLOEXEC, 3) : -1;
+		if (old->d != NULL) {
+			di = MHD_get_daemon_info(old->d,
+			    MHD_DAEMON_INFO_LISTEN_FD);
+			fd = di != NULL ? fcntl(di->listen_fd, F_DUPFD_CLOEXEC,
+			    3) : -1;
+		} else
+			fd = old->lfd >= 0 ? fcntl(old->lfd, F_DUPFD_CLOEXEC,
+			    3) : -1;
 		if (fd < 0) {
 			rc = -errno;
 			goto fail;

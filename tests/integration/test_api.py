@@ -314,3 +314,21 @@ token_scopes = agent:read
     code, body = exchange(subject=forged)
     assert code in (400, 401) and json.loads(body)["error"] in (
         "invalid_grant", "invalid_request", "access_denied")
+
+
+def test_libmicrohttpd_loaded_on_first_connection(api):
+    """An API nobody calls costs no libmicrohttpd (nor GnuTLS) pages: the
+    library is loaded when the first client connects, which is answered."""
+    r = api()
+    maps = "/proc/%d/maps" % r.proc.pid
+
+    def loaded():
+        with open(maps) as f:
+            return "libmicrohttpd" in f.read()
+    time.sleep(0.3)
+    assert not loaded()
+    code, body = curl(r.sock, "/healthz")
+    assert (code, body) == (200, b"ok\n")
+    assert loaded()
+    code, _ = curl(r.sock, "/v1/credentials/web/cert.pem", uid=NOBODY)
+    assert code == 200
