@@ -146,7 +146,7 @@ FUZZ_CC		?= clang
 FUZZ_FLAGS	 = -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 \
 		   -D_GNU_SOURCE -DROTATORD_VERSION=\"$(VERSION)\" \
 		   -Ilibidp/include -iquote rotatord $(PKG_CFLAGS)
-FUZZERS		 = jws config oidc
+FUZZERS		 = jws config oidc http
 
 build-fuzz/fuzz-jws: tests/fuzz/fuzz-jws.c $(IDP_SRCS)
 	@mkdir -p $(dir $@)
@@ -160,14 +160,20 @@ build-fuzz/fuzz-config: tests/fuzz/fuzz-config.c rotatord/config.c rotatord/log.
 	@mkdir -p $(dir $@)
 	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^ $(LDLIBS_ALL) -lpthread
 
+# The whole daemon with its HTTP API on a thread, fed raw requests.
+build-fuzz/fuzz-http: tests/fuzz/fuzz-http.c $(ROT_SRCS) $(IDP_SRCS)
+	@mkdir -p $(dir $@)
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^ $(LDLIBS_ALL) -lpthread
+
 fuzz:
 	$(Q)if command -v $(FUZZ_CC) >/dev/null 2>&1; then \
 		$(MAKE) --no-print-directory $(FUZZERS:%=build-fuzz/fuzz-%) && \
 		for f in $(FUZZERS); do \
 			mkdir -p build-fuzz/corpus-$$f; \
 			seeds=tests/data/$$f; [ $$f = jws ] && seeds=tests/data/jwt; \
+			extra=; [ $$f = http ] && extra=-detect_leaks=0; \
 			echo "  FUZZ    $$f ($(FUZZ_SECONDS)s)"; \
-			build-fuzz/fuzz-$$f -max_total_time=$(FUZZ_SECONDS) \
+			build-fuzz/fuzz-$$f -max_total_time=$(FUZZ_SECONDS) $$extra \
 			    -print_final_stats=0 build-fuzz/corpus-$$f $$seeds \
 			    > build-fuzz/fuzz-$$f.log 2>&1 || \
 			    { tail -50 build-fuzz/fuzz-$$f.log; exit 1; }; \
