@@ -44,7 +44,8 @@
 #define HTTP_CT_MAX		256	/* captured Content-Type */
 #define HTTP_CC_MAX		512	/* captured Cache-Control */
 #define HTTP_LOC_MAX		2048	/* captured Location */
-#define HTTP_MAX_HDRS		5	/* Accept, Content-Type, Authorization, Expect */
+#define HTTP_MAX_HDRS		6	/* Accept, Content-Type, Authorization,
+					   Expect, one of the caller's */
 #define HTTP_FIRST_CHUNK	16384	/* first response buffer */
 #define FETCH_MAX_FDS		16	/* sockets one fetch may watch */
 #define FETCH_GRACE_MS		5000	/* poll loop backstop beyond curl's timeout */
@@ -84,6 +85,10 @@ struct req {
 	size_t			 max_body;
 	int			 too_big;
 	int			 oom;
+	int			(*on_line)(void *, const char *, size_t);
+	void			*line_arg;
+	int			 streaming;	/* 2xx seen: lines go to on_line */
+	int			 cancelled;	/* on_line said stop */
 	char			 content_type[HTTP_CT_MAX];
 	char			 cache_control[HTTP_CC_MAX];
 	char			 location[HTTP_LOC_MAX];
@@ -423,6 +428,63 @@ timer_cb(CURLM *multi, long ms, void *userp)
  * The buffer is grown by copy-and-wipe, never realloc(), so no unwiped
  * copy of a token response is left in freed memory.
  */
+/*
+ * Streaming: appends n bytes at p to the pending line and hands every
+ * complete line to on_line.  Returns 0, or -1 to stop the transfer.
+ */
+static int
+stream_lines(struct req *r, const char *p, size_t n)
+{
+	const char *nl;
+	size_t k;
+
+	while (n > 0) {
+		nl = memchr(p, '\n', n);
+		k = nl != NULL ? (size_t)(nl - p) : n;
+		if (k > r->max_body - r->resp_len) {
+			r->too_big = 1;
+			return -1;
+		}
+		if (r->resp_len == 0 && nl != NULL) {
+			/* A whole line in curl's buffer: no copy. */
+			if (r->on_line(r->line_arg, p, k) < 0) {
+				r->cancelled = 1;
+				return -1;
+			}
+		} else {
+			if (r->resp_len + k + 1 > r->resp_cap) {
+				char *nb = malloc(r->max_body + 1);
+
+				if (nb == NULL) {
+					r->oom = 1;
+					return -1;
+				}
+				memcpy(nb, r->resp, r->resp_len);
+				free(r->resp);
+				r->resp = nb;
+				r->resp_cap = r->max_body + 1;
+			}
+			memcpy(r->resp + r->resp_len, p, k);
+			r->resp_len += k;
+			r->resp[r->resp_len] = '\0';
+			if (nl != NULL) {
+				size_t whole = r->resp_len;
+
+				r->resp_len = 0;
+				if (r->on_line(r->line_arg, r->resp, whole) < 0) {
+					r->cancelled = 1;
+					return -1;
+				}
+			}
+		}
+		if (nl == NULL)
+			break;
+		n -= k + 1;
+		p = nl + 1;
+	}
+	return 0;
+}
+
 static size_t
 write_cb(char *p, size_t size, size_t nmemb, void *arg)
 {
@@ -432,6 +494,14 @@ write_cb(char *p, size_t size, size_t nmemb, void *arg)
 
 	if (n == 0)
 		return 0;
+	if (r->on_line != NULL && !r->streaming && r->resp_len == 0) {
+		long st = 0;
+
+		(void)curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &st);
+		r->streaming = st >= 200 && st < 300;
+	}
+	if (r->streaming)
+		return stream_lines(r, p, n) < 0 ? 0 : n;
 	if (n > r->max_body - r->resp_len) {
 		r->too_big = 1;
 		return 0;
@@ -609,6 +679,12 @@ req_finish(struct req *r, CURLcode result)
 		return;
 	case CURLE_WRITE_ERROR:
 	case CURLE_FILESIZE_EXCEEDED:
+		if (r->cancelled) {
+			r->rc = -ECANCELED;
+			snprintf(r->error, sizeof(r->error), "stream ended by "
+			    "the reader");
+			return;
+		}
 		if (r->too_big || result == CURLE_FILESIZE_EXCEEDED) {
 			r->rc = -E2BIG;
 			snprintf(r->error, sizeof(r->error),
@@ -839,6 +915,11 @@ req_headers(struct req *r, const struct idp_http_req *req, int post)
 		name[n] = "Authorization";
 		val[n++] = req->authorization;
 	}
+	if (req->header != NULL) {
+		/* "Name: value": the name is everything before the colon. */
+		name[n] = "";
+		val[n++] = req->header;
+	}
 	if (post) {
 		/* No "Expect: 100-continue" stall on larger bodies. */
 		name[n] = "Expect";
@@ -851,8 +932,11 @@ req_headers(struct req *r, const struct idp_http_req *req, int post)
 	r->hdrbuf_len = len;
 	for (i = 0; i < n; i++) {
 		/* "Expect:" with nothing after it removes the header. */
-		w = snprintf(r->hdrbuf + off, len - off, "%s:%s%s", name[i],
-		    val[i][0] != '\0' ? " " : "", val[i]);
+		if (name[i][0] == '\0')
+			w = snprintf(r->hdrbuf + off, len - off, "%s", val[i]);
+		else
+			w = snprintf(r->hdrbuf + off, len - off, "%s:%s%s",
+			    name[i], val[i][0] != '\0' ? " " : "", val[i]);
 		r->hdrs[i].data = r->hdrbuf + off;
 		r->hdrs[i].next = i + 1 < n ? &r->hdrs[i + 1] : NULL;
 		off += (size_t)w + 1;
@@ -894,7 +978,9 @@ http_start(struct idp_http *h, const struct idp_http_req *req, idp_http_cb cb,
 	if (post && req->body == NULL && req->body_len > 0)
 		return idp_err_set(err, -EINVAL, "POST body is NULL");
 	if (!hdr_value_ok(req->content_type) || !hdr_value_ok(req->accept) ||
-	    !hdr_value_ok(req->authorization))
+	    !hdr_value_ok(req->authorization) || !hdr_value_ok(req->header) ||
+	    (req->header != NULL && (strchr(req->header, ':') == NULL ||
+	    req->header[0] == ':')))
 		return idp_err_set(err, -EINVAL,
 		    "header value with CR or LF, or too long");
 	if (req->connect_timeout_ms < 0 || req->timeout_ms < 0)
@@ -905,6 +991,8 @@ http_start(struct idp_http *h, const struct idp_http_req *req, idp_http_cb cb,
 	r->h = h;
 	r->cb = cb;
 	r->arg = arg;
+	r->on_line = req->on_line;
+	r->line_arg = req->line_arg;
 	r->max_body = req->max_body > 0 ? req->max_body :
 	    IDP_HTTP_DEFAULT_MAX_BODY;
 	if (r->max_body >= SIZE_MAX / 2) {
@@ -952,9 +1040,16 @@ http_start(struct idp_http *h, const struct idp_http_req *req, idp_http_cb cb,
 		SETOPT(CURLOPT_CAPATH, (char *)NULL);
 	}
 	SETOPT(CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
-	SETOPT(CURLOPT_TIMEOUT_MS, timeout_ms);
-	SETOPT(CURLOPT_LOW_SPEED_LIMIT, 1L);
-	SETOPT(CURLOPT_LOW_SPEED_TIME, low_speed_s);
+	if (r->on_line == NULL) {
+		SETOPT(CURLOPT_TIMEOUT_MS, timeout_ms);
+		SETOPT(CURLOPT_LOW_SPEED_LIMIT, 1L);
+		SETOPT(CURLOPT_LOW_SPEED_TIME, low_speed_s);
+	} else {
+		/* A stream may be quiet for long: probes find a dead peer. */
+		SETOPT(CURLOPT_TCP_KEEPALIVE, 1L);
+		SETOPT(CURLOPT_TCP_KEEPIDLE, 10L);
+		SETOPT(CURLOPT_TCP_KEEPINTVL, 5L);
+	}
 	SETOPT(CURLOPT_NOSIGNAL, 1L);
 	SETOPT(CURLOPT_USERAGENT, user_agent);
 	SETOPT(CURLOPT_HTTPHEADER, &r->hdrs[0]);
@@ -963,7 +1058,8 @@ http_start(struct idp_http *h, const struct idp_http_req *req, idp_http_cb cb,
 	SETOPT(CURLOPT_WRITEDATA, r);
 	SETOPT(CURLOPT_HEADERFUNCTION, header_cb);
 	SETOPT(CURLOPT_HEADERDATA, r);
-	SETOPT(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)r->max_body);
+	if (r->on_line == NULL)
+		SETOPT(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)r->max_body);
 	SETOPT(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
 	SETOPT(CURLOPT_PREREQFUNCTION, prereq_cb);
 	SETOPT(CURLOPT_PREREQDATA, r);

@@ -171,6 +171,20 @@ serve_plain(int fd)
 		/* Never answer; leave when the client hangs up. */
 		while (read(fd, req, sizeof(req)) > 0)
 			;
+	} else if (strcmp(path, "/stream") == 0 ||
+	    strcmp(path, "/stream-end") == 0) {
+		/* Lines split across chunks, then open (or a tail and EOF). */
+		send_str(fd, "HTTP/1.1 200 OK\r\nContent-Type: application/json"
+		    "\r\nTransfer-Encoding: chunked\r\n\r\n");
+		send_str(fd, "6\r\none\ntw\r\n");
+		usleep(50 * 1000);
+		send_str(fd, "8\r\no\nthree\n\r\n");
+		if (strcmp(path, "/stream-end") == 0) {
+			send_str(fd, "4\r\ntail\r\n0\r\n\r\n");
+			return;
+		}
+		while (read(fd, req, sizeof(req)) > 0)
+			;
 	} else if (strcmp(path, "/close") == 0) {
 		/* Hang up without a response. */
 	} else if (strcmp(path, "/echo") == 0) {
@@ -990,6 +1004,94 @@ test_async_free_in_callback(void **state)
 	idp_http_free(NULL);
 }
 
+struct lines {
+	char	 got[8][32];
+	int	 n;
+	int	 stop_after;
+};
+
+static int
+on_line(void *arg, const char *line, size_t len)
+{
+	struct lines *ls = arg;
+
+	if (ls->n < 8)
+		snprintf(ls->got[ls->n], sizeof(ls->got[0]), "%.*s", (int)len,
+		    line);
+	ls->n++;
+	return ls->stop_after > 0 && ls->n >= ls->stop_after ? -1 : 0;
+}
+
+/*
+ * Streaming: lines as they arrive, across chunk boundaries; the reader
+ * ends an open stream; a stream that ends hands over its tail; a line
+ * over max_body; a non-2xx answer is collected as usual; the extra
+ * header is sent.
+ */
+static void
+test_stream(void **state)
+{
+	struct idp_http_req req;
+	struct idp_http_resp r;
+	struct lines ls;
+	int64_t t0;
+
+	(void)state;
+	memset(&req, 0, sizeof(req));
+	memset(&ls, 0, sizeof(ls));
+	req.url = url("http", plain_port, "/stream");
+	req.allow_http_loopback = 1;
+	req.on_line = on_line;
+	req.line_arg = &ls;
+	req.timeout_ms = 200;		/* no total timeout on a stream */
+	ls.stop_after = 3;
+	t0 = mono_ms();
+	assert_int_equal(idp_http_fetch(&req, &r), -ECANCELED);
+	assert_true(mono_ms() - t0 < 3000);
+	assert_int_equal(ls.n, 3);
+	assert_string_equal(ls.got[0], "one");
+	assert_string_equal(ls.got[1], "two");
+	assert_string_equal(ls.got[2], "three");
+	idp_http_resp_free(&r);
+
+	memset(&ls, 0, sizeof(ls));
+	req.url = url("http", plain_port, "/stream-end");
+	assert_int_equal(idp_http_fetch(&req, &r), 0);
+	assert_int_equal(ls.n, 3);
+	assert_int_equal(r.body_len, 4);
+	assert_string_equal(r.body, "tail");
+	idp_http_resp_free(&r);
+
+	memset(&ls, 0, sizeof(ls));
+	req.max_body = 4;		/* "three" is longer */
+	assert_int_equal(idp_http_fetch(&req, &r), -E2BIG);
+	assert_int_equal(ls.n, 2);
+	idp_http_resp_free(&r);
+
+	memset(&ls, 0, sizeof(ls));
+	req.max_body = 0;
+	req.url = url("http", plain_port, "/404");
+	assert_int_equal(idp_http_fetch(&req, &r), 0);
+	assert_int_equal(r.status, 404);
+	assert_int_equal(ls.n, 0);
+	assert_string_equal(r.body, "{\"error\":\"not_found\"}");
+	idp_http_resp_free(&r);
+
+	memset(&req, 0, sizeof(req));
+	req.url = url("http", plain_port, "/echo");
+	req.allow_http_loopback = 1;
+	req.header = "Grpc-Metadata-hasleader: true";
+	assert_int_equal(idp_http_fetch(&req, &r), 0);
+	assert_non_null(strstr(r.body, "\r\nGrpc-Metadata-hasleader: true\r\n"));
+	idp_http_resp_free(&r);
+	req.header = "no colon";
+	assert_int_equal(idp_http_fetch(&req, &r), -EINVAL);
+	idp_http_resp_free(&r);
+	req.header = "X: a\r\nY: b";
+	assert_int_equal(idp_http_fetch(&req, &r), -EINVAL);
+	idp_http_resp_free(&r);
+}
+
 static void
 test_new_errors(void **state)
 {
@@ -1011,6 +1113,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_url_policy),
+		cmocka_unit_test(test_stream),
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_body_limit_exact),
 		cmocka_unit_test(test_loopback_refused),

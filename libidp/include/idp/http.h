@@ -58,6 +58,20 @@ struct idp_http_req {
 	long		 timeout_ms;		/* total, default 10000 */
 	size_t		 max_body;		/* default IDP_HTTP_DEFAULT_MAX_BODY */
 	int		 allow_http_loopback;	/* http:// to loopback allowed */
+	/* One more request header, "Name: value" (no CR or LF), or NULL. */
+	const char	*header;
+	/*
+	 * Streaming (a watch): when set, a 2xx body is handed over line by
+	 * line ('\n' removed) as it arrives instead of being collected;
+	 * max_body caps one line.  The stream has no total timeout and no
+	 * low-speed limit (it may be quiet for long); TCP keep-alive probes
+	 * (every 5 s after 10 s idle) notice a dead peer.  Returning < 0
+	 * ends the transfer (the callback then gets -ECANCELED).  The
+	 * callback runs when the stream ends, with what is left of the body
+	 * (a last line without '\n', or a non-2xx answer).
+	 */
+	int		(*on_line)(void *arg, const char *line, size_t len);
+	void		 *line_arg;
 };
 
 /*
@@ -79,7 +93,8 @@ struct idp_http_resp {
 
 /*
  * rc values: -ETIMEDOUT (connect or total timeout, or too slow),
- * -E2BIG (body over max_body), -EPROTO (refused redirect, bad scheme),
+ * -E2BIG (body or, streaming, a line over max_body), -ECANCELED (on_line
+ * ended the stream), -EPROTO (refused redirect, bad scheme),
  * -ECONNREFUSED / -EHOSTUNREACH, -EKEYREJECTED (TLS verification
  * failed), -EIO (other transport errors).  An HTTP error status is rc 0
  * with status >= 400.
