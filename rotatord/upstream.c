@@ -17,6 +17,7 @@
 
 #include "log.h"
 #include "secretref.h"
+#include "httploop.h"
 #include "upstream.h"
 
 #define DISCOVERY_MAX_AGE	(3600 * 1000)	/* re-read discovery hourly */
@@ -53,8 +54,8 @@ struct issuer {
 
 struct upstream {
 	struct loop		*loop;
-	struct idp_http		*http;
-	int			 tfd;		/* curl's timer */
+	struct httploop		*hl;
+	struct idp_http		*http;		/* hl's client, once made */
 	struct issuer		**is;
 	size_t			 n;
 	void			(*keys_cb)(void *);	/* a JWKS fetch ended */
@@ -63,53 +64,6 @@ struct upstream {
 
 static void issuer_discover(struct issuer *);
 static void issuer_fetch_jwks(struct issuer *);
-
-static void
-on_http_fd(struct loop *l, int fd, uint32_t events, void *arg)
-{
-	struct upstream *u = arg;
-	int what = 0;
-
-	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
-		what |= IDP_HTTP_IN;
-	if (events & (EPOLLOUT | EPOLLERR))
-		what |= IDP_HTTP_OUT;
-	idp_http_on_fd(u->http, fd, what);
-}
-
-static void
-on_http_timer(struct loop *l, int fd, uint32_t events, void *arg)
-{
-	struct upstream *u = arg;
-
-	loop_timer_ack(fd);
-	idp_http_timeout(u->http);
-}
-
-static int
-http_watch(void *arg, int fd, int what)
-{
-	struct upstream *u = arg;
-	uint32_t ev = 0;
-
-	if (what & IDP_HTTP_REMOVE) {
-		loop_del(u->loop, fd);
-		return 0;
-	}
-	if (what & IDP_HTTP_IN)
-		ev |= EPOLLIN;
-	if (what & IDP_HTTP_OUT)
-		ev |= EPOLLOUT;
-	return loop_set(u->loop, fd, ev, on_http_fd, u);
-}
-
-static int
-http_timer(void *arg, long ms)
-{
-	struct upstream *u = arg;
-
-	return loop_timer_at(u->tfd, ms < 0 ? 0 : loop_now_mono() + ms);
-}
 
 int
 upstream_new(struct loop *l, struct upstream **ret)
@@ -120,13 +74,7 @@ upstream_new(struct loop *l, struct upstream **ret)
 	if ((u = calloc(1, sizeof(*u))) == NULL)
 		return -ENOMEM;
 	u->loop = l;
-	if ((u->tfd = loop_timer_new()) < 0) {
-		rc = u->tfd;
-		free(u);
-		return rc;
-	}
-	if ((rc = loop_add(l, u->tfd, EPOLLIN, on_http_timer, u)) < 0) {
-		close(u->tfd);
+	if ((rc = httploop_new(l, &u->hl)) < 0) {
 		free(u);
 		return rc;
 	}
@@ -141,17 +89,7 @@ upstream_new(struct loop *l, struct upstream **ret)
 static int
 upstream_http(struct upstream *u, struct idp_err *err)
 {
-	struct idp_http_ops ops = { .watch = http_watch, .timer = http_timer };
-	int rc;
-
-	if (u->http != NULL)
-		return 0;
-	ops.arg = u;
-	if ((rc = idp_http_new(&ops, &u->http)) < 0)
-		return idp_err_set(err, rc, "cannot start the HTTP client: %s",
-		    rc == -ENOSYS ? "libcurl.so.4 is not installed" :
-		    strerror(-rc));
-	return 0;
+	return httploop_client(u->hl, &u->http, err);
 }
 
 /* Drops every fetch of is without calling back. */
@@ -201,10 +139,7 @@ upstream_free(struct upstream *u)
 	for (i = 0; i < u->n; i++)
 		issuer_free(u->is[i]);
 	free(u->is);
-	if (u->http != NULL)
-		idp_http_free(u->http);
-	loop_del(u->loop, u->tfd);
-	close(u->tfd);
+	httploop_free(u->hl);
 	free(u);
 }
 

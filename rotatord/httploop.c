@@ -1,0 +1,121 @@
+/*
+ * libidp's HTTP client on the daemon's loop (httploop.h).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "httploop.h"
+
+struct httploop {
+	struct loop	*loop;
+	struct idp_http	*http;
+	int		 tfd;		/* curl's timer */
+};
+
+static void
+on_fd(struct loop *l, int fd, uint32_t events, void *arg)
+{
+	struct httploop *hl = arg;
+	int what = 0;
+
+	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+		what |= IDP_HTTP_IN;
+	if (events & (EPOLLOUT | EPOLLERR))
+		what |= IDP_HTTP_OUT;
+	idp_http_on_fd(hl->http, fd, what);
+}
+
+static void
+on_timer(struct loop *l, int fd, uint32_t events, void *arg)
+{
+	struct httploop *hl = arg;
+
+	loop_timer_ack(fd);
+	idp_http_timeout(hl->http);
+}
+
+static int
+op_watch(void *arg, int fd, int what)
+{
+	struct httploop *hl = arg;
+	uint32_t ev = 0;
+
+	if (what & IDP_HTTP_REMOVE) {
+		loop_del(hl->loop, fd);
+		return 0;
+	}
+	if (what & IDP_HTTP_IN)
+		ev |= EPOLLIN;
+	if (what & IDP_HTTP_OUT)
+		ev |= EPOLLOUT;
+	return loop_set(hl->loop, fd, ev, on_fd, hl);
+}
+
+static int
+op_timer(void *arg, long ms)
+{
+	struct httploop *hl = arg;
+
+	return loop_timer_at(hl->tfd, ms < 0 ? 0 : loop_now_mono() + ms);
+}
+
+int
+httploop_new(struct loop *l, struct httploop **ret)
+{
+	struct httploop *hl;
+	int rc;
+
+	if ((hl = calloc(1, sizeof(*hl))) == NULL)
+		return -ENOMEM;
+	hl->loop = l;
+	if ((hl->tfd = loop_timer_new()) < 0) {
+		rc = hl->tfd;
+		free(hl);
+		return rc;
+	}
+	if ((rc = loop_add(l, hl->tfd, EPOLLIN, on_timer, hl)) < 0) {
+		close(hl->tfd);
+		free(hl);
+		return rc;
+	}
+	*ret = hl;
+	return 0;
+}
+
+int
+httploop_client(struct httploop *hl, struct idp_http **ret,
+    struct idp_err *err)
+{
+	struct idp_http_ops ops = { .watch = op_watch, .timer = op_timer };
+	int rc;
+
+	if (hl->http == NULL) {
+		ops.arg = hl;
+		if ((rc = idp_http_new(&ops, &hl->http)) < 0)
+			return idp_err_set(err, rc, "cannot start the HTTP "
+			    "client: %s", rc == -ENOSYS ? "libcurl.so.4 is not "
+			    "installed" : strerror(-rc));
+	}
+	*ret = hl->http;
+	return 0;
+}
+
+struct idp_http *
+httploop_peek(const struct httploop *hl)
+{
+	return hl->http;
+}
+
+void
+httploop_free(struct httploop *hl)
+{
+	if (hl == NULL)
+		return;
+	idp_http_free(hl->http);
+	loop_del(hl->loop, hl->tfd);
+	close(hl->tfd);
+	free(hl);
+}
