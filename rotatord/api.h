@@ -80,6 +80,12 @@ struct api_ops {
 	int	(*rotate)(void *arg, const char *const *names, size_t n,
 		    char *why, size_t whylen);
 	int	(*reload_config)(void *arg, char *why, size_t whylen);
+	/*
+	 * rotate --fleet: every host of the [cluster] rotates names (n 0:
+	 * all).  -ENOTSUP without a [cluster].
+	 */
+	int	(*rotate_fleet)(void *arg, const char *const *names, size_t n,
+		    char *why, size_t whylen);
 	void	 *arg;
 };
 

@@ -97,6 +97,7 @@ enum sect_kind {
 	SEC_LISTEN,
 	SEC_CLIENT,
 	SEC_ROUTE,
+	SEC_CLUSTER,
 };
 
 /* Section words: which exist, which take a name, which come later. */
@@ -111,7 +112,7 @@ static const struct {
 	{ "credential",	SEC_CRED,	1 },
 	{ "reload",	SEC_RELOAD,	1 },
 	{ "listen",	SEC_LISTEN,	0 },
-	{ "cluster",	0,		0 },
+	{ "cluster",	SEC_CLUSTER,	0 },
 	{ "issuer",	SEC_ISSUER,	1 },
 	{ "client",	SEC_CLIENT,	1 },
 	{ "route",	SEC_ROUTE,	1 },
@@ -3361,6 +3362,92 @@ check_caller_issuers(struct parser *ps)
 	}
 }
 
+/* [cluster] (see struct cfg_cluster). */
+static void
+build_cluster(struct parser *ps, const struct sect *s)
+{
+	struct cfg_cluster *cl = &ps->c->cluster;
+	char qb[QBUF], host[256];
+	size_t i, n;
+	const struct kv *kv;
+
+	cl->line = s->line;
+	cl->lease_ttl = 10 * SEC_S;
+	cl->timeout = 5 * SEC_S;
+	for (i = 0; i < s->n_kvs; i++) {
+		const char *k;
+
+		kv = &s->kvs[i];
+		k = kv->key;
+		if (kv->value[0] == '\0') {
+			kerr(ps, s, kv, "empty value");
+		} else if (strcmp(k, "endpoints") == 0) {
+			size_t j;
+
+			if (get_list(ps, s, kv, &cl->endpoints,
+			    &cl->n_endpoints) < 0)
+				continue;
+			for (j = 0; j < cl->n_endpoints; j++) {
+				const char *why;
+
+				/* The same rules as an issuer URL. */
+				if ((why = check_issuer_url(cl->endpoints[j])) !=
+				    NULL)
+					kerr(ps, s, kv, "bad endpoint %s: %s",
+					    quote(qb, sizeof(qb),
+					    cl->endpoints[j]), why);
+			}
+		} else if (strcmp(k, "ca_file") == 0) {
+			if (get_path(ps, s, kv, &cl->ca_file) == 0)
+				check_readable(ps, s, kv);
+		} else if (strcmp(k, "key_file") == 0) {
+			if (get_path(ps, s, kv, &cl->key_file) == 0)
+				check_private_file(ps, s, kv);
+		} else if (strcmp(k, "prefix") == 0) {
+			n = strlen(kv->value);
+			if (kv->value[0] != '/' || kv->value[n - 1] != '/' ||
+			    n > 128 || n < 2 || strspn(kv->value,
+			    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			    "0123456789/._-") != n)
+				kerr(ps, s, kv, "bad prefix %s: like /rotatord/ "
+				    "(starts and ends with '/', at most 128 of "
+				    "[A-Za-z0-9/._-])", qv(qb, sizeof(qb), s, kv));
+			else
+				get_string(ps, kv, &cl->prefix);
+		} else if (strcmp(k, "name") == 0) {
+			if (!valid_name(kv->value, 64))
+				kerr(ps, s, kv, "bad host name %s: 1 to 64 of "
+				    "[A-Za-z0-9._-]", qv(qb, sizeof(qb), s, kv));
+			else
+				get_string(ps, kv, &cl->name);
+		} else if (strcmp(k, "lease_ttl") == 0) {
+			get_duration_in(ps, s, kv, 3 * SEC_S, MIN_S,
+			    &cl->lease_ttl);
+		} else if (strcmp(k, "timeout") == 0) {
+			get_duration_in(ps, s, kv, SEC_S, MIN_S, &cl->timeout);
+		} else {
+			unknown_key(ps, s, kv);
+		}
+	}
+	if (cl->n_endpoints == 0)
+		serr(ps, s, "missing required key endpoints");
+	if (cl->key_file == NULL)
+		serr(ps, s, "missing required key key_file (32 random bytes "
+		    "that every host has, e.g. openssl rand -out FILE 32)");
+	if (cl->prefix == NULL && (cl->prefix = strdup("/rotatord/")) == NULL)
+		ps->oom = 1;
+	if (cl->name == NULL) {
+		if (gethostname(host, sizeof(host)) < 0)
+			host[0] = '\0';
+		host[sizeof(host) - 1] = '\0';
+		if (!valid_name(host, 64))
+			serr(ps, s, "the host name %s is not a usable member "
+			    "name: set name", quote(qb, sizeof(qb), host));
+		else if ((cl->name = strdup(host)) == NULL)
+			ps->oom = 1;
+	}
+}
+
 static void
 build(struct parser *ps)
 {
@@ -3475,6 +3562,8 @@ build(struct parser *ps)
 		if (s->kind == SEC_LISTEN) {
 			ls = s;
 			build_listen(ps, s);
+		} else if (s->kind == SEC_CLUSTER) {
+			build_cluster(ps, s);
 		} else if (s->kind == SEC_CLIENT) {
 			struct cfg_client *cl = calloc(1, sizeof(*cl)), **v;
 
@@ -3900,6 +3989,11 @@ config_free(struct config *c)
 	free(c->output_dir);
 	free(c->state_dir);
 	free(c->region);
+	strv_free(c->cluster.endpoints, c->cluster.n_endpoints);
+	free(c->cluster.ca_file);
+	free(c->cluster.key_file);
+	free(c->cluster.prefix);
+	free(c->cluster.name);
 	free(c);
 }
 

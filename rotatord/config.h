@@ -176,6 +176,22 @@ struct cfg_listen {
 	int			 verify_threads; /* bearer checks; -1: auto (CPUs) */
 };
 
+/*
+ * [cluster]: hosts sharing one etcd cluster (DESIGN.md section 8).  line
+ * is 0 when the section is absent (a single host).
+ */
+struct cfg_cluster {
+	int			 line;
+	char			**endpoints;	/* http(s)://host:port, list */
+	size_t			 n_endpoints;
+	char			*ca_file;	/* TLS to etcd; NULL: system store */
+	char			*key_file;	/* the fleet key (32 bytes), 0600 */
+	char			*prefix;	/* key prefix, default /rotatord/ */
+	char			*name;		/* this host, default the host name */
+	int64_t			 lease_ttl;	/* ms, default 10s */
+	int64_t			 timeout;	/* ms, per etcd call, default 5s */
+};
+
 /* [client "NAME"]: who may fetch what. */
 struct cfg_client {
 	char			*name;
@@ -237,6 +253,7 @@ struct config {
 	struct cfg_reload	**reloads;
 	size_t			 n_reloads;
 	struct cfg_listen	 listen;
+	struct cfg_cluster	 cluster;
 	struct cfg_client	**clients;
 	size_t			 n_clients;
 	struct cfg_route	**routes;

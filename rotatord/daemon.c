@@ -36,9 +36,11 @@
 #include "sink.h"
 #include "upstream.h"
 #include "api.h"
+#include "fleet.h"
 #include "trust.h"
 
 #define CLOCK_STEP_MS	2000	/* a larger jump of the wall clock re-plans */
+#define FLEET_WAIT_MS	(3600 * 1000)	/* fleet secrets: no local schedule */
 
 /*
  * Files of one generation that the API has served, kept in memory so a
@@ -93,6 +95,7 @@ struct daemon {
 	struct reloader		*rl;
 	struct upstream		*up;
 	struct server		*srv;		/* the HTTP API, or NULL */
+	struct fleet		*fleet;		/* [cluster], or NULL */
 	struct trust		*trust;		/* bearer keys; NULL: rebuild */
 	int			 tfd;		/* schedule timer */
 	int			 cfd;		/* wall clock watch */
@@ -107,6 +110,7 @@ struct daemon {
 
 static void daemon_tick(struct daemon *);
 static void trust_dirty(struct daemon *);
+static int fleet_apply(struct daemon *, const struct config *);
 static int runtime_index(struct runtime *);
 static struct cred_rt *cred_find(struct runtime *, const char *);
 static void once_check(struct daemon *);
@@ -548,6 +552,11 @@ cred_rotate(struct daemon *d, size_t i)
 		    rt->signers[signer_index(rt->cfg, c->signer)], now_w, &r, &err);
 		break;
 	case CRED_SECRET:
+		if (c->fleet && d->fleet != NULL) {
+			/* The fleet's leader makes it; it arrives by watch. */
+			cr->due_mono = loop_now_mono() + FLEET_WAIT_MS;
+			return 0;
+		}
 		n_prev = read_prev_keys(rt, c, prev, c->keep > 1 ? c->keep - 1 : 0);
 		rc = mint_secret(c, prev, n_prev, now_w, &r, &err);
 		for (j = 0; j < n_prev; j++)
@@ -800,6 +809,10 @@ daemon_reconfigure(struct daemon *d, char *why, size_t whylen)
 	log_setup(nrt->cfg->log_level, nrt->cfg->log_format == LOG_FORMAT_JSON);
 	d->rt = nrt;
 	trust_dirty(d);
+	/* The fleet follows (it points into the config); a failure is logged. */
+	if (fleet_apply(d, nrt->cfg) < 0)
+		log_err("cluster: not joined after the reload; fix the "
+		    "[cluster] section and reload again");
 	runtime_free(old);
 	log_notice("configuration reloaded: %zu credentials",
 	    nrt->cfg->n_creds);
@@ -1316,6 +1329,8 @@ api_metrics(void *arg, FILE *out)
 			    "\"%s\"} %llu\n", rt->cfg->issuers[i]->name,
 			    (unsigned long long)st->failures);
 	}
+	if (d->fleet != NULL)
+		fleet_metrics(d->fleet, out);
 }
 
 static json_t *
@@ -1351,8 +1366,9 @@ api_status(void *arg)
 		    "ok", (json_int_t)st->ok, "failed", (json_int_t)st->failed,
 		    "pending", st->pending, "last_error", st->last_error));
 	}
-	return json_pack("{s:s,s:o,s:o}", "version", ROTATORD_VERSION,
-	    "credentials", creds, "reloads", reloads);
+	return json_pack("{s:s,s:o,s:o,s:o}", "version", ROTATORD_VERSION,
+	    "credentials", creds, "reloads", reloads, "cluster",
+	    d->fleet != NULL ? fleet_status(d->fleet) : json_null());
 }
 
 static int
@@ -1384,6 +1400,82 @@ static int
 api_reload_config(void *arg, char *why, size_t whylen)
 {
 	return daemon_reconfigure(arg, why, whylen);
+}
+
+static int
+api_rotate_fleet(void *arg, const char *const *names, size_t n, char *why,
+    size_t whylen)
+{
+	struct daemon *d = arg;
+	size_t i;
+
+	if (d->fleet == NULL)
+		return -ENOTSUP;
+	for (i = 0; i < n; i++)
+		if (cred_find(d->rt, names[i]) == NULL) {
+			snprintf(why, whylen, "no credential named %s", names[i]);
+			return -ENOENT;
+		}
+	return fleet_rotate(d->fleet, names, n, why, whylen);
+}
+
+/* The fleet brought a new key set of fleet secret name: publish it. */
+static int
+fleet_secret(void *arg, const char *name, struct idp_secret *const *keys,
+    size_t n, int64_t issued_at, int64_t not_after)
+{
+	struct daemon *d = arg;
+	struct cred_rt *cr = cred_find(d->rt, name);
+	struct mint_result r;
+	struct idp_err err;
+	int rc;
+
+	if (cr == NULL)
+		return -ENOENT;
+	err.msg[0] = '\0';
+	if ((rc = mint_secret_keys(cr->cfg, keys, n, issued_at, not_after,
+	    &r)) < 0)
+		return rc;
+	rc = cred_finish(d, (size_t)(cr - d->rt->creds), 0, &r, &err);
+	/* Renewal is the leader's; nothing local is due. */
+	cr->due_mono = loop_now_mono() + FLEET_WAIT_MS;
+	daemon_status(d);
+	daemon_tick(d);
+	return rc;
+}
+
+/* rotate --fleet reached this host. */
+static void
+fleet_rotate_one(void *arg, const char *name)
+{
+	struct daemon *d = arg;
+	struct cred_rt *cr = cred_find(d->rt, name);
+
+	if (cr == NULL || cr->inflight)
+		return;
+	cr->due_mono = 0;
+	daemon_tick(d);
+}
+
+/* Makes, keeps or drops the fleet for config c (the new runtime's). */
+static int
+fleet_apply(struct daemon *d, const struct config *c)
+{
+	struct fleet_ops ops = { .secret = fleet_secret,
+	    .rotate = fleet_rotate_one };
+	int rc;
+
+	if (d->flags & DAEMON_ONCE)
+		return 0;
+	if (d->fleet != NULL && c->cluster.line != 0 &&
+	    (rc = fleet_configure(d->fleet, c)) <= 0)
+		return rc;
+	fleet_free(d->fleet);
+	d->fleet = NULL;
+	if (c->cluster.line == 0)
+		return 0;
+	ops.arg = d;
+	return fleet_new(d->loop, c, &ops, &d->fleet);
 }
 
 static void
@@ -1427,6 +1519,8 @@ daemon_new(struct config *c, int flags, struct daemon **ret)
 		log_err("%s", err.msg[0] ? err.msg : strerror(-rc));
 		goto fail;
 	}
+	if ((rc = fleet_apply(d, d->rt->cfg)) < 0)
+		goto fail;
 	/* --once publishes and leaves: no API for it. */
 	if (!(flags & DAEMON_ONCE) && (d->rt->cfg->listen.unix_path != NULL ||
 	    d->rt->cfg->listen.tcp_host != NULL)) {
@@ -1446,6 +1540,7 @@ daemon_new(struct config *c, int flags, struct daemon **ret)
 			.status = api_status,
 			.rotate = api_rotate,
 			.reload_config = api_reload_config,
+			.rotate_fleet = api_rotate_fleet,
 		};
 		struct api_ops aops = api;
 
@@ -1511,6 +1606,7 @@ daemon_free(struct daemon *d)
 	if (d == NULL)
 		return;
 	log_batch(0);
+	fleet_free(d->fleet);
 	server_free(d->srv);
 	trust_unref(d->trust);
 	reload_free(d->rl);

@@ -1003,15 +1003,17 @@ out:
 	return rc;
 }
 
+/* File names of secret keys (the sink keeps pointers to them). */
+static const char *const names[] = {
+	"0.key", "1.key", "2.key", "3.key", "4.key", "5.key", "6.key",
+	"7.key", "8.key", "9.key", "10.key", "11.key", "12.key",
+	"13.key", "14.key", "15.key", "16.key",
+};
+
 int
 mint_secret(const struct cfg_cred *cr, struct idp_secret **prev_keys,
     size_t n_prev, int64_t now, struct mint_result *ret, struct idp_err *err)
 {
-	static const char *const names[] = {
-		"0.key", "1.key", "2.key", "3.key", "4.key", "5.key", "6.key",
-		"7.key", "8.key", "9.key", "10.key", "11.key", "12.key",
-		"13.key", "14.key", "15.key",
-	};
 	struct idp_secret *k = NULL;
 	size_t i;
 	int rc;
@@ -1034,6 +1036,30 @@ mint_secret(const struct cfg_cred *cr, struct idp_secret **prev_keys,
 	ret->not_before = now;
 	ret->not_after = now + cr->lifetime;
 	snprintf(ret->id, sizeof(ret->id), "%zu keys", ret->n_files);
+	return 0;
+}
+
+int
+mint_secret_keys(const struct cfg_cred *cr, struct idp_secret *const *keys,
+    size_t n, int64_t issued_at, int64_t not_after, struct mint_result *ret)
+{
+	size_t i;
+	int rc = 0;
+
+	memset(ret, 0, sizeof(*ret));
+	if (n == 0 || n > sizeof(names) / sizeof(names[0]))
+		return -EINVAL;
+	for (i = 0; rc == 0 && i < n; i++)
+		rc = result_add(ret, names[i], keys[i]->buf, keys[i]->len,
+		    cr->mode);
+	if (rc < 0) {
+		mint_result_clear(ret);
+		return rc;
+	}
+	ret->issued_at = issued_at;
+	ret->not_before = issued_at;
+	ret->not_after = not_after;
+	snprintf(ret->id, sizeof(ret->id), "%zu keys from the fleet", n);
 	return 0;
 }
 

@@ -93,6 +93,13 @@ int mint_jwt(const struct config *c, const struct cfg_cred *cr,
 int mint_secret(const struct cfg_cred *cr, struct idp_secret **prev_keys,
     size_t n_prev, int64_t now, struct mint_result *ret, struct idp_err *err);
 
+/*
+ * The files of a secret credential from given keys (a fleet secret):
+ * keys[0] as 0.key (the one that encrypts), the others after it.
+ */
+int mint_secret_keys(const struct cfg_cred *cr, struct idp_secret *const *keys,
+    size_t n, int64_t issued_at, int64_t not_after, struct mint_result *ret);
+
 /* Creates path and its missing parents with mode.  Returns 0 or -errno. */
 int mint_mkdirs(const char *path, mode_t mode);
 

@@ -1,7 +1,8 @@
 /*
  * rotatorctl: the admin client of rotatord's API on its unix socket.
  *
- *   rotatorctl [-s SOCKET] status | rotate NAME... | rotate --all [--fleet]
+ *   rotatorctl [-s SOCKET] status | rotate [--fleet] NAME... |
+ *       rotate --all [--fleet] | reload-config
  *              | reload-config
  *
  * It speaks just enough HTTP/1.1 itself (one request per connection,
@@ -43,7 +44,7 @@ static void
 usage(FILE *f)
 {
 	fprintf(f, "usage: rotatorctl [-s SOCKET] status\n"
-	    "       rotatorctl [-s SOCKET] rotate NAME...\n"
+	    "       rotatorctl [-s SOCKET] rotate [--fleet] NAME...\n"
 	    "       rotatorctl [-s SOCKET] rotate --all [--fleet]\n"
 	    "       rotatorctl [-s SOCKET] reload-config\n"
 	    "The default socket is %s.\n", DEFAULT_SOCKET);
@@ -377,13 +378,6 @@ cmd_rotate(const char *sock, char **names, int n, int all, int fleet)
 	free(body);
 	if (rc < 0)
 		return 1;
-	if (r.status == 501 && fleet) {
-		/* This server has no fleet support: say so plainly. */
-		fprintf(stderr, "rotatorctl: no [cluster] configured: --fleet "
-		    "is not available in this version\n");
-		free(r.body);
-		return 1;
-	}
 	if (r.status / 100 != 2) {
 		rc = report_error(&r);
 		free(r.body);
@@ -391,10 +385,12 @@ cmd_rotate(const char *sock, char **names, int n, int all, int fleet)
 	}
 	free(r.body);
 	if (all)
-		printf("rotating every credential%s\n", fleet ? " (fleet)" : "");
+		printf("rotating every credential%s\n", fleet ? " on every "
+		    "host" : "");
 	else
 		for (i = 0; i < n; i++)
-			printf("rotating %s\n", names[i]);
+			printf("rotating %s%s\n", names[i], fleet ? " on every "
+			    "host" : "");
 	return 0;
 }
 

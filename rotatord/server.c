@@ -2501,7 +2501,7 @@ h_metrics(struct req *rq)
 
 /*
  * POST /v1/admin/rotate with a JSON body: {"names": ["a", ...]} or
- * {"all": true}; "fleet": true is refused (no [cluster] in this version).
+ * {"all": true}; with "fleet": true every host of the [cluster] rotates.
  */
 static enum MHD_Result
 h_admin_rotate(struct req *rq, const struct caller *cl)
@@ -2512,7 +2512,7 @@ h_admin_rotate(struct req *rq, const struct caller *cl)
 	json_error_t jerr;
 	char why[256], sb[80];
 	size_t i, n = 0;
-	int all, rc;
+	int all, fleet, rc;
 
 	if (!media_type_is(MHD_lookup_connection_value(rq->mc, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_CONTENT_TYPE), CT_JSON))
@@ -2525,12 +2525,7 @@ h_admin_rotate(struct req *rq, const struct caller *cl)
 		return reply_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_request",
 		    "the body must be a JSON object");
 	}
-	if (json_is_true(json_object_get(j, "fleet"))) {
-		json_decref(j);
-		return reply_error(rq, MHD_HTTP_NOT_IMPLEMENTED,
-		    "not_implemented", "no [cluster] configured: --fleet is "
-		    "not available in this version");
-	}
+	fleet = json_is_true(json_object_get(j, "fleet"));
 	all = json_is_true(json_object_get(j, "all"));
 	arr = json_object_get(j, "names");
 	if ((all && arr != NULL) || (!all && (!json_is_array(arr) ||
@@ -2561,11 +2556,25 @@ h_admin_rotate(struct req *rq, const struct caller *cl)
 		}
 	}
 	why[0] = '\0';
-	rc = s->ops.rotate(s->ops.arg, names, n, why, sizeof(why));
-	log_notice("audit: admin rotate %s%s by %s %s", all ? "all" : names[0],
-	    n > 1 ? " ..." : "", cl->desc, rc == 0 ? "ok" : "failed");
+	if (!fleet)
+		rc = s->ops.rotate(s->ops.arg, names, n, why, sizeof(why));
+	else if (s->ops.rotate_fleet == NULL)
+		rc = -ENOTSUP;
+	else
+		rc = s->ops.rotate_fleet(s->ops.arg, names, n, why,
+		    sizeof(why));
+	log_notice("audit: admin rotate%s %s%s by %s %s", fleet ? " --fleet" :
+	    "", all ? "all" : names[0], n > 1 ? " ..." : "", cl->desc,
+	    rc == 0 ? "ok" : "failed");
 	free(names);
 	json_decref(j);
+	if (rc == -ENOTSUP)
+		return reply_error(rq, MHD_HTTP_NOT_IMPLEMENTED,
+		    "not_implemented", "no [cluster] configured: --fleet "
+		    "needs one");
+	if (rc == -ENOTCONN)
+		return reply_error(rq, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "temporarily_unavailable", "%s", why);
 	if (rc == -ENOENT)
 		return reply_error(rq, MHD_HTTP_NOT_FOUND, "not_found", "%s",
 		    why[0] ? why : "no such credential");

@@ -257,6 +257,10 @@ def test_rotatorctl(api):
     p = subprocess.run([ROTATORCTL, "-s", r.sock, "rotate", "nope"],
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert p.returncode == 1 and "nope" in p.stderr
+    # Without a [cluster] there is no fleet to reach.
+    p = subprocess.run([ROTATORCTL, "-s", r.sock, "rotate", "--fleet", "web"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert p.returncode == 1 and "[cluster]" in p.stderr
     p = subprocess.run([ROTATORCTL, "-s", r.sock, "reload-config"],
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert p.returncode == 0, p.stderr

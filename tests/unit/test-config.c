@@ -851,7 +851,7 @@ test_section_names(void **state)
 	expect_error("[]\n", 1, "bad section header");
 	expect_error("[ rotatord ]\n", 1, "bad section header");
 	expect_error("[rotatord\n", 1, "no closing ']'");
-	expect_error("[cluster]\n", 1, "not supported in this version");
+	expect_error("[cluster]\n", 1, "missing required key endpoints");
 	expect_error("[issuer]\n", 1, "section [issuer] needs a name");
 	expect_error("[listen \"x\"]\n", 1, "section [listen] takes no name");
 	expect_error("[client]\n", 1, "section [client] needs a name");

@@ -1710,7 +1710,7 @@ test_admin(void **state)
 		assert_int_equal(request(0, "POST", "/v1/admin/rotate",
 		    RR "Content-Type: application/json\r\n",
 		    "{\"all\": true, \"fleet\": true}", &r), 501);
-		assert_non_null(strstr(r.body, "--fleet is not available"));
+		assert_non_null(strstr(r.body, "no [cluster] configured"));
 		resp_free(&r);
 		assert_int_equal(request(0, "POST", "/v1/admin/rotate",
 		    RR "Content-Type: application/json\r\n", "{\"names\": 1}",

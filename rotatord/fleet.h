@@ -1,0 +1,92 @@
+/*
+ * The fleet (DESIGN.md section 8): hosts that share one etcd cluster.
+ *
+ * Each host registers under PREFIX/hosts/NAME with a lease and watches
+ * the prefix.  One host, elected through a lease-bound PREFIX/leader key,
+ * makes the shared secrets (`fleet = yes`) and writes them, encrypted
+ * with AES-256-GCM under the fleet key every host has, to
+ * PREFIX/secrets/NAME with a transaction fenced on its leadership.  A new
+ * key goes out in two phases: first as accept-only (published after the
+ * current key), and only when every registered host has acknowledged it
+ * (PREFIX/acks/NAME/HOST) is it promoted to the key that encrypts, so no
+ * host ever encrypts with a key another host cannot read.  `rotatorctl
+ * rotate --fleet` writes PREFIX/rotate/NAME, which every host watching
+ * acts on.  A host that was away reads the prefix again on return and
+ * watches from there; etcd unreachable, it keeps what it has published.
+ */
+#ifndef ROTATORD_FLEET_H
+#define ROTATORD_FLEET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include <idp/secret.h>
+
+#include "config.h"
+#include "loop.h"
+
+#define FLEET_MAX_KEYS	17	/* keep (at most 16) + one accept-only */
+
+struct fleet;
+
+struct fleet_ops {
+	/*
+	 * The key set of fleet secret `name` changed: publish keys[0..n) in
+	 * that order (keys[0] encrypts), the first issued at issued_at and
+	 * valid until not_after (wall ms).  Returns 0 when published (the
+	 * host then acknowledges it) or -errno.
+	 */
+	int	(*secret)(void *arg, const char *name,
+		    struct idp_secret *const *keys, size_t n, int64_t issued_at,
+		    int64_t not_after);
+	/* rotate --fleet reached this host: rotate credential name now. */
+	void	(*rotate)(void *arg, const char *name);
+	void	 *arg;
+};
+
+/*
+ * Joins the fleet of c's [cluster] on loop l: reads the fleet key, then
+ * registers, reads and watches in the background.  Returns 0 or -errno
+ * after logging why (a bad key file; etcd being down is not an error).
+ */
+int fleet_new(struct loop *l, const struct config *c,
+    const struct fleet_ops *ops, struct fleet **ret);
+
+/*
+ * Uses config c from now on.  Returns 1 when its [cluster] differs from
+ * the running one (the caller makes a new fleet), else 0.
+ */
+int fleet_configure(struct fleet *f, const struct config *c);
+
+/* Leaves (the lease is revoked, so another host leads at once); accepts NULL. */
+void fleet_free(struct fleet *f);
+
+/*
+ * Asks every host to rotate names[0..n) (n 0: every credential).  The
+ * request is written to etcd; returns 0 once it is sent, or -errno with a
+ * reason in why.
+ */
+int fleet_rotate(struct fleet *f, const char *const *names, size_t n,
+    char *why, size_t whylen);
+
+/* The fleet's state for rotatorctl status (new object). */
+json_t *fleet_status(const struct fleet *f);
+
+/* Prometheus lines of the fleet. */
+void fleet_metrics(const struct fleet *f, FILE *out);
+
+/*
+ * The sealed form of a fleet secret document (exposed for the tests):
+ * AES-256-GCM under key (32 bytes) with a random nonce, bound to aad.
+ * fleet_seal returns a new JSON object {"v","nonce","ct"}; fleet_open
+ * returns the plaintext (a new secret) or NULL when it does not
+ * authenticate.
+ */
+json_t *fleet_seal(const unsigned char *key, const char *aad,
+    const void *plain, size_t len);
+struct idp_secret *fleet_open(const unsigned char *key, const char *aad,
+    const json_t *sealed);
+
+#endif
