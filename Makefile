@@ -58,7 +58,7 @@ ROT_SRCS	 = rotatord/config.c rotatord/log.c rotatord/loop.c \
 		   rotatord/server.c rotatord/trust.c rotatord/work.c \
 		   rotatord/mhd_dl.c rotatord/httploop.c rotatord/etcd.c rotatord/fleet.c
 MAIN_SRCS	 = rotatord/main.c
-UNIT_TESTS	 = b64 jwk jwt x509 wycheproof config sink sched http oidc oauth secretref authz trust \
+UNIT_TESTS	 = b64 jwk jwt x509 wycheproof config sink sched http oidc oauth secretref authz trust fleet \
 		   server
 BENCH_SRCS	 = tests/bench/bench.c
 

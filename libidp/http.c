@@ -459,7 +459,8 @@ stream_lines(struct req *r, const char *p, size_t n)
 					r->oom = 1;
 					return -1;
 				}
-				memcpy(nb, r->resp, r->resp_len);
+				if (r->resp_len > 0)
+					memcpy(nb, r->resp, r->resp_len);
 				free(r->resp);
 				r->resp = nb;
 				r->resp_cap = r->max_body + 1;

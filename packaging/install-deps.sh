@@ -6,7 +6,7 @@ set -eu
 PKGS="build-essential pkg-config libssl-dev libcurl4-openssl-dev libjansson-dev
 libmicrohttpd-dev libinih-dev libcmocka-dev openssl nginx-light jose
 python3 python3-pytest python3-jwt python3-cryptography wrk clang curl
-libclang-rt-14-dev systemd procps util-linux"
+libclang-rt-14-dev systemd procps util-linux etcd-server"
 
 missing=""
 for p in $PKGS; do
@@ -32,6 +32,13 @@ if [ -n "$missing" ] && command -v nginx >/dev/null 2>&1; then
 	if [ -f /run/nginx.pid ]; then
 		nginx -s quit 2>/dev/null || true
 	fi
+fi
+
+# The same for etcd, where the package starts one (the fleet tests run
+# their own cluster on free loopback ports).
+if [ -n "$missing" ] && pgrep -x etcd >/dev/null 2>&1 &&
+   command -v systemctl >/dev/null 2>&1; then
+	systemctl stop etcd 2>/dev/null || true
 fi
 
 # ---------------------------------------------------------------------------

@@ -835,8 +835,24 @@ on_range(void *arg, int rc, json_t *reply, const char *why)
 			continue;
 		if (etcd_unb64(json_object_get(kv, "value"), &v, &vl) == 0) {
 			if (kl == strlen(f->prefix) + 6 &&
-			    memcmp(k + strlen(f->prefix), "leader", 6) == 0)
+			    memcmp(k + strlen(f->prefix), "leader", 6) == 0) {
 				had_leader = 1;
+				/*
+				 * Still ours (same lease): lead again, after a
+				 * step down for keepalives that did not get
+				 * through while the lease lived on.
+				 */
+				if (!f->leader && f->lease != 0 &&
+				    etcd_int(json_object_get(kv, "lease"), 0) ==
+				    f->lease) {
+					f->leader = 1;
+					f->leader_rev = etcd_int(json_object_get(
+					    kv, "create_revision"), 0);
+					log_notice("cluster: leading the fleet "
+					    "again (the leader key is still "
+					    "this host's)");
+				}
+			}
 			apply(f, (const char *)k, kl, v, vl, 0, 0);
 			OPENSSL_cleanse(v, vl);
 			free(v);
@@ -856,6 +872,8 @@ on_range(void *arg, int rc, json_t *reply, const char *why)
 	watch_start(f);
 	if (!had_leader)
 		campaign(f);
+	else if (f->leader)
+		duties(f);
 }
 
 static void
@@ -978,6 +996,16 @@ on_keepalive(void *arg, int rc, json_t *reply, const char *why)
 		/* Not renewed for 2/3 of the lease: it may be gone. */
 		if (f->leader && loop_now_mono() - f->last_ka > f->ttl * 2 / 3)
 			step_down(f, "the lease could not be renewed");
+		/*
+		 * The member the watch hangs on may be the one that stopped
+		 * answering (a stopped or cut-off member keeps the stream
+		 * open and silent): watch again, through the next endpoint.
+		 */
+		if (f->state == F_RUN && f->watch != 0) {
+			etcd_cancel(f->e, f->watch);
+			f->watch = 0;
+			watch_start(f);
+		}
 		return;
 	}
 	res = json_object_get(reply, "result");
@@ -987,6 +1015,12 @@ on_keepalive(void *arg, int rc, json_t *reply, const char *why)
 		return;
 	}
 	f->last_ka = loop_now_mono();
+	/* Stepped down, but the leader key is ours: read it again. */
+	if (!f->leader && strcmp(f->leader_name, f->name) == 0 &&
+	    f->state == F_RUN && f->call == 0) {
+		f->state = F_SYNC;
+		step(f);
+	}
 	/* Acknowledgements that did not go out yet. */
 	for (i = 0; i < f->n_s; i++)
 		if (f->s[i].applied != 0 && f->s[i].acked != f->s[i].applied)

@@ -341,6 +341,21 @@ cmd_status(const char *sock)
 			    json_is_true(json_object_get(c, "pending")) ? "yes" :
 			    "no", field(c, "last_error"));
 	}
+	c = json_object_get(j, "cluster");
+	if (json_is_object(c)) {
+		const char *ln = field(c, "leader_name");
+		const char *le = json_string_value(json_object_get(c,
+		    "last_error"));
+
+		printf("\nCLUSTER  %s (%s via %s), leader %s%s, %zu hosts, "
+		    "revision %lld%s%s\n", field(c, "name"), field(c, "state"),
+		    field(c, "endpoint"), strcmp(ln, "-") != 0 ? ln : "none",
+		    json_is_true(json_object_get(c, "leader")) ? " (this host)" :
+		    "", json_array_size(json_object_get(c, "hosts")),
+		    (long long)json_integer_value(json_object_get(c,
+		    "revision")), le != NULL && le[0] ? "; last error: " : "",
+		    le != NULL ? le : "");
+	}
 	json_decref(j);
 	return 0;
 }

@@ -105,6 +105,14 @@ class Rotatord:
         return os.path.join(self.out, cred, name)
 
 
+@pytest.hookimpl(tryfirst=True, hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    # item.rep_call tells a fixture's teardown whether the test failed.
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, "rep_" + rep.when, rep)
+
+
 @pytest.fixture
 def tmpdir_short():
     # Short paths: unix socket and nginx limits, and tmpfs when available.

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -232,6 +233,8 @@ accept_loop(int lfd, void (*serve)(int, void *), void *arg)
 		if (c < 0)
 			continue;
 		if (fork() == 0) {
+			/* Gone with the server, even if nobody kills it. */
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
 			close(lfd);
 			serve(c, arg);
 			close(c);
@@ -287,6 +290,11 @@ start_server(int lfd, void (*serve)(int, void *), void *arg)
 
 	assert_true(pid >= 0);
 	if (pid == 0) {
+		/*
+		 * Gone with the test: a test that crashes (a sanitizer
+		 * abort) must not leave servers holding the output pipe.
+		 */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		setpgid(0, 0);
 		accept_loop(lfd, serve, arg);
 	}

@@ -1,0 +1,143 @@
+"""A real etcd cluster (Debian's etcd 3.4) for the fleet tests: n members
+on 127.0.0.1, free ports, data in a temporary directory; members can be
+killed, restarted, stopped (SIGSTOP: a member cut off) and resumed."""
+import base64
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+from conftest import free_port, wait_for
+
+ETCD = shutil.which("etcd")
+
+
+def b64(s):
+    return base64.b64encode(s.encode()).decode()
+
+
+class Member:
+    def __init__(self, name, d):
+        self.name = name
+        self.dir = d
+        self.client = free_port()
+        self.peer = free_port()
+        self.url = "http://127.0.0.1:%d" % self.client
+        self.proc = None
+
+
+class EtcdCluster:
+    def __init__(self, tmp, n=3):
+        self.dir = os.path.join(tmp, "etcd")
+        os.makedirs(self.dir, exist_ok=True)
+        self.members = [Member("m%d" % i, os.path.join(self.dir, "m%d" % i))
+                        for i in range(n)]
+        self.initial = ",".join("%s=http://127.0.0.1:%d" % (m.name, m.peer)
+                                for m in self.members)
+
+    def start_member(self, m, state="new"):
+        log = open(os.path.join(self.dir, m.name + ".log"), "ab")
+        m.proc = subprocess.Popen(
+            [ETCD, "--name", m.name, "--data-dir", m.dir,
+             "--listen-client-urls", m.url,
+             "--advertise-client-urls", m.url,
+             "--listen-peer-urls", "http://127.0.0.1:%d" % m.peer,
+             "--initial-advertise-peer-urls",
+             "http://127.0.0.1:%d" % m.peer,
+             "--initial-cluster", self.initial,
+             "--initial-cluster-state", state,
+             "--initial-cluster-token", "rotatord-test",
+             "--heartbeat-interval", "50", "--election-timeout", "500",
+             "--log-level", "warn"],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        log.close()
+
+    def start(self):
+        for m in self.members:
+            self.start_member(m)
+        wait_for(lambda: all(self.healthy(m) for m in self.members),
+                 timeout=30, what="etcd cluster")
+        return self
+
+    def healthy(self, m):
+        try:
+            with urllib.request.urlopen(m.url + "/health", timeout=1) as r:
+                return json.loads(r.read()).get("health") == "true"
+        except Exception:
+            return False
+
+    def endpoints(self):
+        return ", ".join(m.url for m in self.members)
+
+    def call(self, path, body, member=None):
+        for m in ([member] if member else self.members):
+            if m.proc is None or m.proc.poll() is not None:
+                continue
+            try:
+                req = urllib.request.Request(
+                    m.url + path, data=json.dumps(body).encode(),
+                    method="POST")
+                with urllib.request.urlopen(req, timeout=5) as r:
+                    return json.loads(r.read())
+            except Exception:
+                continue
+        raise AssertionError("no etcd member answered " + path)
+
+    def get(self, key):
+        kvs = self.call("/v3/kv/range", {"key": b64(key)}).get("kvs", [])
+        return base64.b64decode(kvs[0]["value"]).decode() if kvs else None
+
+    def keys(self, prefix):
+        end = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        kvs = self.call("/v3/kv/range", {"key": b64(prefix),
+                                         "range_end": b64(end),
+                                         "keys_only": True}).get("kvs", [])
+        return [base64.b64decode(kv["key"]).decode() for kv in kvs]
+
+    def compact(self):
+        rev = int(self.call("/v3/kv/range", {"key": b64("x")})
+                  ["header"]["revision"])
+        self.call("/v3/kv/compaction", {"revision": str(rev),
+                                        "physical": True})
+        return rev
+
+    def kill(self, m):
+        m.proc.kill()
+        m.proc.wait()
+
+    def restart(self, m):
+        self.start_member(m, state="existing")
+        wait_for(lambda: self.healthy(m), timeout=30, what="member back")
+
+    def pause(self, m):
+        m.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self, m):
+        m.proc.send_signal(signal.SIGCONT)
+
+    def stop(self):
+        for m in self.members:
+            if m.proc is not None and m.proc.poll() is None:
+                m.proc.send_signal(signal.SIGCONT)
+                m.proc.kill()
+                m.proc.wait()
+
+
+@pytest.fixture
+def etcd_cluster(tmpdir_short):
+    if ETCD is None:
+        pytest.skip("etcd is not installed (make deps installs it)")
+    made = []
+
+    def make(n=3):
+        c = EtcdCluster(tmpdir_short, n).start()
+        made.append(c)
+        return c
+    yield make
+    for c in made:
+        c.stop()

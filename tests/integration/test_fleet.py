@@ -1,0 +1,307 @@
+"""The fleet (DESIGN.md section 8) through the real binary: three rotatord
+hosts, each with its own output directory, sharing a real 3-member etcd
+cluster on 127.0.0.1.  Shared secrets are the same on every host, and no
+host ever encrypts (its 0.key) with a key another host does not have;
+the leader is replaced when it dies; rotate --fleet reaches every host; a
+host that was away catches up; etcd members dying or being cut off, and
+compaction, do not stop the fleet; quorum loss keeps what is published."""
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import ROOT, BUILD, Rotatord, wait_for
+from etcd import etcd_cluster  # noqa: F401  (fixture)
+from test_api import parse_prometheus
+
+ROTATORCTL = os.path.join(ROOT, BUILD, "rotatorctl")
+
+
+def host_config(name, endpoints, key_file, lifetime="6s", ttl="3s"):
+    return """
+[cluster]
+endpoints = %(ep)s
+key_file = %(key)s
+name = %(name)s
+lease_ttl = %(ttl)s
+timeout = 2s
+
+[credential "tickets"]
+type = secret
+bytes = 48
+keep = 2
+lifetime = %(lt)s
+fleet = yes
+
+[credential "local"]
+type = secret
+bytes = 16
+""" % {"ep": endpoints, "key": key_file, "name": name, "ttl": ttl,
+       "lt": lifetime}
+
+
+class Fleet:
+    def __init__(self, tmp, cluster, n=3, **kw):
+        self.cluster = cluster
+        self.key = os.path.join(tmp, "fleet.key")
+        with open(self.key, "wb") as f:
+            f.write(os.urandom(32))
+        os.chmod(self.key, 0o600)
+        self.hosts = []
+        urls = [m.url for m in cluster.members]
+        for i in range(n):
+            d = os.path.join(tmp, "host%d" % i)
+            os.makedirs(d)
+            # Each host lists the members in another order.
+            ep = ", ".join(urls[i:] + urls[:i])
+            self.hosts.append(Rotatord(d, host_config("host%d" % i, ep,
+                                                      self.key, **kw)))
+
+    def start(self):
+        for h in self.hosts:
+            h.start(wait_ready=False)
+        return self
+
+    def stop(self):
+        for h in self.hosts:
+            h.stop(signal.SIGKILL)
+
+
+def keys(h, name="tickets"):
+    """The key files of one published generation, in order (0.key first),
+    read through one ..data link so they are from the same generation."""
+    d = os.path.join(h.out, name)
+    try:
+        gen = os.path.join(d, os.readlink(os.path.join(d, "..data")))
+        files = sorted((f for f in os.listdir(gen) if f.endswith(".key")),
+                       key=lambda f: int(f.split(".")[0]))
+        out = []
+        for f in files:
+            with open(os.path.join(gen, f), "rb") as fh:
+                out.append(fh.read())
+        return out
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def status(h):
+    p = subprocess.run([ROTATORCTL, "-s", os.path.join(h.out, "api.sock"),
+                        "status"], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    return p.stdout
+
+
+def api_status(h):
+    p = subprocess.run(["curl", "-s", "--unix-socket",
+                        os.path.join(h.out, "api.sock"), "-H",
+                        "Rotatord-Request: 1",
+                        "http://x/v1/admin/status"], capture_output=True)
+    return json.loads(p.stdout)
+
+
+def leaders(fl):
+    return [h for h in fl.hosts if h.proc is not None and
+            api_status(h)["cluster"]["leader"]]
+
+
+def same_keys(hosts):
+    ks = [keys(h) for h in hosts]
+    return ks[0] is not None and all(k == ks[0] for k in ks)
+
+
+def check_two_phase(hosts, samples):
+    """No host encrypts with a key that some other host does not have."""
+    sets = [keys(h) for h in hosts]
+    if any(s is None for s in sets):
+        return
+    for s in sets:
+        for other in sets:
+            assert s[0] in other, "a host encrypts with a key another " \
+                "host cannot read"
+    samples.append(tuple(s[0] for s in sets))
+
+
+@pytest.fixture
+def fleet(etcd_cluster, tmpdir_short, request):
+    made = []
+
+    def make(n=3, **kw):
+        f = Fleet(tmpdir_short, etcd_cluster(), n, **kw).start()
+        made.append(f)
+        return f
+    yield make
+    rep = getattr(request.node, "rep_call", None)
+    for f in made:
+        f.stop()
+        if rep is not None and rep.failed:
+            # What each host said, for the failure report.
+            for h in f.hosts:
+                print("===== %s" % h.dir)
+                print("\n".join(h.text().splitlines()[-60:]))
+
+
+def test_shared_secrets_two_phase(fleet):
+    fl = fleet()
+    wait_for(lambda: same_keys(fl.hosts), timeout=20,
+             what="every host on the fleet's keys")
+    assert len(leaders(fl)) == 1
+    # Rotations every 4 s (2/3 of 6 s) for 14 s, checked every 20 ms.
+    samples, firsts = [], set()
+    end = time.monotonic() + 14
+    while time.monotonic() < end:
+        check_two_phase(fl.hosts, samples)
+        k = keys(fl.hosts[0])
+        if k:
+            firsts.add(k[0])
+        time.sleep(0.02)
+    assert len(samples) > 200
+    assert len(firsts) >= 3, "the encrypting key did not rotate"
+    wait_for(lambda: same_keys(fl.hosts), timeout=10, what="convergence")
+    for h in fl.hosts:
+        assert os.stat(h.path("tickets", "0.key")).st_mode & 0o777 == 0o600
+    # The documents in etcd are sealed: no key bytes in the clear.
+    doc = fl.cluster.get("/rotatord/secrets/tickets")
+    env = json.loads(doc)
+    assert set(env) == {"v", "gen", "nonce", "ct"}
+    for k in keys(fl.hosts[0]):
+        assert k.hex() not in doc and k not in doc.encode()
+    # rotatorctl status shows the fleet.
+    out = status(fl.hosts[0])
+    assert "CLUSTER  host0 (run via http://127.0.0.1:" in out
+    assert "3 hosts" in out
+    # /metrics: one leader among the hosts, three registered.
+    total = 0
+    for h in fl.hosts:
+        p = subprocess.run(["curl", "-s", "--unix-socket",
+                            os.path.join(h.out, "api.sock"),
+                            "http://x/metrics"], capture_output=True, text=True)
+        m = parse_prometheus(p.stdout)
+        total += int(m["rotatord_cluster_leader"])
+        assert m["rotatord_cluster_hosts"] == 3
+        assert m["rotatord_cluster_connected"] == 1
+    assert total == 1
+    # Each host acknowledged; each host is registered.
+    assert sorted(fl.cluster.keys("/rotatord/hosts/")) == [
+        "/rotatord/hosts/host%d" % i for i in range(3)]
+
+
+def test_leader_failover_and_catch_up(fleet):
+    fl = fleet()
+    wait_for(lambda: same_keys(fl.hosts), timeout=20, what="fleet keys")
+    old = wait_for(lambda: leaders(fl), timeout=10, what="a leader")[0]
+    others = [h for h in fl.hosts if h is not old]
+    t0 = time.monotonic()
+    old.stop(signal.SIGKILL)
+    # A new leader within the lease (3 s) and a little.
+    new = wait_for(lambda: leaders(fl), timeout=10, what="a new leader")
+    assert len(new) == 1 and new[0] is not old
+    assert time.monotonic() - t0 < 6
+    # Rotations go on under the new leader.
+    first = keys(others[0])[0]
+    wait_for(lambda: keys(others[0])[0] != first, timeout=15,
+             what="a rotation under the new leader")
+    wait_for(lambda: same_keys(others), timeout=10, what="convergence")
+    # The dead host comes back and catches up.
+    old.start(wait_ready=False)
+    wait_for(lambda: same_keys(fl.hosts), timeout=15,
+             what="the returning host to catch up")
+    assert len(leaders(fl)) == 1
+
+
+def test_rotate_fleet_reaches_every_host(fleet):
+    fl = fleet(lifetime="1h")
+    wait_for(lambda: same_keys(fl.hosts), timeout=20, what="fleet keys")
+    wait_for(lambda: all(os.path.exists(h.path("local", "..data"))
+                         for h in fl.hosts), what="local credentials")
+    local = [h.meta("local")["generation"] for h in fl.hosts]
+    tickets = keys(fl.hosts[0])
+    p = subprocess.run([ROTATORCTL, "-s",
+                        os.path.join(fl.hosts[1].out, "api.sock"), "rotate",
+                        "--fleet", "local", "tickets"],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert "on every host" in p.stdout
+    wait_for(lambda: all(h.meta("local")["generation"] > g
+                         for h, g in zip(fl.hosts, local)), timeout=10,
+             what="every host to rotate local")
+    # Each host's own local secret: different on each.
+    assert len({keys(h, "local")[0] for h in fl.hosts}) == 3
+    wait_for(lambda: keys(fl.hosts[0])[0] != tickets[0] and
+             same_keys(fl.hosts), timeout=15, what="a new fleet key")
+    # Unknown names are refused before anything is sent.
+    p = subprocess.run([ROTATORCTL, "-s",
+                        os.path.join(fl.hosts[1].out, "api.sock"), "rotate",
+                        "--fleet", "nope"], capture_output=True, text=True)
+    assert p.returncode == 1 and "nope" in p.stderr
+    # A clean stop revokes the lease: the host leaves the fleet at once
+    # (not after the 3 s TTL), and exits 0 (no leak under ASan).
+    h = fl.hosts[2]
+    t0 = time.monotonic()
+    assert h.stop() == 0
+    wait_for(lambda: "/rotatord/hosts/host2" not in
+             fl.cluster.keys("/rotatord/hosts/"), timeout=5,
+             what="host2 to leave")
+    assert time.monotonic() - t0 < 2.5
+    assert "left the fleet (lease revoked)" in h.text()
+
+
+def test_etcd_faults(fleet):
+    fl = fleet()
+    c = fl.cluster
+    wait_for(lambda: same_keys(fl.hosts), timeout=20, what="fleet keys")
+    samples = []
+
+    def watch(seconds):
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            check_two_phase(fl.hosts, samples)
+            time.sleep(0.05)
+
+    def rotated(h, before, timeout=20):
+        wait_for(lambda: keys(h) and keys(h)[0] != before, timeout=timeout,
+                 what="a rotation after the fault")
+
+    # Host 0 talks to member 0 first: kill it.
+    before = keys(fl.hosts[0])[0]
+    c.kill(c.members[0])
+    watch(2)
+    rotated(fl.hosts[0], before)
+    wait_for(lambda: same_keys(fl.hosts), timeout=15, what="convergence")
+    c.restart(c.members[0])
+
+    # A member cut off (SIGSTOP): the hosts on it move on.
+    before = keys(fl.hosts[1])[0]
+    c.pause(c.members[1])
+    watch(2)
+    rotated(fl.hosts[1], before, timeout=30)
+    wait_for(lambda: same_keys(fl.hosts), timeout=20, what="convergence")
+    c.resume(c.members[1])
+
+    # Compaction past what a host has seen, while it is away.
+    h2 = fl.hosts[2]
+    h2.signal(signal.SIGSTOP)
+    time.sleep(5)
+    c.compact()
+    h2.signal(signal.SIGCONT)
+    wait_for(lambda: same_keys(fl.hosts), timeout=20,
+             what="the host to re-read after compaction")
+    assert len(samples) > 20
+
+    # Quorum lost: what is published stays, the daemons stay up.
+    held = [keys(h) for h in fl.hosts]
+    c.kill(c.members[1])
+    c.kill(c.members[2])
+    time.sleep(4)
+    for h, k in zip(fl.hosts, held):
+        assert h.proc.poll() is None
+        assert keys(h) is not None and keys(h)[0] in k + [keys(h)[0]]
+        assert "ready" in h.text()
+    c.restart(c.members[1])
+    c.restart(c.members[2])
+    before = keys(fl.hosts[0])[0]
+    rotated(fl.hosts[0], before, timeout=30)
+    wait_for(lambda: same_keys(fl.hosts), timeout=20, what="recovery")
+    assert len(leaders(fl)) == 1
