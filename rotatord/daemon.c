@@ -111,6 +111,7 @@ struct daemon {
 static void daemon_tick(struct daemon *);
 static void trust_dirty(struct daemon *);
 static int fleet_apply(struct daemon *, const struct config *);
+static void daemon_publish_jwks(struct daemon *);
 static int runtime_index(struct runtime *);
 static struct cred_rt *cred_find(struct runtime *, const char *);
 static void once_check(struct daemon *);
@@ -651,6 +652,8 @@ daemon_tick(struct daemon *d)
 			rt->signer_due[i] = now_w + 60000;
 		}
 	}
+	/* New or retired signer keys reach the fleet (unchanged: no write). */
+	daemon_publish_jwks(d);
 	for (i = 0; i < rt->cfg->n_creds; i++) {
 		struct cred_rt *cr = &rt->creds[i];
 
@@ -981,6 +984,44 @@ on_keys(void *arg)
 	server_keys_changed(d->srv);
 }
 
+/*
+ * Signer i's keys: this host's, plus in a fleet the other hosts' (a kid
+ * already present is not added twice).  A new set (idp_jwks_free()).
+ */
+static struct idp_jwks *
+signer_keys(struct daemon *d, size_t i)
+{
+	const struct idp_jwks *own = d->rt->signers[i]->jwks;
+	const char *docs[64];
+	struct idp_jwks *set, *peer;
+	struct idp_key *k;
+	size_t j, n = 0, m;
+
+	if ((set = idp_jwks_new()) == NULL)
+		return NULL;
+	for (j = 0; j < idp_jwks_count(own); j++) {
+		k = idp_key_ref((struct idp_key *)(uintptr_t)idp_jwks_get(own, j));
+		if (idp_jwks_add(set, k) < 0)
+			idp_key_free(k);
+	}
+	if (d->fleet != NULL)
+		n = fleet_peer_jwks(d->fleet, d->rt->cfg->signers[i]->name, docs,
+		    sizeof(docs) / sizeof(docs[0]));
+	for (j = 0; j < n && j < sizeof(docs) / sizeof(docs[0]); j++) {
+		if (idp_jwks_parse(docs[j], strlen(docs[j]), 64, &peer,
+		    NULL) < 0)
+			continue;
+		for (m = 0; m < idp_jwks_count(peer); m++) {
+			k = idp_key_ref((struct idp_key *)(uintptr_t)
+			    idp_jwks_get(peer, m));
+			if (idp_jwks_add(set, k) < 0)
+				idp_key_free(k);	/* a kid seen already */
+		}
+		idp_jwks_free(peer);
+	}
+	return set;
+}
+
 static struct trust *
 api_trust(void *arg)
 {
@@ -995,10 +1036,18 @@ api_trust(void *arg)
 		return d->trust;
 	if ((t = trust_new()) == NULL)
 		return NULL;
-	/* Tokens of our own signers: no audience is imposed. */
-	for (i = 0; i < c->n_signers && rc == 0; i++)
-		rc = trust_add(t, c->signers[i]->name, c->signers[i]->issuer,
-		    NULL, 60, d->rt->signers[i]->jwks, 0);
+	/*
+	 * Tokens of our own signers: no audience is imposed.  In a fleet,
+	 * the other hosts' keys of the same signer count too, so a token
+	 * minted on one host is accepted on every other.
+	 */
+	for (i = 0; i < c->n_signers && rc == 0; i++) {
+		struct idp_jwks *keys = signer_keys(d, i);
+
+		rc = keys != NULL ? trust_add(t, c->signers[i]->name,
+		    c->signers[i]->issuer, NULL, 60, keys, 0) : -ENOMEM;
+		idp_jwks_free(keys);
+	}
 	for (i = 0; i < c->n_issuers && rc == 0; i++) {
 		ci = c->issuers[i];
 		if (ci->trust)
@@ -1192,12 +1241,24 @@ api_jwks(void *arg, size_t *ret_len)
 	if (rt->cfg->n_signers == 0)
 		return NULL;
 	if (rt->jwks == NULL) {
-		/* Every signer's keys in one set: kids are thumbprints. */
+		/*
+		 * Every signer's keys in one set (kids are thumbprints), with
+		 * the other hosts' in a fleet.
+		 */
 		all = json_array();
 		for (i = 0; all != NULL && i < rt->cfg->n_signers; i++) {
+			struct idp_jwks *keys = signer_keys(d, i);
+			char *txt = NULL;
+			size_t tlen;
 			json_t *k;
 
-			one = json_loads(rt->signers[i]->jwks_json, 0, NULL);
+			if (keys == NULL || idp_jwks_dump(keys, &txt, &tlen) < 0) {
+				idp_jwks_free(keys);
+				continue;
+			}
+			idp_jwks_free(keys);
+			one = json_loadb(txt, tlen, 0, NULL);
+			free(txt);
 			json_array_foreach(json_object_get(one, "keys"), j, k)
 				json_array_append(all, k);
 			json_decref(one);
@@ -1444,6 +1505,44 @@ fleet_secret(void *arg, const char *name, struct idp_secret *const *keys,
 	return rc;
 }
 
+/* Another host's signer keys came or went: verify with them too. */
+static void
+fleet_keys(void *arg)
+{
+	struct daemon *d = arg;
+
+	trust_dirty(d);
+	free(d->rt->jwks);
+	d->rt->jwks = NULL;
+	server_keys_changed(d->srv);
+}
+
+/*
+ * Gives the fleet this host's signer keys, kept after this host is gone
+ * for as long as a token it signed may live (two key lifetimes).
+ */
+static void
+daemon_publish_jwks(struct daemon *d)
+{
+	struct runtime *rt = d->rt;
+	int64_t now = loop_now_wall(), keep;
+	size_t i;
+
+	if (d->fleet == NULL)
+		return;
+	for (i = 0; i < rt->cfg->n_signers; i++) {
+		keep = 2 * rt->cfg->signers[i]->key_lifetime;
+		if (2 * rt->signers[i]->max_token_life > keep)
+			keep = 2 * rt->signers[i]->max_token_life;
+		/* Whole hours: the value changes with the keys, not the clock. */
+		keep = ((now + keep) / 3600000 + 1) * 3600000;
+		if (fleet_publish_jwks(d->fleet, rt->cfg->signers[i]->name,
+		    rt->signers[i]->jwks_json, keep) < 0)
+			log_warn("cluster: cannot publish the keys of signer %s",
+			    rt->cfg->signers[i]->name);
+	}
+}
+
 /* rotate --fleet reached this host. */
 static void
 fleet_rotate_one(void *arg, const char *name)
@@ -1462,20 +1561,25 @@ static int
 fleet_apply(struct daemon *d, const struct config *c)
 {
 	struct fleet_ops ops = { .secret = fleet_secret,
-	    .rotate = fleet_rotate_one };
+	    .rotate = fleet_rotate_one, .keys = fleet_keys };
 	int rc;
 
 	if (d->flags & DAEMON_ONCE)
 		return 0;
 	if (d->fleet != NULL && c->cluster.line != 0 &&
-	    (rc = fleet_configure(d->fleet, c)) <= 0)
+	    (rc = fleet_configure(d->fleet, c)) <= 0) {
+		if (rc == 0)
+			daemon_publish_jwks(d);
 		return rc;
+	}
 	fleet_free(d->fleet);
 	d->fleet = NULL;
 	if (c->cluster.line == 0)
 		return 0;
 	ops.arg = d;
-	return fleet_new(d->loop, c, &ops, &d->fleet);
+	if ((rc = fleet_new(d->loop, c, &ops, &d->fleet)) == 0)
+		daemon_publish_jwks(d);
+	return rc;
 }
 
 static void

@@ -60,6 +60,15 @@ struct ack {
 	int64_t		 gen;
 };
 
+/* Public keys of a signer: another host's (pubs) or this host's (own). */
+struct pub {
+	char		 host[65];
+	char		 signer[CONFIG_MAX_NAME + 1];
+	char		*doc;		/* JWKS; own: the whole etcd value */
+	int64_t		 until;		/* wall ms */
+	int		 written;	/* own: in etcd since the last sync */
+};
+
 struct fleet {
 	struct loop		*loop;
 	const struct config	*cfg;
@@ -91,6 +100,10 @@ struct fleet {
 	size_t			 n_hosts;
 	struct ack		*acks;
 	size_t			 n_acks;
+	struct pub		*pubs;		/* other hosts' signer keys */
+	size_t			 n_pubs;
+	struct pub		*own;		/* this host's */
+	size_t			 n_own;
 	uint64_t		 errors;
 	uint64_t		 writes;
 	char			 last_error[256];
@@ -360,6 +373,195 @@ all_acked(const struct fleet *f, const char *name, int64_t gen,
 	return 1;
 }
 
+/* ---- signer keys of the fleet ------------------------------------------- */
+
+static void
+pubs_clear(struct pub *v, size_t *n)
+{
+	while (*n > 0)
+		free(v[--*n].doc);
+}
+
+/* "HOST/jwks/SIGNER" = {"until": ms, "jwks": {...}}, or deleted. */
+static void
+pub_set(struct fleet *f, const char *k, size_t len, const unsigned char *val,
+    size_t vlen, int present)
+{
+	const char *s1 = memchr(k, '/', len), *signer;
+	size_t hl, sl, i;
+	struct pub *p, *np;
+	json_t *j = NULL;
+	char *doc = NULL;
+
+	if (s1 == NULL || (hl = (size_t)(s1 - k)) == 0 || hl > 64 ||
+	    len - hl < 7 || memcmp(s1, "/jwks/", 6) != 0)
+		return;
+	signer = s1 + 6;
+	sl = len - hl - 6;
+	if (sl == 0 || sl > CONFIG_MAX_NAME)
+		return;
+	/* This host's own keys are its own business. */
+	if (strlen(f->name) == hl && memcmp(f->name, k, hl) == 0)
+		return;
+	for (i = 0; i < f->n_pubs; i++) {
+		p = &f->pubs[i];
+		if (strlen(p->host) == hl && memcmp(p->host, k, hl) == 0 &&
+		    strlen(p->signer) == sl && memcmp(p->signer, signer, sl) == 0)
+			break;
+	}
+	if (!present) {
+		if (i < f->n_pubs) {
+			free(f->pubs[i].doc);
+			f->pubs[i] = f->pubs[--f->n_pubs];
+			if (f->ops.keys != NULL)
+				f->ops.keys(f->ops.arg);
+		}
+		return;
+	}
+	if ((j = json_loadb((const char *)val, vlen, 0, NULL)) == NULL ||
+	    !json_is_object(json_object_get(j, "jwks")) ||
+	    (doc = json_dumps(json_object_get(j, "jwks"), JSON_COMPACT)) ==
+	    NULL) {
+		json_decref(j);
+		return;
+	}
+	if (i == f->n_pubs) {
+		if ((np = reallocarray(f->pubs, f->n_pubs + 1,
+		    sizeof(*np))) == NULL) {
+			free(doc);
+			json_decref(j);
+			return;
+		}
+		f->pubs = np;
+		p = &f->pubs[f->n_pubs++];
+		memset(p, 0, sizeof(*p));
+		memcpy(p->host, k, hl);
+		memcpy(p->signer, signer, sl);
+	}
+	p = &f->pubs[i];
+	p->until = json_integer_value(json_object_get(j, "until"));
+	json_decref(j);
+	if (p->doc != NULL && strcmp(p->doc, doc) == 0) {
+		free(doc);
+		return;
+	}
+	free(p->doc);
+	p->doc = doc;
+	if (f->ops.keys != NULL)
+		f->ops.keys(f->ops.arg);
+}
+
+static void
+on_pub_put(void *arg, int rc, json_t *reply, const char *why)
+{
+	struct fleet *f = arg;
+
+	if (rc < 0)
+		fail(f, "cannot publish this host's signer keys: %s", why);
+}
+
+/* Writes this host's signer keys that are not in etcd yet. */
+static void
+own_write(struct fleet *f)
+{
+	struct pub *p;
+	size_t i;
+	char *k;
+
+	if (f->state != F_RUN)
+		return;
+	for (i = 0; i < f->n_own; i++) {
+		p = &f->own[i];
+		if (p->written || (k = key_of(f, "pub/%s/jwks/%s", f->name,
+		    p->signer)) == NULL)
+			continue;
+		if (etcd_call(f->e, "/v3/kv/put", json_pack("{s:o,s:o}", "key",
+		    b64s(k), "value", b64s(p->doc)), on_pub_put, f, NULL) == 0)
+			p->written = 1;
+		free(k);
+	}
+}
+
+int
+fleet_publish_jwks(struct fleet *f, const char *signer, const char *doc,
+    int64_t until)
+{
+	struct pub *p = NULL, *np;
+	json_t *v, *jw;
+	char *val;
+	size_t i;
+
+	if (strlen(signer) > CONFIG_MAX_NAME)
+		return -EINVAL;
+	if ((jw = json_loads(doc, 0, NULL)) == NULL)
+		return -EINVAL;
+	v = json_pack("{s:I,s:o}", "until", (json_int_t)until, "jwks", jw);
+	val = v != NULL ? json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(v);
+	if (val == NULL)
+		return -ENOMEM;
+	for (i = 0; i < f->n_own; i++)
+		if (strcmp(f->own[i].signer, signer) == 0)
+			p = &f->own[i];
+	if (p == NULL) {
+		if ((np = reallocarray(f->own, f->n_own + 1,
+		    sizeof(*np))) == NULL) {
+			free(val);
+			return -ENOMEM;
+		}
+		f->own = np;
+		p = &f->own[f->n_own++];
+		memset(p, 0, sizeof(*p));
+		snprintf(p->signer, sizeof(p->signer), "%s", signer);
+	}
+	if (p->doc != NULL && strcmp(p->doc, val) == 0) {
+		free(val);
+		return 0;
+	}
+	free(p->doc);
+	p->doc = val;
+	p->until = until;
+	p->written = 0;
+	own_write(f);
+	return 0;
+}
+
+size_t
+fleet_peer_jwks(const struct fleet *f, const char *signer, const char **docs,
+    size_t max)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < f->n_pubs; i++)
+		if (strcmp(f->pubs[i].signer, signer) == 0) {
+			if (n < max)
+				docs[n] = f->pubs[i].doc;
+			n++;
+		}
+	return n;
+}
+
+/* Leader: other hosts' keys past their time go (a host long gone). */
+static void
+pubs_expire(struct fleet *f, int64_t now)
+{
+	size_t i;
+	char *k;
+
+	for (i = 0; i < f->n_pubs; i++) {
+		if (f->pubs[i].until >= now || (k = key_of(f,
+		    "pub/%s/jwks/%s", f->pubs[i].host, f->pubs[i].signer)) ==
+		    NULL)
+			continue;
+		log_info("cluster: host %s's keys of signer %s expired; "
+		    "removing them", f->pubs[i].host, f->pubs[i].signer);
+		(void)etcd_call(f->e, "/v3/kv/deleterange", json_pack("{s:o}",
+		    "key", b64s(k)), on_pub_put, f, NULL);
+		f->pubs[i].until = INT64_MAX;	/* asked once */
+		free(k);
+	}
+}
+
 /* ---- secrets: read, publish, acknowledge ------------------------------------ */
 
 static void
@@ -519,6 +721,8 @@ apply(struct fleet *f, const char *key, size_t klen, const unsigned char *val,
 		host_set(f, k + 6, n - 6, !del);
 	} else if (n > 5 && memcmp(k, "acks/", 5) == 0) {
 		ack_set(f, k + 5, n - 5, val, !del);
+	} else if (n > 4 && memcmp(k, "pub/", 4) == 0) {
+		pub_set(f, k + 4, n - 4, val, vlen, !del);
 	} else if (n > 8 && memcmp(k, "secrets/", 8) == 0) {
 		if (!del)
 			secret_read(f, k + 8, n - 8, val, vlen);
@@ -698,6 +902,7 @@ duties(struct fleet *f)
 
 	if (!f->leader || f->write != 0 || f->state != F_RUN)
 		return;
+	pubs_expire(f, now);
 	for (i = 0; i < f->n_s; i++)
 		if (duty(f, &f->s[i], now) != 0)
 			return;		/* one write at a time */
@@ -829,6 +1034,7 @@ on_range(void *arg, int rc, json_t *reply, const char *why)
 	while (f->n_hosts > 0)
 		free(f->hosts[--f->n_hosts]);
 	f->n_acks = 0;
+	pubs_clear(f->pubs, &f->n_pubs);
 	kvs = json_object_get(reply, "kvs");
 	json_array_foreach(kvs, i, kv) {
 		if (etcd_unb64(json_object_get(kv, "key"), &k, &kl) < 0)
@@ -870,6 +1076,12 @@ on_range(void *arg, int rc, json_t *reply, const char *why)
 	    "leader %s)", (long long)f->rev, f->n_hosts,
 	    f->leader_name[0] ? f->leader_name : "none");
 	watch_start(f);
+	/* This host's keys again (they may have expired meanwhile). */
+	for (i = 0; i < f->n_own; i++)
+		f->own[i].written = 0;
+	own_write(f);
+	if (f->ops.keys != NULL)
+		f->ops.keys(f->ops.arg);
 	if (!had_leader)
 		campaign(f);
 	else if (f->leader)
@@ -1268,6 +1480,10 @@ fleet_free(struct fleet *f)
 		free(f->hosts[i]);
 	free(f->hosts);
 	free(f->acks);
+	pubs_clear(f->pubs, &f->n_pubs);
+	free(f->pubs);
+	pubs_clear(f->own, &f->n_own);
+	free(f->own);
 	free(f->prefix);
 	free(f->name);
 	OPENSSL_cleanse(f->key, sizeof(f->key));

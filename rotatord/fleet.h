@@ -43,6 +43,8 @@ struct fleet_ops {
 		    int64_t not_after);
 	/* rotate --fleet reached this host: rotate credential name now. */
 	void	(*rotate)(void *arg, const char *name);
+	/* Another host's signer keys came or went (see fleet_peer_jwks()). */
+	void	(*keys)(void *arg);
 	void	 *arg;
 };
 
@@ -70,6 +72,24 @@ void fleet_free(struct fleet *f);
  */
 int fleet_rotate(struct fleet *f, const char *const *names, size_t n,
     char *why, size_t whylen);
+
+/*
+ * Publishes this host's public keys of signer `signer` (a JWKS document)
+ * to the fleet, under PREFIX/pub/HOST/jwks/SIGNER, to be kept until
+ * `until` (wall ms) even after this host is gone: tokens it signed stay
+ * verifiable everywhere until they expire.  Written now when connected,
+ * else once connected.  Returns 0 or -errno.
+ */
+int fleet_publish_jwks(struct fleet *f, const char *signer, const char *doc,
+    int64_t until);
+
+/*
+ * The JWKS documents the other hosts published for signer, as borrowed
+ * strings in docs[0..max) (valid until the loop runs again).  Returns how
+ * many there are.
+ */
+size_t fleet_peer_jwks(const struct fleet *f, const char *signer,
+    const char **docs, size_t max);
 
 /* The fleet's state for rotatorctl status (new object). */
 json_t *fleet_status(const struct fleet *f);

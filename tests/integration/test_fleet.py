@@ -305,3 +305,89 @@ def test_etcd_faults(fleet):
     rotated(fl.hosts[0], before, timeout=30)
     wait_for(lambda: same_keys(fl.hosts), timeout=20, what="recovery")
     assert len(leaders(fl)) == 1
+
+
+SIGNER_EXTRA = """
+[signer "fleetsigner"]
+issuer = https://fleet.test
+
+[listen]
+unix = %(sock)s
+tcp = 127.0.0.1:%(port)d
+
+[client "me"]
+user = %(uid)d
+token_audiences = api
+
+[route "api"]
+prefix = /api/
+issuer = fleetsigner
+"""
+
+
+def test_tokens_verified_fleet_wide(etcd_cluster, tmpdir_short, request):
+    """A token one host's signer mints is accepted by every other host:
+    each publishes its signer keys to the fleet and verifies with the
+    union (its own JWKS endpoint serves the union too)."""
+    import urllib.request
+    from conftest import free_port
+    c = etcd_cluster()
+    fl = Fleet(tmpdir_short, c, 2)
+    ports = []
+    for h in fl.hosts:
+        port = free_port()
+        ports.append(port)
+        with open(h.cfg, "a") as f:
+            f.write(SIGNER_EXTRA % {"sock": os.path.join(h.out, "api.sock"),
+                                    "port": port, "uid": os.getuid()})
+    fl.start()
+    try:
+        wait_for(lambda: all(os.path.exists(os.path.join(h.out, "api.sock"))
+                             for h in fl.hosts), what="api sockets")
+        p = subprocess.run(
+            ["curl", "-s", "--unix-socket",
+             os.path.join(fl.hosts[0].out, "api.sock"), "-H",
+             "Rotatord-Request: 1", "--data",
+             "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3A"
+             "token-exchange&audience=api", "http://x/v1/token"],
+            capture_output=True, text=True)
+        tok = json.loads(p.stdout)["access_token"]
+
+        def authz(port):
+            req = urllib.request.Request(
+                "http://127.0.0.1:%d/v1/authz" % port,
+                headers={"Rotatord-Request": "1",
+                         "Authorization": "Bearer " + tok,
+                         "X-Original-URI": "/api/x"})
+            try:
+                with urllib.request.urlopen(req, timeout=5) as r:
+                    return r.status, r.headers.get("X-Auth-Subject")
+            except urllib.error.HTTPError as e:
+                return e.code, None
+        assert authz(ports[0]) == (200, "unix:uid:%d" % os.getuid())
+        # The other host: accepted with host 0's keys from the fleet.
+        wait_for(lambda: authz(ports[1])[0] == 200, timeout=10,
+                 what="host 1 to accept host 0's token")
+        assert authz(ports[1]) == (200, "unix:uid:%d" % os.getuid())
+        kid = json.loads(subprocess.run(
+            ["curl", "-s", "http://127.0.0.1:%d/v1/jwks" % ports[0]],
+            capture_output=True, text=True).stdout)["keys"][0]["kid"]
+        jwks1 = json.loads(subprocess.run(
+            ["curl", "-s", "http://127.0.0.1:%d/v1/jwks" % ports[1]],
+            capture_output=True, text=True).stdout)
+        assert kid in [k["kid"] for k in jwks1["keys"]]
+        assert len(jwks1["keys"]) == 2
+        assert c.keys("/rotatord/pub/") == [
+            "/rotatord/pub/host0/jwks/fleetsigner",
+        "/rotatord/pub/host1/jwks/fleetsigner"]
+        # A forged token with host 0's kid is still refused on host 1.
+        forged = tok[:-4] + ("AAAA" if not tok.endswith("AAAA") else "BBBB")
+        tok, good = forged, tok
+        assert authz(ports[1])[0] == 401
+        # Host 0 goes away for good: its keys stay until they expire.
+        fl.hosts[0].stop()
+        tok = good
+        time.sleep(1)
+        assert authz(ports[1])[0] == 200
+    finally:
+        fl.stop()
