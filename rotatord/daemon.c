@@ -80,6 +80,7 @@ struct runtime {
 	struct ca_state		**cas;		/* parallel to cfg->cas */
 	struct signer_state	**signers;	/* parallel to cfg->signers */
 	int64_t			 *signer_due;	/* wall ms of next JWKS change */
+	uint64_t		 *ca_minted;	/* hash of the ca.pem leaves have */
 	struct cred_rt		 *creds;	/* parallel to cfg->creds */
 	const char		**names;	/* credential names, NULL-terminated */
 	uint32_t		 *index;	/* name hash -> creds[] slot + 1 */
@@ -147,6 +148,7 @@ runtime_free(struct runtime *rt)
 	free(rt->cas);
 	free(rt->signers);
 	free(rt->signer_due);
+	free(rt->ca_minted);
 	free(rt->creds);
 	free(rt->names);
 	free(rt->index);
@@ -188,6 +190,68 @@ type_name(enum cred_type t)
 	case CRED_OAUTH:	return "oauth";
 	}
 	return "?";
+}
+
+/* A 64-bit FNV-1a hash: tells whether a ca.pem changed. */
+static uint64_t
+fnv1a(const char *p, size_t n)
+{
+	uint64_t h = 14695981039346656037ULL;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		h ^= (unsigned char)p[i];
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+/*
+ * CA ci's certificates with the other hosts' of the same CA appended
+ * (each certificate once), as a new string; NULL when there are none
+ * (or outside a fleet): then this host's own.
+ */
+static char *
+ca_fleet_pem(struct daemon *d, size_t ci)
+{
+	static const char end_mark[] = "-----END CERTIFICATE-----";
+	struct ca_state *ca = d->rt->cas[ci];
+	const char *docs[64], *p, *e;
+	char *out;
+	size_t n, j, len, cap, k;
+
+	if (d->fleet == NULL || (n = fleet_peer_ca(d->fleet,
+	    d->rt->cfg->cas[ci]->name, docs, 64)) == 0)
+		return NULL;
+	if (n > 64)
+		n = 64;
+	for (cap = ca->trust_len + 1, j = 0; j < n; j++)
+		cap += strlen(docs[j]) + 1;
+	if ((out = malloc(cap)) == NULL)
+		return NULL;
+	memcpy(out, ca->trust_pem, ca->trust_len);
+	len = ca->trust_len;
+	out[len] = '\0';
+	for (j = 0; j < n; j++)
+		for (p = docs[j]; (e = strstr(p, end_mark)) != NULL; p = e) {
+			e += sizeof(end_mark) - 1;
+			if (*e == '\n')
+				e++;
+			k = (size_t)(e - p);
+			while (k > 0 && (*p == '\n' || *p == '\r')) {
+				p++;
+				k--;
+			}
+			/* A certificate already there is not added twice. */
+			if (k == 0 || memmem(out, len, p, k) != NULL)
+				continue;
+			memcpy(out + len, p, k);
+			len += k;
+			if (out[len - 1] != '\n')
+				out[len++] = '\n';
+			out[len] = '\0';
+		}
+	return out;
 }
 
 /* Publishes signer i's JWKS and discovery document (no-op if unchanged). */
@@ -310,7 +374,9 @@ runtime_build(struct config *c, struct runtime **ret)
 		return -ENOMEM;
 	}
 	rt->cfg = c;
-	if ((c->n_cas && (rt->cas = calloc(c->n_cas, sizeof(*rt->cas))) == NULL) ||
+	if ((c->n_cas && ((rt->cas = calloc(c->n_cas, sizeof(*rt->cas))) ==
+	    NULL || (rt->ca_minted = calloc(c->n_cas,
+	    sizeof(*rt->ca_minted))) == NULL)) ||
 	    (c->n_signers && ((rt->signers = calloc(c->n_signers,
 	    sizeof(*rt->signers))) == NULL || (rt->signer_due =
 	    calloc(c->n_signers, sizeof(*rt->signer_due))) == NULL)) ||
@@ -544,10 +610,24 @@ cred_rotate(struct daemon *d, size_t i)
 	err.msg[0] = '\0';
 	memset(&r, 0, sizeof(r));
 	switch (c->type) {
-	case CRED_X509:
-		rc = mint_x509(rt->cfg, c, rt->cas[ca_index(rt->cfg, c->ca)],
-		    now_w, &r, &err);
+	case CRED_X509: {
+		size_t ci = ca_index(rt->cfg, c->ca);
+		struct ca_state *ca = rt->cas[ci];
+		char *trust = ca->trust_pem, *fleet_pem = ca_fleet_pem(d, ci);
+		size_t trust_len = ca->trust_len;
+
+		/* In a fleet, ca.pem holds every host's certificates of it. */
+		if (fleet_pem != NULL) {
+			ca->trust_pem = fleet_pem;
+			ca->trust_len = strlen(fleet_pem);
+		}
+		rt->ca_minted[ci] = fnv1a(ca->trust_pem, ca->trust_len);
+		rc = mint_x509(rt->cfg, c, ca, now_w, &r, &err);
+		ca->trust_pem = trust;
+		ca->trust_len = trust_len;
+		free(fleet_pem);
 		break;
+	}
 	case CRED_JWT:
 		rc = mint_jwt(rt->cfg, c,
 		    rt->signers[signer_index(rt->cfg, c->signer)], now_w, &r, &err);
@@ -1511,10 +1591,39 @@ fleet_keys(void *arg)
 {
 	struct daemon *d = arg;
 
+	struct runtime *rt = d->rt;
+	uint64_t h;
+	char *pem;
+	size_t i, j;
+	int any = 0;
+
 	trust_dirty(d);
-	free(d->rt->jwks);
-	d->rt->jwks = NULL;
+	free(rt->jwks);
+	rt->jwks = NULL;
 	server_keys_changed(d->srv);
+	/* A CA's fleet ca.pem changed: its leaves are minted again with it. */
+	for (i = 0; i < rt->cfg->n_cas; i++) {
+		pem = ca_fleet_pem(d, i);
+		h = pem != NULL ? fnv1a(pem, strlen(pem)) :
+		    fnv1a(rt->cas[i]->trust_pem, rt->cas[i]->trust_len);
+		free(pem);
+		if (rt->ca_minted[i] == 0)
+			rt->ca_minted[i] = fnv1a(rt->cas[i]->trust_pem,
+			    rt->cas[i]->trust_len);
+		if (h == rt->ca_minted[i])
+			continue;
+		log_notice("cluster: the fleet's certificates of CA %s changed; "
+		    "renewing its certificates", rt->cfg->cas[i]->name);
+		for (j = 0; j < rt->cfg->n_creds; j++)
+			if (rt->creds[j].cfg->ca == rt->cfg->cas[i]) {
+				/* Soon, once: more hosts' may follow in a sync. */
+				rt->creds[j].due_mono = loop_now_mono() + 500;
+				any = 1;
+			}
+		rt->ca_minted[i] = h;	/* asked once */
+	}
+	if (any)
+		daemon_tick(d);
 }
 
 /*
@@ -1541,6 +1650,12 @@ daemon_publish_jwks(struct daemon *d)
 			log_warn("cluster: cannot publish the keys of signer %s",
 			    rt->cfg->signers[i]->name);
 	}
+	/* CA certificates: until the current one expires. */
+	for (i = 0; i < rt->cfg->n_cas; i++)
+		if (fleet_publish_ca(d->fleet, rt->cfg->cas[i]->name,
+		    rt->cas[i]->trust_pem, rt->cas[i]->not_after) < 0)
+			log_warn("cluster: cannot publish the certificates of "
+			    "CA %s", rt->cfg->cas[i]->name);
 }
 
 /* rotate --fleet reached this host. */

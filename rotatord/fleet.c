@@ -63,7 +63,8 @@ struct ack {
 /* Public keys of a signer: another host's (pubs) or this host's (own). */
 struct pub {
 	char		 host[65];
-	char		 signer[CONFIG_MAX_NAME + 1];
+	int		 ca;		/* a CA's certificates, not a JWKS */
+	char		 signer[CONFIG_MAX_NAME + 1];	/* signer or CA name */
 	char		*doc;		/* JWKS; own: the whole etcd value */
 	int64_t		 until;		/* wall ms */
 	int		 written;	/* own: in etcd since the last sync */
@@ -382,7 +383,10 @@ pubs_clear(struct pub *v, size_t *n)
 		free(v[--*n].doc);
 }
 
-/* "HOST/jwks/SIGNER" = {"until": ms, "jwks": {...}}, or deleted. */
+/*
+ * "HOST/jwks/SIGNER" = {"until": ms, "jwks": {...}} or "HOST/ca/CA" =
+ * {"until": ms, "pem": "..."}, or deleted.
+ */
 static void
 pub_set(struct fleet *f, const char *k, size_t len, const unsigned char *val,
     size_t vlen, int present)
@@ -392,12 +396,20 @@ pub_set(struct fleet *f, const char *k, size_t len, const unsigned char *val,
 	struct pub *p, *np;
 	json_t *j = NULL;
 	char *doc = NULL;
+	int ca;
 
-	if (s1 == NULL || (hl = (size_t)(s1 - k)) == 0 || hl > 64 ||
-	    len - hl < 7 || memcmp(s1, "/jwks/", 6) != 0)
+	if (s1 == NULL || (hl = (size_t)(s1 - k)) == 0 || hl > 64)
 		return;
-	signer = s1 + 6;
-	sl = len - hl - 6;
+	if (len - hl > 6 && memcmp(s1, "/jwks/", 6) == 0) {
+		ca = 0;
+		signer = s1 + 6;
+		sl = len - hl - 6;
+	} else if (len - hl > 4 && memcmp(s1, "/ca/", 4) == 0) {
+		ca = 1;
+		signer = s1 + 4;
+		sl = len - hl - 4;
+	} else
+		return;
 	if (sl == 0 || sl > CONFIG_MAX_NAME)
 		return;
 	/* This host's own keys are its own business. */
@@ -405,8 +417,9 @@ pub_set(struct fleet *f, const char *k, size_t len, const unsigned char *val,
 		return;
 	for (i = 0; i < f->n_pubs; i++) {
 		p = &f->pubs[i];
-		if (strlen(p->host) == hl && memcmp(p->host, k, hl) == 0 &&
-		    strlen(p->signer) == sl && memcmp(p->signer, signer, sl) == 0)
+		if (p->ca == ca && strlen(p->host) == hl &&
+		    memcmp(p->host, k, hl) == 0 && strlen(p->signer) == sl &&
+		    memcmp(p->signer, signer, sl) == 0)
 			break;
 	}
 	if (!present) {
@@ -419,9 +432,11 @@ pub_set(struct fleet *f, const char *k, size_t len, const unsigned char *val,
 		return;
 	}
 	if ((j = json_loadb((const char *)val, vlen, 0, NULL)) == NULL ||
-	    !json_is_object(json_object_get(j, "jwks")) ||
+	    (ca ? (json_string_value(json_object_get(j, "pem")) == NULL ||
+	    (doc = strdup(json_string_value(json_object_get(j, "pem")))) ==
+	    NULL) : (!json_is_object(json_object_get(j, "jwks")) ||
 	    (doc = json_dumps(json_object_get(j, "jwks"), JSON_COMPACT)) ==
-	    NULL) {
+	    NULL))) {
 		json_decref(j);
 		return;
 	}
@@ -435,6 +450,7 @@ pub_set(struct fleet *f, const char *k, size_t len, const unsigned char *val,
 		f->pubs = np;
 		p = &f->pubs[f->n_pubs++];
 		memset(p, 0, sizeof(*p));
+		p->ca = ca;
 		memcpy(p->host, k, hl);
 		memcpy(p->signer, signer, sl);
 	}
@@ -472,8 +488,8 @@ own_write(struct fleet *f)
 		return;
 	for (i = 0; i < f->n_own; i++) {
 		p = &f->own[i];
-		if (p->written || (k = key_of(f, "pub/%s/jwks/%s", f->name,
-		    p->signer)) == NULL)
+		if (p->written || (k = key_of(f, "pub/%s/%s/%s", f->name,
+		    p->ca ? "ca" : "jwks", p->signer)) == NULL)
 			continue;
 		if (etcd_call(f->e, "/v3/kv/put", json_pack("{s:o,s:o}", "key",
 		    b64s(k), "value", b64s(p->doc)), on_pub_put, f, NULL) == 0)
@@ -482,26 +498,21 @@ own_write(struct fleet *f)
 	}
 }
 
-int
-fleet_publish_jwks(struct fleet *f, const char *signer, const char *doc,
+/* This host's keys or certificates (value v, taken) for the fleet. */
+static int
+own_set(struct fleet *f, int ca, const char *signer, json_t *v,
     int64_t until)
 {
 	struct pub *p = NULL, *np;
-	json_t *v, *jw;
 	char *val;
 	size_t i;
 
-	if (strlen(signer) > CONFIG_MAX_NAME)
-		return -EINVAL;
-	if ((jw = json_loads(doc, 0, NULL)) == NULL)
-		return -EINVAL;
-	v = json_pack("{s:I,s:o}", "until", (json_int_t)until, "jwks", jw);
 	val = v != NULL ? json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	json_decref(v);
 	if (val == NULL)
 		return -ENOMEM;
 	for (i = 0; i < f->n_own; i++)
-		if (strcmp(f->own[i].signer, signer) == 0)
+		if (f->own[i].ca == ca && strcmp(f->own[i].signer, signer) == 0)
 			p = &f->own[i];
 	if (p == NULL) {
 		if ((np = reallocarray(f->own, f->n_own + 1,
@@ -512,6 +523,7 @@ fleet_publish_jwks(struct fleet *f, const char *signer, const char *doc,
 		f->own = np;
 		p = &f->own[f->n_own++];
 		memset(p, 0, sizeof(*p));
+		p->ca = ca;
 		snprintf(p->signer, sizeof(p->signer), "%s", signer);
 	}
 	if (p->doc != NULL && strcmp(p->doc, val) == 0) {
@@ -526,6 +538,45 @@ fleet_publish_jwks(struct fleet *f, const char *signer, const char *doc,
 	return 0;
 }
 
+int
+fleet_publish_jwks(struct fleet *f, const char *signer, const char *doc,
+    int64_t until)
+{
+	json_t *jw;
+
+	if (strlen(signer) > CONFIG_MAX_NAME)
+		return -EINVAL;
+	if ((jw = json_loads(doc, 0, NULL)) == NULL)
+		return -EINVAL;
+	return own_set(f, 0, signer, json_pack("{s:I,s:o}", "until",
+	    (json_int_t)until, "jwks", jw), until);
+}
+
+int
+fleet_publish_ca(struct fleet *f, const char *ca, const char *pem,
+    int64_t until)
+{
+	if (strlen(ca) > CONFIG_MAX_NAME)
+		return -EINVAL;
+	return own_set(f, 1, ca, json_pack("{s:I,s:s}", "until",
+	    (json_int_t)until, "pem", pem), until);
+}
+
+size_t
+fleet_peer_ca(const struct fleet *f, const char *ca, const char **docs,
+    size_t max)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < f->n_pubs; i++)
+		if (f->pubs[i].ca && strcmp(f->pubs[i].signer, ca) == 0) {
+			if (n < max)
+				docs[n] = f->pubs[i].doc;
+			n++;
+		}
+	return n;
+}
+
 size_t
 fleet_peer_jwks(const struct fleet *f, const char *signer, const char **docs,
     size_t max)
@@ -533,7 +584,7 @@ fleet_peer_jwks(const struct fleet *f, const char *signer, const char **docs,
 	size_t i, n = 0;
 
 	for (i = 0; i < f->n_pubs; i++)
-		if (strcmp(f->pubs[i].signer, signer) == 0) {
+		if (!f->pubs[i].ca && strcmp(f->pubs[i].signer, signer) == 0) {
 			if (n < max)
 				docs[n] = f->pubs[i].doc;
 			n++;
@@ -550,11 +601,12 @@ pubs_expire(struct fleet *f, int64_t now)
 
 	for (i = 0; i < f->n_pubs; i++) {
 		if (f->pubs[i].until >= now || (k = key_of(f,
-		    "pub/%s/jwks/%s", f->pubs[i].host, f->pubs[i].signer)) ==
-		    NULL)
+		    "pub/%s/%s/%s", f->pubs[i].host, f->pubs[i].ca ? "ca" :
+		    "jwks", f->pubs[i].signer)) == NULL)
 			continue;
-		log_info("cluster: host %s's keys of signer %s expired; "
-		    "removing them", f->pubs[i].host, f->pubs[i].signer);
+		log_info("cluster: host %s's %s of %s expired; removing them",
+		    f->pubs[i].host, f->pubs[i].ca ? "certificates" : "keys",
+		    f->pubs[i].signer);
 		(void)etcd_call(f->e, "/v3/kv/deleterange", json_pack("{s:o}",
 		    "key", b64s(k)), on_pub_put, f, NULL);
 		f->pubs[i].until = INT64_MAX;	/* asked once */

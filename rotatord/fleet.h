@@ -43,7 +43,10 @@ struct fleet_ops {
 		    int64_t not_after);
 	/* rotate --fleet reached this host: rotate credential name now. */
 	void	(*rotate)(void *arg, const char *name);
-	/* Another host's signer keys came or went (see fleet_peer_jwks()). */
+	/*
+	 * Another host's signer keys or CA certificates came or went (see
+	 * fleet_peer_jwks(), fleet_peer_ca()).
+	 */
 	void	(*keys)(void *arg);
 	void	 *arg;
 };
@@ -82,6 +85,14 @@ int fleet_rotate(struct fleet *f, const char *const *names, size_t n,
  */
 int fleet_publish_jwks(struct fleet *f, const char *signer, const char *doc,
     int64_t until);
+
+/* The same for the certificates (PEM) of CA `ca`, until they expire. */
+int fleet_publish_ca(struct fleet *f, const char *ca, const char *pem,
+    int64_t until);
+
+/* The PEM documents the other hosts published for CA `ca` (as below). */
+size_t fleet_peer_ca(const struct fleet *f, const char *ca, const char **docs,
+    size_t max);
 
 /*
  * The JWKS documents the other hosts published for signer, as borrowed

@@ -391,3 +391,52 @@ def test_tokens_verified_fleet_wide(etcd_cluster, tmpdir_short, request):
         assert authz(ports[1])[0] == 200
     finally:
         fl.stop()
+
+
+CA_EXTRA = """
+[ca "fleetca"]
+
+[credential "web"]
+type = x509
+ca = fleetca
+dns = web.test
+lifetime = 1h
+"""
+
+
+def test_ca_certificates_shared(etcd_cluster, tmpdir_short):
+    """Every host's ca.pem holds the certificates of every host's CA of
+    the same name, so a leaf minted on one host verifies on every other
+    (and its own leaves are minted again when the set changes)."""
+    c = etcd_cluster()
+    fl = Fleet(tmpdir_short, c, 2)
+    for h in fl.hosts:
+        with open(h.cfg, "a") as f:
+            f.write(CA_EXTRA)
+    fl.start()
+    try:
+        def cas(h):
+            try:
+                with open(h.path("web", "ca.pem")) as f:
+                    return f.read().count("BEGIN CERTIFICATE")
+            except FileNotFoundError:
+                return 0
+        wait_for(lambda: all(cas(h) == 2 for h in fl.hosts), timeout=15,
+                 what="both CAs in every ca.pem")
+        own = [open(h.path("web", "cert.pem")).read() for h in fl.hosts]
+        assert own[0] != own[1]
+        for i, h in enumerate(fl.hosts):
+            other = fl.hosts[1 - i]
+            p = subprocess.run(["openssl", "verify", "-CAfile",
+                                other.path("web", "ca.pem"),
+                                h.path("web", "cert.pem")],
+                               capture_output=True, text=True)
+            assert p.returncode == 0, p.stdout + p.stderr
+        assert sorted(c.keys("/rotatord/pub/")) == [
+            "/rotatord/pub/host0/ca/fleetca", "/rotatord/pub/host1/ca/fleetca"]
+        # Each CA once, however often the documents are read again.
+        fl.hosts[0].signal(signal.SIGHUP)
+        time.sleep(1)
+        assert all(cas(h) == 2 for h in fl.hosts)
+    finally:
+        fl.stop()
