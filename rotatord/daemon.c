@@ -112,6 +112,7 @@ struct daemon {
 static void daemon_tick(struct daemon *);
 static void trust_dirty(struct daemon *);
 static int fleet_apply(struct daemon *, const struct config *);
+static int signer_refresh(struct daemon *, size_t);
 static void daemon_publish_jwks(struct daemon *);
 static int runtime_index(struct runtime *);
 static struct cred_rt *cred_find(struct runtime *, const char *);
@@ -254,18 +255,31 @@ ca_fleet_pem(struct daemon *d, size_t ci)
 	return out;
 }
 
-/* Publishes signer i's JWKS and discovery document (no-op if unchanged). */
+/*
+ * Publishes signer i's JWKS and discovery document (no-op if unchanged);
+ * jwks (may be NULL: the signer's own) is the JWKS to publish, in a
+ * fleet the union of every host's keys of this signer.
+ */
 static int
-signer_publish(struct runtime *rt, size_t i)
+signer_publish(struct runtime *rt, size_t i, const char *jwks)
 {
 	struct signer_state *s = rt->signers[i];
 	struct mint_result r;
 	struct sink_meta m;
+	char *own = s->jwks_json;
+	size_t own_len = s->jwks_len;
 	int64_t next;
 	size_t j;
 	int rc;
 
-	if ((rc = mint_signer_files(s, &r)) < 0)
+	if (jwks != NULL) {
+		s->jwks_json = (char *)(uintptr_t)jwks;
+		s->jwks_len = strlen(jwks);
+	}
+	rc = mint_signer_files(s, &r);
+	s->jwks_json = own;
+	s->jwks_len = own_len;
+	if (rc < 0)
 		return rc;
 	memset(&m, 0, sizeof(m));
 	m.name = s->cfg->name;
@@ -413,7 +427,7 @@ runtime_build(struct config *c, struct runtime **ret)
 		    rc != -ENOENT)
 			log_warn("signer %s: cannot repair: %s",
 			    c->signers[i]->name, strerror(-rc));
-		if ((rc = signer_publish(rt, i)) < 0) {
+		if ((rc = signer_publish(rt, i, NULL)) < 0) {
 			log_err("signer %s: cannot publish JWKS: %s",
 			    c->signers[i]->name, strerror(-rc));
 			goto fail;
@@ -725,7 +739,7 @@ daemon_tick(struct daemon *d)
 		if ((rc = signer_state_load(rt->cfg, rt->cfg->signers[i], now_w,
 		    &ns, &err)) < 0 || (signer_state_free(rt->signers[i]),
 		    rt->signers[i] = ns, trust_dirty(d),
-		    (rc = signer_publish(rt, i)) < 0)) {
+		    (rc = signer_refresh(d, i)) < 0)) {
 			log_err("signer %s: key rotation failed: %s; retrying in 60s",
 			    rt->cfg->signers[i]->name,
 			    err.msg[0] ? err.msg : strerror(-rc));
@@ -1100,6 +1114,25 @@ signer_keys(struct daemon *d, size_t i)
 		idp_jwks_free(peer);
 	}
 	return set;
+}
+
+/* Publishes signer i with the fleet's keys of it (own only outside one). */
+static int
+signer_refresh(struct daemon *d, size_t i)
+{
+	struct idp_jwks *keys = NULL;
+	char *txt = NULL;
+	size_t len;
+	int rc;
+
+	if (d->fleet != NULL && (keys = signer_keys(d, i)) != NULL &&
+	    idp_jwks_count(keys) > idp_jwks_count(d->rt->signers[i]->jwks) &&
+	    idp_jwks_dump(keys, &txt, &len) < 0)
+		txt = NULL;
+	idp_jwks_free(keys);
+	rc = signer_publish(d->rt, i, txt);
+	free(txt);
+	return rc;
 }
 
 static struct trust *
@@ -1601,6 +1634,11 @@ fleet_keys(void *arg)
 	free(rt->jwks);
 	rt->jwks = NULL;
 	server_keys_changed(d->srv);
+	/* The published jwks.json of each signer: the fleet's too. */
+	for (i = 0; i < rt->cfg->n_signers; i++)
+		if (signer_refresh(d, i) < 0)
+			log_warn("signer %s: cannot publish the fleet's JWKS",
+			    rt->cfg->signers[i]->name);
 	/* A CA's fleet ca.pem changed: its leaves are minted again with it. */
 	for (i = 0; i < rt->cfg->n_cas; i++) {
 		pem = ca_fleet_pem(d, i);

@@ -347,6 +347,43 @@ on_done(void *arg, const struct idp_http_resp *resp)
 	call_free(c);
 }
 
+/* The parts of a request to etcd that every call shares. */
+static void
+req_init(const struct etcd *e, struct idp_http_req *req, const char *url,
+    const char *body)
+{
+	memset(req, 0, sizeof(*req));
+	req->url = url;
+	req->method = "POST";
+	req->body = body;
+	req->body_len = strlen(body);
+	req->content_type = "application/json";
+	req->ca_file = e->ca_file;
+	req->connect_timeout_ms = e->timeout < 5000 ? e->timeout : 5000;
+	req->timeout_ms = e->timeout;
+	req->allow_http_loopback = 1;
+}
+
+int
+etcd_call_wait(struct etcd *e, const char *path, const char *body,
+    long timeout_ms)
+{
+	struct idp_http_req req;
+	struct idp_http_resp r;
+	char url[512];
+	int rc;
+
+	snprintf(url, sizeof(url), "%s%s", e->endpoints[e->cur], path);
+	req_init(e, &req, url, body);
+	req.timeout_ms = timeout_ms;
+	req.connect_timeout_ms = timeout_ms / 2;
+	rc = idp_http_fetch(&req, &r);
+	if (rc == 0 && r.status != 200)
+		rc = -EPROTO;
+	idp_http_resp_free(&r);
+	return rc;
+}
+
 static int
 start(struct etcd *e, const char *path, json_t *body, struct call *c,
     uint64_t *ret_id)
@@ -371,17 +408,8 @@ start(struct etcd *e, const char *path, json_t *body, struct call *c,
 		free(c);
 		return -ENOMEM;
 	}
-	memset(&req, 0, sizeof(req));
-	req.url = url;
-	req.method = "POST";
-	req.body = txt;
-	req.body_len = strlen(txt);
-	req.content_type = "application/json";
-	req.ca_file = e->ca_file;
-	req.connect_timeout_ms = e->timeout < 5000 ? e->timeout : 5000;
-	req.timeout_ms = e->timeout;
+	req_init(e, &req, url, txt);
 	req.max_body = c->watch ? MAX_LINE : MAX_REPLY;
-	req.allow_http_loopback = 1;
 	if (c->watch) {
 		req.header = "Grpc-Metadata-hasleader: true";
 		req.on_line = on_line;

@@ -71,6 +71,14 @@ int etcd_watch(struct etcd *e, const char *key, const char *range_end,
     int64_t start_rev, etcd_event_cb ev, etcd_watch_end_cb end, void *arg,
     uint64_t *ret_id);
 
+/*
+ * POSTs body (JSON text) to path on the current endpoint and waits for
+ * the answer, at most timeout_ms: only for the way out (a lease revoked
+ * as the daemon stops).  Returns 0 on a 200 answer, else -errno.
+ */
+int etcd_call_wait(struct etcd *e, const char *path, const char *body,
+    long timeout_ms);
+
 /* Cancels a call or watch: its callbacks are not called.  Accepts 0. */
 void etcd_cancel(struct etcd *e, uint64_t id);
 

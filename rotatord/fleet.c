@@ -20,7 +20,6 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
-#include <idp/http.h>
 #include <idp/secret.h>
 
 #include "etcd.h"
@@ -1481,27 +1480,13 @@ fleet_configure(struct fleet *f, const struct config *c)
 static void
 lease_revoke(struct fleet *f)
 {
-	struct idp_http_req req;
-	struct idp_http_resp r;
-	char url[512], body[64];
+	char body[64];
 
 	if (f->lease == 0 || f->e == NULL)
 		return;
-	snprintf(url, sizeof(url), "%s/v3/lease/revoke", etcd_endpoint(f->e));
 	snprintf(body, sizeof(body), "{\"ID\":\"%lld\"}", (long long)f->lease);
-	memset(&req, 0, sizeof(req));
-	req.url = url;
-	req.method = "POST";
-	req.body = body;
-	req.body_len = strlen(body);
-	req.content_type = "application/json";
-	req.ca_file = f->cfg->cluster.ca_file;
-	req.timeout_ms = 1000;
-	req.connect_timeout_ms = 500;
-	req.allow_http_loopback = 1;
-	if (idp_http_fetch(&req, &r) == 0 && r.status == 200)
+	if (etcd_call_wait(f->e, "/v3/lease/revoke", body, 1000) == 0)
 		log_info("cluster: left the fleet (lease revoked)");
-	idp_http_resp_free(&r);
 }
 
 void

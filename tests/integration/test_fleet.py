@@ -377,6 +377,9 @@ def test_tokens_verified_fleet_wide(etcd_cluster, tmpdir_short, request):
             capture_output=True, text=True).stdout)
         assert kid in [k["kid"] for k in jwks1["keys"]]
         assert len(jwks1["keys"]) == 2
+        # The published jwks.json too, for verifiers that read the file.
+        with open(fl.hosts[1].path("fleetsigner", "jwks.json")) as f:
+            assert kid in [k["kid"] for k in json.load(f)["keys"]]
         assert c.keys("/rotatord/pub/") == [
             "/rotatord/pub/host0/jwks/fleetsigner",
         "/rotatord/pub/host1/jwks/fleetsigner"]
