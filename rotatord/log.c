@@ -106,19 +106,27 @@ log_msg(int priority, const char *fmt, ...)
 	char msg[2048], line[4200];
 	va_list ap;
 	size_t len;
-	int saved = errno, n;
+	int saved = errno, n, m;
 
 	if (priority > log_level)
 		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-
-	if (log_json) {
+	if (!log_json) {
+		/* "<N>" then the message, formatted in place (no copy). */
+		n = snprintf(line, sizeof(line), "<%d>", priority);
+		va_start(ap, fmt);
+		m = vsnprintf(line + n, sizeof(msg), fmt, ap);
+		va_end(ap);
+		len = (size_t)n + (m < 0 ? 0 : (size_t)m < sizeof(msg) ?
+		    (size_t)m : sizeof(msg) - 1);
+		line[len++] = '\n';
+	} else {
 		struct timespec ts;
 		struct tm tm;
 		char when[40];
 
+		va_start(ap, fmt);
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		va_end(ap);
 		clock_gettime(CLOCK_REALTIME, &ts);
 		gmtime_r(&ts.tv_sec, &tm);
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
@@ -128,10 +136,6 @@ log_msg(int priority, const char *fmt, ...)
 		len = json_escape(line, (size_t)n, sizeof(line) - 4, msg);
 		memcpy(line + len, "\"}\n", 3);
 		len += 3;
-	} else {
-		n = snprintf(line, sizeof(line), "<%d>%s\n", priority, msg);
-		len = n < 0 ? 0 : ((size_t)n < sizeof(line) ? (size_t)n :
-		    sizeof(line) - 1);
 	}
 	if (batching && priority > LOG_WARNING) {
 		if (batch_len + len > sizeof(batch_buf))
