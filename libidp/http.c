@@ -986,6 +986,9 @@ http_start(struct idp_http *h, const struct idp_http_req *req, idp_http_cb cb,
 		    "header value with CR or LF, or too long");
 	if (req->connect_timeout_ms < 0 || req->timeout_ms < 0)
 		return idp_err_set(err, -EINVAL, "negative timeout");
+	if ((req->cert_file == NULL) != (req->key_file == NULL))
+		return idp_err_set(err, -EINVAL, "a client certificate needs "
+		    "its key, and a key its certificate");
 
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return idp_err_set(err, -ENOMEM, "out of memory");
@@ -1039,6 +1042,13 @@ http_start(struct idp_http *h, const struct idp_http_req *req, idp_http_cb cb,
 		/* Only this bundle: Debian's curl also has a default CApath. */
 		SETOPT(CURLOPT_CAINFO, req->ca_file);
 		SETOPT(CURLOPT_CAPATH, (char *)NULL);
+	}
+	if (req->cert_file != NULL && req->key_file != NULL) {
+		/* Mutual TLS (etcd with --client-cert-auth). */
+		SETOPT(CURLOPT_SSLCERT, req->cert_file);
+		SETOPT(CURLOPT_SSLCERTTYPE, "PEM");
+		SETOPT(CURLOPT_SSLKEY, req->key_file);
+		SETOPT(CURLOPT_SSLKEYTYPE, "PEM");
 	}
 	SETOPT(CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
 	if (r->on_line == NULL) {

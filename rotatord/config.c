@@ -3403,6 +3403,12 @@ build_cluster(struct parser *ps, const struct sect *s)
 		} else if (strcmp(k, "key_file") == 0) {
 			if (get_path(ps, s, kv, &cl->key_file) == 0)
 				check_private_file(ps, s, kv);
+		} else if (strcmp(k, "client_cert") == 0) {
+			if (get_path(ps, s, kv, &cl->client_cert) == 0)
+				check_readable(ps, s, kv);
+		} else if (strcmp(k, "client_key") == 0) {
+			if (get_path(ps, s, kv, &cl->client_key) == 0)
+				check_private_file(ps, s, kv);
 		} else if (strcmp(k, "prefix") == 0) {
 			n = strlen(kv->value);
 			if (kv->value[0] != '/' || kv->value[n - 1] != '/' ||
@@ -3431,6 +3437,8 @@ build_cluster(struct parser *ps, const struct sect *s)
 	}
 	if (cl->n_endpoints == 0)
 		serr(ps, s, "missing required key endpoints");
+	if ((cl->client_cert == NULL) != (cl->client_key == NULL))
+		serr(ps, s, "client_cert and client_key go together");
 	if (cl->key_file == NULL)
 		serr(ps, s, "missing required key key_file (32 random bytes "
 		    "that every host has, e.g. openssl rand -out FILE 32)");
@@ -3991,6 +3999,8 @@ config_free(struct config *c)
 	free(c->region);
 	strv_free(c->cluster.endpoints, c->cluster.n_endpoints);
 	free(c->cluster.ca_file);
+	free(c->cluster.client_cert);
+	free(c->cluster.client_key);
 	free(c->cluster.key_file);
 	free(c->cluster.prefix);
 	free(c->cluster.name);

@@ -185,6 +185,8 @@ struct cfg_cluster {
 	char			**endpoints;	/* http(s)://host:port, list */
 	size_t			 n_endpoints;
 	char			*ca_file;	/* TLS to etcd; NULL: system store */
+	char			*client_cert;	/* mutual TLS to etcd, or NULL */
+	char			*client_key;	/* its key (0600) */
 	char			*key_file;	/* the fleet key (32 bytes), 0600 */
 	char			*prefix;	/* key prefix, default /rotatord/ */
 	char			*name;		/* this host, default the host name */

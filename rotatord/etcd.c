@@ -61,6 +61,8 @@ struct etcd {
 	size_t		 n;
 	size_t		 cur;
 	char		*ca_file;
+	char		*cert;
+	char		*key;
 	int64_t		 timeout;
 	struct call	*calls;
 	uint64_t	 next_id;
@@ -359,6 +361,8 @@ req_init(const struct etcd *e, struct idp_http_req *req, const char *url,
 	req->body_len = strlen(body);
 	req->content_type = "application/json";
 	req->ca_file = e->ca_file;
+	req->cert_file = e->cert;
+	req->key_file = e->key;
 	req->connect_timeout_ms = e->timeout < 5000 ? e->timeout : 5000;
 	req->timeout_ms = e->timeout;
 	req->allow_http_loopback = 1;
@@ -504,7 +508,8 @@ etcd_endpoint(const struct etcd *e)
 
 int
 etcd_new(struct loop *l, char *const *endpoints, size_t n,
-    const char *ca_file, int64_t timeout_ms, struct etcd **ret)
+    const char *ca_file, const char *cert, const char *key,
+    int64_t timeout_ms, struct etcd **ret)
 {
 	struct etcd *e;
 	size_t i;
@@ -528,7 +533,9 @@ etcd_new(struct loop *l, char *const *endpoints, size_t n,
 		while (len > 0 && e->endpoints[i][len - 1] == '/')
 			e->endpoints[i][--len] = '\0';
 	}
-	if (ca_file != NULL && (e->ca_file = strdup(ca_file)) == NULL)
+	if ((ca_file != NULL && (e->ca_file = strdup(ca_file)) == NULL) ||
+	    (cert != NULL && (e->cert = strdup(cert)) == NULL) ||
+	    (key != NULL && (e->key = strdup(key)) == NULL))
 		goto fail;
 	if ((rc = httploop_new(l, &e->hl)) < 0)
 		goto fail;
@@ -570,5 +577,7 @@ etcd_free(struct etcd *e)
 		free(e->endpoints[i]);
 	free(e->endpoints);
 	free(e->ca_file);
+	free(e->cert);
+	free(e->key);
 	free(e);
 }

@@ -44,11 +44,14 @@ typedef void (*etcd_watch_end_cb)(void *arg, int rc, int64_t compact_rev,
 
 /*
  * Makes a client for endpoints (http(s)://host:port; http only to
- * loopback), TLS verified against ca_file (NULL: the system store),
- * calls timing out after timeout_ms.  Returns 0 or -errno.
+ * loopback), TLS verified against ca_file (NULL: the system store), with
+ * client certificate cert / key when not NULL (etcd's
+ * --client-cert-auth), calls timing out after timeout_ms.  Returns 0 or
+ * -errno.
  */
 int etcd_new(struct loop *l, char *const *endpoints, size_t n,
-    const char *ca_file, int64_t timeout_ms, struct etcd **ret);
+    const char *ca_file, const char *cert, const char *key,
+    int64_t timeout_ms, struct etcd **ret);
 
 /* Cancels everything (no callbacks) and frees e; accepts NULL. */
 void etcd_free(struct etcd *e);

@@ -29,7 +29,7 @@
 #define KEY_LEN		32
 #define NONCE_LEN	12
 #define TAG_LEN		16
-#define MAX_DOC		(64 * 1024)
+#define MAX_DOC		(256 * 1024)	/* 17 keys of 4096 bytes, base64 */
 #define RETRY_MIN_MS	500
 #define RETRY_MAX_MS	10000
 #define DUTY_MS		1000		/* the leader looks at its secrets */
@@ -955,8 +955,17 @@ duties(struct fleet *f)
 		return;
 	pubs_expire(f, now);
 	for (i = 0; i < f->n_s; i++)
-		if (duty(f, &f->s[i], now) != 0)
+		switch (duty(f, &f->s[i], now)) {
+		case 0:
+			continue;
+		case 1:
 			return;		/* one write at a time */
+		default:
+			fail(f, "secret %s: cannot write the next generation",
+			    f->s[i].name);
+			loop_timer_at(f->dfd, loop_now_mono() + DUTY_MS);
+			return;
+		}
 	loop_timer_at(f->dfd, loop_now_mono() + DUTY_MS);
 }
 
@@ -1424,7 +1433,7 @@ fleet_new(struct loop *l, const struct config *c, const struct fleet_ops *ops,
 	    secrets_bind(f, c) < 0)
 		goto fail;
 	if ((rc = etcd_new(l, cc->endpoints, cc->n_endpoints, cc->ca_file,
-	    cc->timeout, &f->e)) < 0)
+	    cc->client_cert, cc->client_key, cc->timeout, &f->e)) < 0)
 		goto fail;
 	if ((f->tfd = loop_timer_new()) < 0 || (f->kfd = loop_timer_new()) < 0 ||
 	    (f->dfd = loop_timer_new()) < 0) {
@@ -1445,6 +1454,13 @@ fail:
 	return rc;
 }
 
+static int
+same_str(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a != NULL && b != NULL &&
+	    strcmp(a, b) == 0);
+}
+
 int
 fleet_configure(struct fleet *f, const struct config *c)
 {
@@ -1455,8 +1471,9 @@ fleet_configure(struct fleet *f, const struct config *c)
 	    strcmp(a->prefix, b->prefix) != 0 || strcmp(a->name, b->name) != 0 ||
 	    strcmp(a->key_file, b->key_file) != 0 ||
 	    a->lease_ttl != b->lease_ttl || a->timeout != b->timeout ||
-	    (a->ca_file == NULL) != (b->ca_file == NULL) ||
-	    (a->ca_file != NULL && strcmp(a->ca_file, b->ca_file) != 0))
+	    !same_str(a->ca_file, b->ca_file) ||
+	    !same_str(a->client_cert, b->client_cert) ||
+	    !same_str(a->client_key, b->client_key))
 		return 1;
 	for (i = 0; i < a->n_endpoints; i++)
 		if (strcmp(a->endpoints[i], b->endpoints[i]) != 0)

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import time
 import urllib.request
@@ -21,21 +22,60 @@ def b64(s):
     return base64.b64encode(s.encode()).decode()
 
 
+def make_tls(d):
+    """A CA, a server certificate for 127.0.0.1 and a client certificate,
+    made with the openssl command into d; returns their paths."""
+    os.makedirs(d, exist_ok=True)
+    p = {k: os.path.join(d, k + ".pem") for k in
+         ("ca", "ca-key", "server", "server-key", "client", "client-key")}
+
+    def run(*args):
+        subprocess.run(["openssl"] + list(args), check=True,
+                       capture_output=True)
+    run("req", "-x509", "-newkey", "ec", "-pkeyopt",
+        "ec_paramgen_curve:P-256", "-nodes", "-keyout", p["ca-key"],
+        "-out", p["ca"], "-days", "2", "-subj", "/CN=etcd test CA")
+    for who, ext in (("server", "subjectAltName=IP:127.0.0.1\n"
+                      "extendedKeyUsage=serverAuth,clientAuth"),
+                     ("client", "extendedKeyUsage=clientAuth")):
+        csr = os.path.join(d, who + ".csr")
+        extf = os.path.join(d, who + ".ext")
+        with open(extf, "w") as f:
+            f.write(ext + "\n")
+        run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+            "-nodes", "-keyout", p[who + "-key"], "-out", csr, "-subj",
+            "/CN=" + who)
+        run("x509", "-req", "-in", csr, "-CA", p["ca"], "-CAkey",
+            p["ca-key"], "-CAcreateserial", "-out", p[who], "-days", "2",
+            "-extfile", extf)
+    for k in p:
+        os.chmod(p[k], 0o600)
+    return p
+
+
 class Member:
-    def __init__(self, name, d):
+    def __init__(self, name, d, scheme="http"):
         self.name = name
         self.dir = d
         self.client = free_port()
         self.peer = free_port()
-        self.url = "http://127.0.0.1:%d" % self.client
+        self.url = "%s://127.0.0.1:%d" % (scheme, self.client)
         self.proc = None
 
 
 class EtcdCluster:
-    def __init__(self, tmp, n=3):
+    def __init__(self, tmp, n=3, tls=False):
         self.dir = os.path.join(tmp, "etcd")
         os.makedirs(self.dir, exist_ok=True)
-        self.members = [Member("m%d" % i, os.path.join(self.dir, "m%d" % i))
+        # tls: clients must show a certificate of the test CA.
+        self.tls = make_tls(os.path.join(self.dir, "tls")) if tls else None
+        self.ctx = None
+        if self.tls:
+            self.ctx = ssl.create_default_context(cafile=self.tls["ca"])
+            self.ctx.load_cert_chain(self.tls["client"],
+                                     self.tls["client-key"])
+        self.members = [Member("m%d" % i, os.path.join(self.dir, "m%d" % i),
+                               "https" if tls else "http")
                         for i in range(n)]
         self.initial = ",".join("%s=http://127.0.0.1:%d" % (m.name, m.peer)
                                 for m in self.members)
@@ -53,7 +93,11 @@ class EtcdCluster:
              "--initial-cluster-state", state,
              "--initial-cluster-token", "rotatord-test",
              "--heartbeat-interval", "50", "--election-timeout", "500",
-             "--log-level", "warn"],
+             "--log-level", "warn"] + (
+                ["--cert-file", self.tls["server"],
+                 "--key-file", self.tls["server-key"],
+                 "--trusted-ca-file", self.tls["ca"],
+                 "--client-cert-auth"] if self.tls else []),
             stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         log.close()
 
@@ -66,7 +110,8 @@ class EtcdCluster:
 
     def healthy(self, m):
         try:
-            with urllib.request.urlopen(m.url + "/health", timeout=1) as r:
+            with urllib.request.urlopen(m.url + "/health", timeout=1,
+                                        context=self.ctx) as r:
                 return json.loads(r.read()).get("health") == "true"
         except Exception:
             return False
@@ -82,7 +127,8 @@ class EtcdCluster:
                 req = urllib.request.Request(
                     m.url + path, data=json.dumps(body).encode(),
                     method="POST")
-                with urllib.request.urlopen(req, timeout=5) as r:
+                with urllib.request.urlopen(req, timeout=5,
+                                            context=self.ctx) as r:
                     return json.loads(r.read())
             except Exception:
                 continue
@@ -134,8 +180,8 @@ def etcd_cluster(tmpdir_short):
         pytest.skip("etcd is not installed (make deps installs it)")
     made = []
 
-    def make(n=3):
-        c = EtcdCluster(tmpdir_short, n).start()
+    def make(n=3, tls=False):
+        c = EtcdCluster(tmpdir_short, n, tls).start()
         made.append(c)
         return c
     yield make

@@ -443,3 +443,48 @@ def test_ca_certificates_shared(etcd_cluster, tmpdir_short):
         assert all(cas(h) == 2 for h in fl.hosts)
     finally:
         fl.stop()
+
+
+def test_mutual_tls_to_etcd(etcd_cluster, tmpdir_short):
+    """etcd with --client-cert-auth over https: hosts with the CA and a
+    client certificate join; a host without a client certificate, or one
+    that does not trust etcd's CA, is refused and keeps its files."""
+    c = etcd_cluster(n=1, tls=True)
+    t = c.tls
+    fl = Fleet(tmpdir_short, c, 3)
+    extra = ["ca_file = %s\nclient_cert = %s\nclient_key = %s\n" % (
+        t["ca"], t["client"], t["client-key"]),
+        "ca_file = %s\nclient_cert = %s\nclient_key = %s\n" % (
+        t["ca"], t["client"], t["client-key"]),
+        # The third trusts etcd's CA but has no certificate of its own.
+        "ca_file = %s\n" % t["ca"]]
+    for h, e in zip(fl.hosts, extra):
+        with open(h.cfg) as f:
+            body = f.read()
+        with open(h.cfg, "w") as f:
+            f.write(body.replace("[cluster]\n", "[cluster]\n" + e, 1))
+    fl.start()
+    try:
+        wait_for(lambda: same_keys(fl.hosts[:2]), timeout=20,
+                 what="the two hosts with certificates to share keys")
+        wait_for(lambda: "cannot get a lease" in fl.hosts[2].text(),
+                 timeout=10, what="the host without a certificate refused")
+        assert keys(fl.hosts[2]) is None
+        assert fl.hosts[2].proc.poll() is None
+        assert sorted(c.keys("/rotatord/hosts/")) == [
+            "/rotatord/hosts/host0", "/rotatord/hosts/host1"]
+    finally:
+        fl.stop()
+    # A host that does not trust etcd's CA (the system store): refused.
+    r = fl.hosts[1]
+    with open(r.cfg) as f:
+        body = f.read()
+    with open(r.cfg, "w") as f:
+        f.write(body.replace("ca_file = %s\n" % t["ca"], "", 1))
+    r.start(wait_ready=False)
+    try:
+        wait_for(lambda: "certificate" in r.text().split("joining")[-1] or
+                 "SSL" in r.text().split("joining")[-1], timeout=10,
+                 what="a TLS verification failure")
+    finally:
+        r.stop(signal.SIGKILL)

@@ -54,6 +54,8 @@ struct idp_http_req {
 	const char	*authorization;	/* whole header value (secret), or NULL */
 	const char	*accept;	/* default "application/json" */
 	const char	*ca_file;	/* PEM bundle, NULL: system store */
+	const char	*cert_file;	/* client certificate (PEM), or NULL */
+	const char	*key_file;	/* its private key (PEM), with cert_file */
 	long		 connect_timeout_ms;	/* default 5000 */
 	long		 timeout_ms;		/* total, default 10000 */
 	size_t		 max_body;		/* default IDP_HTTP_DEFAULT_MAX_BODY */
