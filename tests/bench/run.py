@@ -780,7 +780,8 @@ def main():
                     help="seconds of each wrk run")
     ap.add_argument("--tokens", type=int, default=150000,
                     help="distinct tokens for the authz row")
-    ap.add_argument("--only", default="jwt,x509,publish,rss,http,reload")
+    ap.add_argument("--only",
+                    default="jwt,x509,publish,rss,http,reload,fleet")
     args = ap.parse_args()
     reps = max(5, args.reps)
     args.http_reps = max(3, args.http_reps)
@@ -839,6 +840,13 @@ def main():
             print("bench: rotation to nginx serving the new certificate, "
                   "%d reps" % (reps + 2), flush=True)
             reload_ms = reload_bench(args, reps + 2)
+        fleet_ms = None
+        if "fleet" in only:
+            import fleet
+            print("bench: fleet (3 hosts, 3-member etcd), %d reps" % reps,
+                  flush=True)
+            fleet_ms, fnotes = fleet.fleet_bench(args.rotatord, reps)
+            notes += fnotes
         rss_rows = []
         if "rss" in only:
             print("bench: rotatord idle RSS", flush=True)
@@ -905,6 +913,15 @@ def main():
             w, "rotation -> nginx serves new cert (ms)", "%.1f ms" % o,
             "%.1f ms" % b, "%+.1f" % (o - b), "<+50ms",
             "PASS" if o - b < 50 else "BELOW"))
+    if fleet_ms is not None:
+        for key, label in (("rotate", "fleet: rotate --fleet -> new key "
+                            "everywhere"),
+                           ("failover", "fleet: leader SIGKILL -> new "
+                            "leader")):
+            v = fleet_ms[key]
+            print("%-*s %10s %11s %7s %7s  %s" % (
+                w, label[:w], "%.0f ms" % statistics.median(v), "-",
+                "-", "-", "INFO (max %.0f ms)" % max(v)))
     print()
     print("per-rep ops/s (min..max), ours | baseline:")
     for r in rows:
