@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # rotatord and libidp.  Plain GNU make; see README.md.
 #   make            build libidp (static, shared, pkg-config) and rotatord
 #   make check      install test dependencies, build, run unit + integration tests

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Names of key types and JWS algorithms, as they appear in configuration
  * files and on the wire.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Loads libcurl at run time; see curl_dl.h for why.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * HTTP client for identity providers: the only libcurl user in the tree.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libidp internals shared between jwk.c, jwt.c and x509.c.  Not installed;
  * nothing outside libidp/ may include this file.

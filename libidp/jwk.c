@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Keys, JWK and JWKS (RFC 7517, 7518, 7638).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * JWS compact serialization and JWT claims (RFC 7515, 7519), restricted as
  * RFC 8725 asks: the key decides the algorithm, ECDSA signatures are raw

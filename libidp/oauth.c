@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * OAuth 2.0 token requests and responses: client_credentials (RFC 6749
  * 4.4) and token exchange (RFC 8693), authenticated with

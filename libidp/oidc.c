@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * OpenID Connect discovery (OIDC Discovery 1.0) and the JWKS cache
  * policy.  Pure: no I/O, no clock, no logging; the caller fetches and

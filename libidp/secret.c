@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Secret byte strings: allocated once, never reallocated, wiped on free.
  */

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Installs what rotatord needs to build and test on Debian 12.  Idempotent:
 # asks apt only when something is missing.  Needs root (or sudo).
 set -eu

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The local HTTP API: server.c (libmicrohttpd, routing, limits, caller
  * identity, audit lines) asks the daemon through struct api_ops.  The

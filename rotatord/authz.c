@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Authorization: what a caller may do, decided from the [client], [route]
  * and [listen] sections alone.  Pure: no I/O, no clock, no logging; the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Authorization: a pure decision, no I/O, no clock.  Who the caller is was
  * established by the server (SO_PEERCRED on the unix socket, a verified

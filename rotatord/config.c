@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Configuration: one ini file, read with the system libinih, turned into an
  * immutable struct config.  Every problem is collected as "PATH:LINE:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Configuration: one ini file read with inih into an immutable struct
  * config.  Parsing collects every error as "FILE:LINE: message" before

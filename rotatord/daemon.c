@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The daemon proper: builds a runtime (CAs, signers, credential schedule)
  * from a config, keeps every credential fresh on the loop, publishes

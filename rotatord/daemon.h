@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The running daemon: the current config and what was built from it (CAs,
  * signers, credential schedule), the sink and the reloader, driven by one

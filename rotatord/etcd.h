@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * An etcd v3 client over the JSON gateway (POST /v3/..., keys and values
  * base64, int64 as JSON strings), on libidp's HTTP client and the

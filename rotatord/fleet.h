@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The fleet (DESIGN.md section 8): hosts that share one etcd cluster.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libidp's HTTP client on the daemon's loop (httploop.h).
  */

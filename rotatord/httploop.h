@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libidp's asynchronous HTTP client bound to the daemon's loop: its
  * sockets and timer become loop callbacks.  Shared by the upstream

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Logging to stderr.  Under systemd, stderr goes to the journal, which reads
  * the "<N>" priority prefix of each line (SyslogLevelPrefix=yes, the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Logging to stderr with journald priority prefixes ("<6>"), as text or one
  * JSON object per line.  Never pass secret material to these functions: log

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * epoll loop.  Callbacks are kept in a small table indexed by slot; the
  * epoll data carries the slot so a removed fd's stale event can be ignored.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The event loop: one epoll instance; callbacks per file descriptor.
  * Timers are timerfds and signals a signalfd, registered like any other fd,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * rotatord: keeps short-lived credentials fresh for the services beside it.
  *

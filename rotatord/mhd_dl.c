@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Loads libmicrohttpd at run time; see mhd_dl.h for why.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * CA and signer state in state_dir, and the material of each credential.
  *

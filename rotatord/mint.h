@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Minting: the local CAs and JWT signers whose keys persist in state_dir,
  * and the material of each credential type.  No scheduling and no

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The NOTIFY_SOCKET datagram protocol (see sd_notify(3)).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sd_notify(3) without libsystemd: the protocol is one datagram on the
  * AF_UNIX socket named by $NOTIFY_SOCKET, which is small enough to speak

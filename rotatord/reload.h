@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Debounced consumer reloads.  Each [reload] target is a small state
  * machine driven by the loop:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * rotatorctl: the admin client of rotatord's API on its unix socket.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * When to rotate.  Pure functions: times and randomness are passed in.
  */

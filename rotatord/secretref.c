@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Secret references: file:, env:, cred: or a literal, resolved at run time.
  * Files go through idp_secret_read_file(), which reads without reallocating

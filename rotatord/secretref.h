@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Secret references from the config (client_secret, subject_token):
  * file:PATH, env:NAME, cred:NAME or a literal, read when they are needed,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The local HTTP API (DESIGN.md section 7) on libmicrohttpd, inside the
  * daemon's epoll loop.  Each MHD daemon (one on the unix socket, one on

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Sink: atomic generation swap under output_dir through directory file
  * descriptors.  The on-disk algorithm of one publish, in order:

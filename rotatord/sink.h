@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Sink: publishes a credential as one generation under output_dir, the way
  * the kubelet publishes projected volumes:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Trust sets: immutable snapshots of the issuers a bearer token may come
  * from (trust.h).

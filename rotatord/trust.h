@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What a caller's bearer token is checked against: for every [signer] and
  * every trusted [issuer], its iss, its current keys and what its tokens

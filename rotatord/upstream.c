@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Upstream issuers on the loop.  Each issuer is a small cache (discovery
  * document, JWKS, client key) plus the token requests waiting on it.

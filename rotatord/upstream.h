@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Upstream OIDC issuers: discovery, JWKS cache and token requests, run on
  * the loop through libidp's asynchronous HTTP client.  One struct upstream

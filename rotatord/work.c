@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Worker threads (work.h).  One mutex guards both queues; jobs are a few
  * dozen microseconds each, so the lock is never held for long.  Finished

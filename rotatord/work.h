@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A small pool of worker threads for CPU-bound jobs the loop must not
  * wait for (signature checks of bearer tokens).  A job's run() is called

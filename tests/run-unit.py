@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Runs the cmocka unit test binaries given on the command line from the
 project root and prints one summary line: "N passed, N failed"."""
 import os

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Adds up the test summaries in a `make check` log (our unit runner's
 "unit: N passed, N failed" lines and pytest's closing line) and prints
 "N passed, N failed".  Exits 1 when nothing ran or anything failed."""

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * bench: one timed loop of one of rotatord's hot paths, or of the bare
  * baseline it is compared with (DESIGN.md section 11).  run.py interleaves

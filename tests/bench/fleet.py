@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The fleet's figures for make bench (anchors-reliability T11/T12, as
 measurements, not tests): three rotatord hosts on a real 3-member etcd on
 127.0.0.1.  Reported: the time from `rotatorctl rotate --fleet` on one

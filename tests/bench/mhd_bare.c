@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * mhd_bare: the bare libmicrohttpd baseline of the credential GET row of
  * make bench (DESIGN.md section 11).  It serves one file's bytes from

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """make bench: rotatord's hot paths beside bare baselines (DESIGN.md 11).
 
 Each pair runs interleaved (ours, baseline, ours, baseline, ...) at least

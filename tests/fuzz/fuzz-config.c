@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libFuzzer harness for the config parser: config_load_buf() on arbitrary
  * bytes, messages discarded, then config_free().  Seed it from

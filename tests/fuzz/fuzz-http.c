@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libFuzzer harness for the local HTTP API: a real daemon (daemon.c,
  * server.c, libmicrohttpd) runs on a background thread with a signer, a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libFuzzer harness for libidp's parsers of untrusted JOSE input.  Each
  * input is tried as a compact JWS against a fixed P-256 key set (the key of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libFuzzer harness for what an identity provider sends back: each input
  * is tried as an OIDC discovery document, as a token endpoint response

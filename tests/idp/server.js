@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 // Test-only OIDC provider standing in for Okta in rotatord's integration
 // tests.  Usage: node server.js CONFIG.json   (see tests/integration/idp.py)
 //

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Shared fixtures for the integration tests: they run the real rotatord
 binary (and real nginx) on 127.0.0.1, on free ports, in temporary
 directories, and stop everything they started."""

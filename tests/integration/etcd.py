@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A real etcd cluster (Debian's etcd 3.4) for the fleet tests: n members
 on 127.0.0.1, free ports, data in a temporary directory; members can be
 killed, restarted, stopped (SIGSTOP: a member cut off) and resumed."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A real OIDC provider (tests/idp/server.js, the `oidc-provider` npm
 package) standing in for Okta in the integration tests.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Abuse of the local HTTP API: 500 slow-loris connections, 1 MiB headers
 and a request flood, on TCP and on the unix socket at once.  Memory stays
 bounded, rotations stay on time, and normal requests are answered again

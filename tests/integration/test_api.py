@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The local HTTP API through the real binary: unix-socket callers told
 apart by SO_PEERCRED (clients run as other uids with setpriv), long polls,
 token exchange against the test OIDC provider, /metrics, /readyz and

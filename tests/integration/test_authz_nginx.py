@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """GET /v1/authz behind real nginx auth_request, and the JWKS cache of a
 trusted issuer: key rotation is picked up after one refetch, and a flood
 of tokens with unknown kids cannot make rotatord hammer the provider."""

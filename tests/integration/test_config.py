@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Configuration errors through the real binary: every malformed fixture
 in tests/data/config is rejected by --check-config with exit 78 and its
 expected FILE:LINE; SIGHUP with a bad config keeps the old one running."""

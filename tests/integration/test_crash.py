@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Crash safety: rotatord is SIGKILLed at random moments while it publishes
 as fast as it can.  After every kill, each credential directory shows one
 complete generation whose files match meta.json and whose key matches its

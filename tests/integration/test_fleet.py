@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The fleet (DESIGN.md section 8) through the real binary: three rotatord
 hosts, each with its own output directory, sharing a real 3-member etcd
 cluster on 127.0.0.1.  Shared secrets are the same on every host, and no

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Self-tests of the test identity provider (tests/idp/server.js) without
 rotatord: plain urllib and python3-jwt against the real oidc-provider."""
 import base64

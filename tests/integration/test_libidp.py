@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """libidp stands on its own: installed with `make install`, a program
 built with nothing but its headers, its pkg-config file and the static or
 shared library signs and verifies a JWT."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Real nginx serving bundle.pem while rotatord rotates a 6-second
 certificate: handshakes never fail, several serials are served, and nginx
 is reloaded exactly once per rotation (verified after each reload)."""

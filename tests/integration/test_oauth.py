@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """oauth credentials against a real OIDC provider (oidc-provider, standing
 in for Okta): the three client authentication methods over https with a
 test CA and over plain http on loopback, token exchange, an outage of twice

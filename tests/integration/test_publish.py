@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """End to end through the real binary: certificates verify with openssl,
 JWTs verify with independent implementations, files have the layout and
 modes of DESIGN.md section 5, restarts reuse what is valid."""

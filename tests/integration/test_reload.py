@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Reload targets: two certificates that rotate together cause one reload;
 a failing check blocks the reload and is retried; exec gets argv, no shell."""
 import os

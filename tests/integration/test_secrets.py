@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Secrets hygiene with canaries: a client secret, a subject token and the
 access token never reach the log, argv, the environment of children, the
 published directory's metadata, or a core file."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The sd_notify protocol as systemd sees it: a datagram socket named by
 $NOTIFY_SOCKET receives READY=1 after the first publish, STATUS= lines,
 WATCHDOG=1 at half of WATCHDOG_USEC, RELOADING=1 on SIGHUP and STOPPING=1

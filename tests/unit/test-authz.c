@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Tests for rotatord/authz.c: tables of {caller, request, expected answer}
  * against configs read with config_load_buf() from the text below, so the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Strict base64url: RFC 4648 vectors, every rejection, round trips, and an
  * exhaustive check that each byte string has exactly one accepted encoding.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Tests for rotatord/config.c: the value parsers, a full valid config with
  * every field checked, the inih traps (line length, indentation, comments,

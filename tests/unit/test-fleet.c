@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Tests for the parts of the fleet that need no etcd: the sealed form of
  * fleet secret documents (AES-256-GCM bound to its key and generation),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The HTTP client against hostile servers started by this test on
  * 127.0.0.1: a plain one (forked, one child per connection) that can

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * JWS / JWT: sign and verify every algorithm, and the hostile tokens of
  * RFC 8725 and the usual JWT library CVEs, each with its specific errno.

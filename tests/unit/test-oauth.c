@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * OAuth token requests and responses: the exact form body of every client
  * authentication method and of token exchange, RFC 6749 2.3.1 encoding of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * OIDC discovery parsing and the JWKS cache policy: the good document,
  * issuer exactness (a trailing slash is a mismatch), endpoint scheme

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sched: renewal points, backoff, clock steps.  Pure, so no clock here.
  */

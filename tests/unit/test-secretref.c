@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Tests for rotatord/secretref.c: every source (file:, env:, cred:,
  * literal), the trailing newline, modes, links, missing and empty secrets,

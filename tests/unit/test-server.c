@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Unit tests of the HTTP API (server.c) with a real libmicrohttpd on a
  * temporary unix socket and a 127.0.0.1 TCP port, and a fake daemon

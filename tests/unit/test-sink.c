@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Unit tests of the sink: layout of a generation, modes under any umask,
  * unchanged content, pruning, refusal of links rotatord did not make,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Tests for rotatord/trust.c with real keys and tokens: a [signer]-like
  * issuer without audience and an [issuer]-like one with audience and

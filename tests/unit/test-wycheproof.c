@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Project Wycheproof signature vectors through idp_sig_verify().
  *

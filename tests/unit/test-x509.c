@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * X.509 CA and leaf minting, checked with OpenSSL's own parsers and
  * verifier rather than the openssl command.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Strict base64url (RFC 4648 section 5) without padding, as JOSE uses it.
  * The decoder rejects '=', whitespace, any character outside the url

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * HTTP client for identity providers: the only libcurl user.  Requests run
  * on a curl multi handle driven by the caller's event loop (socket and

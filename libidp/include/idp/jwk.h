@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Keys and JWK / JWKS (RFC 7517, 7518, 7638).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * JWS compact serialization (RFC 7515) and JWT (RFC 7519) signing and
  * verification, restricted by RFC 8725: the key decides the algorithm,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * OAuth 2.0 client requests (RFC 6749 client_credentials, RFC 8693 token
  * exchange) with client_secret_basic, client_secret_post and

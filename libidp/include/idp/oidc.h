@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * OpenID Connect discovery and the JWKS cache policy.  Pure: parsers take
  * (buf, len), policy functions take now; fetching is the caller's.

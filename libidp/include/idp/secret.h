@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Secret byte strings: key material, client secrets, tokens.  The buffer is
  * wiped with OPENSSL_cleanse() when freed and is always NUL-terminated (the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * X.509: create a CA, mint leaf certificates, PEM encoding and reading the
  * validity back.  Pure: times are passed in.

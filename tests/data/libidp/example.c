@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libidp on its own: generate a key, sign a JWT, publish the JWKS, verify
  * the token against it.  Built by tests/integration/test_libidp.py against
