@@ -4,7 +4,9 @@
 #   make check      install test dependencies, build, run unit + integration tests
 #   make sanitize   unit tests under ASan+UBSan
 #   make bench      benchmark ratios (DESIGN.md section 11); not a test
+#   make run        install build dependencies, build, run on conf/minimal.ini
 #   make deps       install build and test dependencies (Debian 12, root)
+#   make build-deps install what `make` needs, nothing for the tests
 
 VERSION		 = 0.1.0
 PREFIX		?= /usr/local
@@ -33,7 +35,8 @@ WARN		+= -Werror
 endif
 ALL_CFLAGS	 = -std=gnu11 $(WARN) -MMD -MP -fPIC -D_GNU_SOURCE \
 		   -DROTATORD_VERSION=\"$(VERSION)\" \
-		   -Ilibidp/include -iquote rotatord $(PKG_CFLAGS) $(CFLAGS)
+		   -Ilibidp/include -iquote rotatord $(PKG_CFLAGS) $(CPPFLAGS) \
+		   $(CFLAGS)
 LDLIBS_ALL	 = $(PKG_LIBS) -lm
 
 ifeq ($(V),1)
@@ -70,7 +73,9 @@ UNIT_BINS	 = $(UNIT_TESTS:%=$(B)/tests/unit/test-%)
 
 all: $(B)/rotatord $(B)/rotatorctl $(B)/libidp.a $(B)/libidp.so $(B)/idp.pc
 
-$(B)/obj/%.o: %.c
+# Every object waits for the dependency check: a machine without the -dev
+# packages gets one line naming them instead of a compiler error.
+$(B)/obj/%.o: %.c | build-deps-ok
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
@@ -84,6 +89,7 @@ $(B)/libidp.so: $(IDP_OBJS)
 	$(Q)$(CC) -shared -Wl,-soname,libidp.so.0 -o $@ $^ $(IDP_PKG_LIBS) $(LDFLAGS)
 
 $(B)/idp.pc: libidp/idp.pc.in Makefile
+	@mkdir -p $(dir $@)
 	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 		-e 's|@INCDIR@|$(INCDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
 
@@ -124,6 +130,12 @@ integration-san:
 
 deps:
 	$(Q)sh packaging/install-deps.sh
+
+build-deps:
+	$(Q)sh packaging/install-deps.sh build
+
+build-deps-ok:
+	$(Q)CC="$(CC)" PKG_CONFIG="$(PKG_CONFIG)" sh packaging/check-build-deps.sh
 
 check: deps
 	$(Q)$(MAKE) --no-print-directory all unit
@@ -200,12 +212,15 @@ install: all
 	install -d $(DESTDIR)$(MANDIR)/man8
 	install -m 0644 packaging/rotatord.8 $(DESTDIR)$(MANDIR)/man8/rotatord.8
 
-run: deps all
+# The build is a new make: its pkg-config flags are read after build-deps
+# has installed the packages, not when this Makefile was parsed.
+run: build-deps
+	$(Q)$(MAKE) --no-print-directory all
 	$(B)/rotatord -c conf/minimal.ini
 
 clean:
 	rm -rf build build-san build-fuzz
 
-.PHONY: all unit integration integration-san deps check sanitize sanitize-unit fuzz bench install run clean
+.PHONY: all unit integration integration-san deps build-deps build-deps-ok check sanitize sanitize-unit fuzz bench install run clean
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1,13 +1,24 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
-# Installs what rotatord needs to build and test on Debian 12.  Idempotent:
-# asks apt only when something is missing.  Needs root (or sudo).
+# Installs what rotatord needs on Debian 12.  Idempotent: asks apt only
+# when something is missing.  Needs root (or sudo).
+#   install-deps.sh build   what `make` and `make run` need
+#   install-deps.sh         that, and everything `make check` and
+#                           `make bench` use (nginx, etcd, clang, node ...)
 set -eu
 
-PKGS="build-essential pkg-config libssl-dev libcurl4-openssl-dev libjansson-dev
-libmicrohttpd-dev libinih-dev libcmocka-dev openssl nginx-light jose
-python3 python3-pytest python3-jwt python3-cryptography wrk clang curl
-libclang-rt-14-dev systemd procps util-linux etcd-server"
+BUILD_PKGS="build-essential pkg-config libssl-dev libcurl4-openssl-dev
+libjansson-dev libmicrohttpd-dev libinih-dev"
+TEST_PKGS="libcmocka-dev openssl nginx-light jose python3 python3-pytest
+python3-jwt python3-cryptography wrk clang curl libclang-rt-14-dev systemd
+procps util-linux etcd-server"
+
+what=${1:-all}
+case "$what" in
+build) PKGS="$BUILD_PKGS" ;;
+all) PKGS="$BUILD_PKGS $TEST_PKGS" ;;
+*) echo "usage: install-deps.sh [build]" >&2; exit 64 ;;
+esac
 
 missing=""
 for p in $PKGS; do
@@ -20,7 +31,14 @@ done
 
 if [ -n "$missing" ]; then
 	SUDO=""
-	[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+	if [ "$(id -u)" -ne 0 ]; then
+		if ! command -v sudo >/dev/null 2>&1; then
+			echo "install-deps: missing:$missing; run as root" \
+			    "or install them with apt-get" >&2
+			exit 1
+		fi
+		SUDO="sudo"
+	fi
 	echo "install-deps: installing:$missing"
 	$SUDO apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
@@ -41,6 +59,8 @@ if [ -n "$missing" ] && pgrep -x etcd >/dev/null 2>&1 &&
    command -v systemctl >/dev/null 2>&1; then
 	systemctl stop etcd 2>/dev/null || true
 fi
+
+[ "$what" = build ] && exit 0
 
 # ---------------------------------------------------------------------------
 # Test identity provider (tests/idp: the oidc-provider 8.x npm package on
