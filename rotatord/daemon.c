@@ -674,20 +674,28 @@ cred_rotate(struct daemon *d, size_t i)
 	return cred_finish(d, i, rc, rc == 0 ? &r : NULL, &err);
 }
 
-/* Sends READY=1 once and the current STATUS= line. */
+/*
+ * Sends READY=1 once and the current STATUS= line.  Ready means the first
+ * attempt at every credential has ended: published, or failed (and
+ * retrying).  An oauth credential whose first token request is still
+ * running holds it back, so that READY=1 (and the "ready:" line) never
+ * comes before a token that was about to arrive.
+ */
 static void
 daemon_status(struct daemon *d)
 {
 	struct runtime *rt = d->rt;
-	size_t i, ok = 0, failing = 0;
+	size_t i, ok = 0, failing = 0, waiting = 0;
 
 	for (i = 0; i < rt->cfg->n_creds; i++) {
 		if (rt->creds[i].published)
 			ok++;
 		if (rt->creds[i].failures > 0)
 			failing++;
+		else if (rt->creds[i].inflight && !rt->creds[i].published)
+			waiting++;
 	}
-	if (!d->ready) {
+	if (!d->ready && waiting == 0) {
 		d->ready = 1;
 		log_notice("ready: %zu of %zu credentials published", ok,
 		    rt->cfg->n_creds);
@@ -1508,28 +1516,41 @@ api_metrics(void *arg, FILE *out)
 		fleet_metrics(d->fleet, out);
 }
 
+/*
+ * The admin status document (rotatorctl status, schema 1; its fields are
+ * documented in rotatorctl(1)): readiness as /readyz judges it, every
+ * credential, every reload target, the cluster.
+ */
 static json_t *
 api_status(void *arg)
 {
 	struct daemon *d = arg;
 	struct runtime *rt = d->rt;
 	json_t *creds = json_array(), *reloads = json_array(), *o;
+	json_t *not_ready = NULL;
+	int64_t now = loop_now_wall();
 	size_t i;
+	int ready;
 
 	for (i = 0; i < rt->cfg->n_creds; i++) {
 		struct cred_rt *cr = &rt->creds[i];
 
-		o = json_pack("{s:s,s:s,s:I,s:b,s:I,s:I,s:I,s:I,s:s}",
+		o = json_pack("{s:s,s:s,s:I,s:b,s:I,s:I,s:I,s:I,s:I,s:s}",
 		    "name", cr->cfg->name, "type", type_name(cr->cfg->type),
 		    "generation", (json_int_t)cr->generation,
 		    "published", cr->published,
 		    "not_after", (json_int_t)(cr->not_after / 1000),
 		    "renew_at", (json_int_t)(cr->renew_wall / 1000),
+		    "expires_in", (json_int_t)(cr->published ?
+		    (cr->not_after - now) / 1000 : 0),
 		    "rotations", (json_int_t)cr->rotations,
 		    "failures", (json_int_t)cr->failures,
 		    "last_error", cr->last_error);
 		json_array_append_new(creds, o);
 	}
+	ready = api_ready(d, &not_ready) == 1;
+	if (not_ready == NULL)
+		not_ready = json_array();
 	for (i = 0; i < rt->cfg->n_reloads; i++) {
 		const struct reload_stats *st = reload_get_stats(d->rl,
 		    rt->cfg->reloads[i]->name);
@@ -1541,9 +1562,10 @@ api_status(void *arg)
 		    "ok", (json_int_t)st->ok, "failed", (json_int_t)st->failed,
 		    "pending", st->pending, "last_error", st->last_error));
 	}
-	return json_pack("{s:s,s:o,s:o,s:o}", "version", ROTATORD_VERSION,
-	    "credentials", creds, "reloads", reloads, "cluster",
-	    d->fleet != NULL ? fleet_status(d->fleet) : json_null());
+	return json_pack("{s:i,s:b,s:s,s:b,s:o,s:o,s:o,s:o}", "schema", 1,
+	    "running", 1, "version", ROTATORD_VERSION, "ready", ready,
+	    "not_ready", not_ready, "credentials", creds, "reloads", reloads,
+	    "cluster", d->fleet != NULL ? fleet_status(d->fleet) : json_null());
 }
 
 static int

@@ -125,6 +125,11 @@ issuer = okta
 scope = rotatord.read
 """)
     r.start()
+    # READY comes after the first token request has ended; on a busy
+    # machine that request may have failed and be retried, so wait for
+    # the token itself (with a deadline) rather than assume it is there.
+    wait_for(lambda: os.path.exists(r.path("t", "token")), timeout=30,
+             what="the first token")
     good = read(r.path("t", "token"))
     gen = r.meta("t")["generation"]
     p.down()
