@@ -84,9 +84,14 @@ main(int argc, char *argv[])
 	prctl(PR_SET_DUMPABLE, 0);
 	umask(077);
 
+	/*
+	 * Whatever keeps the configuration from being used (missing,
+	 * unreadable, too large, invalid) is EX_CONFIG; config_load() has
+	 * printed the path and the reason.  Only running out of memory is not.
+	 */
 	rc = config_load(path, stderr, &c);
 	if (rc < 0)
-		return rc == -EINVAL ? EX_CONFIG : (rc == -ENOENT ? EX_CONFIG : 1);
+		return rc == -ENOMEM ? 1 : EX_CONFIG;
 	if (check) {
 		config_free(c);
 		return 0;
