@@ -1,13 +1,19 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Logging to stderr.  Under systemd, stderr goes to the journal, which reads
- * the "<N>" priority prefix of each line (SyslogLevelPrefix=yes, the
- * default).  JSON lines carry the priority both as prefix and as a field.
+ * Logging to stderr.  When stderr is the journal (systemd sets
+ * JOURNAL_STREAM to the device and inode of the stream it connected, see
+ * systemd.exec(5)), each line starts with the "<N>" syslog priority, which
+ * journald reads (SyslogLevelPrefix=yes, the default) and strips; the
+ * journal stamps the time itself.  Anywhere else (a terminal, a file, a
+ * pipe) text lines start with a UTC timestamp and the level instead, and
+ * JSON lines are the bare object, with the time and level as fields.
  */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -15,16 +21,68 @@
 
 static int log_level = LOG_INFO;
 static int log_json;
+static int log_journal;
 
 static const char *const prio_names[] = {
 	"emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
 };
+
+/* Is stderr the stream that JOURNAL_STREAM ("DEV:INO") names? */
+static int
+stderr_is_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	int n = 0;
+
+	if (js == NULL || sscanf(js, "%llu:%llu%n", &dev, &ino, &n) != 2 ||
+	    js[n] != '\0')
+		return 0;
+	if (fstat(STDERR_FILENO, &st) < 0)
+		return 0;
+	return (unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino;
+}
 
 void
 log_setup(int level, int json)
 {
 	log_level = level;
 	log_json = json;
+	log_journal = stderr_is_journal();
+}
+
+int
+log_to_journal(void)
+{
+	return log_journal;
+}
+
+/*
+ * Writes "2026-12-06T10:00:00.123Z" (24 bytes, no NUL) to buf.  The
+ * seconds part is formatted once per second.
+ */
+static void
+timestamp(char buf[24])
+{
+	static time_t last = (time_t)-1;
+	static char secs[21];
+	struct timespec ts;
+	struct tm tm;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (ts.tv_sec != last) {
+		gmtime_r(&ts.tv_sec, &tm);
+		strftime(secs, sizeof(secs), "%Y-%m-%dT%H:%M:%S", &tm);
+		last = ts.tv_sec;
+	}
+	memcpy(buf, secs, 19);
+	buf[19] = '.';
+	buf[20] = (char)('0' + ts.tv_nsec / 100000000);
+	buf[21] = (char)('0' + ts.tv_nsec / 10000000 % 10);
+	buf[22] = (char)('0' + ts.tv_nsec / 1000000 % 10);
+	buf[23] = 'Z';
 }
 
 int
@@ -112,8 +170,17 @@ log_msg(int priority, const char *fmt, ...)
 	if (priority > log_level)
 		return;
 	if (!log_json) {
-		/* "<N>" then the message, formatted in place (no copy). */
-		n = snprintf(line, sizeof(line), "<%d>", priority);
+		/*
+		 * "<N>" (journal) or "TIME LEVEL: " (elsewhere), then the
+		 * message, formatted in place (no copy).
+		 */
+		if (log_journal) {
+			n = snprintf(line, sizeof(line), "<%d>", priority);
+		} else {
+			timestamp(line);
+			n = 24 + snprintf(line + 24, sizeof(line) - 24, " %s: ",
+			    prio_names[priority]);
+		}
 		va_start(ap, fmt);
 		m = vsnprintf(line + n, sizeof(msg), fmt, ap);
 		va_end(ap);
@@ -121,19 +188,17 @@ log_msg(int priority, const char *fmt, ...)
 		    (size_t)m : sizeof(msg) - 1);
 		line[len++] = '\n';
 	} else {
-		struct timespec ts;
-		struct tm tm;
-		char when[40];
+		char when[24];
 
 		va_start(ap, fmt);
 		vsnprintf(msg, sizeof(msg), fmt, ap);
 		va_end(ap);
-		clock_gettime(CLOCK_REALTIME, &ts);
-		gmtime_r(&ts.tv_sec, &tm);
-		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-		n = snprintf(line, sizeof(line),
-		    "<%d>{\"ts\":\"%s.%03ldZ\",\"level\":\"%s\",\"msg\":\"",
-		    priority, when, ts.tv_nsec / 1000000, prio_names[priority]);
+		timestamp(when);
+		n = log_journal ? snprintf(line, sizeof(line), "<%d>",
+		    priority) : 0;
+		n += snprintf(line + n, sizeof(line) - (size_t)n,
+		    "{\"ts\":\"%.24s\",\"level\":\"%s\",\"msg\":\"", when,
+		    prio_names[priority]);
 		len = json_escape(line, (size_t)n, sizeof(line) - 4, msg);
 		memcpy(line + len, "\"}\n", 3);
 		len += 3;

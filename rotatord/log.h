@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Logging to stderr with journald priority prefixes ("<6>"), as text or one
- * JSON object per line.  Never pass secret material to these functions: log
+ * Logging to stderr, as text or one JSON object per line; with journald
+ * priority prefixes ("<6>") when stderr is the journal, with a timestamp
+ * and the level otherwise.  Never pass secret material to these functions: log
  * kids, serials and short fingerprints instead.
  */
 #ifndef ROTATORD_LOG_H
@@ -9,8 +10,14 @@
 
 #include <syslog.h>
 
-/* Sets the threshold (LOG_DEBUG..LOG_ERR) and format (0 text, 1 JSON). */
+/*
+ * Sets the threshold (LOG_DEBUG..LOG_ERR) and format (0 text, 1 JSON), and
+ * finds out whether stderr is the journal (JOURNAL_STREAM).
+ */
 void log_setup(int level, int json);
+
+/* Whether lines go to the journal (set by log_setup()). */
+int log_to_journal(void);
 
 /* Logs at priority (LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO, LOG_DEBUG). */
 void log_msg(int priority, const char *fmt, ...)
