@@ -2,14 +2,17 @@
 /*
  * rotatorctl: the admin client of rotatord's API on its unix socket.
  *
- *   rotatorctl [-s SOCKET] status | rotate [--fleet] NAME... |
+ *   rotatorctl [-s SOCKET] [--json] status | rotate [--fleet] NAME... |
  *       rotate --all [--fleet] | reload-config
- *              | reload-config
+ *   rotatorctl --version | --help
  *
  * It speaks just enough HTTP/1.1 itself (one request per connection,
  * "Connection: close", a response of at most MAX_RESPONSE bytes with a
  * Content-Length or ended by the close) to need nothing but jansson.
- * Exit codes: 0 ok, 1 error (the server's error_description is printed),
+ * Exit codes (rotatorctl(1)): 0 ok, 1 error (the server's
+ * error_description is printed) or, for status, running but not ready,
+ * 3 not running (no socket, or nobody listening: as `systemctl
+ * is-active`), 4 status unknown (no permission, a malformed answer),
  * 64 usage.
  */
 #include <errno.h>
@@ -30,6 +33,14 @@
 #define MAX_RESPONSE	(16 * 1024 * 1024)
 #define IO_TIMEOUT_S	60		/* reload-config runs synchronously */
 #define EX_USAGE	64
+#define EX_NOTREADY	1	/* running, not every credential valid */
+#define EX_DOWN		3	/* not running */
+#define EX_UNKNOWN	4	/* cannot tell */
+
+/* What call() returns when it fails. */
+#define CALL_FAILED	-1	/* anything else; the reason is printed */
+#define CALL_DOWN	-3	/* no socket or nobody listening */
+#define CALL_DENIED	-4	/* no permission to connect */
 
 #ifndef ROTATORD_VERSION
 #define ROTATORD_VERSION "unknown"
@@ -44,10 +55,11 @@ struct response {
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: rotatorctl [-s SOCKET] status\n"
+	fprintf(f, "usage: rotatorctl [-s SOCKET] [--json] status\n"
 	    "       rotatorctl [-s SOCKET] rotate [--fleet] NAME...\n"
 	    "       rotatorctl [-s SOCKET] rotate --all [--fleet]\n"
 	    "       rotatorctl [-s SOCKET] reload-config\n"
+	    "       rotatorctl --version | --help\n"
 	    "The default socket is %s.\n", DEFAULT_SOCKET);
 }
 
@@ -134,7 +146,8 @@ parse_response(char *buf, size_t n, struct response *r)
 
 /*
  * Sends one request to the socket at path and reads the response into r
- * (free r->body).  body may be NULL.  Returns 0, or -1 after printing why.
+ * (free r->body).  body may be NULL.  Returns 0, or after printing why
+ * CALL_DOWN (not running), CALL_DENIED or CALL_FAILED.
  */
 static int
 call(const char *path, const char *method, const char *target,
@@ -145,7 +158,7 @@ call(const char *path, const char *method, const char *target,
 	char *req = NULL, *buf = NULL;
 	size_t have = 0, cap = 0;
 	ssize_t n;
-	int fd = -1, len, rc = -1;
+	int fd = -1, len, rc = CALL_FAILED;
 
 	memset(r, 0, sizeof(*r));
 	memset(&sa, 0, sizeof(sa));
@@ -159,8 +172,18 @@ call(const char *path, const char *method, const char *target,
 	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0 ||
 	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		fprintf(stderr, "rotatorctl: cannot connect to %s: %s\n", path,
-		    strerror(errno));
+		int e = errno;
+
+		if (e == ENOENT || e == ECONNREFUSED || e == ENOTDIR) {
+			fprintf(stderr, "rotatorctl: rotatord is not running "
+			    "(%s: %s)\n", path, strerror(e));
+			rc = CALL_DOWN;
+		} else {
+			fprintf(stderr, "rotatorctl: cannot connect to %s: "
+			    "%s\n", path, strerror(e));
+			if (e == EACCES || e == EPERM)
+				rc = CALL_DENIED;
+		}
 		goto out;
 	}
 	len = asprintf(&req, "%s %s HTTP/1.1\r\n"
@@ -275,30 +298,60 @@ field(const json_t *o, const char *k)
 	return s != NULL && s[0] != '\0' ? s : "-";
 }
 
+/*
+ * status: the daemon's status document as a table, or as it is (--json).
+ * Returns 0 ready, EX_NOTREADY, EX_DOWN or EX_UNKNOWN.
+ */
 static int
-cmd_status(const char *sock)
+cmd_status(const char *sock, int as_json)
 {
 	struct response r;
-	json_t *j, *creds, *reloads, *c;
+	json_t *j, *creds, *reloads, *c, *nr;
 	size_t i, wn = 4, wt = 4;
 	char exp[32], gen[24];
 	time_t now = time(NULL);
-	int rc = 1;
+	int rc, ready;
 
-	if (call(sock, "GET", "/v1/admin/status", NULL, &r) < 0)
-		return 1;
+	if ((rc = call(sock, "GET", "/v1/admin/status", NULL, &r)) < 0) {
+		if (rc == CALL_DOWN && as_json)
+			printf("{\"schema\":1,\"running\":false,"
+			    "\"ready\":false}\n");
+		return rc == CALL_DOWN ? EX_DOWN : EX_UNKNOWN;
+	}
 	if (r.status != 200) {
-		rc = report_error(&r);
+		report_error(&r);
 		free(r.body);
-		return rc;
+		return EX_UNKNOWN;
 	}
 	j = json_loadb(r.body, r.len, 0, NULL);
 	free(r.body);
 	creds = json_object_get(j, "credentials");
-	if (!json_is_array(creds)) {
+	if (!json_is_array(creds) || !json_is_boolean(json_object_get(j,
+	    "ready"))) {
 		fprintf(stderr, "rotatorctl: unexpected status document\n");
 		json_decref(j);
-		return 1;
+		return EX_UNKNOWN;
+	}
+	ready = json_is_true(json_object_get(j, "ready"));
+	if (as_json) {
+		rc = json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		putchar('\n');
+		json_decref(j);
+		if (rc < 0 || fflush(stdout) != 0) {
+			fprintf(stderr, "rotatorctl: cannot write the status\n");
+			return EX_UNKNOWN;
+		}
+		return ready ? 0 : EX_NOTREADY;
+	}
+	printf("rotatord %s: ", field(j, "version"));
+	if (ready) {
+		printf("ready\n\n");
+	} else {
+		printf("not ready:");
+		json_array_foreach(json_object_get(j, "not_ready"), i, nr)
+			printf(" %s", json_string_value(nr) ?
+			    json_string_value(nr) : "?");
+		printf("\n\n");
 	}
 	json_array_foreach(creds, i, c) {
 		if (strlen(field(c, "name")) > wn)
@@ -358,7 +411,7 @@ cmd_status(const char *sock)
 		    le != NULL ? le : "");
 	}
 	json_decref(j);
-	return 0;
+	return ready ? 0 : EX_NOTREADY;
 }
 
 static int
@@ -393,7 +446,7 @@ cmd_rotate(const char *sock, char **names, int n, int all, int fleet)
 	rc = call(sock, "POST", "/v1/admin/rotate", body, &r);
 	free(body);
 	if (rc < 0)
-		return 1;
+		return rc == CALL_DOWN ? EX_DOWN : 1;
 	if (r.status / 100 != 2) {
 		rc = report_error(&r);
 		free(r.body);
@@ -416,8 +469,8 @@ cmd_reload(const char *sock)
 	struct response r;
 	int rc;
 
-	if (call(sock, "POST", "/v1/admin/reload-config", NULL, &r) < 0)
-		return 1;
+	if ((rc = call(sock, "POST", "/v1/admin/reload-config", NULL, &r)) < 0)
+		return rc == CALL_DOWN ? EX_DOWN : 1;
 	if (r.status / 100 != 2) {
 		rc = report_error(&r);
 		free(r.body);
@@ -433,11 +486,13 @@ main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *sock = DEFAULT_SOCKET, *cmd;
-	int c, i, all = 0, fleet = 0, n = 0, dashdash = 0;
+	int c, i, all = 0, fleet = 0, n = 0, dashdash = 0, as_json = 0;
 
 	/* '+': options end at the command word. */
 	while ((c = getopt_long(argc, argv, "+s:h", opts, NULL)) != -1) {
@@ -445,6 +500,12 @@ main(int argc, char **argv)
 		case 's':
 			sock = optarg;
 			break;
+		case 'j':
+			as_json = 1;
+			break;
+		case 'V':
+			printf("rotatorctl %s\n", ROTATORD_VERSION);
+			return 0;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -458,12 +519,28 @@ main(int argc, char **argv)
 		return EX_USAGE;
 	}
 	cmd = argv[optind++];
-	if (strcmp(cmd, "status") == 0 || strcmp(cmd, "reload-config") == 0) {
+	if (strcmp(cmd, "status") == 0) {
+		/* "status --json" as well as "--json status". */
+		if (optind < argc && strcmp(argv[optind], "--json") == 0) {
+			as_json = 1;
+			optind++;
+		}
 		if (optind != argc) {
 			usage(stderr);
 			return EX_USAGE;
 		}
-		return cmd[0] == 's' ? cmd_status(sock) : cmd_reload(sock);
+		return cmd_status(sock, as_json);
+	}
+	if (as_json) {
+		fprintf(stderr, "rotatorctl: --json is for status\n");
+		return EX_USAGE;
+	}
+	if (strcmp(cmd, "reload-config") == 0) {
+		if (optind != argc) {
+			usage(stderr);
+			return EX_USAGE;
+		}
+		return cmd_reload(sock);
 	}
 	if (strcmp(cmd, "rotate") != 0) {
 		fprintf(stderr, "rotatorctl: unknown command %s\n", cmd);

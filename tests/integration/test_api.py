@@ -269,9 +269,104 @@ def test_rotatorctl(api):
     p = subprocess.run(["setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOGROUP,
                         "--clear-groups", ROTATORCTL, "-s", r.sock, "status"],
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert p.returncode == 1
+    assert p.returncode == 4, p       # status unknown: no permission
+    p = subprocess.run(["setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOGROUP,
+                        "--clear-groups", ROTATORCTL, "-s", r.sock, "rotate",
+                        "web"], capture_output=True, text=True)
+    assert p.returncode == 1 and "admin" in p.stderr
     p = subprocess.run([ROTATORCTL, "bogus"], stderr=subprocess.PIPE, text=True)
     assert p.returncode == 64
+    p = subprocess.run([ROTATORCTL, "--json", "rotate", "web"],
+                       stderr=subprocess.PIPE, text=True)
+    assert p.returncode == 64
+
+
+def ctl(*args):
+    return subprocess.run([ROTATORCTL] + list(args), capture_output=True,
+                          text=True, timeout=60)
+
+
+def check_status_doc(doc):
+    """The --json schema of rotatorctl(1), field by field."""
+    assert doc["schema"] == 1 and doc["running"] is True
+    assert isinstance(doc["version"], str) and doc["version"]
+    assert isinstance(doc["ready"], bool)
+    assert isinstance(doc["not_ready"], list)
+    assert doc["ready"] == (doc["not_ready"] == [])
+    for c in doc["credentials"]:
+        assert set(c) == {"name", "type", "generation", "published",
+                          "not_after", "renew_at", "expires_in", "rotations",
+                          "failures", "last_error"}, c
+        assert c["type"] in ("x509", "jwt", "secret", "oauth")
+        for k in ("generation", "not_after", "renew_at", "expires_in",
+                  "rotations", "failures"):
+            assert isinstance(c[k], int), (k, c)
+        assert isinstance(c["published"], bool)
+        assert isinstance(c["last_error"], str)
+        if c["published"]:
+            assert abs(c["not_after"] - time.time() - c["expires_in"]) <= 2
+    for rl in doc["reloads"]:
+        assert set(rl) == {"name", "ok", "failed", "pending", "last_error"}
+    assert doc["cluster"] is None or isinstance(doc["cluster"], dict)
+
+
+def test_rotatorctl_status_exit_codes_and_json(rotatord, tmpdir_short):
+    for prog in ("rotatord", "rotatorctl"):
+        p = subprocess.run([os.path.join(ROOT, BUILD, prog), "--version"],
+                           capture_output=True, text=True)
+        assert p.returncode == 0 and re.match(prog + r" \d+\.\d+\.\d+",
+                                              p.stdout), p
+    sock = os.path.join(tmpdir_short, "api.sock")
+    # Not running: 3, like `systemctl is-active`, with and without --json.
+    p = ctl("-s", sock, "status")
+    assert p.returncode == 3 and "not running" in p.stderr, p
+    p = ctl("-s", sock, "status", "--json")
+    assert p.returncode == 3
+    assert json.loads(p.stdout) == {"schema": 1, "running": False,
+                                    "ready": False}
+    assert ctl("-s", sock, "rotate", "--all").returncode == 3
+    # Ready: 0.
+    r = rotatord(base_config(sock))
+    r.start()
+    wait_for(lambda: os.path.exists(sock), what="api socket")
+    p = ctl("-s", sock, "status")
+    assert p.returncode == 0, p
+    assert p.stdout.startswith("rotatord ") and ": ready" in p.stdout.splitlines()[0]
+    p = ctl("-s", sock, "--json", "status")
+    assert p.returncode == 0, p
+    doc = json.loads(p.stdout)
+    check_status_doc(doc)
+    assert doc["ready"] is True
+    assert sorted(c["name"] for c in doc["credentials"]) == ["other", "web"]
+    r.stop()
+    # Running but not ready (an oauth credential whose issuer is down): 1.
+    os.environ["ROTATORD_TEST_SECRET"] = "x"
+    r = rotatord(base_config(sock, """
+[issuer "down"]
+url = http://127.0.0.1:9/
+client_id = x
+client_secret = env:ROTATORD_TEST_SECRET
+timeout = 1s
+[credential "tok"]
+type = oauth
+issuer = down
+scope = a
+"""))
+    r.start()
+    wait_for(lambda: os.path.exists(sock), what="api socket")
+    p = ctl("-s", sock, "status", "--json")
+    assert p.returncode == 1, p
+    doc = json.loads(p.stdout)
+    check_status_doc(doc)
+    assert doc["ready"] is False and doc["not_ready"] == ["tok"]
+    tok = [c for c in doc["credentials"] if c["name"] == "tok"][0]
+    assert tok["published"] is False and tok["failures"] >= 1
+    assert tok["last_error"]
+    p = ctl("-s", sock, "status")
+    assert p.returncode == 1 and "not ready: tok" in p.stdout
+    # Stopped: 3 again (the socket file is gone or refuses).
+    r.stop()
+    assert ctl("-s", sock, "status").returncode == 3
 
 
 def test_token_exchange_lanes(api, idp):
@@ -337,3 +432,36 @@ def test_libmicrohttpd_loaded_on_first_connection(api):
     assert loaded()
     code, _ = curl(r.sock, "/v1/credentials/web/cert.pem", uid=NOBODY)
     assert code == 200
+
+
+def complete(sock, *words):
+    """What packaging/bash-completion/rotatorctl offers after words."""
+    line = " ".join(("rotatorctl",) + words)
+    script = r"""
+source /usr/share/bash-completion/bash_completion
+source %s/packaging/bash-completion/rotatorctl
+COMP_WORDS=(%s)
+COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+COMP_LINE=%s
+COMP_POINT=${#COMP_LINE}
+_rotatorctl rotatorctl "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
+printf '%%s\n' "${COMPREPLY[@]}"
+""" % (ROOT, " ".join("'%s'" % w for w in ("rotatorctl",) + words),
+       "'%s'" % line)
+    env = dict(os.environ, PATH=os.path.join(ROOT, BUILD) + ":" + os.environ["PATH"])
+    p = subprocess.run(["bash", "-c", script], capture_output=True, text=True,
+                       env=env, timeout=30)
+    assert p.returncode == 0, p.stderr
+    return sorted(w for w in p.stdout.split("\n") if w)
+
+
+def test_bash_completion(api):
+    assert os.path.exists("/usr/share/bash-completion/bash_completion")
+    r = api()
+    assert complete(r.sock, "") == ["reload-config", "rotate", "status"]
+    assert complete(r.sock, "st") == ["status"]
+    assert "--json" in complete(r.sock, "--")
+    assert complete(r.sock, "status", "") == ["--json"]
+    assert complete(r.sock, "-s", r.sock, "rotate", "") == ["other", "web"]
+    assert complete(r.sock, "-s", r.sock, "rotate", "w") == ["web"]
+    assert complete(r.sock, "-s", r.sock, "rotate", "--") == ["--all", "--fleet"]
