@@ -50,6 +50,38 @@ def test_missing_config_file():
     assert p.returncode == 78 and "/nonexistent.ini" in p.stderr
 
 
+def test_unreadable_config_file(tmpdir_short):
+    """Every way of not getting at the file is EX_CONFIG, with the path and
+    the reason (the unit's ExecStartPre relies on it)."""
+    path = os.path.join(tmpdir_short, "secret.ini")
+    with open(path, "w") as f:
+        f.write("[rotatord]\n")
+    os.chmod(path, 0o600)
+    p = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534",
+                        "--clear-groups", ROTATORD, "--check-config", "-c",
+                        path], stderr=subprocess.PIPE, text=True)
+    assert p.returncode == 78, p.stderr
+    assert path in p.stderr and "Permission denied" in p.stderr
+    p = subprocess.run([ROTATORD, "--check-config", "-c", tmpdir_short],
+                       stderr=subprocess.PIPE, text=True)
+    assert p.returncode == 78 and tmpdir_short in p.stderr, p.stderr
+    assert "directory" in p.stderr.lower()
+
+
+def test_packaged_default_config_is_valid(tmpdir_short):
+    """conf/default.ini, installed as /etc/rotatord/rotatord.ini: valid once
+    its group exists (the package creates `rotatord`; root stands in)."""
+    with open(os.path.join(ROOT, "conf", "default.ini")) as f:
+        body = f.read()
+    assert "unix_group = rotatord" in body
+    path = os.path.join(tmpdir_short, "default.ini")
+    with open(path, "w") as f:
+        f.write(body.replace("unix_group = rotatord", "unix_group = root"))
+    p = subprocess.run([ROTATORD, "--check-config", "-c", path],
+                       stderr=subprocess.PIPE, text=True)
+    assert p.returncode == 0, p.stderr
+
+
 def test_example_configs_are_valid():
     for name in ("rotatord.ini", "minimal.ini"):
         p = subprocess.run([ROTATORD, "--check-config", "-c",
