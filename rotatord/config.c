@@ -26,6 +26,11 @@
  *    previous value.  The reader strips leading whitespace, so indentation
  *    is harmless (indented keys, sections and comments are fine) and a value
  *    cannot continue on the next line: every value is on one line.
+ *  - Long lists.  Instead, a key whose value is a list (list_keys[]) may be
+ *    given on several lines of its section; the lines are joined in order
+ *    (up to CONFIG_MAX_LIST elements), and a message about one element
+ *    names the line that element is on.  Any other key given twice is an
+ *    error.
  *  - Comments.  A line whose first non-blank character is ';' or '#' is a
  *    comment.  Inside a line, ';' preceded by whitespace starts a comment
  *    (so "mode = 0640 ; for nginx" is "0640"); a ';' right after another
@@ -78,7 +83,8 @@
 #define CONFIG_MAX_FILE		(8 << 20)	/* bytes */
 #define CONFIG_MAX_SECTIONS	65536
 #define CONFIG_MAX_KEYS		64		/* per section */
-#define CONFIG_MAX_LIST		64		/* elements of a list, words of argv */
+#define CONFIG_MAX_LIST		1024		/* elements of a list */
+#define CONFIG_MAX_ARGV		64		/* words of a command */
 #define CONFIG_MAX_DURATION	(36500LL * 86400 * 1000) /* 100 years, in ms */
 #define CONFIG_MAX_CN		64		/* X.509 ub-common-name */
 #define QBUF			300		/* a quoted value in a message */
@@ -130,6 +136,33 @@ static const struct {
 } secret_keys[] = {
 	{ SEC_ISSUER,	"client_secret" },
 	{ SEC_CRED,	"subject_token" },
+};
+
+/*
+ * Keys whose value is a comma-separated list.  Only these may be given
+ * more than once in a section: the lines are joined in order, so a list
+ * longer than a line (300 DNS names) is written on several lines.
+ */
+static const struct {
+	int		 kind;
+	const char	*key;
+} list_keys[] = {
+	{ SEC_CRED,	"dns" },
+	{ SEC_CRED,	"ip" },
+	{ SEC_CRED,	"uri" },
+	{ SEC_CRED,	"audience" },
+	{ SEC_CRED,	"resource" },
+	{ SEC_CRED,	"on_rotate" },
+	{ SEC_CLIENT,	"user" },
+	{ SEC_CLIENT,	"group" },
+	{ SEC_CLIENT,	"allow" },
+	{ SEC_CLIENT,	"claim" },
+	{ SEC_CLIENT,	"token_audiences" },
+	{ SEC_CLIENT,	"token_scopes" },
+	{ SEC_ROUTE,	"methods" },
+	{ SEC_ROUTE,	"scope" },
+	{ SEC_ROUTE,	"claim" },
+	{ SEC_CLUSTER,	"endpoints" },
 };
 
 /* Keys of [credential], and the types they apply to. */
@@ -204,11 +237,22 @@ static const struct {
 	{ "WINCH", SIGWINCH },
 };
 
-/* One key = value line, as read. */
+/*
+ * One key = value, as read.  A list key given on several lines is one kv:
+ * its values joined with ", ", and segs saying where each line's part
+ * starts (for messages about an element, at the element's own line).
+ */
+struct kv_seg {
+	size_t		 off;		/* in value */
+	int		 line;
+};
+
 struct kv {
 	char		*key;
 	char		*value;
-	int		 line;
+	int		 line;		/* of the first line */
+	struct kv_seg	*segs;		/* NULL when on one line */
+	size_t		 n_segs;
 };
 
 /* One [section], as read. */
@@ -246,6 +290,9 @@ struct parser {
 	size_t		 n_diags;
 	size_t		 cap_diags;
 	int		 oom;
+
+	int		*el_lines;	/* line of each element of the last split() */
+	size_t		 cap_el_lines;
 
 	int		 check_mode;	/* file_mode is known (config_load()) */
 	mode_t		 file_mode;	/* of the config file */
@@ -350,6 +397,36 @@ kerr(struct parser *ps, const struct sect *s, const struct kv *kv,
 	snprintf(prefix, sizeof(prefix), "%s.%s: ", s->label, kv->key);
 	va_start(ap, fmt);
 	add_diag(ps, kv->line, prefix, fmt, ap);
+	va_end(ap);
+}
+
+/* The line of the part of kv's value that starts at offset off. */
+static int
+kv_line_at(const struct kv *kv, size_t off)
+{
+	size_t i;
+	int line = kv->line;
+
+	for (i = 0; i < kv->n_segs && kv->segs[i].off <= off; i++)
+		line = kv->segs[i].line;
+	return line;
+}
+
+/*
+ * As kerr(), for element el of the list that the last split() of kv made:
+ * at the line that element is on.
+ */
+static void __attribute__((format(printf, 5, 6)))
+kerr_el(struct parser *ps, const struct sect *s, const struct kv *kv,
+    size_t el, const char *fmt, ...)
+{
+	char prefix[240];
+	va_list ap;
+
+	snprintf(prefix, sizeof(prefix), "%s.%s: ", s->label, kv->key);
+	va_start(ap, fmt);
+	add_diag(ps, kv->n_segs > 0 && el < ps->cap_el_lines ?
+	    ps->el_lines[el] : kv->line, prefix, fmt, ap);
 	va_end(ap);
 }
 
@@ -839,8 +916,11 @@ split(struct parser *ps, const struct sect *s, const struct kv *kv, int sep,
 {
 	char qb[QBUF];
 	char **v = NULL, **nv;
-	size_t n = 0, i, cap = 0;
+	size_t n = 0, i, cap = 0, max = sep != 0 ? CONFIG_MAX_LIST :
+	    CONFIG_MAX_ARGV;
 	const char *p = kv->value;
+	struct kv at = *kv;	/* kv, at the line of the element */
+	int *nl;
 
 	for (;;) {
 		const char *b, *e, *next;
@@ -856,9 +936,10 @@ split(struct parser *ps, const struct sect *s, const struct kv *kv, int sep,
 				b++;
 			while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
 				e--;
+			at.line = kv_line_at(kv, (size_t)(b - kv->value));
 			if (b == e) {
-				kerr(ps, s, kv, "empty element in list %s",
-				    qv(qb, sizeof(qb), s, kv));
+				kerr(ps, s, &at, "empty element in list %s",
+				    qv(qb, sizeof(qb), s, &at));
 				goto fail;
 			}
 		} else {
@@ -868,26 +949,30 @@ split(struct parser *ps, const struct sect *s, const struct kv *kv, int sep,
 			e = b + strcspn(b, " \t");
 			next = e;
 		}
-		if (n == CONFIG_MAX_LIST) {
-			kerr(ps, s, kv, "too many elements (max %d)",
-			    CONFIG_MAX_LIST);
+		if (n == max) {
+			kerr(ps, s, &at, "too many elements (max %zu)", max);
 			goto fail;
 		}
 		el = strndup(b, (size_t)(e - b));
 		nv = el != NULL ? grow(v, &cap, n, sizeof(*v)) : NULL;
-		if (nv == NULL) {
+		nl = nv != NULL ? grow(ps->el_lines, &ps->cap_el_lines, n,
+		    sizeof(*ps->el_lines)) : NULL;
+		if (nv != NULL)
+			v = nv;
+		if (nl == NULL) {
 			free(el);
 			ps->oom = 1;
 			goto fail;
 		}
-		v = nv;
+		ps->el_lines = nl;
 		for (i = 0; sep != 0 && i < n; i++)
 			if (strcmp(v[i], el) == 0) {
-				kerr(ps, s, kv, "duplicate element %s",
+				kerr(ps, s, &at, "duplicate element %s",
 				    quote(qb, sizeof(qb), el));
 				free(el);
 				goto fail;
 			}
+		ps->el_lines[n] = at.line;
 		v[n++] = el;
 		v[n] = NULL;
 		if (next == NULL)
@@ -1128,6 +1213,61 @@ reader(char *str, int num, void *stream)
 	return str;
 }
 
+static int
+is_list_key(int kind, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(list_keys) / sizeof(list_keys[0]); i++)
+		if (list_keys[i].kind == kind && strcmp(list_keys[i].key,
+		    key) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Another line of list key kv: value is joined to it with ", ", and
+ * remembered as starting at this line.  Returns 1 (for inih: go on).
+ */
+static int
+kv_append(struct parser *ps, struct kv *kv, const char *value)
+{
+	size_t len = strlen(kv->value), vlen = strlen(value), cap;
+	struct kv_seg *ns;
+	char *nv;
+
+	if (len + vlen + 3 > CONFIG_MAX_FILE) {
+		ps->oom = 1;
+		return 1;
+	}
+	cap = kv->n_segs;
+	ns = grow(kv->segs, &cap, kv->n_segs == 0 ? 1 : kv->n_segs,
+	    sizeof(*kv->segs));
+	if (ns == NULL) {
+		ps->oom = 1;
+		return 1;
+	}
+	kv->segs = ns;
+	if (kv->n_segs == 0) {
+		ns[0].off = 0;
+		ns[0].line = kv->line;
+		kv->n_segs = 1;
+	}
+	if ((nv = malloc(len + vlen + 3)) == NULL) {
+		ps->oom = 1;
+		return 1;
+	}
+	memcpy(nv, kv->value, len);
+	memcpy(nv + len, ", ", 2);
+	memcpy(nv + len + 2, value, vlen + 1);
+	free(kv->value);
+	kv->value = nv;
+	ns[kv->n_segs].off = len + 2;
+	ns[kv->n_segs].line = ps->lineno;
+	kv->n_segs++;
+	return 1;
+}
+
 /* ini_handler: stores one key = value in the current section. */
 static int
 handler(void *user, const char *section, const char *name, const char *value)
@@ -1167,6 +1307,8 @@ handler(void *user, const char *section, const char *name, const char *value)
 		}
 	for (i = 0; i < s->n_kvs; i++)
 		if (strcmp(s->kvs[i].key, name) == 0) {
+			if (is_list_key(s->kind, name))
+				return kv_append(ps, &s->kvs[i], value);
 			lerr(ps, ps->lineno, "%s.%s: duplicate key, first at "
 			    "line %d", s->label, name, s->kvs[i].line);
 			return 1;
@@ -1185,6 +1327,8 @@ handler(void *user, const char *section, const char *name, const char *value)
 	s->kvs[s->n_kvs].key = xstrdup(ps, name);
 	s->kvs[s->n_kvs].value = xstrdup(ps, value);
 	s->kvs[s->n_kvs].line = ps->lineno;
+	s->kvs[s->n_kvs].segs = NULL;
+	s->kvs[s->n_kvs].n_segs = 0;
 	if (s->kvs[s->n_kvs].key == NULL || s->kvs[s->n_kvs].value == NULL) {
 		free(s->kvs[s->n_kvs].key);
 		free(s->kvs[s->n_kvs].value);
@@ -2236,24 +2380,24 @@ cred_x509_key(struct parser *ps, const struct sect *s, const struct kv *kv,
 			return;
 		for (i = 0; i < cr->n_dns; i++)
 			if (is_ip_literal(cr->dns[i]))
-				kerr(ps, s, kv, "%s is an IP address: put it in "
-				    "ip", quote(qb, sizeof(qb), cr->dns[i]));
+				kerr_el(ps, s, kv, i, "%s is an IP address: put "
+				    "it in ip", quote(qb, sizeof(qb), cr->dns[i]));
 			else if (!valid_hostname(cr->dns[i], 1))
-				kerr(ps, s, kv, "bad DNS name %s",
+				kerr_el(ps, s, kv, i, "bad DNS name %s",
 				    quote(qb, sizeof(qb), cr->dns[i]));
 	} else if (strcmp(k, "ip") == 0) {
 		if (get_list(ps, s, kv, &cr->ip, &cr->n_ip) < 0)
 			return;
 		for (i = 0; i < cr->n_ip; i++)
 			if (!is_ip_literal(cr->ip[i]))
-				kerr(ps, s, kv, "bad IP address %s",
+				kerr_el(ps, s, kv, i, "bad IP address %s",
 				    quote(qb, sizeof(qb), cr->ip[i]));
 	} else if (strcmp(k, "uri") == 0) {
 		if (get_list(ps, s, kv, &cr->uri, &cr->n_uri) < 0)
 			return;
 		for (i = 0; i < cr->n_uri; i++)
 			if (!valid_uri(cr->uri[i]))
-				kerr(ps, s, kv, "bad URI %s",
+				kerr_el(ps, s, kv, i, "bad URI %s",
 				    quote(qb, sizeof(qb), cr->uri[i]));
 	} else if (strcmp(k, "usage") == 0) {
 		char **v = NULL;
@@ -3687,6 +3831,7 @@ parser_fini(struct parser *ps)
 				    strlen(s->kvs[j].value));
 			free(s->kvs[j].key);
 			free(s->kvs[j].value);
+			free(s->kvs[j].segs);
 		}
 		free(s->kvs);
 		free(s->name);
@@ -3697,6 +3842,7 @@ parser_fini(struct parser *ps)
 	for (i = 0; i < ps->n_diags; i++)
 		free(ps->diags[i].msg);
 	free(ps->diags);
+	free(ps->el_lines);
 }
 
 /*

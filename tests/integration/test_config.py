@@ -150,3 +150,93 @@ def test_systemd_unit_verifies_and_scores():
         assert m and float(m.group(1)) <= 2.0
     finally:
         shutil.rmtree(d)
+
+
+def list_config(tmp, dns_lines, extra=""):
+    body = ("[rotatord]\noutput_dir = %s/out\nstate_dir = %s/state\n"
+            "[ca \"c\"]\n[credential \"w\"]\ntype = x509\nca = c\n" % (tmp, tmp)
+            + "".join("dns = %s\n" % l for l in dns_lines)
+            + "lifetime = 1h\n" + extra)
+    path = os.path.join(tmp, "lists.ini")
+    with open(path, "w") as f:
+        f.write(body)
+    return path
+
+
+def test_long_lists_on_repeated_lines(tmpdir_short):
+    """300 DNS names and 20 etcd endpoints: list keys may be repeated, each
+    line stays under the line limit, and the leaf carries every name."""
+    names = ["host%03d.region-%d.example.com" % (i, i % 3) for i in range(300)]
+    lines = [", ".join(names[i:i + 5]) for i in range(0, 300, 5)]
+    assert all(len("dns = " + l) < 199 for l in lines)
+    key = os.path.join(tmpdir_short, "fleet.key")
+    with open(key, "wb") as f:
+        f.write(os.urandom(32))
+    os.chmod(key, 0o600)
+    eps = ["https://10.0.%d.1:2379" % i for i in range(20)]
+    cluster = ("[cluster]\nkey_file = %s\n" % key
+               + "".join("endpoints = %s\n" % ", ".join(eps[i:i + 4])
+                         for i in range(0, 20, 4)))
+    path = list_config(tmpdir_short, lines, cluster)
+    p = subprocess.run([ROTATORD, "--check-config", "-c", path],
+                       stderr=subprocess.PIPE, text=True)
+    assert p.returncode == 0, p.stderr
+    path = list_config(tmpdir_short, lines)
+    p = subprocess.run([ROTATORD, "--once", "-c", path],
+                       stderr=subprocess.PIPE, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    out = subprocess.run(["openssl", "x509", "-noout", "-ext",
+                          "subjectAltName", "-in",
+                          os.path.join(tmpdir_short, "out", "w", "cert.pem")],
+                         stdout=subprocess.PIPE, text=True, check=True).stdout
+    sans = re.findall(r"DNS:([^,\s]+)", out)
+    assert sans == names
+
+
+def test_list_errors_point_at_their_own_line(tmpdir_short):
+    names = ["n%02d.example.com" % i for i in range(40)]
+    lines = [", ".join(names[i:i + 4]) for i in range(0, 40, 4)]
+    # A bad name on the 7th dns line (the first is file line 8: line 14).
+    lines[6] = lines[6].replace("n25.example.com", "bad..name")
+    path = list_config(tmpdir_short, lines)
+    p = subprocess.run([ROTATORD, "--check-config", "-c", path],
+                       stderr=subprocess.PIPE, text=True)
+    assert p.returncode == 78
+    assert path + ":14: credential \"w\".dns: bad DNS name \"bad..name\"" \
+        in p.stderr, p.stderr
+    # A name repeated on another line: a duplicate, at the repeat's line.
+    lines = [", ".join(names[i:i + 4]) for i in range(0, 40, 4)]
+    lines[9] += ", n02.example.com"
+    path = list_config(tmpdir_short, lines)
+    p = subprocess.run([ROTATORD, "--check-config", "-c", path],
+                       stderr=subprocess.PIPE, text=True)
+    assert p.returncode == 78
+    assert path + ":17: " in p.stderr and "duplicate element" in p.stderr, \
+        p.stderr
+    # More than 1024 elements in all: refused, not cut.
+    many = ["m%04d.example.com" % i for i in range(1025)]
+    path = list_config(tmpdir_short, [", ".join(many[i:i + 8])
+                                      for i in range(0, 1025, 8)])
+    p = subprocess.run([ROTATORD, "--check-config", "-c", path],
+                       stderr=subprocess.PIPE, text=True)
+    assert p.returncode == 78 and "too many elements (max 1024)" in p.stderr
+
+
+def test_repeating_a_plain_key_is_still_an_error(tmpdir_short):
+    path = list_config(tmpdir_short, ["a.example.com"],
+                       "[credential \"v\"]\ntype = secret\nbytes = 32\n"
+                       "bytes = 64\n")
+    p = subprocess.run([ROTATORD, "--check-config", "-c", path],
+                       stderr=subprocess.PIPE, text=True)
+    assert p.returncode == 78
+    assert re.search(r":\d+: credential \"v\".bytes: duplicate key, first at "
+                     r"line \d+", p.stderr), p.stderr
+
+
+def test_over_long_line_is_an_error_at_its_line(tmpdir_short):
+    names = ["x%03d.example.com" % i for i in range(20)]
+    path = list_config(tmpdir_short, ["a.example.com", ", ".join(names)])
+    p = subprocess.run([ROTATORD, "--check-config", "-c", path],
+                       stderr=subprocess.PIPE, text=True)
+    assert p.returncode == 78
+    assert path + ":9: line too long (max 199 bytes)" in p.stderr, p.stderr
