@@ -47,10 +47,10 @@ endif
 
 B		?= build
 
-IDP_SRCS	 = libidp/err.c libidp/alg.c libidp/curl_dl.c libidp/b64.c libidp/secret.c libidp/jwk.c \
+IDP_SRCS	 = libidp/err.c libidp/alg.c libidp/curl_dl.c libidp/b64.c libidp/secret.c libidp/crypto.c libidp/jwk.c \
 		   libidp/jwt.c libidp/x509.c libidp/http.c libidp/oidc.c \
 		   libidp/oauth.c
-IDP_HDRS	 = libidp/include/idp/idp.h libidp/include/idp/b64.h \
+IDP_HDRS	 = libidp/include/idp/idp.h libidp/include/idp/b64.h libidp/include/idp/crypto.h \
 		   libidp/include/idp/secret.h libidp/include/idp/jwk.h \
 		   libidp/include/idp/jwt.h libidp/include/idp/x509.h \
 		   libidp/include/idp/http.h libidp/include/idp/oidc.h \
@@ -60,7 +60,8 @@ ROT_SRCS	 = rotatord/config.c rotatord/log.c rotatord/loop.c \
 		   rotatord/notify.c rotatord/mint.c rotatord/daemon.c \
 		   rotatord/secretref.c rotatord/upstream.c rotatord/authz.c \
 		   rotatord/server.c rotatord/trust.c rotatord/work.c \
-		   rotatord/mhd_dl.c rotatord/httploop.c rotatord/etcd.c rotatord/fleet.c
+		   rotatord/mhd_dl.c rotatord/httploop.c rotatord/etcd.c rotatord/fleet.c \
+		   rotatord/fleetrec.c rotatord/fleetstate.c
 MAIN_SRCS	 = rotatord/main.c
 UNIT_TESTS	 = b64 jwk jwt x509 wycheproof config sink sched http oidc oauth secretref authz trust fleet \
 		   server

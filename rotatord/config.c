@@ -3519,6 +3519,7 @@ build_cluster(struct parser *ps, const struct sect *s)
 	cl->line = s->line;
 	cl->lease_ttl = 10 * SEC_S;
 	cl->timeout = 5 * SEC_S;
+	cl->ack_timeout = 60 * SEC_S;
 	for (i = 0; i < s->n_kvs; i++) {
 		const char *k;
 
@@ -3576,6 +3577,9 @@ build_cluster(struct parser *ps, const struct sect *s)
 			    &cl->lease_ttl);
 		} else if (strcmp(k, "timeout") == 0) {
 			get_duration_in(ps, s, kv, SEC_S, MIN_S, &cl->timeout);
+		} else if (strcmp(k, "ack_timeout") == 0) {
+			get_duration_in(ps, s, kv, SEC_S, HOUR_S,
+			    &cl->ack_timeout);
 		} else {
 			unknown_key(ps, s, kv);
 		}

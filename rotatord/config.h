@@ -193,6 +193,7 @@ struct cfg_cluster {
 	char			*name;		/* this host, default the host name */
 	int64_t			 lease_ttl;	/* ms, default 10s */
 	int64_t			 timeout;	/* ms, per etcd call, default 5s */
+	int64_t			 ack_timeout;	/* ms: a silent host is left behind */
 };
 
 /* [client "NAME"]: who may fetch what. */

@@ -32,7 +32,9 @@ struct wev {
 	unsigned char	*val;
 	size_t		 vlen;
 	int		 del;
-	int64_t		 rev;
+	int64_t		 rev;		/* mod_revision */
+	int64_t		 create_rev;
+	int64_t		 lease;
 };
 
 struct call {
@@ -149,6 +151,33 @@ etcd_unb64(const json_t *v, unsigned char **ret, size_t *ret_len)
 	return 0;
 }
 
+int
+etcd_kv_decode(const json_t *j, struct etcd_kv *kv, unsigned char **ret_key,
+    unsigned char **ret_val)
+{
+	unsigned char *k = NULL, *v = NULL;
+	size_t kl, vl;
+	int rc;
+
+	if ((rc = etcd_unb64(json_object_get(j, "key"), &k, &kl)) < 0)
+		return rc;
+	if ((rc = etcd_unb64(json_object_get(j, "value"), &v, &vl)) < 0) {
+		free(k);
+		return rc;
+	}
+	memset(kv, 0, sizeof(*kv));
+	kv->key = (const char *)k;
+	kv->klen = kl;
+	kv->val = v;
+	kv->vlen = vl;
+	kv->mod_rev = etcd_int(json_object_get(j, "mod_revision"), 0);
+	kv->create_rev = etcd_int(json_object_get(j, "create_revision"), 0);
+	kv->lease = etcd_int(json_object_get(j, "lease"), 0);
+	*ret_key = k;
+	*ret_val = v;
+	return 0;
+}
+
 int64_t
 etcd_int(const json_t *v, int64_t def)
 {
@@ -194,7 +223,13 @@ again:
 		w = c->q_head;
 		if ((c->q_head = w->next) == NULL)
 			c->q_tail = NULL;
-		c->ev(c->arg, w->key, w->klen, w->val, w->vlen, w->del, w->rev);
+		struct etcd_kv kv = {
+			.key = w->key, .klen = w->klen, .val = w->val,
+			.vlen = w->vlen, .is_delete = w->del, .mod_rev = w->rev,
+			.create_rev = w->create_rev, .lease = w->lease,
+		};
+
+		c->ev(c->arg, &kv);
 		wev_free(w);
 		/* The callback may have cancelled watches: look again. */
 		goto again;
@@ -245,6 +280,9 @@ watch_message(struct call *c, json_t *j)
 		    strcmp(json_string_value(json_object_get(ev, "type")),
 		    "DELETE") == 0;
 		w->rev = etcd_int(json_object_get(kv, "mod_revision"), 0);
+		w->create_rev = etcd_int(json_object_get(kv, "create_revision"),
+		    0);
+		w->lease = etcd_int(json_object_get(kv, "lease"), 0);
 		if (etcd_unb64(json_object_get(kv, "key"),
 		    (unsigned char **)&w->key, &w->klen) < 0 ||
 		    etcd_unb64(w->del ? NULL : json_object_get(kv, "value"),

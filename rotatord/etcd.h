@@ -29,11 +29,23 @@ struct etcd;
 typedef void (*etcd_cb)(void *arg, int rc, json_t *reply, const char *why);
 
 /*
- * One event of a watch (from the loop): key (klen bytes), the value
- * (vlen bytes; none for a delete), and the event's mod_revision.
+ * One key as etcd has it, from a watch event or a range: the key (klen
+ * bytes), its value (vlen bytes, NUL-terminated; none for a delete), its
+ * revisions and the lease it is bound to (0: none).  Borrowed.
  */
-typedef void (*etcd_event_cb)(void *arg, const char *key, size_t klen,
-    const unsigned char *val, size_t vlen, int is_delete, int64_t rev);
+struct etcd_kv {
+	const char		*key;
+	size_t			 klen;
+	const unsigned char	*val;
+	size_t			 vlen;
+	int			 is_delete;
+	int64_t			 mod_rev;
+	int64_t			 create_rev;
+	int64_t			 lease;
+};
+
+/* One event of a watch (from the loop). */
+typedef void (*etcd_event_cb)(void *arg, const struct etcd_kv *kv);
 
 /*
  * A watch ended: -ESTALE when its start revision was compacted
@@ -97,6 +109,14 @@ json_t *etcd_b64(const void *p, size_t n);
  * Returns 0 or -EBADMSG.  A missing v is an empty value.
  */
 int etcd_unb64(const json_t *v, unsigned char **ret, size_t *ret_len);
+
+/*
+ * Decodes one element of a range reply's "kvs" into kv, with the key and
+ * value in new buffers *ret_key / *ret_val (free() both; wipe the value if
+ * it may be secret).  Returns 0 or -EBADMSG / -ENOMEM.
+ */
+int etcd_kv_decode(const json_t *j, struct etcd_kv *kv, unsigned char **ret_key,
+    unsigned char **ret_val);
 
 /* An int64 that etcd sends as a JSON string (or number); def if absent. */
 int64_t etcd_int(const json_t *v, int64_t def);

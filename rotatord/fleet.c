@@ -4,45 +4,93 @@
  *
  * One state machine per host: a lease, the host's registration, a read
  * of the whole prefix, then a watch from the revision after it.  Every
- * write of the leader, and every host's view of the fleet, goes through
- * that watch, so the leader learns of its own writes the way every other
- * host does.  Failures are retried from the step that failed, after a
- * backoff, while whatever is published stays in place.
+ * host's view of the fleet goes through that read and that watch; the
+ * leader also applies its own writes as soon as etcd has taken them.
+ * Failures are retried from the step that failed, after a backoff, while
+ * whatever is published stays in place.
+ *
+ * Trust.  etcd is a transport: every value under the prefix is an
+ * authenticated record (fleetrec.h) and one that does not verify, or that
+ * names another key, host, secret or generation than the one it is
+ * stored at, is refused: counted (rotatord_cluster_records_refused_total)
+ * and logged once, never half applied.  Leases are checked too: a host's
+ * registration, its acknowledgements and the leader key count only while
+ * bound to the lease they name.
+ *
+ * Generations.  A generation number means one key set forever.  The
+ * leader writes each generation with a compare-and-swap on the record it
+ * replaces (its mod revision, or absence) as well as the fence on its
+ * leadership; a lost race re-reads instead of minting again.  Every host
+ * keeps the highest generation it accepted, with its fingerprint, in
+ * state_dir (fleetstate.h) and refuses anything older, or another key
+ * under the same number, also after a restart; the leader numbers new
+ * generations above both etcd's and its own mark.
+ *
+ * Rollout in two phases: a new key is first published accept-only (after
+ * the key that encrypts); when every registered host has acknowledged
+ * exactly that generation (its number and fingerprint) the leader
+ * promotes it.  A host that stays silent for ack_timeout is left behind:
+ * the leader promotes without it and marks it stale (PREFIX/stale/HOST),
+ * and the stale host, seeing that, reads the fleet again and is not
+ * ready until it has caught up.
+ *
+ * rotate --fleet writes a request with its own identity
+ * (PREFIX/rotate/ID).  Every host applies it once to its own credentials
+ * (also a host that was away, on its return: applied ids are kept in
+ * state_dir); for fleet secrets whoever leads makes the new key and marks
+ * the request done for that secret (PREFIX/done/ID/NAME) in the same
+ * transaction, so a leader change never repeats it.  Requests are kept a
+ * day.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
-
+#include <idp/b64.h>
 #include <idp/secret.h>
 
 #include "etcd.h"
 #include "fleet.h"
+#include "fleetrec.h"
+#include "fleetstate.h"
 #include "log.h"
 
 #define KEY_LEN		32
-#define NONCE_LEN	12
-#define TAG_LEN		16
-#define MAX_DOC		(256 * 1024)	/* 17 keys of 4096 bytes, base64 */
 #define RETRY_MIN_MS	500
 #define RETRY_MAX_MS	10000
-#define DUTY_MS		1000		/* the leader looks at its secrets */
-#define WAIT_WARN_MS	60000		/* a promotion waiting this long: say so */
+#define DUTY_MS		1000		/* the leader looks at its duties */
+#define WAIT_WARN_MS	60000		/* a promotion waiting: say so */
+#define ROTATE_KEEP_MS	(24LL * 3600 * 1000)	/* rotate requests */
+#define MAX_NAMES	64		/* names in one rotate request */
+#define LOGGED		128		/* refusals remembered for log-once */
 
 enum state { F_LEASE, F_REGISTER, F_SYNC, F_RUN };
+
+/* Why a record was refused (a label of the metric each). */
+enum refusal {
+	RF_LEADER, RF_HOST, RF_ACK, RF_PUB, RF_SECRET, RF_ROLLBACK,
+	RF_ROTATE, RF_DONE, RF_STALE, RF_OTHER, RF_N,
+};
+
+static const char *const refusal_names[RF_N] = {
+	[RF_LEADER] = "leader", [RF_HOST] = "host", [RF_ACK] = "ack",
+	[RF_PUB] = "pub", [RF_SECRET] = "secret", [RF_ROLLBACK] = "rollback",
+	[RF_ROTATE] = "rotate", [RF_DONE] = "done", [RF_STALE] = "stale",
+	[RF_OTHER] = "other",
+};
 
 struct fsecret {
 	char			 name[CONFIG_MAX_NAME + 1];
 	const struct cfg_cred	*cfg;		/* NULL: no longer configured */
-	int64_t			 gen;		/* newest document, 0: none */
-	int64_t			 seen;		/* newest generation in etcd */
+	/* The generation this host holds. */
+	int64_t			 gen;		/* 0: none */
+	char			 fp[FLEETREC_FP_LEN + 1];
+	struct idp_secret	*plain;		/* its document */
 	struct idp_secret	*keys[FLEET_MAX_KEYS];	/* newest first */
 	int64_t			 issued[FLEET_MAX_KEYS];
 	size_t			 n;
@@ -50,24 +98,65 @@ struct fsecret {
 	int64_t			 lifetime;
 	int64_t			 applied;	/* gen published here */
 	int64_t			 acked;		/* gen acknowledged */
-	int			 forced;	/* leader: rotate --fleet */
+	/* What etcd holds at PREFIX/secrets/NAME. */
+	int64_t			 mod_rev;	/* 0: absent */
+	int64_t			 etcd_gen;	/* 0: absent or not authentic */
+	char			 etcd_fp[FLEETREC_FP_LEN + 1];
 	int64_t			 waiting_since;	/* leader: promotion pending */
+	int64_t			 warned;
+};
+
+struct host {
+	char		 name[65];
+	int64_t		 lease;
 };
 
 struct ack {
 	char		 secret[CONFIG_MAX_NAME + 1];
 	char		 host[65];
 	int64_t		 gen;
+	char		 fp[FLEETREC_FP_LEN + 1];
 };
 
-/* Public keys of a signer: another host's (pubs) or this host's (own). */
+struct rotreq {
+	char		 id[FLEET_ID_MAX + 1];
+	int64_t		 at;
+	char		**names;
+	size_t		 n;
+	int		 asked;		/* leader: removal asked */
+};
+
+struct done {
+	char		 id[FLEET_ID_MAX + 1];
+	char		 name[CONFIG_MAX_NAME + 1];
+};
+
+struct stale {
+	char		 host[65];
+	char		 secret[CONFIG_MAX_NAME + 1];
+	int64_t		 gen;
+	int		 asked;		/* leader: removal asked */
+};
+
+/* Public keys of a signer or a CA's certificates: another host's or ours. */
 struct pub {
 	char		 host[65];
 	int		 ca;		/* a CA's certificates, not a JWKS */
 	char		 signer[CONFIG_MAX_NAME + 1];	/* signer or CA name */
-	char		*doc;		/* JWKS; own: the whole etcd value */
+	char		*doc;		/* JWKS or PEM; own: the record body */
 	int64_t		 until;		/* wall ms */
 	int		 written;	/* own: in etcd since the last sync */
+	int		 asked;		/* leader: removal asked */
+};
+
+/* The leader's write in flight. */
+struct write {
+	uint64_t		 id;		/* 0: none */
+	struct fsecret		*s;
+	int64_t			 gen;
+	char			 fp[FLEETREC_FP_LEN + 1];
+	struct idp_secret	*plain;
+	char			*key;		/* PREFIX/secrets/NAME */
 };
 
 struct fleet {
@@ -75,10 +164,12 @@ struct fleet {
 	const struct config	*cfg;
 	struct fleet_ops	 ops;
 	struct etcd		*e;
-	unsigned char		 key[KEY_LEN];
+	struct fleetrec_keys	 k;
+	struct fleetstate	*st;
 	char			*prefix;
 	char			*name;
 	int64_t			 ttl;		/* ms */
+	int64_t			 ack_timeout;	/* ms */
 	enum state		 state;
 	int64_t			 lease;		/* 0: none */
 	int64_t			 rev;		/* last revision seen */
@@ -86,109 +177,47 @@ struct fleet {
 	uint64_t		 watch;
 	uint64_t		 ka_call;
 	uint64_t		 campaign;
-	uint64_t		 write;		/* leader: a secret being written */
+	uint64_t		 clean;		/* leader: a removal */
+	struct write		 wr;
 	int64_t			 last_ka;	/* boottime ms of the last good one */
 	int			 leader;
 	int64_t			 leader_rev;	/* create_revision of our leader key */
 	char			 leader_name[65];
+	int64_t			 forged_leader;	/* mod_rev of a forged leader key */
 	unsigned		 failures;
 	int			 tfd;		/* retry / next step */
 	int			 kfd;		/* keepalive */
 	int			 dfd;		/* leader duties */
 	struct fsecret		*s;
 	size_t			 n_s;
-	char			**hosts;
+	struct host		*hosts;
 	size_t			 n_hosts;
 	struct ack		*acks;
 	size_t			 n_acks;
+	struct rotreq		*reqs;
+	size_t			 n_reqs;
+	struct done		*dones;
+	size_t			 n_dones;
+	struct stale		*stales;
+	size_t			 n_stales;
+	int			 self_stale;
+	int			 syncing;	/* on_range() is applying */
 	struct pub		*pubs;		/* other hosts' signer keys */
 	size_t			 n_pubs;
 	struct pub		*own;		/* this host's */
 	size_t			 n_own;
 	uint64_t		 errors;
 	uint64_t		 writes;
+	uint64_t		 refused[RF_N];
+	uint64_t		 logged[LOGGED];	/* hashes of refused records */
+	size_t			 n_logged;
 	char			 last_error[256];
 };
 
 static void step(struct fleet *);
 static void duties(struct fleet *);
 static void campaign(struct fleet *);
-
-/* ---- sealing ------------------------------------------------------------ */
-
-json_t *
-fleet_seal(const unsigned char *key, const char *aad, const void *plain,
-    size_t len)
-{
-	unsigned char nonce[NONCE_LEN], *ct = NULL;
-	EVP_CIPHER_CTX *ctx = NULL;
-	json_t *j = NULL;
-	int n, fin;
-
-	if (len > MAX_DOC || RAND_bytes(nonce, sizeof(nonce)) != 1 ||
-	    (ct = malloc(len + TAG_LEN)) == NULL ||
-	    (ctx = EVP_CIPHER_CTX_new()) == NULL)
-		goto out;
-	if (EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, nonce) != 1 ||
-	    EVP_EncryptUpdate(ctx, NULL, &n, (const unsigned char *)aad,
-	    (int)strlen(aad)) != 1 ||
-	    EVP_EncryptUpdate(ctx, ct, &n, plain, (int)len) != 1 ||
-	    EVP_EncryptFinal_ex(ctx, ct + n, &fin) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TAG_LEN,
-	    ct + len) != 1)
-		goto out;
-	j = json_pack("{s:i,s:o,s:o}", "v", 1, "nonce", etcd_b64(nonce,
-	    sizeof(nonce)), "ct", etcd_b64(ct, len + TAG_LEN));
-out:
-	EVP_CIPHER_CTX_free(ctx);
-	free(ct);
-	return j;
-}
-
-struct idp_secret *
-fleet_open(const unsigned char *key, const char *aad, const json_t *sealed)
-{
-	unsigned char *nonce = NULL, *ct = NULL;
-	size_t nlen = 0, clen = 0;
-	struct idp_secret *p = NULL;
-	EVP_CIPHER_CTX *ctx = NULL;
-	int n, ok = 0;
-
-	if (json_integer_value(json_object_get(sealed, "v")) != 1 ||
-	    etcd_unb64(json_object_get(sealed, "nonce"), &nonce, &nlen) < 0 ||
-	    etcd_unb64(json_object_get(sealed, "ct"), &ct, &clen) < 0 ||
-	    nlen != NONCE_LEN || clen < TAG_LEN || clen > MAX_DOC + TAG_LEN ||
-	    (p = idp_secret_new(clen - TAG_LEN)) == NULL ||
-	    (ctx = EVP_CIPHER_CTX_new()) == NULL)
-		goto out;
-	if (EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, nonce) != 1 ||
-	    EVP_DecryptUpdate(ctx, NULL, &n, (const unsigned char *)aad,
-	    (int)strlen(aad)) != 1 ||
-	    EVP_DecryptUpdate(ctx, p->buf, &n, ct, (int)(clen - TAG_LEN)) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG_LEN,
-	    ct + clen - TAG_LEN) != 1 ||
-	    EVP_DecryptFinal_ex(ctx, p->buf + n, &n) != 1)
-		goto out;
-	ok = 1;
-out:
-	EVP_CIPHER_CTX_free(ctx);
-	free(nonce);
-	free(ct);
-	if (!ok) {
-		idp_secret_free(p);
-		return NULL;
-	}
-	return p;
-}
-
-/* What a document is bound to: its key and generation. */
-static void
-doc_aad(const struct fleet *f, const char *name, int64_t gen, char *buf,
-    size_t size)
-{
-	snprintf(buf, size, "rotatord-fleet-v1 %ssecrets/%s %lld", f->prefix,
-	    name, (long long)gen);
-}
+static void apply(struct fleet *, const struct etcd_kv *, int);
 
 /* ---- small helpers -------------------------------------------------------- */
 
@@ -213,6 +242,42 @@ fail(struct fleet *f, const char *fmt, ...)
 	snprintf(f->last_error, sizeof(f->last_error), "%s", buf);
 }
 
+/*
+ * A record that is refused: counted, and logged once per (key, mod
+ * revision), so that an attacker writing garbage cannot flood the log.
+ */
+static void
+refuse(struct fleet *f, enum refusal why, const struct etcd_kv *kv,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void
+refuse(struct fleet *f, enum refusal why, const struct etcd_kv *kv,
+    const char *fmt, ...)
+{
+	uint64_t h = 1469598103934665603ULL;
+	char buf[256];
+	va_list ap;
+	size_t i;
+
+	f->refused[why]++;
+	for (i = 0; i < kv->klen; i++)
+		h = (h ^ (unsigned char)kv->key[i]) * 1099511628211ULL;
+	h ^= (uint64_t)kv->mod_rev * 0x9e3779b97f4a7c15ULL;
+	for (i = 0; i < f->n_logged; i++)
+		if (f->logged[i] == h)
+			return;
+	if (f->n_logged < LOGGED)
+		f->logged[f->n_logged++] = h;
+	else
+		f->logged[h % LOGGED] = h;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	log_warn("cluster: refused %.*s (revision %lld): %s",
+	    (int)(kv->klen < 200 ? kv->klen : 200), kv->key,
+	    (long long)kv->mod_rev, buf);
+}
+
 static char *
 key_of(const struct fleet *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -220,7 +285,7 @@ key_of(const struct fleet *f, const char *fmt, ...) __attribute__((format(printf
 static char *
 key_of(const struct fleet *f, const char *fmt, ...)
 {
-	char rest[256], *k;
+	char rest[512], *k;
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -235,6 +300,77 @@ static json_t *
 b64s(const char *s)
 {
 	return etcd_b64(s, strlen(s));
+}
+
+/*
+ * The etcd value (base64 JSON string) of an authenticated record with
+ * body (taken) at key, or NULL.
+ */
+static json_t *
+record(const struct fleet *f, const char *key, json_t *body)
+{
+	char *text, *val;
+	json_t *v;
+
+	text = body != NULL ? json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS) :
+	    NULL;
+	json_decref(body);
+	if (text == NULL)
+		return NULL;
+	val = fleetrec_wrap(&f->k, key, strlen(key), text);
+	free(text);
+	if (val == NULL)
+		return NULL;
+	v = b64s(val);
+	free(val);
+	return v;
+}
+
+/* Writes an authenticated record (body taken), bound to lease if not 0. */
+static int
+put_record(struct fleet *f, const char *key, json_t *body, int64_t lease,
+    etcd_cb cb, uint64_t *ret_id)
+{
+	json_t *v = record(f, key, body), *req;
+	char ls[32];
+
+	if (v == NULL)
+		return -ENOMEM;
+	req = json_pack("{s:o,s:o}", "key", b64s(key), "value", v);
+	if (req != NULL && lease != 0) {
+		snprintf(ls, sizeof(ls), "%lld", (long long)lease);
+		json_object_set_new(req, "lease", json_string(ls));
+	}
+	return etcd_call(f->e, "/v3/kv/put", req, cb, f, ret_id);
+}
+
+/*
+ * The body of the record kv if it is authentic (0), else refuses it as
+ * why and returns -1.  A deleted key has no body.
+ */
+static json_t *
+open_record(struct fleet *f, enum refusal why, const struct etcd_kv *kv)
+{
+	json_t *body = NULL;
+	int rc;
+
+	rc = fleetrec_unwrap(&f->k, kv->key, kv->klen, kv->val, kv->vlen,
+	    &body);
+	if (rc == 0)
+		return body;
+	refuse(f, why, kv, "%s", rc == -EKEYREJECTED ? "not authenticated "
+	    "with the fleet key" : rc == -E2BIG ? "too large" : "not a fleet "
+	    "record");
+	return NULL;
+}
+
+/* Is member name of body the string want (len bytes)? */
+static int
+body_says(const json_t *body, const char *name, const char *want, size_t len)
+{
+	const char *v = fleetrec_str(body, name);
+
+	return v != NULL && strlen(v) == len && memcmp(v, want, len) == 0;
 }
 
 static void
@@ -274,107 +410,454 @@ secret_clear_keys(struct fsecret *s)
 }
 
 static void
+write_clear(struct fleet *f)
+{
+	etcd_cancel(f->e, f->wr.id);
+	idp_secret_free(f->wr.plain);
+	free(f->wr.key);
+	memset(&f->wr, 0, sizeof(f->wr));
+}
+
+static void
 step_down(struct fleet *f, const char *why)
 {
 	if (!f->leader)
 		return;
 	f->leader = 0;
 	f->leader_rev = 0;
-	etcd_cancel(f->e, f->write);
-	f->write = 0;
+	write_clear(f);
+	etcd_cancel(f->e, f->clean);
+	f->clean = 0;
 	loop_timer_at(f->dfd, 0);
 	log_notice("cluster: no longer leading the fleet: %s", why);
 }
 
-/* ---- hosts and acknowledgements ------------------------------------------- */
-
-static void
-host_set(struct fleet *f, const char *h, size_t len, int present)
+/* A name of the fleet (host, secret): 1 to max bytes of [A-Za-z0-9._-]. */
+static int
+good_name(const char *s, size_t len, size_t max)
 {
 	size_t i;
-	char **v;
 
-	if (len == 0 || len > 64)
-		return;
-	for (i = 0; i < f->n_hosts; i++)
-		if (strlen(f->hosts[i]) == len &&
-		    memcmp(f->hosts[i], h, len) == 0)
-			break;
-	if (present && i == f->n_hosts) {
-		if ((v = reallocarray(f->hosts, f->n_hosts + 1,
-		    sizeof(*v))) == NULL)
-			return;
-		f->hosts = v;
-		if ((f->hosts[f->n_hosts] = strndup(h, len)) != NULL)
-			f->n_hosts++;
-	} else if (!present && i < f->n_hosts) {
-		free(f->hosts[i]);
-		f->hosts[i] = f->hosts[--f->n_hosts];
-	}
+	if (len == 0 || len > max)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' &&
+		    s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
+		    s[i] == '.' || s[i] == '_' || s[i] == '-'))
+			return 0;
+	return 1;
 }
 
-/* "SECRET/HOST" = gen (absent: deleted). */
-static void
-ack_set(struct fleet *f, const char *k, size_t len, const unsigned char *v,
-    int present)
+/* ---- hosts, acknowledgements, stale marks ----------------------------------- */
+
+static struct host *
+host_find(struct fleet *f, const char *h, size_t len)
 {
-	const char *slash = memchr(k, '/', len);
+	size_t i;
+
+	for (i = 0; i < f->n_hosts; i++)
+		if (strlen(f->hosts[i].name) == len &&
+		    memcmp(f->hosts[i].name, h, len) == 0)
+			return &f->hosts[i];
+	return NULL;
+}
+
+static void
+host_gone(struct fleet *f, const char *h, size_t len)
+{
+	struct host *x = host_find(f, h, len);
+
+	if (x != NULL)
+		*x = f->hosts[--f->n_hosts];
+}
+
+static void on_register(void *, int, json_t *, const char *);
+static void on_reregister(void *, int, json_t *, const char *);
+
+/*
+ * This host's registration: its name, region and lease.  With ret_id,
+ * the state machine's step (on_register); without, a repair.
+ */
+static int
+register_self(struct fleet *f, uint64_t *ret_id)
+{
+	char *k = key_of(f, "hosts/%s", f->name), ls[32];
+	int rc;
+
+	if (k == NULL)
+		return -ENOMEM;
+	snprintf(ls, sizeof(ls), "%lld", (long long)f->lease);
+	rc = put_record(f, k, json_pack("{s:s,s:s,s:s}", "host", f->name,
+	    "region", f->cfg->region != NULL ? f->cfg->region : "", "lease",
+	    ls), f->lease, ret_id != NULL ? on_register : on_reregister,
+	    ret_id);
+	free(k);
+	return rc;
+}
+
+static void
+on_reregister(void *arg, int rc, json_t *reply, const char *why)
+{
+	if (rc < 0)
+		fail(arg, "cannot register this host again: %s", why);
+}
+
+/* "hosts/HOST": a registration, bound to the lease it names. */
+static void
+host_rec(struct fleet *f, const struct etcd_kv *kv, const char *h, size_t len)
+{
+	json_t *body;
+	struct host *x, *nx;
+	int64_t lease;
+	int self = strlen(f->name) == len && memcmp(f->name, h, len) == 0;
+
+	if (kv->is_delete) {
+		host_gone(f, h, len);
+		/* Ours removed while we live (by hand, or an attacker). */
+		if (self && f->state == F_RUN && f->lease != 0)
+			(void)register_self(f, NULL);
+		return;
+	}
+	host_gone(f, h, len);
+	if ((body = open_record(f, RF_HOST, kv)) == NULL)
+		goto mine;
+	lease = fleetrec_int(body, "lease", 0);
+	if (!good_name(h, len, 64) || !body_says(body, "host", h, len) ||
+	    lease == 0 || lease != kv->lease) {
+		refuse(f, RF_HOST, kv, "a registration that is not bound to "
+		    "the lease it names");
+		json_decref(body);
+		goto mine;
+	}
+	json_decref(body);
+	if ((nx = reallocarray(f->hosts, f->n_hosts + 1, sizeof(*nx))) == NULL)
+		return;
+	f->hosts = nx;
+	x = &f->hosts[f->n_hosts++];
+	memcpy(x->name, h, len);
+	x->name[len] = '\0';
+	x->lease = lease;
+	return;
+mine:
+	/* Ours overwritten by something else: register again. */
+	if (self && f->state == F_RUN && f->lease != 0)
+		(void)register_self(f, NULL);
+}
+
+static struct ack *
+ack_find(struct fleet *f, const char *secret, size_t sl, const char *host,
+    size_t hl)
+{
+	size_t i;
+
+	for (i = 0; i < f->n_acks; i++)
+		if (strlen(f->acks[i].secret) == sl &&
+		    memcmp(f->acks[i].secret, secret, sl) == 0 &&
+		    strlen(f->acks[i].host) == hl &&
+		    memcmp(f->acks[i].host, host, hl) == 0)
+			return &f->acks[i];
+	return NULL;
+}
+
+/* "acks/SECRET/HOST": HOST holds generation gen (fingerprint fp). */
+static void
+ack_rec(struct fleet *f, const struct etcd_kv *kv, const char *k, size_t len)
+{
+	const char *slash = memchr(k, '/', len), *fp;
 	struct ack *a, *na;
-	size_t sl, hl, i;
+	size_t sl, hl;
+	json_t *body;
+	int64_t lease;
 
 	if (slash == NULL)
 		return;
 	sl = (size_t)(slash - k);
 	hl = len - sl - 1;
-	if (sl == 0 || sl > CONFIG_MAX_NAME || hl == 0 || hl > 64)
+	if ((a = ack_find(f, k, sl, slash + 1, hl)) != NULL)
+		*a = f->acks[--f->n_acks];
+	if (kv->is_delete || (body = open_record(f, RF_ACK, kv)) == NULL)
 		return;
-	for (i = 0; i < f->n_acks; i++) {
-		a = &f->acks[i];
-		if (strlen(a->secret) == sl && memcmp(a->secret, k, sl) == 0 &&
-		    strlen(a->host) == hl && memcmp(a->host, slash + 1, hl) == 0)
-			break;
-	}
-	if (!present) {
-		if (i < f->n_acks)
-			f->acks[i] = f->acks[--f->n_acks];
+	lease = fleetrec_int(body, "lease", 0);
+	fp = fleetrec_str(body, "fp");
+	if (!good_name(k, sl, CONFIG_MAX_NAME) || !good_name(slash + 1, hl,
+	    64) || !body_says(body, "secret", k, sl) ||
+	    !body_says(body, "host", slash + 1, hl) || lease == 0 ||
+	    lease != kv->lease || fp == NULL || strlen(fp) != FLEETREC_FP_LEN ||
+	    fleetrec_int(body, "gen", 0) <= 0) {
+		refuse(f, RF_ACK, kv, "an acknowledgement that does not match "
+		    "its key or lease");
+		json_decref(body);
 		return;
 	}
-	if (i == f->n_acks) {
-		if ((na = reallocarray(f->acks, f->n_acks + 1,
-		    sizeof(*na))) == NULL)
-			return;
+	if ((na = reallocarray(f->acks, f->n_acks + 1, sizeof(*na))) != NULL) {
 		f->acks = na;
 		a = &f->acks[f->n_acks++];
 		memcpy(a->secret, k, sl);
 		a->secret[sl] = '\0';
 		memcpy(a->host, slash + 1, hl);
 		a->host[hl] = '\0';
+		a->gen = fleetrec_int(body, "gen", 0);
+		snprintf(a->fp, sizeof(a->fp), "%s", fp);
 	}
-	f->acks[i].gen = strtoll((const char *)v, NULL, 10);
+	json_decref(body);
 }
 
-/* Has every registered host acknowledged gen of secret name? */
+/* Has host h acknowledged exactly what this host holds of s? */
 static int
-all_acked(const struct fleet *f, const char *name, int64_t gen,
-    const char **missing)
+host_acked(const struct fleet *f, const struct fsecret *s, const char *h)
 {
-	size_t i, j;
+	size_t i;
 
-	for (i = 0; i < f->n_hosts; i++) {
-		for (j = 0; j < f->n_acks; j++)
-			if (strcmp(f->acks[j].secret, name) == 0 &&
-			    strcmp(f->acks[j].host, f->hosts[i]) == 0 &&
-			    f->acks[j].gen >= gen)
-				break;
-		if (j == f->n_acks) {
-			*missing = f->hosts[i];
-			return 0;
+	for (i = 0; i < f->n_acks; i++)
+		if (strcmp(f->acks[i].secret, s->name) == 0 &&
+		    strcmp(f->acks[i].host, h) == 0 &&
+		    f->acks[i].gen == s->gen && strcmp(f->acks[i].fp, s->fp) == 0)
+			return 1;
+	return 0;
+}
+
+static struct stale *
+stale_find(struct fleet *f, const char *h, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < f->n_stales; i++)
+		if (strlen(f->stales[i].host) == len &&
+		    memcmp(f->stales[i].host, h, len) == 0)
+			return &f->stales[i];
+	return NULL;
+}
+
+/* "stale/HOST": the leader went on without HOST; it must catch up. */
+static void
+stale_rec(struct fleet *f, const struct etcd_kv *kv, const char *h, size_t len)
+{
+	struct stale *x, *nx;
+	int self = strlen(f->name) == len && memcmp(f->name, h, len) == 0;
+	json_t *body;
+	const char *sec;
+
+	if ((x = stale_find(f, h, len)) != NULL)
+		*x = f->stales[--f->n_stales];
+	if (kv->is_delete || (body = open_record(f, RF_STALE, kv)) == NULL) {
+		if (self && f->self_stale) {
+			f->self_stale = 0;
+			log_notice("cluster: this host is no longer stale");
+		}
+		return;
+	}
+	sec = fleetrec_str(body, "secret");
+	if (!good_name(h, len, 64) || !body_says(body, "host", h, len) ||
+	    sec == NULL || strlen(sec) > CONFIG_MAX_NAME) {
+		refuse(f, RF_STALE, kv, "a stale mark that does not match its "
+		    "key");
+		json_decref(body);
+		return;
+	}
+	if ((nx = reallocarray(f->stales, f->n_stales + 1,
+	    sizeof(*nx))) != NULL) {
+		f->stales = nx;
+		x = &f->stales[f->n_stales++];
+		memset(x, 0, sizeof(*x));
+		memcpy(x->host, h, len);
+		snprintf(x->secret, sizeof(x->secret), "%s", sec);
+		x->gen = fleetrec_int(body, "gen", 0);
+	}
+	json_decref(body);
+	if (self && !f->self_stale) {
+		f->self_stale = 1;
+		log_warn("cluster: the leader went on without this host (it did "
+		    "not acknowledge %s generation %lld in time): reading the "
+		    "fleet again", x != NULL ? x->secret : "a secret",
+		    (long long)(x != NULL ? x->gen : 0));
+		if (f->state == F_RUN && !f->syncing) {
+			f->state = F_SYNC;
+			loop_timer_at(f->tfd, loop_now_mono());
 		}
 	}
-	return 1;
 }
 
-/* ---- signer keys of the fleet ------------------------------------------- */
+/* ---- rotate requests ---------------------------------------------------- */
+
+static int
+done_known(const struct fleet *f, const char *id, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < f->n_dones; i++)
+		if (strcmp(f->dones[i].id, id) == 0 &&
+		    strcmp(f->dones[i].name, name) == 0)
+			return 1;
+	return 0;
+}
+
+/* "done/ID/NAME": request ID's new key for fleet secret NAME is made. */
+static void
+done_rec(struct fleet *f, const struct etcd_kv *kv, const char *k, size_t len)
+{
+	const char *slash = memchr(k, '/', len);
+	struct done *d, *nd;
+	size_t il, nl, i;
+	json_t *body;
+
+	if (slash == NULL)
+		return;
+	il = (size_t)(slash - k);
+	nl = len - il - 1;
+	for (i = 0; i < f->n_dones; i++)
+		if (strlen(f->dones[i].id) == il &&
+		    memcmp(f->dones[i].id, k, il) == 0 &&
+		    strlen(f->dones[i].name) == nl &&
+		    memcmp(f->dones[i].name, slash + 1, nl) == 0) {
+			f->dones[i] = f->dones[--f->n_dones];
+			break;
+		}
+	if (kv->is_delete || (body = open_record(f, RF_DONE, kv)) == NULL)
+		return;
+	if (il > FLEET_ID_MAX || !good_name(slash + 1, nl, CONFIG_MAX_NAME) ||
+	    !body_says(body, "id", k, il) ||
+	    !body_says(body, "name", slash + 1, nl)) {
+		refuse(f, RF_DONE, kv, "a done mark that does not match its key");
+		json_decref(body);
+		return;
+	}
+	json_decref(body);
+	if ((nd = reallocarray(f->dones, f->n_dones + 1, sizeof(*nd))) == NULL)
+		return;
+	f->dones = nd;
+	d = &f->dones[f->n_dones++];
+	memcpy(d->id, k, il);
+	d->id[il] = '\0';
+	memcpy(d->name, slash + 1, nl);
+	d->name[nl] = '\0';
+}
+
+static void
+req_free(struct rotreq *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->n; i++)
+		free(r->names[i]);
+	free(r->names);
+}
+
+static int
+req_names(const struct rotreq *r, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < r->n; i++)
+		if (strcmp(r->names[i], "*") == 0 ||
+		    strcmp(r->names[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+/* Does a request wait for a new key of fleet secret s (none done yet)? */
+static const struct rotreq *
+secret_pending(const struct fleet *f, const struct fsecret *s)
+{
+	size_t i;
+
+	for (i = 0; i < f->n_reqs; i++)
+		if (req_names(&f->reqs[i], s->name) &&
+		    f->reqs[i].at >= f->st->joined - ROTATE_KEEP_MS &&
+		    !done_known(f, f->reqs[i].id, s->name))
+			return &f->reqs[i];
+	return NULL;
+}
+
+/*
+ * Applies request r to this host's own credentials, once (fleet secrets
+ * are the leader's: see secret_pending()).
+ */
+static void
+req_apply(struct fleet *f, const struct rotreq *r)
+{
+	size_t i;
+	int rc;
+
+	if (fleetstate_applied(f->st, r->id))
+		return;
+	/* Made before this host first joined: not meant for it. */
+	if (r->at < f->st->joined) {
+		(void)fleetstate_mark_applied(f->st, r->id, r->at,
+		    loop_now_wall() - 2 * ROTATE_KEEP_MS);
+		return;
+	}
+	log_notice("cluster: rotate --fleet request %s from %s", r->id,
+	    r->n == 1 ? r->names[0] : "several credentials");
+	for (i = 0; i < f->cfg->n_creds; i++) {
+		const struct cfg_cred *c = f->cfg->creds[i];
+
+		if (!req_names(r, c->name))
+			continue;
+		if (c->type == CRED_SECRET && c->fleet)
+			continue;	/* the leader makes it */
+		f->ops.rotate(f->ops.arg, c->name);
+	}
+	if (fleetstate_mark_applied(f->st, r->id, r->at, loop_now_wall() -
+	    2 * ROTATE_KEEP_MS) < 0 || (rc = fleetstate_save(f->st)) < 0)
+		fail(f, "cannot record rotate request %s in %s", r->id,
+		    f->st->path);
+}
+
+/* "rotate/ID": a rotate --fleet request. */
+static void
+req_rec(struct fleet *f, const struct etcd_kv *kv, const char *id, size_t len)
+{
+	struct rotreq r, *nr;
+	json_t *body, *names, *el;
+	size_t i;
+
+	for (i = 0; i < f->n_reqs; i++)
+		if (strlen(f->reqs[i].id) == len &&
+		    memcmp(f->reqs[i].id, id, len) == 0) {
+			req_free(&f->reqs[i]);
+			f->reqs[i] = f->reqs[--f->n_reqs];
+			break;
+		}
+	if (kv->is_delete || (body = open_record(f, RF_ROTATE, kv)) == NULL)
+		return;
+	memset(&r, 0, sizeof(r));
+	names = json_object_get(body, "names");
+	if (len > FLEET_ID_MAX || !good_name(id, len, FLEET_ID_MAX) ||
+	    !body_says(body, "id", id, len) || !json_is_array(names) ||
+	    json_array_size(names) == 0 ||
+	    json_array_size(names) > MAX_NAMES ||
+	    (r.at = fleetrec_int(body, "at", 0)) <= 0)
+		goto bad;
+	if ((r.names = calloc(json_array_size(names), sizeof(*r.names))) ==
+	    NULL)
+		goto out;
+	json_array_foreach(names, i, el) {
+		const char *n = json_string_value(el);
+
+		if (n == NULL || (strcmp(n, "*") != 0 &&
+		    !good_name(n, strlen(n), CONFIG_MAX_NAME)))
+			goto bad;
+		if ((r.names[r.n] = strdup(n)) == NULL)
+			goto out;
+		r.n++;
+	}
+	memcpy(r.id, id, len);
+	r.id[len] = '\0';
+	if ((nr = reallocarray(f->reqs, f->n_reqs + 1, sizeof(*nr))) == NULL)
+		goto out;
+	f->reqs = nr;
+	f->reqs[f->n_reqs++] = r;
+	json_decref(body);
+	req_apply(f, &f->reqs[f->n_reqs - 1]);
+	return;
+bad:
+	refuse(f, RF_ROTATE, kv, "a rotate request that does not match its key");
+out:
+	req_free(&r);
+	json_decref(body);
+}
+
+/* ---- signer keys and CA certificates of the fleet ----------------------------- */
 
 static void
 pubs_clear(struct pub *v, size_t *n)
@@ -384,18 +867,19 @@ pubs_clear(struct pub *v, size_t *n)
 }
 
 /*
- * "HOST/jwks/SIGNER" = {"until": ms, "jwks": {...}} or "HOST/ca/CA" =
- * {"until": ms, "pem": "..."}, or deleted.
+ * "pub/HOST/jwks/SIGNER" = {host, kind: "jwks", name, until, jwks} or
+ * "pub/HOST/ca/CA" = {host, kind: "ca", name, until, pem}, or deleted.
+ * Only an authentic record of another host, unexpired, is taken.
  */
 static void
-pub_set(struct fleet *f, const char *k, size_t len, const unsigned char *val,
-    size_t vlen, int present)
+pub_rec(struct fleet *f, const struct etcd_kv *kv, const char *k, size_t len)
 {
 	const char *s1 = memchr(k, '/', len), *signer;
 	size_t hl, sl, i;
-	struct pub *p, *np;
-	json_t *j = NULL;
+	struct pub *p = NULL, *np;
+	json_t *body = NULL;
 	char *doc = NULL;
+	int64_t until;
 	int ca;
 
 	if (s1 == NULL || (hl = (size_t)(s1 - k)) == 0 || hl > 64)
@@ -415,36 +899,46 @@ pub_set(struct fleet *f, const char *k, size_t len, const unsigned char *val,
 	/* This host's own keys are its own business. */
 	if (strlen(f->name) == hl && memcmp(f->name, k, hl) == 0)
 		return;
-	for (i = 0; i < f->n_pubs; i++) {
-		p = &f->pubs[i];
-		if (p->ca == ca && strlen(p->host) == hl &&
-		    memcmp(p->host, k, hl) == 0 && strlen(p->signer) == sl &&
-		    memcmp(p->signer, signer, sl) == 0)
+	for (i = 0; i < f->n_pubs; i++)
+		if (f->pubs[i].ca == ca && strlen(f->pubs[i].host) == hl &&
+		    memcmp(f->pubs[i].host, k, hl) == 0 &&
+		    strlen(f->pubs[i].signer) == sl &&
+		    memcmp(f->pubs[i].signer, signer, sl) == 0) {
+			p = &f->pubs[i];
 			break;
+		}
+	if (!kv->is_delete && (body = open_record(f, RF_PUB, kv)) != NULL) {
+		until = fleetrec_int(body, "until", 0);
+		if (!body_says(body, "host", k, hl) ||
+		    !body_says(body, "name", signer, sl) ||
+		    !body_says(body, "kind", ca ? "ca" : "jwks", ca ? 2 : 4) ||
+		    (ca ? fleetrec_str(body, "pem") == NULL :
+		    !json_is_object(json_object_get(body, "jwks")))) {
+			refuse(f, RF_PUB, kv, "keys that do not match their key");
+		} else if (until <= loop_now_wall()) {
+			/* Authentic but past its time: not trusted any more. */
+		} else if (ca) {
+			doc = strdup(fleetrec_str(body, "pem"));
+		} else {
+			doc = json_dumps(json_object_get(body, "jwks"),
+			    JSON_COMPACT);
+		}
+		json_decref(body);
 	}
-	if (!present) {
-		if (i < f->n_pubs) {
-			free(f->pubs[i].doc);
-			f->pubs[i] = f->pubs[--f->n_pubs];
+	if (doc == NULL) {
+		/* Deleted, refused or expired: no longer trusted. */
+		if (p != NULL) {
+			free(p->doc);
+			*p = f->pubs[--f->n_pubs];
 			if (f->ops.keys != NULL)
 				f->ops.keys(f->ops.arg);
 		}
 		return;
 	}
-	if ((j = json_loadb((const char *)val, vlen, 0, NULL)) == NULL ||
-	    (ca ? (json_string_value(json_object_get(j, "pem")) == NULL ||
-	    (doc = strdup(json_string_value(json_object_get(j, "pem")))) ==
-	    NULL) : (!json_is_object(json_object_get(j, "jwks")) ||
-	    (doc = json_dumps(json_object_get(j, "jwks"), JSON_COMPACT)) ==
-	    NULL))) {
-		json_decref(j);
-		return;
-	}
-	if (i == f->n_pubs) {
+	if (p == NULL) {
 		if ((np = reallocarray(f->pubs, f->n_pubs + 1,
 		    sizeof(*np))) == NULL) {
 			free(doc);
-			json_decref(j);
 			return;
 		}
 		f->pubs = np;
@@ -454,9 +948,7 @@ pub_set(struct fleet *f, const char *k, size_t len, const unsigned char *val,
 		memcpy(p->host, k, hl);
 		memcpy(p->signer, signer, sl);
 	}
-	p = &f->pubs[i];
-	p->until = json_integer_value(json_object_get(j, "until"));
-	json_decref(j);
+	p->until = until;
 	if (p->doc != NULL && strcmp(p->doc, doc) == 0) {
 		free(doc);
 		return;
@@ -481,6 +973,7 @@ static void
 own_write(struct fleet *f)
 {
 	struct pub *p;
+	json_t *body;
 	size_t i;
 	char *k;
 
@@ -491,14 +984,14 @@ own_write(struct fleet *f)
 		if (p->written || (k = key_of(f, "pub/%s/%s/%s", f->name,
 		    p->ca ? "ca" : "jwks", p->signer)) == NULL)
 			continue;
-		if (etcd_call(f->e, "/v3/kv/put", json_pack("{s:o,s:o}", "key",
-		    b64s(k), "value", b64s(p->doc)), on_pub_put, f, NULL) == 0)
+		body = json_loads(p->doc, 0, NULL);
+		if (put_record(f, k, body, 0, on_pub_put, NULL) == 0)
 			p->written = 1;
 		free(k);
 	}
 }
 
-/* This host's keys or certificates (value v, taken) for the fleet. */
+/* This host's keys or certificates (body v, taken) for the fleet. */
 static int
 own_set(struct fleet *f, int ca, const char *signer, json_t *v,
     int64_t until)
@@ -548,7 +1041,8 @@ fleet_publish_jwks(struct fleet *f, const char *signer, const char *doc,
 		return -EINVAL;
 	if ((jw = json_loads(doc, 0, NULL)) == NULL)
 		return -EINVAL;
-	return own_set(f, 0, signer, json_pack("{s:I,s:o}", "until",
+	return own_set(f, 0, signer, json_pack("{s:s,s:s,s:s,s:I,s:o}", "host",
+	    f->name, "kind", "jwks", "name", signer, "until",
 	    (json_int_t)until, "jwks", jw), until);
 }
 
@@ -558,18 +1052,21 @@ fleet_publish_ca(struct fleet *f, const char *ca, const char *pem,
 {
 	if (strlen(ca) > CONFIG_MAX_NAME)
 		return -EINVAL;
-	return own_set(f, 1, ca, json_pack("{s:I,s:s}", "until",
-	    (json_int_t)until, "pem", pem), until);
+	return own_set(f, 1, ca, json_pack("{s:s,s:s,s:s,s:I,s:s}", "host",
+	    f->name, "kind", "ca", "name", ca, "until", (json_int_t)until,
+	    "pem", pem), until);
 }
 
 size_t
 fleet_peer_ca(const struct fleet *f, const char *ca, const char **docs,
     size_t max)
 {
+	int64_t now = loop_now_wall();
 	size_t i, n = 0;
 
 	for (i = 0; i < f->n_pubs; i++)
-		if (f->pubs[i].ca && strcmp(f->pubs[i].signer, ca) == 0) {
+		if (f->pubs[i].ca && strcmp(f->pubs[i].signer, ca) == 0 &&
+		    f->pubs[i].until > now) {
 			if (n < max)
 				docs[n] = f->pubs[i].doc;
 			n++;
@@ -581,10 +1078,12 @@ size_t
 fleet_peer_jwks(const struct fleet *f, const char *signer, const char **docs,
     size_t max)
 {
+	int64_t now = loop_now_wall();
 	size_t i, n = 0;
 
 	for (i = 0; i < f->n_pubs; i++)
-		if (!f->pubs[i].ca && strcmp(f->pubs[i].signer, signer) == 0) {
+		if (!f->pubs[i].ca && strcmp(f->pubs[i].signer, signer) == 0 &&
+		    f->pubs[i].until > now) {
 			if (n < max)
 				docs[n] = f->pubs[i].doc;
 			n++;
@@ -600,21 +1099,68 @@ pubs_expire(struct fleet *f, int64_t now)
 	char *k;
 
 	for (i = 0; i < f->n_pubs; i++) {
-		if (f->pubs[i].until >= now || (k = key_of(f,
-		    "pub/%s/%s/%s", f->pubs[i].host, f->pubs[i].ca ? "ca" :
-		    "jwks", f->pubs[i].signer)) == NULL)
+		if (f->pubs[i].until >= now || f->pubs[i].asked ||
+		    (k = key_of(f, "pub/%s/%s/%s", f->pubs[i].host,
+		    f->pubs[i].ca ? "ca" : "jwks", f->pubs[i].signer)) == NULL)
 			continue;
 		log_info("cluster: host %s's %s of %s expired; removing them",
 		    f->pubs[i].host, f->pubs[i].ca ? "certificates" : "keys",
 		    f->pubs[i].signer);
 		(void)etcd_call(f->e, "/v3/kv/deleterange", json_pack("{s:o}",
 		    "key", b64s(k)), on_pub_put, f, NULL);
-		f->pubs[i].until = INT64_MAX;	/* asked once */
+		f->pubs[i].asked = 1;		/* once */
 		free(k);
 	}
 }
 
 /* ---- secrets: read, publish, acknowledge ------------------------------------ */
+
+/*
+ * The document of one generation (JSON text, as a secret): the keys
+ * (base64url, newest first), when each was made, which one encrypts, the
+ * lifetime.  Its bytes are what the fingerprint covers.
+ */
+static struct idp_secret *
+doc_plain(const struct fsecret *s, int64_t gen, struct idp_secret *const *keys,
+    const int64_t *issued, size_t n, size_t active)
+{
+	struct idp_secret *out = NULL;
+	json_t *doc, *ka, *ia;
+	char *text, *b;
+	size_t i;
+
+	ka = json_array();
+	ia = json_array();
+	for (i = 0; ka != NULL && ia != NULL && i < n; i++) {
+		if ((b = malloc(idp_b64url_enc_len(keys[i]->len) + 1)) == NULL)
+			break;
+		idp_b64url_encode(keys[i]->buf, keys[i]->len, b);
+		json_array_append_new(ka, json_string(b));
+		explicit_bzero(b, strlen(b));
+		free(b);
+		json_array_append_new(ia, json_integer(issued[i]));
+	}
+	doc = json_pack("{s:i,s:s,s:I,s:o,s:o,s:I,s:I}", "v", 2, "name",
+	    s->name, "gen", (json_int_t)gen, "keys", ka, "issued", ia,
+	    "active", (json_int_t)active, "lifetime",
+	    (json_int_t)s->cfg->lifetime);
+	text = doc != NULL && i == n ? json_dumps(doc, JSON_COMPACT |
+	    JSON_SORT_KEYS) : NULL;
+	/* The key strings inside the jansson tree are wiped with it below. */
+	if (doc != NULL) {
+		json_array_foreach(json_object_get(doc, "keys"), i, ka)
+			if (json_string_value(ka) != NULL)
+				explicit_bzero((char *)json_string_value(ka),
+				    json_string_length(ka));
+	}
+	json_decref(doc);
+	if (text == NULL)
+		return NULL;
+	out = idp_secret_dup(text, strlen(text));
+	explicit_bzero(text, strlen(text));
+	free(text);
+	return out;
+}
 
 static void
 on_ack_put(void *arg, int rc, json_t *reply, const char *why)
@@ -630,7 +1176,7 @@ static void
 secret_apply(struct fleet *f, struct fsecret *s)
 {
 	struct idp_secret *order[FLEET_MAX_KEYS];
-	char *k, gen[32], lease[32];
+	char *k, ls[32];
 	size_t i, o = 0;
 	int rc;
 
@@ -655,152 +1201,284 @@ secret_apply(struct fleet *f, struct fsecret *s)
 		    s->active == 0 ? "new key encrypts" : "new key accepted "
 		    "only");
 	}
-	if (s->acked == s->gen || f->lease == 0)
+	if (s->acked == s->gen || f->lease == 0 || f->state != F_RUN)
 		return;
-	snprintf(gen, sizeof(gen), "%lld", (long long)s->gen);
 	if ((k = key_of(f, "acks/%s/%s", s->name, f->name)) == NULL)
 		return;
-	snprintf(lease, sizeof(lease), "%lld", (long long)f->lease);
-	if (etcd_call(f->e, "/v3/kv/put", json_pack("{s:o,s:o,s:s}", "key",
-	    b64s(k), "value", b64s(gen), "lease", lease), on_ack_put, f,
-	    NULL) == 0)
+	snprintf(ls, sizeof(ls), "%lld", (long long)f->lease);
+	if (put_record(f, k, json_pack("{s:s,s:s,s:I,s:s,s:s}", "secret",
+	    s->name, "host", f->name, "gen", (json_int_t)s->gen, "fp", s->fp,
+	    "lease", ls), f->lease, on_ack_put, NULL) == 0)
 		s->acked = s->gen;
 	free(k);
 }
 
-/* PREFIX/secrets/NAME = a sealed document (see doc_make()). */
-static void
-secret_read(struct fleet *f, const char *name, size_t nlen,
-    const unsigned char *val, size_t vlen)
+/*
+ * Takes generation gen of s, whose document is plain (taken) with
+ * fingerprint fp: parses it, raises the high-water mark (durably), and
+ * publishes.  Returns 0, or -EBADMSG for a document that does not parse
+ * (nothing changed then).
+ */
+static int
+secret_take(struct fleet *f, struct fsecret *s, int64_t gen, const char *fp,
+    struct idp_secret *plain)
 {
-	struct fsecret *s = secret_find(f, name, nlen);
-	struct idp_secret *plain = NULL;
-	json_t *env = NULL, *doc = NULL, *keys, *issued, *el;
-	char aad[512];
-	int64_t gen;
-	size_t i;
+	struct idp_secret *keys[FLEET_MAX_KEYS];
+	int64_t issued[FLEET_MAX_KEYS];
+	json_t *doc, *ka, *ia, *el;
+	size_t i, n = 0, active;
+	int64_t lifetime;
+	int rc = -EBADMSG;
 
-	if (s == NULL || s->cfg == NULL)
-		return;		/* not a fleet secret of this host's config */
-	if ((env = json_loadb((const char *)val, vlen, 0, NULL)) == NULL ||
-	    (gen = json_integer_value(json_object_get(env, "gen"))) <= 0) {
-		fail(f, "secret %s: a document that is not readable", s->name);
+	doc = json_loadb((const char *)plain->buf, plain->len,
+	    JSON_REJECT_DUPLICATES, NULL);
+	ka = json_object_get(doc, "keys");
+	ia = json_object_get(doc, "issued");
+	active = (size_t)json_integer_value(json_object_get(doc, "active"));
+	lifetime = json_integer_value(json_object_get(doc, "lifetime"));
+	if (json_integer_value(json_object_get(doc, "v")) != 2 ||
+	    !body_says(doc, "name", s->name, strlen(s->name)) ||
+	    json_integer_value(json_object_get(doc, "gen")) != gen ||
+	    !json_is_array(ka) || json_array_size(ka) == 0 ||
+	    json_array_size(ka) > FLEET_MAX_KEYS ||
+	    json_array_size(ia) != json_array_size(ka) ||
+	    !json_is_integer(json_object_get(doc, "active")) ||
+	    active >= json_array_size(ka) || lifetime <= 0)
 		goto out;
-	}
-	if (gen > s->seen)
-		s->seen = gen;
-	if (gen <= s->gen)
-		goto out;
-	doc_aad(f, s->name, gen, aad, sizeof(aad));
-	if ((plain = fleet_open(f->key, aad, env)) == NULL) {
-		fail(f, "secret %s: generation %lld does not decrypt with this "
-		    "host's key_file (a different fleet key?)", s->name,
-		    (long long)gen);
-		goto out;
-	}
-	doc = json_loadb((const char *)plain->buf, plain->len, 0, NULL);
-	keys = json_object_get(doc, "keys");
-	issued = json_object_get(doc, "issued");
-	if (!json_is_array(keys) || json_array_size(keys) == 0 ||
-	    json_array_size(keys) > FLEET_MAX_KEYS ||
-	    json_array_size(issued) != json_array_size(keys) ||
-	    (size_t)json_integer_value(json_object_get(doc, "active")) >=
-	    json_array_size(keys) ||
-	    json_integer_value(json_object_get(doc, "gen")) != gen) {
-		fail(f, "secret %s: generation %lld is malformed", s->name,
-		    (long long)gen);
-		goto out;
-	}
-	secret_clear_keys(s);
-	json_array_foreach(keys, i, el) {
+	json_array_foreach(ka, i, el) {
+		const char *b = json_string_value(el);
 		unsigned char *raw;
 		size_t rlen;
 
-		if (etcd_unb64(el, &raw, &rlen) < 0)
-			break;
-		s->keys[i] = idp_secret_dup(raw, rlen);
-		OPENSSL_cleanse(raw, rlen);
+		if (b == NULL || idp_b64url_decode_alloc(b, strlen(b), &raw,
+		    &rlen) < 0)
+			goto out;
+		if (rlen == 0 || rlen > 4096) {
+			explicit_bzero(raw, rlen);
+			free(raw);
+			goto out;
+		}
+		keys[n] = idp_secret_dup(raw, rlen);
+		explicit_bzero(raw, rlen);
 		free(raw);
-		if (s->keys[i] == NULL)
-			break;
-		s->issued[i] = json_integer_value(json_array_get(issued, i));
-		s->n++;
+		if (keys[n] == NULL)
+			goto out;
+		issued[n] = json_integer_value(json_array_get(ia, i));
+		n++;
 	}
-	if (s->n != json_array_size(keys)) {
-		secret_clear_keys(s);
-		fail(f, "secret %s: generation %lld is malformed", s->name,
-		    (long long)gen);
+	/* Durable first: a restart must never accept anything older. */
+	if (fleetstate_set_hw(f->st, s->name, gen, fp) < 0 ||
+	    fleetstate_save(f->st) < 0)
+		fail(f, "secret %s: cannot record generation %lld in %s; "
+		    "going on with it", s->name, (long long)gen, f->st->path);
+	secret_clear_keys(s);
+	for (i = 0; i < n; i++) {
+		s->keys[i] = keys[i];
+		s->issued[i] = issued[i];
+	}
+	s->n = n;
+	n = 0;
+	s->gen = gen;
+	snprintf(s->fp, sizeof(s->fp), "%s", fp);
+	idp_secret_free(s->plain);
+	s->plain = plain;
+	plain = NULL;
+	s->active = active;
+	s->lifetime = lifetime;
+	s->waiting_since = 0;
+	secret_apply(f, s);
+	rc = 0;
+out:
+	for (i = 0; i < n; i++)
+		idp_secret_free(keys[i]);
+	if (doc != NULL) {
+		json_array_foreach(json_object_get(doc, "keys"), i, el)
+			if (json_string_value(el) != NULL)
+				explicit_bzero((char *)json_string_value(el),
+				    json_string_length(el));
+	}
+	json_decref(doc);
+	idp_secret_free(plain);
+	return rc;
+}
+
+/*
+ * "secrets/NAME" = {name, gen, fp, by, nonce, ct}: authenticated, then
+ * opened, then compared with what this host has accepted before.
+ */
+static void
+secret_rec(struct fleet *f, const struct etcd_kv *kv, const char *name,
+    size_t nlen)
+{
+	struct fsecret *s = secret_find(f, name, nlen);
+	struct idp_secret *plain = NULL;
+	const struct fleet_hw *hw;
+	char fp[FLEETREC_FP_LEN + 1];
+	const char *bfp;
+	json_t *body;
+	int64_t gen;
+
+	if (s == NULL || s->cfg == NULL)
+		return;		/* not a fleet secret of this host's config */
+	s->mod_rev = kv->is_delete ? 0 : kv->mod_rev;
+	s->etcd_gen = 0;
+	s->etcd_fp[0] = '\0';
+	if (kv->is_delete || (body = open_record(f, RF_SECRET, kv)) == NULL)
+		return;
+	gen = fleetrec_int(body, "gen", 0);
+	bfp = fleetrec_str(body, "fp");
+	if (!body_says(body, "name", name, nlen) || gen <= 0 || bfp == NULL ||
+	    strlen(bfp) != FLEETREC_FP_LEN) {
+		refuse(f, RF_SECRET, kv, "a secret that does not match its key");
 		goto out;
 	}
-	s->gen = gen;
-	s->active = (size_t)json_integer_value(json_object_get(doc, "active"));
-	s->lifetime = json_integer_value(json_object_get(doc, "lifetime"));
-	secret_apply(f, s);
+	if (fleetrec_open(&f->k, kv->key, gen, body, &plain) < 0 ||
+	    fleetrec_fp(&f->k, plain->buf, plain->len, fp) < 0 ||
+	    !idp_secret_equal(fp, FLEETREC_FP_LEN, bfp, FLEETREC_FP_LEN)) {
+		refuse(f, RF_SECRET, kv, "generation %lld does not open with "
+		    "the fleet key", (long long)gen);
+		goto out;
+	}
+	s->etcd_gen = gen;
+	snprintf(s->etcd_fp, sizeof(s->etcd_fp), "%s", fp);
+	hw = fleetstate_hw(f->st, s->name);
+	if (hw != NULL && (gen < hw->gen || (gen == hw->gen &&
+	    strcmp(fp, hw->fp) != 0))) {
+		refuse(f, RF_ROLLBACK, kv, "generation %lld %s generation %lld "
+		    "accepted before", (long long)gen, gen < hw->gen ?
+		    "is older than" : "holds another key than",
+		    (long long)hw->gen);
+		goto out;
+	}
+	if (gen == s->gen) {
+		secret_apply(f, s);	/* an acknowledgement still owed */
+		goto out;
+	}
+	if (secret_take(f, s, gen, fp, plain) < 0)
+		refuse(f, RF_SECRET, kv, "generation %lld is malformed",
+		    (long long)gen);
+	plain = NULL;
 out:
-	json_decref(doc);
-	json_decref(env);
 	idp_secret_free(plain);
+	json_decref(body);
+}
+
+/* ---- the leader key -------------------------------------------------------- */
+
+static void
+on_clear_forged(void *arg, int rc, json_t *reply, const char *why)
+{
+	if (rc < 0)
+		fail(arg, "cannot remove a forged leader key: %s", why);
+}
+
+/*
+ * A leader key that is not authentic holds the place nobody can take:
+ * remove exactly that version of it (the deletion comes back through the
+ * watch, and then a host campaigns).
+ */
+static void
+leader_clear_forged(struct fleet *f)
+{
+	char *lk = key_of(f, "leader"), rev[32];
+	json_t *cmp, *del;
+
+	if (lk == NULL || f->forged_leader == 0) {
+		free(lk);
+		return;
+	}
+	snprintf(rev, sizeof(rev), "%lld", (long long)f->forged_leader);
+	cmp = json_pack("[{s:o,s:s,s:s,s:s}]", "key", b64s(lk), "target", "MOD",
+	    "result", "EQUAL", "mod_revision", rev);
+	del = json_pack("[{s:{s:o}}]", "requestDeleteRange", "key", b64s(lk));
+	free(lk);
+	(void)etcd_call(f->e, "/v3/kv/txn", json_pack("{s:o,s:o}", "compare",
+	    cmp, "success", del), on_clear_forged, f, NULL);
+}
+
+/* "leader" = {host, lease}, bound to that lease. */
+static void
+leader_rec(struct fleet *f, const struct etcd_kv *kv)
+{
+	const char *h;
+	json_t *body;
+	int64_t lease;
+
+	if (kv->is_delete) {
+		f->leader_name[0] = '\0';
+		f->forged_leader = 0;
+		step_down(f, "the leader key is gone");
+		if (f->state == F_RUN)
+			campaign(f);
+		return;
+	}
+	body = open_record(f, RF_LEADER, kv);
+	h = fleetrec_str(body, "host");
+	lease = fleetrec_int(body, "lease", 0);
+	if (body == NULL || h == NULL || !good_name(h, strlen(h), 64) ||
+	    lease == 0 || lease != kv->lease) {
+		if (body != NULL)
+			refuse(f, RF_LEADER, kv, "a leader key not bound to the "
+			    "lease it names");
+		json_decref(body);
+		f->leader_name[0] = '\0';
+		step_down(f, "the leader key is not authentic");
+		f->forged_leader = kv->mod_rev;
+		if (f->state == F_RUN)
+			leader_clear_forged(f);
+		return;
+	}
+	f->forged_leader = 0;
+	snprintf(f->leader_name, sizeof(f->leader_name), "%s", h);
+	json_decref(body);
+	if (strcmp(f->leader_name, f->name) != 0) {
+		step_down(f, "another host holds the leader key");
+	} else if (!f->leader && f->lease != 0 && lease == f->lease) {
+		/*
+		 * Still ours (same lease): lead again, after a step down for
+		 * keepalives that did not get through while the lease lived.
+		 */
+		f->leader = 1;
+		f->leader_rev = kv->create_rev;
+		log_notice("cluster: leading the fleet again (the leader key "
+		    "is still this host's)");
+	} else if (f->leader && kv->create_rev != f->leader_rev) {
+		step_down(f, "the leader key was made again");
+	}
 }
 
 /* ---- what the prefix says ----------------------------------------------------- */
 
-/* One key of the prefix (from the first read or the watch). */
+/* One key of the prefix (from the first read, a watch or a txn answer). */
 static void
-apply(struct fleet *f, const char *key, size_t klen, const unsigned char *val,
-    size_t vlen, int del, int live)
+apply(struct fleet *f, const struct etcd_kv *kv, int live)
 {
-	size_t pl = strlen(f->prefix);
+	size_t pl = strlen(f->prefix), n;
 	const char *k;
-	size_t n;
 
-	if (klen < pl || memcmp(key, f->prefix, pl) != 0)
+	if (kv->klen < pl || memcmp(kv->key, f->prefix, pl) != 0)
 		return;
-	k = key + pl;
-	n = klen - pl;
-	if (n == 6 && memcmp(k, "leader", 6) == 0) {
-		if (del || vlen == 0) {
-			f->leader_name[0] = '\0';
-			step_down(f, "the leader key is gone");
-			if (f->state == F_RUN)
-				campaign(f);
-		} else {
-			snprintf(f->leader_name, sizeof(f->leader_name), "%.*s",
-			    (int)(vlen < 64 ? vlen : 64), (const char *)val);
-			if (f->leader && strcmp(f->leader_name, f->name) != 0)
-				step_down(f, "another host holds the leader key");
-		}
-	} else if (n > 6 && memcmp(k, "hosts/", 6) == 0) {
-		host_set(f, k + 6, n - 6, !del);
-	} else if (n > 5 && memcmp(k, "acks/", 5) == 0) {
-		ack_set(f, k + 5, n - 5, val, !del);
-	} else if (n > 4 && memcmp(k, "pub/", 4) == 0) {
-		pub_set(f, k + 4, n - 4, val, vlen, !del);
-	} else if (n > 8 && memcmp(k, "secrets/", 8) == 0) {
-		if (!del)
-			secret_read(f, k + 8, n - 8, val, vlen);
-	} else if (n > 7 && memcmp(k, "rotate/", 7) == 0 && live && !del) {
-		char name[CONFIG_MAX_NAME + 1];
-		struct fsecret *s;
-		size_t i;
-
-		if (n - 7 > CONFIG_MAX_NAME)
-			return;
-		memcpy(name, k + 7, n - 7);
-		name[n - 7] = '\0';
-		log_notice("cluster: rotate --fleet %s", name);
-		for (i = 0; i < f->cfg->n_creds; i++) {
-			const struct cfg_cred *c = f->cfg->creds[i];
-
-			if (strcmp(name, "*") != 0 && strcmp(name, c->name) != 0)
-				continue;
-			if ((s = secret_find(f, c->name, strlen(c->name))) !=
-			    NULL && s->cfg != NULL)
-				s->forced = 1;	/* the leader makes it */
-			else
-				f->ops.rotate(f->ops.arg, c->name);
-		}
-	}
-	if (f->leader)
+	k = kv->key + pl;
+	n = kv->klen - pl;
+	if (n == 6 && memcmp(k, "leader", 6) == 0)
+		leader_rec(f, kv);
+	else if (n > 6 && memcmp(k, "hosts/", 6) == 0)
+		host_rec(f, kv, k + 6, n - 6);
+	else if (n > 5 && memcmp(k, "acks/", 5) == 0)
+		ack_rec(f, kv, k + 5, n - 5);
+	else if (n > 4 && memcmp(k, "pub/", 4) == 0)
+		pub_rec(f, kv, k + 4, n - 4);
+	else if (n > 8 && memcmp(k, "secrets/", 8) == 0)
+		secret_rec(f, kv, k + 8, n - 8);
+	else if (n > 7 && memcmp(k, "rotate/", 7) == 0)
+		req_rec(f, kv, k + 7, n - 7);
+	else if (n > 5 && memcmp(k, "done/", 5) == 0)
+		done_rec(f, kv, k + 5, n - 5);
+	else if (n > 6 && memcmp(k, "stale/", 6) == 0)
+		stale_rec(f, kv, k + 6, n - 6);
+	else if (!kv->is_delete)
+		refuse(f, RF_OTHER, kv, "not a key rotatord writes");
+	if (live && f->leader)
 		duties(f);
 }
 
@@ -810,119 +1488,250 @@ static void
 on_write(void *arg, int rc, json_t *reply, const char *why)
 {
 	struct fleet *f = arg;
+	struct write w = f->wr;
+	json_t *resp, *kvs;
+	struct etcd_kv kv;
+	unsigned char *kb = NULL, *vb = NULL;
 
-	f->write = 0;
+	f->wr.id = 0;
 	if (rc < 0) {
 		fail(f, "cannot write a fleet secret: %s", why);
+		write_clear(f);
 		loop_timer_at(f->dfd, loop_now_mono() + DUTY_MS);
 		return;
 	}
-	if (!json_is_true(json_object_get(reply, "succeeded"))) {
+	if (json_is_true(json_object_get(reply, "succeeded"))) {
+		f->writes++;
+		/* Ours now: the watch brings the same document back later. */
+		w.s->mod_rev = etcd_int(json_object_get(json_object_get(reply,
+		    "header"), "revision"), 0);
+		w.s->etcd_gen = w.gen;
+		snprintf(w.s->etcd_fp, sizeof(w.s->etcd_fp), "%s", w.fp);
+		f->wr.plain = NULL;
+		if (secret_take(f, w.s, w.gen, w.fp, w.plain) < 0)
+			fail(f, "secret %s: cannot read back generation %lld",
+			    w.s->name, (long long)w.gen);
+		write_clear(f);
+		loop_timer_at(f->dfd, loop_now_mono() + 50);
+		return;
+	}
+	/* Lost a compare: the leadership, or the record moved. */
+	resp = json_object_get(reply, "responses");
+	kvs = json_object_get(json_object_get(json_array_get(resp, 0),
+	    "response_range"), "kvs");
+	if (etcd_int(json_object_get(json_array_get(kvs, 0),
+	    "create_revision"), 0) != f->leader_rev) {
+		write_clear(f);
 		step_down(f, "the leader key changed under a write (fenced)");
 		return;
 	}
-	f->writes++;
-	/* The watch brings the document back; look again after it. */
+	kvs = json_object_get(json_object_get(json_array_get(resp, 1),
+	    "response_range"), "kvs");
+	log_info("cluster: secret %s: etcd held another version than the one "
+	    "this write replaced; reading it first", w.s->name);
+	if (json_array_size(kvs) == 0) {
+		w.s->mod_rev = 0;
+		w.s->etcd_gen = 0;
+	} else if (etcd_kv_decode(json_array_get(kvs, 0), &kv, &kb, &vb) == 0) {
+		apply(f, &kv, 0);
+		free(kb);
+		if (vb != NULL)
+			explicit_bzero(vb, kv.vlen);
+		free(vb);
+	}
+	write_clear(f);
 	loop_timer_at(f->dfd, loop_now_mono() + 50);
 }
 
 /*
- * Writes generation s->gen + 1 of secret s with keys[0..n) (newest first)
- * of which active encrypts, fenced on this host's leadership.
+ * Writes generation gen of s with document plain (taken), fenced on this
+ * host's leadership and compared with the record it replaces, together
+ * with the requests in extra (an array of txn operations, taken; NULL for
+ * none).  Returns 0 or -errno.
  */
 static int
-doc_write(struct fleet *f, struct fsecret *s, struct idp_secret *const *keys,
-    const int64_t *issued, size_t n, size_t active)
+secret_write(struct fleet *f, struct fsecret *s, int64_t gen,
+    struct idp_secret *plain, json_t *extra)
 {
-	json_t *doc, *ka, *ia, *env, *cmp, *put;
-	char aad[512], *plain, *sk, *lk, rev[32];
-	int64_t gen = s->gen + 1;
-	size_t i;
-	int rc;
+	char fp[FLEETREC_FP_LEN + 1], *sk = NULL, *lk = NULL, rev[32];
+	json_t *body = NULL, *val, *cmp, *succ, *fl;
+	int rc = -ENOMEM;
 
-	ka = json_array();
-	ia = json_array();
-	for (i = 0; i < n; i++) {
-		json_array_append_new(ka, etcd_b64(keys[i]->buf, keys[i]->len));
-		json_array_append_new(ia, json_integer(issued[i]));
-	}
-	doc = json_pack("{s:i,s:s,s:I,s:o,s:o,s:I,s:I}", "v", 1, "name",
-	    s->name, "gen", (json_int_t)gen, "keys", ka, "issued", ia,
-	    "active", (json_int_t)active, "lifetime",
-	    (json_int_t)s->cfg->lifetime);
-	plain = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
-	json_decref(doc);
 	if (plain == NULL)
-		return -ENOMEM;
-	doc_aad(f, s->name, gen, aad, sizeof(aad));
-	env = fleet_seal(f->key, aad, plain, strlen(plain));
-	OPENSSL_cleanse(plain, strlen(plain));
-	free(plain);
-	if (env == NULL)
-		return -ENOMEM;
-	json_object_set_new(env, "gen", json_integer(gen));
-	plain = json_dumps(env, JSON_COMPACT);
-	json_decref(env);
+		goto out;
 	sk = key_of(f, "secrets/%s", s->name);
 	lk = key_of(f, "leader");
-	if (plain == NULL || sk == NULL || lk == NULL) {
-		free(plain);
-		free(sk);
-		free(lk);
-		return -ENOMEM;
-	}
+	body = json_pack("{s:s,s:I,s:s}", "name", s->name, "gen",
+	    (json_int_t)gen, "by", f->name);
+	if (sk == NULL || lk == NULL || body == NULL ||
+	    (rc = fleetrec_fp(&f->k, plain->buf, plain->len, fp)) < 0 ||
+	    (rc = fleetrec_seal(&f->k, sk, gen, plain->buf, plain->len,
+	    body)) < 0)
+		goto out;
+	json_object_set_new(body, "fp", json_string(fp));
+	rc = -ENOMEM;
+	val = record(f, sk, body);
+	body = NULL;
+	if (val == NULL)
+		goto out;
 	snprintf(rev, sizeof(rev), "%lld", (long long)f->leader_rev);
 	cmp = json_pack("[{s:o,s:s,s:s,s:s}]", "key", b64s(lk), "target",
 	    "CREATE", "result", "EQUAL", "create_revision", rev);
-	put = json_pack("[{s:{s:o,s:o}}]", "requestPut", "key", b64s(sk),
-	    "value", b64s(plain));
-	free(plain);
+	if (s->mod_rev != 0) {
+		snprintf(rev, sizeof(rev), "%lld", (long long)s->mod_rev);
+		json_array_append_new(cmp, json_pack("{s:o,s:s,s:s,s:s}", "key",
+		    b64s(sk), "target", "MOD", "result", "EQUAL",
+		    "mod_revision", rev));
+	} else {
+		json_array_append_new(cmp, json_pack("{s:o,s:s,s:s,s:s}", "key",
+		    b64s(sk), "target", "CREATE", "result", "EQUAL",
+		    "create_revision", "0"));
+	}
+	succ = json_pack("[{s:{s:o,s:o}}]", "requestPut", "key", b64s(sk),
+	    "value", val);
+	if (extra != NULL)
+		json_array_extend(succ, extra);
+	fl = json_pack("[{s:{s:o}},{s:{s:o}}]", "requestRange", "key",
+	    b64s(lk), "requestRange", "key", b64s(sk));
+	if ((rc = etcd_call(f->e, "/v3/kv/txn", json_pack("{s:o,s:o,s:o}",
+	    "compare", cmp, "success", succ, "failure", fl), on_write, f,
+	    &f->wr.id)) < 0)
+		goto out;
+	f->wr.s = s;
+	f->wr.gen = gen;
+	snprintf(f->wr.fp, sizeof(f->wr.fp), "%s", fp);
+	f->wr.plain = plain;
+	f->wr.key = sk;
+	plain = NULL;
+	sk = NULL;
+out:
+	json_decref(extra);
+	json_decref(body);
+	idp_secret_free(plain);
 	free(sk);
 	free(lk);
-	rc = etcd_call(f->e, "/v3/kv/txn", json_pack("{s:o,s:o}", "compare",
-	    cmp, "success", put), on_write, f, &f->write);
 	return rc;
 }
 
-/* One secret's next step, if any: its first key, a new key, a promotion. */
+/* A txn operation that writes an authenticated record. */
+static json_t *
+put_op(const struct fleet *f, const char *key, json_t *body)
+{
+	json_t *v = record(f, key, body);
+
+	return v != NULL ? json_pack("{s:{s:o,s:o}}", "requestPut", "key",
+	    b64s(key), "value", v) : NULL;
+}
+
+/* The highest generation of s anyone has seen: new ones go above it. */
+static int64_t
+secret_top(const struct fleet *f, const struct fsecret *s)
+{
+	const struct fleet_hw *hw = fleetstate_hw(f->st, s->name);
+	int64_t top = s->gen;
+
+	if (hw != NULL && hw->gen > top)
+		top = hw->gen;
+	if (s->etcd_gen > top)
+		top = s->etcd_gen;
+	return top;
+}
+
+/* Promotes s's accept-only key; hosts in missing[] are left behind. */
+static int
+promote(struct fleet *f, struct fsecret *s, const char **missing,
+    size_t n_missing, int64_t now)
+{
+	size_t keep = s->cfg->keep > 0 ? s->cfg->keep : 1, n, i;
+	int64_t gen = secret_top(f, s) + 1;
+	json_t *extra = json_array();
+	char *k;
+
+	n = s->n < keep ? s->n : keep;
+	for (i = 0; i < n_missing; i++) {
+		if ((k = key_of(f, "stale/%s", missing[i])) == NULL)
+			continue;
+		json_array_append_new(extra, put_op(f, k, json_pack(
+		    "{s:s,s:s,s:I,s:I}", "host", missing[i], "secret", s->name,
+		    "gen", (json_int_t)s->gen, "at", (json_int_t)now)));
+		free(k);
+	}
+	if (n_missing > 0)
+		log_warn("cluster: secret %s: %zu host(s) did not acknowledge "
+		    "generation %lld within %llds (%s%s); promoting without "
+		    "them and marking them stale", s->name, n_missing,
+		    (long long)s->gen, (long long)(f->ack_timeout / 1000),
+		    missing[0], n_missing > 1 ? ", ..." : "");
+	else
+		log_notice("cluster: secret %s: every host has the new key; "
+		    "promoting it", s->name);
+	return secret_write(f, s, gen, doc_plain(s, gen, s->keys, s->issued,
+	    n, 0), extra);
+}
+
+/* One secret's next step, if any.  Returns 1 when a write started. */
 static int
 duty(struct fleet *f, struct fsecret *s, int64_t now)
 {
 	struct idp_secret *keys[FLEET_MAX_KEYS], *fresh = NULL;
-	int64_t issued[FLEET_MAX_KEYS];
-	const char *missing = NULL;
-	size_t n = 0, i, keep;
+	int64_t issued[FLEET_MAX_KEYS], gen;
+	const char *missing[64];
+	const struct rotreq *req;
+	json_t *extra;
+	size_t n = 0, i, keep, n_missing = 0;
+	char *k;
 	int rc;
 
-	/* A newer document this host cannot read: never overwrite it. */
-	if (s->cfg == NULL || s->seen > s->gen)
+	if (s->cfg == NULL)
 		return 0;
 	keep = s->cfg->keep > 0 ? s->cfg->keep : 1;
+	/* etcd must hold what this host holds (deleted, replayed, forged). */
+	if (s->gen > 0 && (s->etcd_gen != s->gen ||
+	    strcmp(s->etcd_fp, s->fp) != 0)) {
+		if (s->etcd_gen < s->gen) {
+			log_notice("cluster: secret %s: etcd does not hold "
+			    "generation %lld; writing it again", s->name,
+			    (long long)s->gen);
+			return secret_write(f, s, s->gen, idp_secret_dup(
+			    s->plain->buf, s->plain->len), NULL) < 0 ? -1 : 1;
+		}
+		gen = secret_top(f, s) + 1;
+		log_notice("cluster: secret %s: etcd holds a generation this "
+		    "host refused; writing its own keys as generation %lld",
+		    s->name, (long long)gen);
+		return secret_write(f, s, gen, doc_plain(s, gen, s->keys,
+		    s->issued, s->n, s->active), NULL) < 0 ? -1 : 1;
+	}
 	if (s->gen > 0 && s->n > 0 && s->active != 0) {
 		/* Accept-only out there: promote once every host has it. */
-		if (!all_acked(f, s->name, s->gen, &missing)) {
-			if (s->waiting_since == 0)
-				s->waiting_since = now;
-			else if (now - s->waiting_since > WAIT_WARN_MS) {
-				log_warn("cluster: secret %s: host %s has not "
-				    "taken generation %lld for %llds; the new "
-				    "key waits", s->name, missing,
-				    (long long)s->gen,
-				    (long long)((now - s->waiting_since) / 1000));
-				s->waiting_since = now;
-			}
-			return 0;
+		for (i = 0; i < f->n_hosts; i++) {
+			if (strcmp(f->hosts[i].name, f->name) == 0 ?
+			    s->applied == s->gen : host_acked(f, s,
+			    f->hosts[i].name))
+				continue;
+			if (n_missing < sizeof(missing) / sizeof(missing[0]))
+				missing[n_missing++] = f->hosts[i].name;
 		}
-		s->waiting_since = 0;
-		for (i = 0; i < s->n && n < keep; i++) {
-			keys[n] = s->keys[i];
-			issued[n++] = s->issued[i];
+		if (n_missing == 0)
+			return promote(f, s, NULL, 0, now) < 0 ? -1 : 1;
+		if (s->waiting_since == 0)
+			s->waiting_since = s->warned = now;
+		if (now - s->waiting_since >= f->ack_timeout)
+			return promote(f, s, missing, n_missing, now) < 0 ?
+			    -1 : 1;
+		if (now - s->warned >= WAIT_WARN_MS) {
+			log_warn("cluster: secret %s: host %s has not taken "
+			    "generation %lld for %llds; the new key waits (at "
+			    "most ack_timeout = %llds)", s->name, missing[0],
+			    (long long)s->gen,
+			    (long long)((now - s->waiting_since) / 1000),
+			    (long long)(f->ack_timeout / 1000));
+			s->warned = now;
 		}
-		log_notice("cluster: secret %s: every host has the new key; "
-		    "promoting it", s->name);
-		return doc_write(f, s, keys, issued, n, 0) < 0 ? -1 : 1;
+		return 0;
 	}
-	if (s->gen > 0 && s->n > 0 && !s->forced &&
+	req = secret_pending(f, s);
+	if (s->gen > 0 && s->n > 0 && req == NULL &&
 	    now < s->issued[0] + (int64_t)((double)s->cfg->lifetime *
 	    s->cfg->renew_at))
 		return 0;
@@ -935,15 +1744,119 @@ duty(struct fleet *f, struct fsecret *s, int64_t now)
 		keys[n] = s->keys[i];
 		issued[n++] = s->issued[i];
 	}
-	rc = doc_write(f, s, keys, issued, n, s->n > 0 ? 1 : 0);
+	gen = secret_top(f, s) + 1;
+	/* Every request waiting for it is done by this generation. */
+	extra = json_array();
+	for (i = 0; i < f->n_reqs; i++) {
+		if (!req_names(&f->reqs[i], s->name) ||
+		    done_known(f, f->reqs[i].id, s->name) ||
+		    (k = key_of(f, "done/%s/%s", f->reqs[i].id,
+		    s->name)) == NULL)
+			continue;
+		json_array_append_new(extra, put_op(f, k, json_pack(
+		    "{s:s,s:s,s:I}", "id", f->reqs[i].id, "name", s->name,
+		    "gen", (json_int_t)gen)));
+		free(k);
+	}
+	rc = secret_write(f, s, gen, doc_plain(s, gen, keys, issued, n,
+	    s->n > 0 ? 1 : 0), extra);
 	idp_secret_free(fresh);
 	if (rc < 0)
 		return -1;
-	log_notice("cluster: secret %s: new key (fleet generation %lld)%s",
-	    s->name, (long long)s->gen + 1, s->n > 0 ? ", accept-only until "
-	    "every host has it" : "");
-	s->forced = 0;
+	log_notice("cluster: secret %s: new key (fleet generation %lld)%s%s%s",
+	    s->name, (long long)gen, s->n > 0 ? ", accept-only until every "
+	    "host has it" : "", req != NULL ? ", for rotate request " : "",
+	    req != NULL ? req->id : "");
 	return 1;
+}
+
+static void
+on_clean(void *arg, int rc, json_t *reply, const char *why)
+{
+	struct fleet *f = arg;
+
+	f->clean = 0;
+	if (rc < 0)
+		fail(f, "cannot remove an old fleet record: %s", why);
+	else
+		loop_timer_at(f->dfd, loop_now_mono() + 50);
+}
+
+/* Deletes key (and everything under it with prefix), fenced. */
+static int
+clean(struct fleet *f, const char *key, int prefix)
+{
+	char *lk = key_of(f, "leader"), *end = prefix ? etcd_prefix_end(key) :
+	    NULL, rev[32];
+	json_t *cmp, *del;
+
+	if (lk == NULL || (prefix && end == NULL)) {
+		free(lk);
+		free(end);
+		return -ENOMEM;
+	}
+	snprintf(rev, sizeof(rev), "%lld", (long long)f->leader_rev);
+	cmp = json_pack("[{s:o,s:s,s:s,s:s}]", "key", b64s(lk), "target",
+	    "CREATE", "result", "EQUAL", "create_revision", rev);
+	del = json_pack("[{s:{s:o}}]", "requestDeleteRange", "key", b64s(key));
+	if (end != NULL)
+		json_object_set_new(json_object_get(json_array_get(del, 0),
+		    "requestDeleteRange"), "range_end", b64s(end));
+	free(lk);
+	free(end);
+	return etcd_call(f->e, "/v3/kv/txn", json_pack("{s:o,s:o}", "compare",
+	    cmp, "success", del), on_clean, f, &f->clean);
+}
+
+/* The leader's housekeeping: stale marks of hosts back, old requests. */
+static void
+housekeeping(struct fleet *f, int64_t now)
+{
+	struct fsecret *s;
+	size_t i;
+	char *k;
+
+	if (f->clean != 0)
+		return;
+	for (i = 0; i < f->n_stales; i++) {
+		struct stale *x = &f->stales[i];
+
+		s = secret_find(f, x->secret, strlen(x->secret));
+		if (x->asked || (host_find(f, x->host, strlen(x->host)) != NULL &&
+		    (s == NULL || s->gen == 0 || !host_acked(f, s, x->host))))
+			continue;
+		if ((k = key_of(f, "stale/%s", x->host)) == NULL)
+			continue;
+		x->asked = 1;
+		log_info("cluster: host %s has caught up (or left); no longer "
+		    "stale", x->host);
+		(void)clean(f, k, 0);
+		free(k);
+		return;		/* one at a time */
+	}
+	for (i = 0; i < f->n_reqs; i++) {
+		struct rotreq *r = &f->reqs[i];
+
+		if (r->asked || r->at >= now - ROTATE_KEEP_MS)
+			continue;
+		r->asked = 1;
+		if ((k = key_of(f, "done/%s/", r->id)) != NULL) {
+			char *end = etcd_prefix_end(k);
+
+			if (end != NULL)
+				(void)etcd_call(f->e, "/v3/kv/deleterange",
+				    json_pack("{s:o,s:o}", "key", b64s(k),
+				    "range_end", b64s(end)), on_pub_put, f,
+				    NULL);
+			free(end);
+			free(k);
+		}
+		if ((k = key_of(f, "rotate/%s", r->id)) != NULL) {
+			(void)clean(f, k, 0);
+			free(k);
+		}
+		return;
+	}
 }
 
 static void
@@ -952,9 +1865,12 @@ duties(struct fleet *f)
 	int64_t now = loop_now_wall();
 	size_t i;
 
-	if (!f->leader || f->write != 0 || f->state != F_RUN)
+	if (!f->leader || f->state != F_RUN)
 		return;
 	pubs_expire(f, now);
+	housekeeping(f, now);
+	if (f->wr.id != 0)
+		return;
 	for (i = 0; i < f->n_s; i++)
 		switch (duty(f, &f->s[i], now)) {
 		case 0:
@@ -1004,26 +1920,30 @@ static void
 campaign(struct fleet *f)
 {
 	json_t *cmp, *put;
-	char *lk, lease[32];
+	char *lk, ls[32];
 
 	if (f->campaign != 0 || f->leader || f->lease == 0 ||
-	    f->leader_name[0] != '\0' || (lk = key_of(f, "leader")) == NULL)
+	    f->leader_name[0] != '\0' || f->forged_leader != 0 ||
+	    (lk = key_of(f, "leader")) == NULL)
 		return;
-	snprintf(lease, sizeof(lease), "%lld", (long long)f->lease);
+	snprintf(ls, sizeof(ls), "%lld", (long long)f->lease);
 	cmp = json_pack("[{s:o,s:s,s:s,s:s}]", "key", b64s(lk), "target",
 	    "CREATE", "result", "EQUAL", "create_revision", "0");
-	put = json_pack("[{s:{s:o,s:o,s:s}}]", "requestPut", "key", b64s(lk),
-	    "value", b64s(f->name), "lease", lease);
+	put = put_op(f, lk, json_pack("{s:s,s:s}", "host", f->name, "lease",
+	    ls));
+	if (put != NULL)
+		json_object_set_new(json_object_get(put, "requestPut"), "lease",
+		    json_string(ls));
 	free(lk);
-	if (etcd_call(f->e, "/v3/kv/txn", json_pack("{s:o,s:o}", "compare",
-	    cmp, "success", put), on_campaign, f, &f->campaign) < 0)
+	if (put == NULL || etcd_call(f->e, "/v3/kv/txn", json_pack(
+	    "{s:o,s:[o]}", "compare", cmp, "success", put), on_campaign, f,
+	    &f->campaign) < 0)
 		fail(f, "cannot campaign for leader");
 }
 
 /* ---- the state machine ---------------------------------------------------------- */
 
-static void on_watch_event(void *, const char *, size_t,
-    const unsigned char *, size_t, int, int64_t);
+static void on_watch_event(void *, const struct etcd_kv *);
 static void on_watch_end(void *, int, int64_t, const char *);
 
 static void
@@ -1045,14 +1965,13 @@ watch_start(struct fleet *f)
 }
 
 static void
-on_watch_event(void *arg, const char *key, size_t klen,
-    const unsigned char *val, size_t vlen, int del, int64_t rev)
+on_watch_event(void *arg, const struct etcd_kv *kv)
 {
 	struct fleet *f = arg;
 
-	if (rev > f->rev)
-		f->rev = rev;
-	apply(f, key, klen, val, vlen, del, 1);
+	if (kv->mod_rev > f->rev)
+		f->rev = kv->mod_rev;
+	apply(f, kv, 1);
 }
 
 static void
@@ -1074,14 +1993,36 @@ on_watch_end(void *arg, int rc, int64_t compact_rev, const char *why)
 	retry(f);
 }
 
+/* Forgets what the prefix said (before reading it again). */
+static void
+forget_view(struct fleet *f)
+{
+	size_t i;
+
+	f->n_hosts = 0;
+	f->n_acks = 0;
+	f->n_dones = 0;
+	f->n_stales = 0;
+	for (i = 0; i < f->n_reqs; i++)
+		req_free(&f->reqs[i]);
+	f->n_reqs = 0;
+	pubs_clear(f->pubs, &f->n_pubs);
+	for (i = 0; i < f->n_s; i++) {
+		f->s[i].mod_rev = 0;
+		f->s[i].etcd_gen = 0;
+		f->s[i].etcd_fp[0] = '\0';
+	}
+}
+
 static void
 on_range(void *arg, int rc, json_t *reply, const char *why)
 {
 	struct fleet *f = arg;
 	json_t *kvs, *kv;
+	struct etcd_kv ekv;
 	unsigned char *k, *v;
-	size_t i, kl, vl;
-	int had_leader = 0;
+	size_t i;
+	int had_leader = 0, was_stale = f->self_stale;
 
 	f->call = 0;
 	if (rc < 0) {
@@ -1092,45 +2033,30 @@ on_range(void *arg, int rc, json_t *reply, const char *why)
 	f->rev = etcd_int(json_object_get(json_object_get(reply, "header"),
 	    "revision"), 0);
 	/* What was known before is replaced by what is there now. */
-	while (f->n_hosts > 0)
-		free(f->hosts[--f->n_hosts]);
-	f->n_acks = 0;
-	pubs_clear(f->pubs, &f->n_pubs);
+	forget_view(f);
+	f->self_stale = 0;
+	f->forged_leader = 0;
+	f->state = F_RUN;	/* so that repairs may go out while reading */
 	kvs = json_object_get(reply, "kvs");
+	f->syncing = 1;
 	json_array_foreach(kvs, i, kv) {
-		if (etcd_unb64(json_object_get(kv, "key"), &k, &kl) < 0)
+		if (etcd_kv_decode(kv, &ekv, &k, &v) < 0)
 			continue;
-		if (etcd_unb64(json_object_get(kv, "value"), &v, &vl) == 0) {
-			if (kl == strlen(f->prefix) + 6 &&
-			    memcmp(k + strlen(f->prefix), "leader", 6) == 0) {
-				had_leader = 1;
-				/*
-				 * Still ours (same lease): lead again, after a
-				 * step down for keepalives that did not get
-				 * through while the lease lived on.
-				 */
-				if (!f->leader && f->lease != 0 &&
-				    etcd_int(json_object_get(kv, "lease"), 0) ==
-				    f->lease) {
-					f->leader = 1;
-					f->leader_rev = etcd_int(json_object_get(
-					    kv, "create_revision"), 0);
-					log_notice("cluster: leading the fleet "
-					    "again (the leader key is still "
-					    "this host's)");
-				}
-			}
-			apply(f, (const char *)k, kl, v, vl, 0, 0);
-			OPENSSL_cleanse(v, vl);
-			free(v);
-		}
+		if (ekv.klen == strlen(f->prefix) + 6 &&
+		    memcmp(ekv.key + strlen(f->prefix), "leader", 6) == 0)
+			had_leader = 1;
+		apply(f, &ekv, 0);
+		explicit_bzero(v, ekv.vlen);
+		free(v);
 		free(k);
 	}
+	f->syncing = 0;
 	if (!had_leader) {
 		f->leader_name[0] = '\0';
 		step_down(f, "no leader key");
 	}
-	f->state = F_RUN;
+	if (was_stale && !f->self_stale)
+		log_notice("cluster: this host is no longer stale");
 	f->failures = 0;
 	f->last_error[0] = '\0';
 	log_info("cluster: in sync with etcd at revision %lld (%zu hosts, "
@@ -1141,9 +2067,15 @@ on_range(void *arg, int rc, json_t *reply, const char *why)
 	for (i = 0; i < f->n_own; i++)
 		f->own[i].written = 0;
 	own_write(f);
+	/* Acknowledgements the lease took with it. */
+	for (i = 0; i < f->n_s; i++)
+		if (f->s[i].gen > 0) {
+			f->s[i].acked = 0;
+			secret_apply(f, &f->s[i]);
+		}
 	if (f->ops.keys != NULL)
 		f->ops.keys(f->ops.arg);
-	if (!had_leader)
+	if (!had_leader || f->forged_leader != 0)
 		campaign(f);
 	else if (f->leader)
 		duties(f);
@@ -1163,6 +2095,7 @@ on_register(void *arg, int rc, json_t *reply, const char *why)
 	f->state = F_SYNC;
 	step(f);
 }
+
 
 static void
 on_grant(void *arg, int rc, json_t *reply, const char *why)
@@ -1187,7 +2120,7 @@ on_grant(void *arg, int rc, json_t *reply, const char *why)
 static void
 step(struct fleet *f)
 {
-	char *k, *end, lease[32], ttl[32];
+	char *end, ttl[32];
 	json_t *body;
 
 	if (f->call != 0)
@@ -1200,15 +2133,7 @@ step(struct fleet *f)
 			retry(f);
 		break;
 	case F_REGISTER:
-		if ((k = key_of(f, "hosts/%s", f->name)) == NULL)
-			break;
-		snprintf(lease, sizeof(lease), "%lld", (long long)f->lease);
-		body = json_pack("{s:o,s:o,s:s}", "key", b64s(k), "value",
-		    b64s(f->cfg->region != NULL ? f->cfg->region : ""),
-		    "lease", lease);
-		free(k);
-		if (etcd_call(f->e, "/v3/kv/put", body, on_register, f,
-		    &f->call) < 0)
+		if (register_self(f, &f->call) < 0)
 			retry(f);
 		break;
 	case F_SYNC:
@@ -1360,7 +2285,7 @@ read_key(const char *path, unsigned char *out)
 			rc = 0;
 		}
 		if (dec != NULL) {
-			OPENSSL_cleanse(dec, dlen);
+			explicit_bzero(dec, dlen);
 			free(dec);
 		}
 		json_decref(j);
@@ -1371,6 +2296,14 @@ read_key(const char *path, unsigned char *out)
 		    "digits or base64), e.g. from openssl rand -out FILE 32",
 		    path);
 	return rc;
+}
+
+static void
+secret_forget(struct fsecret *s)
+{
+	secret_clear_keys(s);
+	idp_secret_free(s->plain);
+	s->plain = NULL;
 }
 
 /* The fleet secrets of c: kept where they were, new ones added. */
@@ -1401,12 +2334,14 @@ secrets_bind(struct fleet *f, const struct config *c)
 	/* Secrets no longer configured are forgotten. */
 	for (i = j = 0; i < f->n_s; i++) {
 		if (f->s[i].cfg == NULL) {
-			secret_clear_keys(&f->s[i]);
+			secret_forget(&f->s[i]);
 			continue;
 		}
 		f->s[j++] = f->s[i];
 	}
 	f->n_s = j;
+	/* The leader's write points into f->s, which may have moved. */
+	write_clear(f);
 	return 0;
 }
 
@@ -1415,7 +2350,9 @@ fleet_new(struct loop *l, const struct config *c, const struct fleet_ops *ops,
     struct fleet **ret)
 {
 	const struct cfg_cluster *cc = &c->cluster;
+	unsigned char key[KEY_LEN];
 	struct fleet *f;
+	char why[512];
 	int rc;
 
 	if ((f = calloc(1, sizeof(*f))) == NULL)
@@ -1425,14 +2362,25 @@ fleet_new(struct loop *l, const struct config *c, const struct fleet_ops *ops,
 	f->ops = *ops;
 	f->tfd = f->kfd = f->dfd = -1;
 	f->ttl = cc->lease_ttl;
+	f->ack_timeout = cc->ack_timeout;
 	f->state = F_LEASE;
-	if ((rc = read_key(cc->key_file, f->key)) < 0)
+	rc = read_key(cc->key_file, key);
+	if (rc == 0)
+		rc = fleetrec_derive(key, sizeof(key), &f->k);
+	explicit_bzero(key, sizeof(key));
+	if (rc < 0)
 		goto fail;
 	rc = -ENOMEM;
 	if ((f->prefix = strdup(cc->prefix)) == NULL ||
 	    (f->name = strdup(cc->name)) == NULL ||
 	    secrets_bind(f, c) < 0)
 		goto fail;
+	if ((rc = fleetstate_load(c->state_dir, f->prefix, loop_now_wall(),
+	    &f->st, why, sizeof(why))) < 0)
+		goto fail;
+	if (why[0] != '\0')
+		log_err("cluster: %s; starting from an empty fleet state",
+		    why);
 	if ((rc = etcd_new(l, cc->endpoints, cc->n_endpoints, cc->ca_file,
 	    cc->client_cert, cc->client_key, cc->timeout, &f->e)) < 0)
 		goto fail;
@@ -1471,6 +2419,7 @@ fleet_configure(struct fleet *f, const struct config *c)
 	if (b->line == 0 || a->n_endpoints != b->n_endpoints ||
 	    strcmp(a->prefix, b->prefix) != 0 || strcmp(a->name, b->name) != 0 ||
 	    strcmp(a->key_file, b->key_file) != 0 ||
+	    strcmp(f->cfg->state_dir, c->state_dir) != 0 ||
 	    a->lease_ttl != b->lease_ttl || a->timeout != b->timeout ||
 	    !same_str(a->ca_file, b->ca_file) ||
 	    !same_str(a->client_cert, b->client_cert) ||
@@ -1480,6 +2429,7 @@ fleet_configure(struct fleet *f, const struct config *c)
 		if (strcmp(a->endpoints[i], b->endpoints[i]) != 0)
 			return 1;
 	f->cfg = c;
+	f->ack_timeout = b->ack_timeout;
 	if (secrets_bind(f, c) < 0)
 		return -ENOMEM;
 	/* Secrets new to this host: published as soon as they are read. */
@@ -1515,6 +2465,7 @@ fleet_free(struct fleet *f)
 	if (f == NULL)
 		return;
 	lease_revoke(f);
+	write_clear(f);
 	etcd_free(f->e);
 	if (f->tfd >= 0) {
 		loop_del(f->loop, f->tfd);
@@ -1529,19 +2480,23 @@ fleet_free(struct fleet *f)
 		close(f->dfd);
 	}
 	for (i = 0; i < f->n_s; i++)
-		secret_clear_keys(&f->s[i]);
+		secret_forget(&f->s[i]);
 	free(f->s);
-	for (i = 0; i < f->n_hosts; i++)
-		free(f->hosts[i]);
 	free(f->hosts);
 	free(f->acks);
+	for (i = 0; i < f->n_reqs; i++)
+		req_free(&f->reqs[i]);
+	free(f->reqs);
+	free(f->dones);
+	free(f->stales);
 	pubs_clear(f->pubs, &f->n_pubs);
 	free(f->pubs);
 	pubs_clear(f->own, &f->n_own);
 	free(f->own);
+	fleetstate_free(f->st);
 	free(f->prefix);
 	free(f->name);
-	OPENSSL_cleanse(f->key, sizeof(f->key));
+	explicit_bzero(&f->k, sizeof(f->k));
 	free(f);
 }
 
@@ -1558,7 +2513,10 @@ int
 fleet_rotate(struct fleet *f, const char *const *names, size_t n,
     char *why, size_t whylen)
 {
-	char *k, val[160];
+	unsigned char rnd[6];
+	char id[FLEET_ID_MAX + 1], hex[13], *k;
+	struct idp_secret *r = NULL;
+	json_t *arr;
 	size_t i;
 	int rc;
 
@@ -1567,21 +2525,41 @@ fleet_rotate(struct fleet *f, const char *const *names, size_t n,
 		    f->last_error[0] ? f->last_error : "starting");
 		return -ENOTCONN;
 	}
-	snprintf(val, sizeof(val), "{\"by\":\"%s\",\"at\":%lld}", f->name,
-	    (long long)loop_now_wall());
-	for (i = 0; i < (n > 0 ? n : 1); i++) {
-		if ((k = key_of(f, "rotate/%s", n > 0 ? names[i] : "*")) ==
-		    NULL)
-			return -ENOMEM;
-		rc = etcd_call(f->e, "/v3/kv/put", json_pack("{s:o,s:o}", "key",
-		    b64s(k), "value", b64s(val)), on_rotate_put, f, NULL);
-		free(k);
-		if (rc < 0) {
-			snprintf(why, whylen, "%s", strerror(-rc));
-			return rc;
-		}
+	if (n > MAX_NAMES) {
+		snprintf(why, whylen, "at most %d names at once", MAX_NAMES);
+		return -E2BIG;
 	}
+	if ((rc = idp_secret_random(sizeof(rnd), &r)) < 0)
+		return rc;
+	memcpy(rnd, r->buf, sizeof(rnd));
+	idp_secret_free(r);
+	for (i = 0; i < sizeof(rnd); i++)
+		snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
+	snprintf(id, sizeof(id), "%lld-%s-%s", (long long)loop_now_wall(),
+	    f->name, hex);
+	arr = json_array();
+	for (i = 0; i < (n > 0 ? n : 1); i++)
+		json_array_append_new(arr, json_string(n > 0 ? names[i] : "*"));
+	if ((k = key_of(f, "rotate/%s", id)) == NULL) {
+		json_decref(arr);
+		return -ENOMEM;
+	}
+	rc = put_record(f, k, json_pack("{s:s,s:o,s:s,s:I}", "id", id, "names",
+	    arr, "by", f->name, "at", (json_int_t)loop_now_wall()), 0,
+	    on_rotate_put, NULL);
+	free(k);
+	if (rc < 0) {
+		snprintf(why, whylen, "%s", strerror(-rc));
+		return rc;
+	}
+	log_notice("cluster: rotate --fleet request %s written", id);
 	return 0;
+}
+
+int
+fleet_stale(const struct fleet *f)
+{
+	return f->self_stale;
 }
 
 json_t *
@@ -1591,29 +2569,39 @@ fleet_status(const struct fleet *f)
 		[F_LEASE] = "lease", [F_REGISTER] = "register",
 		[F_SYNC] = "sync", [F_RUN] = "run",
 	};
-	json_t *o, *hosts, *secrets;
+	json_t *o, *hosts, *secrets, *stale;
+	uint64_t refused = 0;
 	size_t i;
 
 	hosts = json_array();
 	for (i = 0; i < f->n_hosts; i++)
-		json_array_append_new(hosts, json_string(f->hosts[i]));
+		json_array_append_new(hosts, json_string(f->hosts[i].name));
+	stale = json_array();
+	for (i = 0; i < f->n_stales; i++)
+		json_array_append_new(stale, json_string(f->stales[i].host));
 	secrets = json_array();
 	for (i = 0; i < f->n_s; i++)
 		json_array_append_new(secrets, json_pack("{s:s,s:I,s:I,s:b}",
 		    "name", f->s[i].name, "generation", (json_int_t)f->s[i].gen,
 		    "published", (json_int_t)f->s[i].applied, "accept_only",
 		    f->s[i].n > 0 && f->s[i].active != 0));
-	o = json_pack("{s:s,s:s,s:s,s:b,s:s,s:I,s:o,s:o,s:s}", "name", f->name,
-	    "state", states[f->state], "endpoint", etcd_endpoint(f->e),
-	    "leader", f->leader, "leader_name", f->leader_name,
-	    "revision", (json_int_t)f->rev, "hosts", hosts, "secrets",
-	    secrets, "last_error", f->last_error);
+	for (i = 0; i < RF_N; i++)
+		refused += f->refused[i];
+	o = json_pack("{s:s,s:s,s:s,s:b,s:s,s:I,s:o,s:o,s:o,s:b,s:I,s:s}",
+	    "name", f->name, "state", states[f->state], "endpoint",
+	    etcd_endpoint(f->e), "leader", f->leader, "leader_name",
+	    f->leader_name, "revision", (json_int_t)f->rev, "hosts", hosts,
+	    "stale_hosts", stale, "secrets", secrets, "stale", f->self_stale,
+	    "records_refused", (json_int_t)refused, "last_error",
+	    f->last_error);
 	return o;
 }
 
 void
 fleet_metrics(const struct fleet *f, FILE *out)
 {
+	size_t i;
+
 	fprintf(out, "# HELP rotatord_cluster_leader 1 while this host leads "
 	    "the fleet.\n# TYPE rotatord_cluster_leader gauge\n"
 	    "rotatord_cluster_leader %d\n", f->leader);
@@ -1625,6 +2613,21 @@ fleet_metrics(const struct fleet *f, FILE *out)
 	fprintf(out, "# HELP rotatord_cluster_hosts Hosts registered in the "
 	    "fleet.\n# TYPE rotatord_cluster_hosts gauge\n"
 	    "rotatord_cluster_hosts %zu\n", f->n_hosts);
+	fprintf(out, "# HELP rotatord_fleet_hosts_stale Hosts the leader went "
+	    "on without (no acknowledgement within ack_timeout).\n"
+	    "# TYPE rotatord_fleet_hosts_stale gauge\n"
+	    "rotatord_fleet_hosts_stale %zu\n", f->n_stales);
+	fprintf(out, "# HELP rotatord_fleet_this_host_stale 1 while this host "
+	    "is marked stale.\n# TYPE rotatord_fleet_this_host_stale gauge\n"
+	    "rotatord_fleet_this_host_stale %d\n", f->self_stale);
+	fprintf(out, "# HELP rotatord_fleet_records_refused_total Fleet "
+	    "records refused: not authentic, not matching their key, or "
+	    "older than a generation accepted before (rollback).\n"
+	    "# TYPE rotatord_fleet_records_refused_total counter\n");
+	for (i = 0; i < RF_N; i++)
+		fprintf(out, "rotatord_fleet_records_refused_total{kind=\"%s\"} "
+		    "%llu\n", refusal_names[i],
+		    (unsigned long long)f->refused[i]);
 	fprintf(out, "# HELP rotatord_cluster_errors_total Failed etcd steps.\n"
 	    "# TYPE rotatord_cluster_errors_total counter\n"
 	    "rotatord_cluster_errors_total %llu\n",

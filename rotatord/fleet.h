@@ -1,19 +1,21 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The fleet (DESIGN.md section 8): hosts that share one etcd cluster.
+ * The fleet: hosts that share one etcd cluster (README "Fleet", and the
+ * comment at the top of fleet.c for how records are authenticated and
+ * generations rolled out).
  *
  * Each host registers under PREFIX/hosts/NAME with a lease and watches
  * the prefix.  One host, elected through a lease-bound PREFIX/leader key,
- * makes the shared secrets (`fleet = yes`) and writes them, encrypted
- * with AES-256-GCM under the fleet key every host has, to
- * PREFIX/secrets/NAME with a transaction fenced on its leadership.  A new
- * key goes out in two phases: first as accept-only (published after the
- * current key), and only when every registered host has acknowledged it
- * (PREFIX/acks/NAME/HOST) is it promoted to the key that encrypts, so no
- * host ever encrypts with a key another host cannot read.  `rotatorctl
- * rotate --fleet` writes PREFIX/rotate/NAME, which every host watching
- * acts on.  A host that was away reads the prefix again on return and
- * watches from there; etcd unreachable, it keeps what it has published.
+ * makes the shared secrets (`fleet = yes`) and writes them, sealed under
+ * a key derived from the fleet key every host has, to PREFIX/secrets/NAME
+ * with a transaction fenced on its leadership and compared with the
+ * record it replaces.  A new key goes out in two phases: first
+ * accept-only, then, once every registered host has acknowledged it
+ * (PREFIX/acks/NAME/HOST) or ack_timeout has passed, promoted to the key
+ * that encrypts.  `rotatorctl rotate --fleet` writes a request
+ * (PREFIX/rotate/ID) that every host applies once.  Every value is
+ * authenticated with the fleet key: a writer to etcd without it can
+ * change nothing a host trusts.
  */
 #ifndef ROTATORD_FLEET_H
 #define ROTATORD_FLEET_H
@@ -110,15 +112,9 @@ json_t *fleet_status(const struct fleet *f);
 void fleet_metrics(const struct fleet *f, FILE *out);
 
 /*
- * The sealed form of a fleet secret document (exposed for the tests):
- * AES-256-GCM under key (32 bytes) with a random nonce, bound to aad.
- * fleet_seal returns a new JSON object {"v","nonce","ct"}; fleet_open
- * returns the plaintext (a new secret) or NULL when it does not
- * authenticate.
+ * Whether this host is marked stale (the leader went on without it); it
+ * reads the fleet again and is not ready until it has caught up.
  */
-json_t *fleet_seal(const unsigned char *key, const char *aad,
-    const void *plain, size_t len);
-struct idp_secret *fleet_open(const unsigned char *key, const char *aad,
-    const json_t *sealed);
+int fleet_stale(const struct fleet *f);
 
 #endif

@@ -6,6 +6,7 @@ host ever encrypts (its 0.key) with a key another host does not have;
 the leader is replaced when it dies; rotate --fleet reaches every host; a
 host that was away catches up; etcd members dying or being cut off, and
 compaction, do not stop the fleet; quorum loss keeps what is published."""
+import base64
 import json
 import os
 import signal
@@ -167,9 +168,15 @@ def test_shared_secrets_two_phase(fleet):
     # The documents in etcd are sealed: no key bytes in the clear.
     doc = fl.cluster.get("/rotatord/secrets/tickets")
     env = json.loads(doc)
-    assert set(env) == {"v", "gen", "nonce", "ct"}
+    assert set(env) == {"v", "b", "m"} and env["v"] == 2
+    body = json.loads(env["b"])
+    assert set(body) == {"name", "gen", "fp", "by", "nonce", "ct"}
+    assert body["name"] == "tickets" and body["gen"] >= 3
     for k in keys(fl.hosts[0]):
-        assert k.hex() not in doc and k not in doc.encode()
+        for enc in (k.hex(), base64.b64encode(k).decode(),
+                    base64.urlsafe_b64encode(k).decode().rstrip("=")):
+            assert enc not in doc
+        assert k not in doc.encode()
     # rotatorctl status shows the fleet.
     out = status(fl.hosts[0])
     assert "CLUSTER  host0 (run via http://127.0.0.1:" in out

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Tests for the parts of the fleet that need no etcd: the sealed form of
- * fleet secret documents (AES-256-GCM bound to its key and generation),
- * and the gateway's encodings (base64 values, int64 as strings above
+ * Tests for the parts of the fleet that need no etcd: authenticated
+ * records (bound to the fleet key and their etcd key), sealed secret
+ * documents (bound to their key and generation), the persistent state
+ * (high-water marks, applied requests, trust checks), and the gateway's
+ * encodings (base64 values, int64 as strings above
  * 2^53, prefix range ends).  The fleet itself runs against a real etcd
  * cluster in tests/integration/test_fleet.py.
  */
@@ -18,65 +20,185 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "etcd.h"
 #include "fleet.h"
+#include "fleetrec.h"
+#include "fleetstate.h"
 
 static const unsigned char key[32] = "0123456789abcdef0123456789abcde";
 static const unsigned char other[32] = "0123456789abcdef0123456789abcdX";
+
+#define K1 "/rotatord/secrets/tickets"
+
+static void
+test_envelope(void **state)
+{
+	struct fleetrec_keys k, ko;
+	char *v, *t, fp[FLEETREC_FP_LEN + 1];
+	json_t *body;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(fleetrec_derive(key, sizeof(key), &k), 0);
+	assert_int_equal(fleetrec_derive(other, sizeof(other), &ko), 0);
+	/* Two labels, two keys. */
+	assert_memory_not_equal(k.mac, k.seal, sizeof(k.mac));
+	v = fleetrec_wrap(&k, K1, strlen(K1), "{\"gen\":7}");
+	assert_non_null(v);
+	assert_int_equal(fleetrec_unwrap(&k, K1, strlen(K1), v, strlen(v),
+	    &body), 0);
+	assert_int_equal(fleetrec_int(body, "gen", 0), 7);
+	json_decref(body);
+	/* Another fleet key, another etcd key (host, secret, purpose). */
+	assert_int_equal(fleetrec_unwrap(&ko, K1, strlen(K1), v, strlen(v),
+	    &body), -EKEYREJECTED);
+	assert_int_equal(fleetrec_unwrap(&k, "/rotatord/secrets/other", 23, v,
+	    strlen(v), &body), -EKEYREJECTED);
+	assert_int_equal(fleetrec_unwrap(&k, "/rotatord/acks/tickets", 22, v,
+	    strlen(v), &body), -EKEYREJECTED);
+	/* A body changed by one byte. */
+	t = strdup(v);
+	t[strstr(t, "7") - t] = '8';
+	assert_int_equal(fleetrec_unwrap(&k, K1, strlen(K1), t, strlen(t),
+	    &body), -EKEYREJECTED);
+	free(t);
+	/* What a writer without the key might put there. */
+	static const char *const bad[] = {
+		"", "x", "{}", "{\"gen\":9000000000000000}",
+		"{\"v\":2,\"b\":\"{}\"}",
+		"{\"v\":2,\"b\":\"{}\",\"m\":\"AAAA\"}",
+		"{\"v\":2,\"b\":\"{}\",\"m\":\"AAAA\",\"x\":1}",
+		"{\"v\":1,\"nonce\":\"AAAA\",\"ct\":\"AAAA\",\"gen\":3}",
+		"[1,2]",
+	};
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int rc = fleetrec_unwrap(&k, K1, strlen(K1), bad[i],
+		    strlen(bad[i]), &body);
+
+		assert_true(rc == -EBADMSG || rc == -EKEYREJECTED);
+	}
+	/* A MAC of the right length but wrong. */
+	t = strdup(v);
+	t[strstr(t, "\"m\":\"") - t + 6] ^= 1;
+	assert_int_equal(fleetrec_unwrap(&k, K1, strlen(K1), t, strlen(t),
+	    &body), -EKEYREJECTED);
+	free(t);
+	/* Over the size limit: refused before parsing. */
+	t = calloc(1, FLEETREC_MAX + 2);
+	memset(t, ' ', FLEETREC_MAX + 1);
+	assert_int_equal(fleetrec_unwrap(&k, K1, strlen(K1), t,
+	    FLEETREC_MAX + 1, &body), -E2BIG);
+	free(t);
+	free(v);
+	/* Fingerprints: keyed, stable, 43 characters. */
+	assert_int_equal(fleetrec_fp(&k, "abc", 3, fp), 0);
+	assert_int_equal(strlen(fp), FLEETREC_FP_LEN);
+	t = strdup(fp);
+	assert_int_equal(fleetrec_fp(&k, "abc", 3, fp), 0);
+	assert_string_equal(t, fp);
+	assert_int_equal(fleetrec_fp(&ko, "abc", 3, fp), 0);
+	assert_string_not_equal(t, fp);
+	free(t);
+}
 
 static void
 test_seal_open(void **state)
 {
 	static const char doc[] = "{\"keys\":[\"c2VjcmV0\"],\"gen\":7}";
+	struct fleetrec_keys k, ko;
 	struct idp_secret *p;
-	json_t *s, *t;
-	char *ct;
+	json_t *o, *t;
+	char *s;
 
 	(void)state;
-	s = fleet_seal(key, "aad gen 7", doc, strlen(doc));
-	assert_non_null(s);
-	assert_int_equal(json_integer_value(json_object_get(s, "v")), 1);
-	/* No plaintext in the sealed form. */
-	ct = json_dumps(s, 0);
-	assert_null(strstr(ct, "c2VjcmV0"));
-	free(ct);
-	p = fleet_open(key, "aad gen 7", s);
-	assert_non_null(p);
+	assert_int_equal(fleetrec_derive(key, sizeof(key), &k), 0);
+	assert_int_equal(fleetrec_derive(other, sizeof(other), &ko), 0);
+	o = json_object();
+	assert_int_equal(fleetrec_seal(&k, K1, 7, doc, strlen(doc), o), 0);
+	assert_int_equal(fleetrec_open(&k, K1, 7, o, &p), 0);
 	assert_int_equal(p->len, strlen(doc));
 	assert_memory_equal(p->buf, doc, p->len);
 	idp_secret_free(p);
-	/* Another key, another binding (a replayed older generation). */
-	assert_null(fleet_open(other, "aad gen 7", s));
-	assert_null(fleet_open(key, "aad gen 6", s));
-	/* Tampered ciphertext or tag, bad nonce, wrong version. */
-	t = json_deep_copy(s);
-	{
-		const char *c = json_string_value(json_object_get(t, "ct"));
-		char *m = strdup(c);
-
-		m[2] = m[2] == 'A' ? 'B' : 'A';
-		json_object_set_new(t, "ct", json_string(m));
-		free(m);
-	}
-	assert_null(fleet_open(key, "aad gen 7", t));
-	json_object_set_new(t, "ct", json_deep_copy(json_object_get(s, "ct")));
-	json_object_set_new(t, "nonce", etcd_b64("short", 5));
-	assert_null(fleet_open(key, "aad gen 7", t));
-	json_object_set_new(t, "nonce", json_deep_copy(json_object_get(s,
-	    "nonce")));
-	json_object_set_new(t, "v", json_integer(2));
-	assert_null(fleet_open(key, "aad gen 7", t));
-	json_object_set_new(t, "v", json_integer(1));
-	json_object_set_new(t, "ct", json_string("!!!"));
-	assert_null(fleet_open(key, "aad gen 7", t));
+	/* Bound to the fleet key, the etcd key and the generation. */
+	assert_int_not_equal(fleetrec_open(&ko, K1, 7, o, &p), 0);
+	assert_int_not_equal(fleetrec_open(&k, K1, 6, o, &p), 0);
+	assert_int_not_equal(fleetrec_open(&k, K1, 8, o, &p), 0);
+	assert_int_not_equal(fleetrec_open(&k, "/rotatord/secrets/x", 7, o,
+	    &p), 0);
+	/* A flipped ciphertext byte, a short or missing part. */
+	t = json_deep_copy(o);
+	s = strdup(fleetrec_str(t, "ct"));
+	s[3] = s[3] == 'A' ? 'B' : 'A';
+	json_object_set_new(t, "ct", json_string(s));
+	assert_int_equal(fleetrec_open(&k, K1, 7, t, &p), -EKEYREJECTED);
+	free(s);
+	json_object_set_new(t, "ct", json_string("AAAA"));
+	assert_int_equal(fleetrec_open(&k, K1, 7, t, &p), -EBADMSG);
 	json_object_del(t, "ct");
-	assert_null(fleet_open(key, "aad gen 7", t));
+	assert_int_equal(fleetrec_open(&k, K1, 7, t, &p), -EBADMSG);
 	json_decref(t);
-	/* Two seals of one document differ (fresh nonce). */
-	t = fleet_seal(key, "aad gen 7", doc, strlen(doc));
-	assert_false(json_equal(s, t));
+	t = json_deep_copy(o);
+	json_object_set_new(t, "nonce", json_string("AAAA"));
+	assert_int_equal(fleetrec_open(&k, K1, 7, t, &p), -EBADMSG);
 	json_decref(t);
-	json_decref(s);
+	json_decref(o);
+}
+
+static void
+test_state(void **state)
+{
+	char dir[] = "/tmp/rtd-fleetstate-XXXXXX", why[512], path[600];
+	struct fleetstate *st;
+	const struct fleet_hw *hw;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	/* Missing: fresh, joined now, no complaint. */
+	assert_int_equal(fleetstate_load(dir, "/p/", 1000, &st, why,
+	    sizeof(why)), 0);
+	assert_string_equal(why, "");
+	assert_int_equal(st->joined, 1000);
+	assert_null(fleetstate_hw(st, "t"));
+	assert_int_equal(fleetstate_set_hw(st, "t", 5,
+	    "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopq"), 0);
+	assert_int_equal(fleetstate_mark_applied(st, "1-a-ff", 900, 0), 0);
+	assert_int_equal(fleetstate_save(st), 0);
+	fleetstate_free(st);
+	/* Read back. */
+	assert_int_equal(fleetstate_load(dir, "/p/", 2000, &st, why,
+	    sizeof(why)), 0);
+	assert_string_equal(why, "");
+	assert_int_equal(st->joined, 1000);
+	hw = fleetstate_hw(st, "t");
+	assert_non_null(hw);
+	assert_int_equal(hw->gen, 5);
+	assert_true(fleetstate_applied(st, "1-a-ff"));
+	assert_false(fleetstate_applied(st, "1-a-fe"));
+	/* Old applied ids are forgotten. */
+	assert_int_equal(fleetstate_mark_applied(st, "2-a-ff", 1900, 1000), 0);
+	assert_false(fleetstate_applied(st, "1-a-ff"));
+	assert_true(fleetstate_applied(st, "2-a-ff"));
+	fleetstate_free(st);
+	/* Another prefix: fresh. */
+	assert_int_equal(fleetstate_load(dir, "/q/", 3000, &st, why,
+	    sizeof(why)), 0);
+	assert_null(fleetstate_hw(st, "t"));
+	assert_int_equal(st->joined, 3000);
+	fleetstate_free(st);
+	/* Group-readable: not trusted. */
+	snprintf(path, sizeof(path), "%s/fleet.json", dir);
+	assert_int_equal(chmod(path, 0640), 0);
+	assert_int_equal(fleetstate_load(dir, "/p/", 4000, &st, why,
+	    sizeof(why)), 0);
+	assert_non_null(strstr(why, "not trusted"));
+	assert_null(fleetstate_hw(st, "t"));
+	assert_int_equal(st->joined, 4000);
+	fleetstate_free(st);
+	unlink(path);
+	rmdir(dir);
 }
 
 static void
@@ -141,7 +263,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_envelope),
 		cmocka_unit_test(test_seal_open),
+		cmocka_unit_test(test_state),
 		cmocka_unit_test(test_encodings),
 	};
 
