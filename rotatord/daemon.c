@@ -34,6 +34,7 @@
 #include "notify.h"
 #include "reload.h"
 #include "sched.h"
+#include "secretref.h"
 #include "sink.h"
 #include "upstream.h"
 #include "api.h"
@@ -879,6 +880,8 @@ daemon_reconfigure(struct daemon *d, char *why, size_t whylen)
 		    old->cfg->path);
 		goto out;
 	}
+	/* env: variables named for the first time leave the environment. */
+	secretref_take_env(nc);
 	if ((rc = runtime_build(nc, &nrt)) < 0) {
 		snprintf(why, whylen, "%s", strerror(-rc));
 		goto out;
@@ -1406,6 +1409,9 @@ api_ready(void *arg, json_t **ret)
 	for (i = 0; i < rt->cfg->n_creds; i++)
 		if (!rt->creds[i].published || now >= rt->creds[i].not_after)
 			json_array_append_new(bad, json_string(rt->creds[i].cfg->name));
+	/* The leader went on without this host: not ready until caught up. */
+	if (d->fleet != NULL && fleet_stale(d->fleet))
+		json_array_append_new(bad, json_string("[cluster] (stale)"));
 	if (json_array_size(bad) == 0) {
 		json_decref(bad);
 		return 1;

@@ -21,6 +21,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "notify.h"
+#include "secretref.h"
 
 static void
 usage(FILE *f)
@@ -96,6 +97,11 @@ main(int argc, char *argv[])
 		config_free(c);
 		return 0;
 	}
+	/*
+	 * env: secrets leave the environment before anything can see it;
+	 * on -ENOMEM a variable stays and is taken at its first use.
+	 */
+	secretref_take_env(c);
 	log_setup(c->log_level, c->log_format == LOG_FORMAT_JSON);
 	notify_init();
 	log_notice("rotatord %s starting with %s: %zu credentials, %zu CAs, "
@@ -107,5 +113,6 @@ main(int argc, char *argv[])
 	}
 	rc = daemon_run(d);
 	daemon_free(d);
+	secretref_forget_env();
 	return rc;
 }

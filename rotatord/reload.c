@@ -1,6 +1,22 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Debounced reload state machines; see reload.h.
+ *
+ * Children (check, exec and the systemctl of unit =) inherit nothing of
+ * rotatord's environment, which may hold secrets (env: references are
+ * taken out of it, but whatever else systemd or the operator put there
+ * stays).  Each is started with exactly:
+ *
+ *   PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+ *   LANG=C.UTF-8
+ *   JOURNAL_STREAM=DEV:INO   only when rotatord has it (and it is that
+ *                            form): the child's stdout and stderr are
+ *                            rotatord's, so it still describes them
+ *
+ * Never NOTIFY_SOCKET / WATCHDOG_* (a child must not speak to systemd as
+ * rotatord), CREDENTIALS_DIRECTORY (rotatord's credentials), INVOCATION_ID
+ * (journald attributes the output by cgroup anyway), HOME, USER or TZ.
+ * rotatord sets no variables of its own for children.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,7 +46,9 @@
 #define VERIFY_POLL_MS		25
 #define VERIFY_CONNECT_MS	1000
 
-extern char **environ;
+#define CHILD_PATH	"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define CHILD_LANG	"LANG=C.UTF-8"
+#define CHILD_JOURNAL	"JOURNAL_STREAM="
 
 enum rstate {
 	RS_IDLE,
@@ -295,9 +313,44 @@ reload_free(struct reloader *r)
 	free(r);
 }
 
+/* Is s "DEV:INO", two decimal numbers? */
+static int
+is_dev_ino(const char *s)
+{
+	size_t a = strspn(s, "0123456789"), b;
+
+	if (a == 0 || s[a] != ':')
+		return 0;
+	b = strspn(s + a + 1, "0123456789");
+	return b > 0 && s[a + 1 + b] == '\0';
+}
+
+/*
+ * Fills envp (4 slots) with the environment of a child, the top of this
+ * file; buf holds the JOURNAL_STREAM entry.  JOURNAL_STREAM is passed only
+ * as DEV:INO, so nothing else can ride along in it.
+ */
+static void
+child_env(char *envp[4], char *buf, size_t size)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	size_t n = 0;
+	int len;
+
+	envp[n++] = (char *)CHILD_PATH;
+	envp[n++] = (char *)CHILD_LANG;
+	if (js != NULL && is_dev_ino(js) &&
+	    (len = snprintf(buf, size, CHILD_JOURNAL "%s", js)) > 0 &&
+	    (size_t)len < size)
+		envp[n++] = buf;
+	envp[n] = NULL;
+}
+
 /*
  * Starts argv as a child with default signal dispositions, an empty signal
- * mask, stdin on /dev/null and its own session.  Returns 0 or -errno.
+ * mask, stdin on /dev/null, its own session and the fixed environment of
+ * child_env() (posix_spawn() ends in execve(argv[0], argv, envp): no PATH
+ * search, nothing inherited).  Returns 0 or -errno.
  */
 static int
 spawn(char *const argv[], pid_t *ret_pid, int *ret_pidfd)
@@ -305,8 +358,11 @@ spawn(char *const argv[], pid_t *ret_pid, int *ret_pidfd)
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
 	sigset_t none, def;
+	char *envp[4], journal[64];
 	pid_t pid;
 	int rc, pfd;
+
+	child_env(envp, journal, sizeof(journal));
 
 	sigemptyset(&none);
 	sigfillset(&def);
@@ -317,7 +373,7 @@ spawn(char *const argv[], pid_t *ret_pid, int *ret_pidfd)
 	posix_spawnattr_setsigdefault(&at, &def);
 	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK |
 	    POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID);
-	rc = posix_spawn(&pid, argv[0], &fa, &at, argv, environ);
+	rc = posix_spawn(&pid, argv[0], &fa, &at, argv, envp);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
 	if (rc != 0)

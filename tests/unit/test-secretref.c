@@ -2,8 +2,10 @@
 /*
  * Tests for rotatord/secretref.c: every source (file:, env:, cred:,
  * literal), the trailing newline, modes, links, missing and empty secrets,
- * the size limit, and that no reason ever carries the secret.  Files live
- * in a fresh directory under $TMPDIR (or /tmp), removed afterwards.
+ * the size limit, and that no reason ever carries the secret; env:
+ * variables taken out of the environment and kept (secretref_take_env()).
+ * Files live in a fresh directory under $TMPDIR (or /tmp), removed
+ * afterwards.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -199,15 +201,69 @@ static void
 test_env(void **state)
 {
 	(void)state;
+	secretref_forget_env();
 	assert_int_equal(setenv(ENVVAR, VALUE, 1), 0);
+	check(CFG_SECRET_ENV, ENVVAR, 4096, 0, VALUE, NULL);
+	/* Taken out of the environment at first use, and kept. */
+	assert_null(getenv(ENVVAR));
 	check(CFG_SECRET_ENV, ENVVAR, 4096, 0, VALUE, NULL);
 	/* Taken as is: no newline stripping for variables. */
 	assert_int_equal(setenv(ENVVAR, VALUE "\n", 1), 0);
 	check(CFG_SECRET_ENV, ENVVAR, 4096, 0, VALUE "\n", NULL);
 	assert_int_equal(setenv(ENVVAR, "", 1), 0);
 	check(CFG_SECRET_ENV, ENVVAR, 4096, -ENODATA, NULL, ENVVAR);
-	assert_int_equal(unsetenv(ENVVAR), 0);
+	assert_null(getenv(ENVVAR));
+	check(CFG_SECRET_ENV, ENVVAR, 4096, -ENODATA, NULL, ENVVAR);
+	/* Never set, or forgotten: not set. */
+	check(CFG_SECRET_ENV, ENVVAR "_NEVER", 4096, -ENOENT, NULL,
+	    ENVVAR "_NEVER");
+	secretref_forget_env();
 	check(CFG_SECRET_ENV, ENVVAR, 4096, -ENOENT, NULL, ENVVAR);
+}
+
+/*
+ * secretref_take_env(): the variables a config names leave the
+ * environment and keep working; others stay; an unset one stays an error
+ * at use; a second take (a config re-read) keeps the values.
+ */
+static void
+test_take_env(void **state)
+{
+	static const char text[] =
+	    "[rotatord]\noutput_dir = /tmp/o\nstate_dir = /tmp/s\n"
+	    "[issuer \"a\"]\nurl = https://idp.example\nclient_id = c\n"
+	    "client_secret = env:" ENVVAR "_A\n"
+	    "[issuer \"b\"]\nurl = https://idp2.example\nclient_id = c\n"
+	    "client_secret = env:" ENVVAR "_UNSET\n"
+	    "[credential \"t\"]\ntype = oauth\nissuer = a\nscope = s\n"
+	    "subject_token = env:" ENVVAR "_B\n";
+	struct config *c = NULL;
+
+	(void)state;
+	secretref_forget_env();
+	assert_int_equal(config_load_buf("t", text, strlen(text), stderr, &c),
+	    0);
+	assert_int_equal(setenv(ENVVAR "_A", VALUE "-a", 1), 0);
+	assert_int_equal(setenv(ENVVAR "_B", VALUE "-b", 1), 0);
+	assert_int_equal(setenv(ENVVAR "_C", VALUE "-c", 1), 0);
+	unsetenv(ENVVAR "_UNSET");
+	assert_int_equal(secretref_take_env(c), 0);
+	assert_null(getenv(ENVVAR "_A"));
+	assert_null(getenv(ENVVAR "_B"));
+	assert_string_equal(getenv(ENVVAR "_C"), VALUE "-c");
+	check(CFG_SECRET_ENV, ENVVAR "_A", 4096, 0, VALUE "-a", NULL);
+	check(CFG_SECRET_ENV, ENVVAR "_B", 4096, 0, VALUE "-b", NULL);
+	check(CFG_SECRET_ENV, ENVVAR "_UNSET", 4096, -ENOENT, NULL,
+	    ENVVAR "_UNSET");
+	/* The same config again (SIGHUP): nothing changes. */
+	assert_int_equal(secretref_take_env(c), 0);
+	check(CFG_SECRET_ENV, ENVVAR "_A", 4096, 0, VALUE "-a", NULL);
+	check(CFG_SECRET_ENV, ENVVAR "_B", 4096, 0, VALUE "-b", NULL);
+	assert_int_equal(secretref_take_env(NULL), 0);
+	config_free(c);
+	unsetenv(ENVVAR "_C");
+	secretref_forget_env();
+	check(CFG_SECRET_ENV, ENVVAR "_A", 4096, -ENOENT, NULL, ENVVAR "_A");
 }
 
 static void
@@ -264,6 +320,7 @@ test_literal_and_unset(void **state)
 	ref.source = CFG_SECRET_ENV;
 	ref.arg = (char *)ENVVAR;
 	unsetenv(ENVVAR);
+	secretref_forget_env();
 	memset(why, 'x', sizeof(why));
 	assert_int_equal(secretref_load(&ref, 4096, &sec, why, 8), -ENOENT);
 	assert_int_equal(strlen(why), 7);
@@ -278,6 +335,7 @@ main(void)
 		cmocka_unit_test(test_file_refused),
 		cmocka_unit_test(test_max),
 		cmocka_unit_test(test_env),
+		cmocka_unit_test(test_take_env),
 		cmocka_unit_test(test_cred),
 		cmocka_unit_test(test_literal_and_unset),
 	};
