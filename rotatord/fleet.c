@@ -109,6 +109,8 @@ struct fsecret {
 struct host {
 	char		 name[65];
 	int64_t		 lease;
+	char		*secrets;	/* ",a,b," the fleet secrets it serves */
+	int64_t		 left;		/* boottime ms its registration went */
 };
 
 struct ack {
@@ -192,6 +194,13 @@ struct fleet {
 	size_t			 n_s;
 	struct host		*hosts;
 	size_t			 n_hosts;
+	/*
+	 * Hosts whose registration went in the last lease TTL: still waited
+	 * for, so that a registration removed by hand (or by someone who can
+	 * write to etcd) cannot make the leader promote past a live host.
+	 */
+	struct host		*left;
+	size_t			 n_left;
 	struct ack		*acks;
 	size_t			 n_acks;
 	struct rotreq		*reqs;
@@ -218,6 +227,7 @@ static void step(struct fleet *);
 static void duties(struct fleet *);
 static void campaign(struct fleet *);
 static void apply(struct fleet *, const struct etcd_kv *, int);
+static void own_write(struct fleet *);
 
 /* ---- small helpers -------------------------------------------------------- */
 
@@ -462,13 +472,49 @@ host_find(struct fleet *f, const char *h, size_t len)
 	return NULL;
 }
 
+/* Forgets that host h left (it is back, or long gone). */
 static void
-host_gone(struct fleet *f, const char *h, size_t len)
+left_drop(struct fleet *f, const char *h, size_t len)
 {
-	struct host *x = host_find(f, h, len);
+	size_t i;
 
-	if (x != NULL)
-		*x = f->hosts[--f->n_hosts];
+	for (i = 0; i < f->n_left; i++)
+		if (strlen(f->left[i].name) == len &&
+		    memcmp(f->left[i].name, h, len) == 0) {
+			free(f->left[i].secrets);
+			f->left[i] = f->left[--f->n_left];
+			return;
+		}
+}
+
+/* Host h's registration is gone; remember: wait for it a while still. */
+static void
+host_gone(struct fleet *f, const char *h, size_t len, int remember)
+{
+	struct host *x = host_find(f, h, len), *nl;
+
+	left_drop(f, h, len);
+	if (x == NULL)
+		return;
+	if (remember && (nl = reallocarray(f->left, f->n_left + 1,
+	    sizeof(*nl))) != NULL) {
+		f->left = nl;
+		f->left[f->n_left] = *x;
+		f->left[f->n_left++].left = loop_now_mono();
+	} else {
+		free(x->secrets);
+	}
+	*x = f->hosts[--f->n_hosts];
+}
+
+/* Does host x serve fleet secret name (then the leader waits for it)? */
+static int
+host_serves(const struct host *x, const char *name)
+{
+	char pat[CONFIG_MAX_NAME + 3];
+
+	snprintf(pat, sizeof(pat), ",%s,", name);
+	return x->secrets != NULL && strstr(x->secrets, pat) != NULL;
 }
 
 static void on_register(void *, int, json_t *, const char *);
@@ -482,15 +528,22 @@ static int
 register_self(struct fleet *f, uint64_t *ret_id)
 {
 	char *k = key_of(f, "hosts/%s", f->name), ls[32];
+	json_t *names = json_array();
+	size_t i;
 	int rc;
 
-	if (k == NULL)
+	if (k == NULL) {
+		json_decref(names);
 		return -ENOMEM;
+	}
+	for (i = 0; i < f->n_s; i++)
+		if (f->s[i].cfg != NULL)
+			json_array_append_new(names, json_string(f->s[i].name));
 	snprintf(ls, sizeof(ls), "%lld", (long long)f->lease);
-	rc = put_record(f, k, json_pack("{s:s,s:s,s:s}", "host", f->name,
+	rc = put_record(f, k, json_pack("{s:s,s:s,s:s,s:o}", "host", f->name,
 	    "region", f->cfg->region != NULL ? f->cfg->region : "", "lease",
-	    ls), f->lease, ret_id != NULL ? on_register : on_reregister,
-	    ret_id);
+	    ls, "secrets", names), f->lease, ret_id != NULL ? on_register :
+	    on_reregister, ret_id);
 	free(k);
 	return rc;
 }
@@ -500,6 +553,30 @@ on_reregister(void *arg, int rc, json_t *reply, const char *why)
 {
 	if (rc < 0)
 		fail(arg, "cannot register this host again: %s", why);
+}
+
+/* The registration's list of fleet secrets as ",a,b," (NULL: none). */
+static char *
+host_secrets(const json_t *arr)
+{
+	size_t i, len = 2;
+	json_t *el;
+	char *out;
+
+	json_array_foreach(arr, i, el)
+		if (json_string_value(el) != NULL)
+			len += json_string_length(el) + 1;
+	if (!json_is_array(arr) || len > 64 * 1024 ||
+	    (out = malloc(len)) == NULL)
+		return NULL;
+	strcpy(out, ",");
+	json_array_foreach(arr, i, el)
+		if (json_string_value(el) != NULL && strchr(json_string_value(
+		    el), ',') == NULL) {
+			strcat(out, json_string_value(el));
+			strcat(out, ",");
+		}
+	return out;
 }
 
 /* "hosts/HOST": a registration, bound to the lease it names. */
@@ -512,13 +589,13 @@ host_rec(struct fleet *f, const struct etcd_kv *kv, const char *h, size_t len)
 	int self = strlen(f->name) == len && memcmp(f->name, h, len) == 0;
 
 	if (kv->is_delete) {
-		host_gone(f, h, len);
+		host_gone(f, h, len, 1);
 		/* Ours removed while we live (by hand, or an attacker). */
 		if (self && f->state == F_RUN && f->lease != 0)
 			(void)register_self(f, NULL);
 		return;
 	}
-	host_gone(f, h, len);
+	host_gone(f, h, len, 1);
 	if ((body = open_record(f, RF_HOST, kv)) == NULL)
 		goto mine;
 	lease = fleetrec_int(body, "lease", 0);
@@ -529,14 +606,18 @@ host_rec(struct fleet *f, const struct etcd_kv *kv, const char *h, size_t len)
 		json_decref(body);
 		goto mine;
 	}
-	json_decref(body);
-	if ((nx = reallocarray(f->hosts, f->n_hosts + 1, sizeof(*nx))) == NULL)
+	if ((nx = reallocarray(f->hosts, f->n_hosts + 1, sizeof(*nx))) == NULL) {
+		json_decref(body);
 		return;
+	}
 	f->hosts = nx;
 	x = &f->hosts[f->n_hosts++];
 	memcpy(x->name, h, len);
 	x->name[len] = '\0';
 	x->lease = lease;
+	x->secrets = host_secrets(json_object_get(body, "secrets"));
+	json_decref(body);
+	left_drop(f, h, len);	/* back: no longer waited for as gone */
 	return;
 mine:
 	/* Ours overwritten by something else: register again. */
@@ -896,9 +977,27 @@ pub_rec(struct fleet *f, const struct etcd_kv *kv, const char *k, size_t len)
 		return;
 	if (sl == 0 || sl > CONFIG_MAX_NAME)
 		return;
-	/* This host's own keys are its own business. */
-	if (strlen(f->name) == hl && memcmp(f->name, k, hl) == 0)
+	/*
+	 * This host's own keys are its own business: when what etcd holds is
+	 * not what this host wrote (removed, replaced), it writes it again.
+	 */
+	if (strlen(f->name) == hl && memcmp(f->name, k, hl) == 0) {
+		for (i = 0; i < f->n_own; i++) {
+			if (f->own[i].ca != ca || strlen(f->own[i].signer) != sl ||
+			    memcmp(f->own[i].signer, signer, sl) != 0)
+				continue;
+			body = kv->is_delete ? NULL : open_record(f, RF_PUB, kv);
+			doc = body != NULL ? json_dumps(body, JSON_COMPACT |
+			    JSON_SORT_KEYS) : NULL;
+			if (doc == NULL || strcmp(doc, f->own[i].doc) != 0) {
+				f->own[i].written = 0;
+				own_write(f);
+			}
+			free(doc);
+			json_decref(body);
+		}
 		return;
+	}
 	for (i = 0; i < f->n_pubs; i++)
 		if (f->pubs[i].ca == ca && strlen(f->pubs[i].host) == hl &&
 		    memcmp(f->pubs[i].host, k, hl) == 0 &&
@@ -1433,7 +1532,8 @@ leader_rec(struct fleet *f, const struct etcd_kv *kv)
 	json_decref(body);
 	if (strcmp(f->leader_name, f->name) != 0) {
 		step_down(f, "another host holds the leader key");
-	} else if (!f->leader && f->lease != 0 && lease == f->lease) {
+	} else if (!f->leader && f->lease != 0 && lease == f->lease &&
+	    f->campaign == 0) {
 		/*
 		 * Still ours (same lease): lead again, after a step down for
 		 * keepalives that did not get through while the lease lived.
@@ -1705,12 +1805,20 @@ duty(struct fleet *f, struct fsecret *s, int64_t now)
 	if (s->gen > 0 && s->n > 0 && s->active != 0) {
 		/* Accept-only out there: promote once every host has it. */
 		for (i = 0; i < f->n_hosts; i++) {
-			if (strcmp(f->hosts[i].name, f->name) == 0 ?
+			if (!host_serves(&f->hosts[i], s->name) ||
+			    (strcmp(f->hosts[i].name, f->name) == 0 ?
 			    s->applied == s->gen : host_acked(f, s,
-			    f->hosts[i].name))
+			    f->hosts[i].name)))
 				continue;
 			if (n_missing < sizeof(missing) / sizeof(missing[0]))
 				missing[n_missing++] = f->hosts[i].name;
+		}
+		for (i = 0; i < f->n_left; i++) {
+			if (loop_now_mono() - f->left[i].left >= f->ttl ||
+			    !host_serves(&f->left[i], s->name))
+				continue;
+			if (n_missing < sizeof(missing) / sizeof(missing[0]))
+				missing[n_missing++] = f->left[i].name;
 		}
 		if (n_missing == 0)
 			return promote(f, s, NULL, 0, now) < 0 ? -1 : 1;
@@ -1999,6 +2107,8 @@ forget_view(struct fleet *f)
 {
 	size_t i;
 
+	for (i = 0; i < f->n_hosts; i++)
+		free(f->hosts[i].secrets);
 	f->n_hosts = 0;
 	f->n_acks = 0;
 	f->n_dones = 0;
@@ -2219,9 +2329,10 @@ on_keepalive(void *arg, int rc, json_t *reply, const char *why)
 		f->state = F_SYNC;
 		step(f);
 	}
-	/* Acknowledgements that did not go out yet. */
+	/* Publications and acknowledgements that did not go out yet. */
 	for (i = 0; i < f->n_s; i++)
-		if (f->s[i].applied != 0 && f->s[i].acked != f->s[i].applied)
+		if (f->s[i].gen > 0 && (f->s[i].applied != f->s[i].gen ||
+		    f->s[i].acked != f->s[i].gen))
 			secret_apply(f, &f->s[i]);
 }
 
@@ -2432,8 +2543,12 @@ fleet_configure(struct fleet *f, const struct config *c)
 	f->ack_timeout = b->ack_timeout;
 	if (secrets_bind(f, c) < 0)
 		return -ENOMEM;
-	/* Secrets new to this host: published as soon as they are read. */
+	/*
+	 * The registration says which secrets this host serves; secrets new
+	 * to it are published as soon as they are read.
+	 */
 	if (f->state == F_RUN) {
+		(void)register_self(f, NULL);
 		f->state = F_SYNC;
 		loop_timer_at(f->tfd, loop_now_mono());
 	}
@@ -2482,7 +2597,12 @@ fleet_free(struct fleet *f)
 	for (i = 0; i < f->n_s; i++)
 		secret_forget(&f->s[i]);
 	free(f->s);
+	for (i = 0; i < f->n_hosts; i++)
+		free(f->hosts[i].secrets);
 	free(f->hosts);
+	for (i = 0; i < f->n_left; i++)
+		free(f->left[i].secrets);
+	free(f->left);
 	free(f->acks);
 	for (i = 0; i < f->n_reqs; i++)
 		req_free(&f->reqs[i]);
