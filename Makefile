@@ -60,8 +60,8 @@ ROT_SRCS	 = rotatord/config.c rotatord/log.c rotatord/loop.c \
 		   rotatord/notify.c rotatord/mint.c rotatord/daemon.c \
 		   rotatord/secretref.c rotatord/upstream.c rotatord/authz.c \
 		   rotatord/server.c rotatord/trust.c rotatord/work.c \
-		   rotatord/mhd_dl.c rotatord/httploop.c rotatord/etcd.c rotatord/fleet.c \
-		   rotatord/fleetrec.c rotatord/fleetstate.c
+		   rotatord/mhd_dl.c rotatord/httploop.c rotatord/etcd.c rotatord/etcd_codec.c \
+		   rotatord/fleet.c rotatord/fleetrec.c rotatord/fleetstate.c
 MAIN_SRCS	 = rotatord/main.c
 UNIT_TESTS	 = b64 jwk jwt x509 wycheproof config sink sched http oidc oauth secretref authz trust fleet \
 		   server

@@ -1774,6 +1774,7 @@ static int
 duty(struct fleet *f, struct fsecret *s, int64_t now)
 {
 	struct idp_secret *keys[FLEET_MAX_KEYS], *fresh = NULL;
+	struct idp_secret *fillers[FLEET_MAX_KEYS] = { NULL };
 	int64_t issued[FLEET_MAX_KEYS], gen;
 	const char *missing[64];
 	const struct rotreq *req;
@@ -1852,6 +1853,17 @@ duty(struct fleet *f, struct fsecret *s, int64_t now)
 		keys[n] = s->keys[i];
 		issued[n++] = s->issued[i];
 	}
+	/*
+	 * The first generation fills every slot (keep files), with random
+	 * keys nothing encrypts with, as a local secret does: consumers such
+	 * as nginx need every file from the start.
+	 */
+	for (i = 0; s->n == 0 && n < keep && n < FLEET_MAX_KEYS; i++) {
+		if (idp_secret_random(s->cfg->bytes, &fillers[i]) < 0)
+			break;
+		keys[n] = fillers[i];
+		issued[n++] = now;
+	}
 	gen = secret_top(f, s) + 1;
 	/* Every request waiting for it is done by this generation. */
 	extra = json_array();
@@ -1869,6 +1881,8 @@ duty(struct fleet *f, struct fsecret *s, int64_t now)
 	rc = secret_write(f, s, gen, doc_plain(s, gen, keys, issued, n,
 	    s->n > 0 ? 1 : 0), extra);
 	idp_secret_free(fresh);
+	for (i = 0; i < FLEET_MAX_KEYS; i++)
+		idp_secret_free(fillers[i]);
 	if (rc < 0)
 		return -1;
 	log_notice("cluster: secret %s: new key (fleet generation %lld)%s%s%s",

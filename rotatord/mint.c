@@ -46,7 +46,13 @@ mint_mkdirs(const char *path, mode_t mode)
 			return -errno;
 		*p = '/';
 	}
-	if (mkdir(buf, mode) < 0 && errno != EEXIST)
+	/*
+	 * The last one gets exactly mode when rotatord makes it: rotatord runs
+	 * with umask 077, and an output_dir of 0700 would lock nginx out.
+	 */
+	if (mkdir(buf, mode) == 0)
+		return chmod(buf, mode) < 0 ? -errno : 0;
+	if (errno != EEXIST)
 		return -errno;
 	return 0;
 }
@@ -1028,6 +1034,19 @@ mint_secret(const struct cfg_cred *cr, struct idp_secret **prev_keys,
 	    i + 1 < sizeof(names) / sizeof(names[0]); i++)
 		rc = result_add(ret, names[i + 1], prev_keys[i]->buf,
 		    prev_keys[i]->len, cr->mode);
+	/*
+	 * Every file exists from the first generation on (nginx refuses to
+	 * start on a missing ssl_session_ticket_key): slots no older key fills
+	 * yet get random keys that nothing encrypts with.
+	 */
+	for (; rc == 0 && i + 1 < cr->keep &&
+	    i + 1 < sizeof(names) / sizeof(names[0]); i++) {
+		idp_secret_free(k);
+		k = NULL;
+		if ((rc = idp_secret_random(cr->bytes, &k)) == 0)
+			rc = result_add(ret, names[i + 1], k->buf, k->len,
+			    cr->mode);
+	}
 	idp_secret_free(k);
 	if (rc < 0) {
 		mint_result_clear(ret);
