@@ -199,19 +199,37 @@ bench: all $(B)/bench $(B)/mhd_bare
 	$(Q)$(PYTHON) tests/bench/run.py --bench $(B)/bench --rotatord $(B)/rotatord \
 		--mhd-bare $(B)/mhd_bare
 
+# Everything the packages ship (packaging/debian/*.install, the RPM spec's
+# %files).  The directories not set above (SYSCONFDIR, UNITDIR,
+# COMPLETIONDIR, DOCDIR) are at the end of this file.  The unit's ExecStart
+# follows BINDIR; an existing rotatord.ini is never overwritten.
 install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR)/idp
-	install -m 0755 $(B)/rotatord $(DESTDIR)$(BINDIR)/rotatord
-	install -m 0755 $(B)/rotatorctl $(DESTDIR)$(BINDIR)/rotatorctl
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig \
+		$(DESTDIR)$(INCDIR)/idp $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(COMPLETIONDIR) \
+		$(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(SYSCONFDIR)/rotatord
+	install -m 0755 $(B)/rotatord $(B)/rotatorctl $(DESTDIR)$(BINDIR)/
 	install -m 0644 $(B)/libidp.a $(DESTDIR)$(LIBDIR)/libidp.a
-	install -m 0755 $(B)/libidp.so $(DESTDIR)$(LIBDIR)/libidp.so.0
+	install -m 0644 $(B)/libidp.so $(DESTDIR)$(LIBDIR)/libidp.so.0
 	ln -sf libidp.so.0 $(DESTDIR)$(LIBDIR)/libidp.so
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 		-e 's|@INCDIR@|$(INCDIR)|' -e 's|@VERSION@|$(VERSION)|' \
 		libidp/idp.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/idp.pc
+	chmod 0644 $(DESTDIR)$(LIBDIR)/pkgconfig/idp.pc
 	install -m 0644 $(IDP_HDRS) $(DESTDIR)$(INCDIR)/idp/
-	install -d $(DESTDIR)$(MANDIR)/man8
-	install -m 0644 packaging/rotatord.8 $(DESTDIR)$(MANDIR)/man8/rotatord.8
+	install -m 0644 packaging/man/rotatorctl.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 packaging/man/rotatord.ini.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 packaging/man/rotatord.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 packaging/bash-completion/rotatorctl \
+		$(DESTDIR)$(COMPLETIONDIR)/rotatorctl
+	sed -e 's|/usr/bin/rotatord|$(BINDIR)/rotatord|g' \
+		packaging/systemd/rotatord.service > $(DESTDIR)$(UNITDIR)/rotatord.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/rotatord.service
+	install -m 0644 conf/rotatord.ini conf/minimal.ini conf/nginx-server.conf \
+		$(DESTDIR)$(DOCDIR)/examples/
+	test -e $(DESTDIR)$(SYSCONFDIR)/rotatord/rotatord.ini || \
+		install -m 0644 conf/default.ini $(DESTDIR)$(SYSCONFDIR)/rotatord/rotatord.ini
 
 # The build is a new make: its pkg-config flags are read after build-deps
 # has installed the packages, not when this Makefile was parsed.
@@ -225,3 +243,87 @@ clean:
 .PHONY: all unit integration integration-san deps build-deps build-deps-ok check sanitize sanitize-unit fuzz bench install run clean
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
+
+# ---------------------------------------------------------------------------
+# Installation directories not set at the top, and the packages.
+SYSCONFDIR	?= /etc
+UNITDIR		?= $(PREFIX)/lib/systemd/system
+COMPLETIONDIR	?= $(PREFIX)/share/bash-completion/completions
+DOCDIR		?= $(PREFIX)/share/doc/rotatord
+
+# libidp.so exports only the public API: the idp_* functions that the
+# installed headers declare (read from the preprocessed headers, so
+# comments do not count).  Internal helpers shared between libidp's files
+# (internal.h, curl_dl.h) stay local.  rotatord itself links libidp.a.
+$(B)/libidp.ver: $(IDP_HDRS) | build-deps-ok
+	@mkdir -p $(dir $@)
+	$(Q)printf '#include <idp/%s>\n' $(notdir $(IDP_HDRS)) | \
+		$(CC) -E -P -D_GNU_SOURCE -Ilibidp/include $(PKG_CFLAGS) -x c - | \
+		grep -oE '\bidp_[A-Za-z0-9_]+[[:space:]]*\(' | \
+		grep -oE 'idp_[A-Za-z0-9_]+' | sort -u | \
+		{ echo '{'; echo 'global:'; sed 's/.*/	&;/'; \
+		  echo 'local:'; echo '	*;'; echo '};'; } > $@.tmp
+	$(Q)grep -q 'idp_version;' $@.tmp && mv $@.tmp $@
+$(B)/libidp.so: | $(B)/libidp.ver
+$(B)/libidp.so: override LDFLAGS += -Wl,--version-script=$(B)/libidp.ver
+
+# make deb: the Debian packages, built out of tree.  The files git knows
+# of are copied to build/deb/rotatord-VERSION with packaging/debian as
+# debian/ (packaging/stage-source.sh), dpkg-buildpackage builds the source
+# and binary packages there (into build/deb), lintian checks the .changes
+# and hardening-check the binaries.  Installs its tools when missing.
+DEB_OUT		?= build/deb
+DEB_SRC		 = $(DEB_OUT)/rotatord-$(VERSION)
+DEB_ARCH	 = $(shell dpkg --print-architecture 2>/dev/null)
+DEB_CHANGES	 = $(DEB_OUT)/rotatord_$(VERSION)_$(DEB_ARCH).changes
+
+deb:
+	$(Q)rm -rf $(DEB_OUT) && mkdir -p $(DEB_OUT)
+	$(Q)sh packaging/stage-source.sh $(DEB_SRC) packaging/debian
+	$(Q)sh packaging/install-pkg-tools.sh deb $(DEB_SRC)
+	$(Q)v=$$(dpkg-parsechangelog -l $(DEB_SRC)/debian/changelog -SVersion); \
+		[ "$$v" = "$(VERSION)" ] || { echo "deb: debian/changelog is at" \
+		"$$v, the Makefile at $(VERSION)" >&2; exit 1; }
+	$(Q)cd $(DEB_SRC) && dpkg-buildpackage -us -uc
+	$(Q)lintian --display-info --pedantic --fail-on error,warning $(DEB_CHANGES)
+	$(Q)$(MAKE) --no-print-directory deb-hardening
+
+# hardening-check (devscripts) on the packaged executables and library:
+# PIE, stack protector, fortify, relro, bindnow.  Not control-flow
+# protection: bookworm's crt1.o/crti.o carry no IBT/SHSTK note, so no
+# binary linked on it can have one, whatever -fcf-protection says.
+deb-hardening:
+	$(Q)d=$(DEB_OUT)/hardening && rm -rf $$d && mkdir -p $$d && \
+		for p in $(DEB_OUT)/rotatord_*.deb $(DEB_OUT)/libidp0_*.deb; do \
+			dpkg-deb -x $$p $$d; done && \
+		hardening-check --nocfprotection \
+			$$d/usr/bin/rotatord $$d/usr/bin/rotatorctl \
+			$$d/usr/lib/*/libidp.so.0 && rm -rf $$d
+
+# make rpm: the RPMs (packaging/rpm/rotatord.spec) from the same staged
+# tree, into build/rpm/RPMS and SRPMS, then rpmlint on the spec and the
+# packages (not the generated -debuginfo; settings and filters, each with
+# its reason: packaging/rpm/rpmlint.toml).  On Debian the spec's BuildRequires (Fedora
+# names) cannot be met, so rpmbuild runs with --nodeps against Debian's
+# -dev packages, and loads packaging/rpm/macros.debian.
+RPM_OUT		?= build/rpm
+RPMBUILD_FLAGS	?= $(if $(wildcard /etc/debian_version),--nodeps \
+		   --load packaging/rpm/macros.debian)
+
+rpm:
+	$(Q)sh packaging/install-pkg-tools.sh rpm
+	$(Q)v=$$(sed -n 's/^Version:[[:space:]]*//p' packaging/rpm/rotatord.spec); \
+		[ "$$v" = "$(VERSION)" ] || { echo "rpm: rotatord.spec is at" \
+		"$$v, the Makefile at $(VERSION)" >&2; exit 1; }
+	$(Q)rm -rf $(RPM_OUT) && mkdir -p $(RPM_OUT)/SOURCES
+	$(Q)sh packaging/stage-source.sh $(RPM_OUT)/rotatord-$(VERSION)
+	$(Q)tar -C $(RPM_OUT) -czf $(RPM_OUT)/SOURCES/rotatord-$(VERSION).tar.gz \
+		rotatord-$(VERSION)
+	$(Q)rm -rf $(RPM_OUT)/rotatord-$(VERSION)
+	$(Q)rpmbuild -ba $(RPMBUILD_FLAGS) --define '_topdir $(abspath $(RPM_OUT))' \
+		packaging/rpm/rotatord.spec
+	$(Q)rpmlint -c packaging/rpm/rpmlint.toml packaging/rpm/rotatord.spec \
+		$(RPM_OUT)/SRPMS/*.rpm $$(ls $(RPM_OUT)/RPMS/*/*.rpm | \
+		grep -v -e '-debuginfo-' -e '-debugsource-')
+
+.PHONY: deb deb-hardening rpm
