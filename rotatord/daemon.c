@@ -317,7 +317,10 @@ signer_publish(struct runtime *rt, size_t i, const char *jwks)
 /*
  * Adopts what is already published for credential i: a generation that
  * was minted from the same configuration and is before its renewal point
- * is reused as it is (same serial, same generation, no reload).
+ * is reused as it is (same serial, same generation, no reload).  What is
+ * believed comes from the state record in state_dir, and only when every
+ * published file still matches it (sink_read_current()); anything else
+ * mints anew, saying why in one line.
  */
 static void
 cred_adopt(struct runtime *rt, size_t i, int64_t now_w, int64_t now_m)
@@ -334,9 +337,14 @@ cred_adopt(struct runtime *rt, size_t i, int64_t now_w, int64_t now_m)
 		log_warn("credential %s: cannot repair %s/%s: %s", c->name,
 		    rt->cfg->output_dir, c->dir, strerror(-rc));
 	if ((rc = sink_read_current(rt->sink, c->dir, &cur)) < 0) {
-		if (rc != -ENOENT)
-			log_warn("credential %s: cannot read current generation: %s",
-			    c->name, strerror(-rc));
+		cr->generation = cur.generation;
+		if (rc == -ENOENT && cur.why[0] != '\0')
+			log_info("credential %s: not reusing: %s; minting a new "
+			    "one", c->name, cur.why);
+		else if (rc != -ENOENT)
+			log_warn("credential %s: not reusing what is published: "
+			    "%s; minting a new one", c->name, cur.why[0] ?
+			    cur.why : strerror(-rc));
 		return;
 	}
 	cr->generation = cur.generation;
@@ -404,7 +412,7 @@ runtime_build(struct config *c, struct runtime **ret)
 	}
 	if ((rc = mint_mkdirs(c->output_dir, 0755)) < 0 ||
 	    (rc = mint_mkdirs(c->state_dir, 0700)) < 0 ||
-	    (rc = sink_open(c->output_dir, &rt->sink)) < 0) {
+	    (rc = sink_open(c->output_dir, c->state_dir, &rt->sink)) < 0) {
 		log_err("cannot open output_dir %s or state_dir %s: %s",
 		    c->output_dir, c->state_dir, strerror(-rc));
 		goto fail;

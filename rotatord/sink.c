@@ -9,8 +9,12 @@
  *   3. readlinkat "..data" and accept only a target of our own
  *      "..YYYY_MM_DD_HH_MM_SS.NNNNNNNNN" form; learn the current
  *      generation's number and file hashes, from what this handle last
- *      wrote there or else from its meta.json; identical names and hashes
- *      (and spec): return 0, nothing written;
+ *      wrote or checked there or else from the state record (trusted only
+ *      as a regular 0600 file of our euid), whose files are then checked
+ *      on disk; identical names and hashes (and spec): return 0, nothing
+ *      written.  meta.json on disk is never believed: without a record
+ *      that names the current generation, the number continues from the
+ *      highest of the record's and any meta.json's, so it never goes back;
  *   4. list DIR once; refuse a visible name that is not our own
  *      "NAME -> ..data/NAME" link, before anything is written;
  *   5. mkdirat "..TS.tmp" 0700 (TS after every listed generation); create
@@ -18,6 +22,9 @@
  *      and the final mode, fchown and fchmod before the first byte, write
  *      fully, fsync, close; fchown and fchmod the directory to dir_mode,
  *      fsync it; rename it to "..TS" (RENAME_NOREPLACE); fsync DIR;
+ *   5b. store the state record state_dir/creds/DIR.json naming "..TS"
+ *      (O_EXCL temporary 0600, fsync, rename, fsync creds): from here on
+ *      the record's number is never below what is visible;
  *   6. unlink our links to names leaving the set while the old generation
  *      is still current, so that no visible link ever dangles;
  *   7. symlink "..data_tmp" -> "..TS" and rename it over "..data": the one
@@ -26,6 +33,12 @@
  *   9. prune: keep the current generation and the keep_old newest before
  *      it, remove the rest (and any never-visible newer one);
  *  10. fsync DIR.
+ *
+ * meta.json (0644: consumers read it for expiry and change detection)
+ * holds name, type, generation, times and each file's size, and the
+ * SHA-256 only of public files (world-readable, and not a key, bundle or
+ * token): a digest of a short secret would let anyone confirm or recover
+ * it.  The digests of every file live in the state record only.
  *
  * fsync is skipped on tmpfs and ramfs, where it cannot add durability.  A
  * SIGKILL at any point leaves "..data" on a complete generation and every
@@ -39,7 +52,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,8 +80,12 @@
 #define META_NAME	"meta.json"
 #define META_MODE	0644
 #define META_MAX	(64 * 1024)
-#define META_STR_MAX	256		/* meta->name and meta->type */
-#define SPEC_MAX	64		/* sizeof(sink_current.spec) - 1 */
+#define META_STR_MAX	SINK_META_STR_MAX /* meta->name and meta->type */
+#define SPEC_MAX	SINK_SPEC_MAX	/* sizeof(sink_current.spec) - 1 */
+#define STATE_SUB	"creds"		/* below state_dir */
+#define REC_SUFFIX	".json"
+#define REC_MAX		META_MAX
+#define GEN_NUM_MAX	((uint64_t)1 << 53)	/* exact in every JSON reader */
 #define TMP_SUFFIX	".tmp"
 #define TMP_SUFFIX_LEN	(sizeof(TMP_SUFFIX) - 1)
 
@@ -107,11 +126,24 @@ struct dent {
 
 struct sink {
 	int		 dfd;		/* output_dir */
+	int		 sfd;		/* state_dir/creds */
 	unsigned	 keep_old;
 	int		 sync;		/* 0 on tmpfs or ramfs */
+	int		 ssync;		/* the same for state_dir */
 	int		 no_openat2;	/* openat2 refused */
+	uid_t		 euid;
 	EVP_MD		*sha256;	/* fetched once */
-	char		*buf;		/* META_MAX + 1, meta.json */
+	EVP_MD_CTX	*mdctx;		/* for files hashed while read */
+	char		*buf;		/* META_MAX + 1, meta.json or a record */
+	/*
+	 * The state record last read or written, for one directory: reads of
+	 * that directory's files check against it without reading it again.
+	 * rc_checked: the files of rc->gen_dir were found to match it (by
+	 * sink_repair(), for the sink_read_current() that follows).
+	 */
+	struct sink_record *rc;
+	int		 rc_valid;
+	int		 rc_checked;
 	struct dent	*dents;		/* listing of the directory */
 	size_t		 n_dents;
 	size_t		 cap_dents;
@@ -123,6 +155,9 @@ enum {
 	LINK_ABSENT,
 	LINK_OURS,
 };
+
+static int hex_valid(const char *);
+static int file_public(const char *, mode_t);
 
 /* Returns 1 when c may appear in a file or directory name. */
 static int
@@ -313,8 +348,35 @@ open_dir_at(int dfd, const char *name)
 }
 
 /*
+ * Returns fd when the credential directory it names is ours: owned by our
+ * euid and not writable by group or others (whoever else could write it
+ * could swap "..data").  Otherwise closes fd, logs and returns -EPERM.
+ */
+static int
+cred_dir_owned(const struct sink *s, const char *dir, int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0) {
+		int e = -errno;
+
+		close(fd);
+		return e;
+	}
+	if (st.st_uid == s->euid && (st.st_mode & 022) == 0)
+		return fd;
+	log_warn("sink: %s: owned by uid %u with mode %04o, not by rotatord"
+	    " (uid %u) and not writable by others: refusing it", dir,
+	    (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777),
+	    (unsigned)s->euid);
+	close(fd);
+	return -EPERM;
+}
+
+/*
  * Opens the credential directory dir, creating it with mode 0755 (readers
- * must traverse it) when create is set.  Returns the fd or -errno.
+ * must traverse it) when create is set; refuses one that is not ours
+ * (cred_dir_owned()).  Returns the fd or -errno.
  */
 static int
 open_cred_dir(struct sink *s, const char *dir, int create)
@@ -322,12 +384,15 @@ open_cred_dir(struct sink *s, const char *dir, int create)
 	int fd;
 
 	fd = open_dir_at(s->dfd, dir);
+	if (fd >= 0)
+		return cred_dir_owned(s, dir, fd);
 	if (fd != -ENOENT || !create)
 		return fd;
 	if (mkdirat(s->dfd, dir, 0755) < 0) {
 		if (errno != EEXIST)
 			return -errno;
-		return open_dir_at(s->dfd, dir);
+		fd = open_dir_at(s->dfd, dir);
+		return fd < 0 ? fd : cred_dir_owned(s, dir, fd);
 	}
 	fd = open_dir_at(s->dfd, dir);
 	if (fd < 0)
@@ -577,18 +642,16 @@ in_set(const struct sink_file *files, size_t n_files, const char *name)
 
 /*
  * Removes generation directory name of cfd.  Its files are normally those
- * just published or those of the previous generation (old, a "files"
- * object, may be NULL), so they are unlinked by name first and the
+ * just published or those of the previous generation (old, its state
+ * record, may be NULL), so they are unlinked by name first and the
  * directory is only walked when something else is left: that saves two
- * getdents calls per publish.  Names from old are validated before use,
- * since they come from a file on disk.  Returns 0 or -errno.
+ * getdents calls per publish.  Returns 0 or -errno.
  */
 static int
 remove_gen(int cfd, const char *name, const struct sink_file *files,
-    size_t n_files, json_t *old)
+    size_t n_files, const struct sink_record *old)
 {
 	const char *k;
-	json_t *v;
 	size_t i;
 	int gfd;
 
@@ -598,9 +661,11 @@ remove_gen(int cfd, const char *name, const struct sink_file *files,
 			return gfd == -ENOENT ? 0 : gfd;
 		for (i = 0; i < n_files; i++)
 			(void)unlinkat(gfd, files[i].name, 0);
-		json_object_foreach(old, k, v)
+		for (i = 0; old != NULL && i < old->n_files; i++) {
+			k = old->files[i].name;
 			if (name_valid(k) && !in_set(files, n_files, k))
 				(void)unlinkat(gfd, k, 0);
+		}
 		(void)unlinkat(gfd, META_NAME, 0);
 		close(gfd);
 		if (unlinkat(cfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT)
@@ -621,7 +686,7 @@ remove_gen(int cfd, const char *name, const struct sink_file *files,
 static void
 prune(struct sink *s, int cfd, const char *dir, const char *keep,
     const char *limit, const struct sink_file *files, size_t n_files,
-    json_t *old)
+    const struct sink_record *old)
 {
 	unsigned kept = 0;
 	size_t i;
@@ -755,53 +820,28 @@ meta_int(const json_t *m, const char *key, int64_t *ret)
 	return 0;
 }
 
-/* Fills c from a loaded meta.json; returns 0 or -EBADMSG. */
-static int
-meta_current(const json_t *m, const char *gen, struct sink_current *c)
-{
-	const json_t *v;
-	int64_t g;
-
-	if (meta_int(m, "generation", &g) < 0 || g < 1 ||
-	    meta_int(m, "issued_at", &c->issued_at) < 0 ||
-	    meta_int(m, "not_before", &c->not_before) < 0 ||
-	    meta_int(m, "not_after", &c->not_after) < 0 ||
-	    meta_int(m, "renew_at", &c->renew_at) < 0)
-		return -EBADMSG;
-	v = json_object_get(m, "spec");
-	if (v == NULL)
-		c->spec[0] = '\0';
-	else if (!json_is_string(v) || json_string_length(v) > SPEC_MAX)
-		return -EBADMSG;
-	else
-		memcpy(c->spec, json_string_value(v),
-		    json_string_length(v) + 1);
-	c->generation = (uint64_t)g;
-	snprintf(c->gen_dir, sizeof(c->gen_dir), "%s", gen);
-	return 0;
-}
-
 /* Returns the generation number of meta m, or 0 when it has none. */
 static uint64_t
 meta_generation(const json_t *m)
 {
 	int64_t g;
 
-	if (meta_int(m, "generation", &g) < 0 || g < 1)
+	if (meta_int(m, "generation", &g) < 0 || g < 1 ||
+	    (uint64_t)g > GEN_NUM_MAX)
 		return 0;
 	return (uint64_t)g;
 }
 
 /*
  * Returns the "files" object of m when every entry is well formed (valid
- * name, 64 hex digits, a size within limits), else NULL.  Borrowed.
+ * name, a size within limits, 64 hex digits when a sha256 is given: only
+ * public files have one), else NULL.  Borrowed.
  */
 static json_t *
 meta_files(json_t *m)
 {
 	json_t *files, *e, *h, *sz;
-	const char *name, *hex;
-	size_t i;
+	const char *name;
 
 	files = json_object_get(m, "files");
 	if (!json_is_object(files) || json_object_size(files) == 0 ||
@@ -812,50 +852,12 @@ meta_files(json_t *m)
 			return NULL;
 		h = json_object_get(e, "sha256");
 		sz = json_object_get(e, "size");
-		if (!json_is_string(h) || !json_is_integer(sz) ||
-		    json_integer_value(sz) < 0 ||
+		if ((h != NULL && !hex_valid(json_string_value(h))) ||
+		    !json_is_integer(sz) || json_integer_value(sz) < 0 ||
 		    json_integer_value(sz) > SINK_MAX_FILE_SIZE)
 			return NULL;
-		hex = json_string_value(h);
-		if (strlen(hex) != HEX_LEN)
-			return NULL;
-		for (i = 0; i < HEX_LEN; i++)
-			if (!((hex[i] >= '0' && hex[i] <= '9') ||
-			    (hex[i] >= 'a' && hex[i] <= 'f')))
-				return NULL;
 	}
 	return files;
-}
-
-/*
- * Returns 1 when meta m lists exactly files with the hashes in hex, and
- * the same spec (absent and empty are the same).  A malformed entry simply
- * compares unequal, so no validation pass first.
- */
-static int
-meta_same(json_t *m, const char *spec, const struct sink_file *files,
-    size_t n_files, char hex[][HEX_LEN + 1])
-{
-	json_t *fo, *e;
-	const char *h;
-	size_t i;
-
-	h = json_string_value(json_object_get(m, "spec"));
-	if (strcmp(h != NULL ? h : "", spec != NULL ? spec : "") != 0)
-		return 0;
-	fo = json_object_get(m, "files");
-	if (json_object_size(fo) != n_files)
-		return 0;
-	for (i = 0; i < n_files; i++) {
-		e = json_object_get(fo, files[i].name);
-		h = json_string_value(json_object_get(e, "sha256"));
-		if (h == NULL || strcmp(h, hex[i]) != 0 ||
-		    !json_is_integer(json_object_get(e, "size")) ||
-		    json_integer_value(json_object_get(e, "size")) !=
-		    (json_int_t)files[i].len)
-			return 0;
-	}
-	return 1;
 }
 
 /* A bounded output buffer; overflow is sticky and reported at the end. */
@@ -918,9 +920,10 @@ ob_int(struct obuf *o, int64_t v)
 
 /*
  * Serializes meta.json for a new generation into s->buf and returns its
- * length, or -E2BIG.  It holds names, times and hashes, never content.
- * Written by hand rather than through jansson: every string in it is
- * validated ASCII, and this runs on every publish.
+ * length, or -E2BIG.  It holds names, times, sizes and the hashes of
+ * public files (see file_public()), never content nor anything derived
+ * from a secret.  Written by hand rather than through jansson: every
+ * string in it is validated ASCII, and this runs on every publish.
  */
 static ssize_t
 meta_build(struct sink *s, const struct sink_meta *meta, uint64_t generation,
@@ -938,10 +941,6 @@ meta_build(struct sink *s, const struct sink_meta *meta, uint64_t generation,
 	ob_jstr(&o, meta->name);
 	ob_str(&o, ",\n  \"type\": ");
 	ob_jstr(&o, meta->type);
-	if (meta->spec != NULL && meta->spec[0] != '\0') {
-		ob_str(&o, ",\n  \"spec\": ");
-		ob_jstr(&o, meta->spec);
-	}
 	ob_str(&o, ",\n  \"generation\": ");
 	ob_int(&o, (int64_t)generation);
 	ob_str(&o, ",\n  \"issued_at\": ");
@@ -958,9 +957,13 @@ meta_build(struct sink *s, const struct sink_meta *meta, uint64_t generation,
 	for (i = 0; i < n_files; i++) {
 		ob_str(&o, i == 0 ? "\n    " : ",\n    ");
 		ob_jstr(&o, files[i].name);
-		ob_str(&o, ": {\"sha256\": \"");
-		ob_put(&o, hex[i], HEX_LEN);
-		ob_str(&o, "\", \"size\": ");
+		ob_str(&o, ": {");
+		if (file_public(files[i].name, files[i].mode)) {
+			ob_str(&o, "\"sha256\": \"");
+			ob_put(&o, hex[i], HEX_LEN);
+			ob_str(&o, "\", ");
+		}
+		ob_str(&o, "\"size\": ");
 		ob_int(&o, (int64_t)files[i].len);
 		ob_str(&o, "}");
 	}
@@ -1000,15 +1003,18 @@ write_file(int gfd, const char *name, const void *data, size_t len,
 
 /*
  * Fills the half-made generation directory tmp of cfd: every file, then
- * meta.json, then the directory's own owner and mode, then fsync.
- * Returns 0 or -errno.
+ * meta.json, then the directory's own owner and mode, then fsync.  The
+ * SHA-256 and size of meta.json and the owner the directory ended up with
+ * go into *mrec.  Returns 0 or -errno.
  */
 static int
 write_generation(struct sink *s, int cfd, const char *tmp,
     const struct sink_file *files, size_t n_files, char hex[][HEX_LEN + 1],
     const struct sink_meta *meta, uint64_t generation, uid_t uid, gid_t gid,
-    mode_t dir_mode, int sync)
+    mode_t dir_mode, int sync, struct sink_record *mrec)
 {
+	struct sink_record_file *mf = &mrec->files[n_files];
+	struct stat st;
 	ssize_t mlen;
 	size_t i;
 	mode_t mask;
@@ -1033,6 +1039,12 @@ write_generation(struct sink *s, int cfd, const char *tmp,
 		r = (int)mlen;
 		goto out;
 	}
+	r = sha256_hex(s, s->buf, (size_t)mlen, mf->sha256);
+	if (r < 0)
+		goto out;
+	snprintf(mf->name, sizeof(mf->name), "%s", META_NAME);
+	mf->size = (uint64_t)mlen;
+	mf->mode = META_MODE;
 	r = write_file(gfd, META_NAME, s->buf, (size_t)mlen, META_MODE, uid,
 	    gid, sync, 1);
 	if (r < 0)
@@ -1041,8 +1053,16 @@ write_generation(struct sink *s, int cfd, const char *tmp,
 		r = -errno;
 	else if (fchmod(gfd, dir_mode) < 0)
 		r = -errno;
+	else if (fstat(gfd, &st) < 0)
+		r = -errno;
 	else if (sync && fsync(gfd) < 0)
 		r = -errno;
+	if (r == 0) {
+		/* Files and directory were made alike: one owner for all. */
+		mrec->uid = st.st_uid;
+		mrec->gid = st.st_gid;
+		mrec->dir_mode = dir_mode;
+	}
 out:
 	umask(mask);
 	close(gfd);
@@ -1168,37 +1188,45 @@ last_drop(struct sink *s, const char *dir)
 		l->gen[0] = '\0';
 }
 
+/* One file as "unchanged" sees it. */
+struct dig_ent {
+	const char	*name;
+	const char	*hex;
+	uint64_t	 len;
+};
+
 /*
  * Digests what decides "unchanged": spec, then each file's name, hash and
  * size in name order (so the caller's order does not matter), into out.
- * Returns 0 or -EIO.
+ * Sorts e.  Returns 0 or -EIO.
  */
 static int
-set_digest(const struct sink *s, const char *spec,
-    const struct sink_file *files, size_t n_files, char hex[][HEX_LEN + 1],
-    unsigned char *out)
+digest_ents(const struct sink *s, const char *spec, struct dig_ent *e,
+    size_t n_ents, unsigned char *out)
 {
 	char buf[SPEC_MAX + 2 +
 	    SINK_MAX_FILES * (SINK_NAME_MAX + HEX_LEN + 24)];
-	size_t idx[SINK_MAX_FILES], i, j, t, len;
+	struct dig_ent t;
+	size_t i, j, len;
 	unsigned int mdlen = 0;
 	int n;
 
+	if (n_ents > SINK_MAX_FILES)
+		return -EIO;
 	/* check_args() bounded spec to SPEC_MAX printable bytes. */
 	n = snprintf(buf, sizeof(buf), "%s\n", spec != NULL ? spec : "");
 	if (n < 0)
 		return -EIO;
 	len = (size_t)n;
-	for (i = 0; i < n_files; i++) {
-		for (j = i; j > 0 && strcmp(files[idx[j - 1]].name,
-		    files[i].name) > 0; j--)
-			idx[j] = idx[j - 1];
-		idx[j] = i;
+	for (i = 1; i < n_ents; i++) {
+		t = e[i];
+		for (j = i; j > 0 && strcmp(e[j - 1].name, t.name) > 0; j--)
+			e[j] = e[j - 1];
+		e[j] = t;
 	}
-	for (i = 0; i < n_files; i++) {
-		t = idx[i];
-		n = snprintf(buf + len, sizeof(buf) - len, "%s/%s/%zu\n",
-		    files[t].name, hex[t], files[t].len);
+	for (i = 0; i < n_ents; i++) {
+		n = snprintf(buf + len, sizeof(buf) - len, "%s/%s/%llu\n",
+		    e[i].name, e[i].hex, (unsigned long long)e[i].len);
 		if (n < 0 || (size_t)n >= sizeof(buf) - len)
 			return -EIO;
 		len += (size_t)n;
@@ -1206,6 +1234,584 @@ set_digest(const struct sink *s, const char *spec,
 	if (!EVP_Digest(buf, len, out, &mdlen, s->sha256, NULL) || mdlen != 32)
 		return -EIO;
 	return 0;
+}
+
+static int
+set_digest(const struct sink *s, const char *spec,
+    const struct sink_file *files, size_t n_files, char hex[][HEX_LEN + 1],
+    unsigned char *out)
+{
+	struct dig_ent e[SINK_MAX_FILES];
+	size_t i;
+
+	for (i = 0; i < n_files && i < SINK_MAX_FILES; i++)
+		e[i] = (struct dig_ent){ files[i].name, hex[i], files[i].len };
+	return digest_ents(s, spec, e, n_files, out);
+}
+
+/* The same digest of what a state record lists (meta.json aside). */
+static int
+rec_digest(const struct sink *s, const struct sink_record *r,
+    unsigned char *out)
+{
+	struct dig_ent e[SINK_MAX_FILES + 1];
+	size_t i, n = 0;
+
+	for (i = 0; i < r->n_files; i++)
+		if (strcmp(r->files[i].name, META_NAME) != 0)
+			e[n++] = (struct dig_ent){ r->files[i].name,
+			    r->files[i].sha256, r->files[i].size };
+	return digest_ents(s, r->spec, e, n, out);
+}
+
+/* ---- state records ------------------------------------------------------ */
+
+/* Formats a reason into why (may be NULL). */
+static void why_set(char *why, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void
+why_set(char *why, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why == NULL || len == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, len, fmt, ap);
+	va_end(ap);
+}
+
+/* Returns 1 for a name that holds key material or a bearer token. */
+static int
+secret_name(const char *name)
+{
+	size_t len = strlen(name);
+
+	return strcmp(name, "key.pem") == 0 || strcmp(name, "bundle.pem") == 0 ||
+	    strcmp(name, "token") == 0 || strcmp(name, "token.json") == 0 ||
+	    (len >= 4 && strcmp(name + len - 4, ".key") == 0);
+}
+
+/*
+ * Returns 1 when meta.json may carry the SHA-256 of a file: it is
+ * world-readable anyway (so the digest tells nobody anything new) and
+ * not a key, a bundle or a token, whatever its mode.
+ */
+static int
+file_public(const char *name, mode_t mode)
+{
+	return (mode & 0004) != 0 && !secret_name(name);
+}
+
+static void
+ob_mode(struct obuf *o, mode_t m)
+{
+	char tmp[8];
+
+	snprintf(tmp, sizeof(tmp), "\"%04o\"", (unsigned)(m & 07777));
+	ob_str(o, tmp);
+}
+
+ssize_t
+sink_record_format(const struct sink_record *r, char *buf, size_t cap)
+{
+	struct obuf o = { buf, 0, cap, 0 };
+	size_t i;
+
+	ob_str(&o, "{\n  \"version\": 1,\n  \"dir\": ");
+	ob_jstr(&o, r->dir);
+	ob_str(&o, ",\n  \"name\": ");
+	ob_jstr(&o, r->name);
+	ob_str(&o, ",\n  \"type\": ");
+	ob_jstr(&o, r->type);
+	ob_str(&o, ",\n  \"spec\": ");
+	ob_jstr(&o, r->spec);
+	ob_str(&o, ",\n  \"generation\": ");
+	ob_int(&o, (int64_t)r->generation);
+	ob_str(&o, ",\n  \"gen_dir\": ");
+	ob_jstr(&o, r->gen_dir);
+	ob_str(&o, ",\n  \"issued_at\": ");
+	ob_int(&o, r->issued_at);
+	ob_str(&o, ",\n  \"not_before\": ");
+	ob_int(&o, r->not_before);
+	ob_str(&o, ",\n  \"not_after\": ");
+	ob_int(&o, r->not_after);
+	ob_str(&o, ",\n  \"renew_at\": ");
+	ob_int(&o, r->renew_at);
+	ob_str(&o, ",\n  \"uid\": ");
+	ob_int(&o, (int64_t)r->uid);
+	ob_str(&o, ",\n  \"gid\": ");
+	ob_int(&o, (int64_t)r->gid);
+	ob_str(&o, ",\n  \"dir_mode\": ");
+	ob_mode(&o, r->dir_mode);
+	ob_str(&o, ",\n  \"files\": {");
+	for (i = 0; i < r->n_files; i++) {
+		ob_str(&o, i == 0 ? "\n    " : ",\n    ");
+		ob_jstr(&o, r->files[i].name);
+		ob_str(&o, ": {\"sha256\": \"");
+		ob_put(&o, r->files[i].sha256, HEX_LEN);
+		ob_str(&o, "\", \"size\": ");
+		ob_int(&o, (int64_t)r->files[i].size);
+		ob_str(&o, ", \"mode\": ");
+		ob_mode(&o, r->files[i].mode);
+		ob_str(&o, "}");
+	}
+	ob_str(&o, "\n  }\n}\n");
+	return o.over ? -E2BIG : (ssize_t)o.len;
+}
+
+static int
+rj_int(const json_t *o, const char *key, int64_t min, int64_t max,
+    int64_t *ret)
+{
+	const json_t *v = json_object_get(o, key);
+
+	if (!json_is_integer(v) || json_integer_value(v) < min ||
+	    json_integer_value(v) > max)
+		return -EBADMSG;
+	*ret = json_integer_value(v);
+	return 0;
+}
+
+/* Copies printable ASCII string key of at most max bytes into out. */
+static int
+rj_str(const json_t *o, const char *key, size_t max, char *out)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+
+	if (v == NULL || !ascii_valid(v, max))
+		return -EBADMSG;
+	memcpy(out, v, strlen(v) + 1);
+	return 0;
+}
+
+/* Parses "0644": a leading 0 and three octal digits. */
+static int
+rj_mode(const json_t *o, const char *key, mode_t *ret)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+	mode_t m = 0;
+	size_t i;
+
+	if (v == NULL || strlen(v) != 4 || v[0] != '0')
+		return -EBADMSG;
+	for (i = 1; i < 4; i++) {
+		if (v[i] < '0' || v[i] > '7')
+			return -EBADMSG;
+		m = m * 8 + (mode_t)(v[i] - '0');
+	}
+	*ret = m;
+	return 0;
+}
+
+static int
+hex_valid(const char *hex)
+{
+	size_t i;
+
+	if (hex == NULL || strlen(hex) != HEX_LEN)
+		return 0;
+	for (i = 0; i < HEX_LEN; i++)
+		if (!((hex[i] >= '0' && hex[i] <= '9') ||
+		    (hex[i] >= 'a' && hex[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+int
+sink_record_parse(const char *buf, size_t len, struct sink_record *r)
+{
+	struct sink_record_file *f;
+	json_t *j, *files, *e;
+	const char *name;
+	int64_t v;
+	int rc = -EBADMSG, metas = 0;
+
+	memset(r, 0, sizeof(*r));
+	if (buf == NULL || len > REC_MAX)
+		return -EBADMSG;
+	j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL);
+	if (!json_is_object(j))
+		goto out;
+	if (rj_int(j, "version", 1, 1, &v) < 0 ||
+	    rj_str(j, "dir", SINK_NAME_MAX, r->dir) < 0 ||
+	    !name_valid(r->dir) ||
+	    rj_str(j, "name", META_STR_MAX, r->name) < 0 ||
+	    rj_str(j, "type", META_STR_MAX, r->type) < 0 ||
+	    rj_str(j, "spec", SPEC_MAX, r->spec) < 0 ||
+	    rj_str(j, "gen_dir", GEN_LEN, r->gen_dir) < 0 ||
+	    !gen_is_name(r->gen_dir) ||
+	    rj_int(j, "generation", 1, (int64_t)GEN_NUM_MAX, &v) < 0)
+		goto out;
+	r->generation = (uint64_t)v;
+	if (rj_int(j, "issued_at", INT64_MIN, INT64_MAX, &r->issued_at) < 0 ||
+	    rj_int(j, "not_before", INT64_MIN, INT64_MAX, &r->not_before) < 0 ||
+	    rj_int(j, "not_after", INT64_MIN, INT64_MAX, &r->not_after) < 0 ||
+	    rj_int(j, "renew_at", INT64_MIN, INT64_MAX, &r->renew_at) < 0)
+		goto out;
+	/* (uid_t)-1 means "no owner"; a record holds the owner found. */
+	if (rj_int(j, "uid", 0, (int64_t)UINT32_MAX - 1, &v) < 0)
+		goto out;
+	r->uid = (uid_t)v;
+	if (rj_int(j, "gid", 0, (int64_t)UINT32_MAX - 1, &v) < 0)
+		goto out;
+	r->gid = (gid_t)v;
+	if (rj_mode(j, "dir_mode", &r->dir_mode) < 0 ||
+	    (r->dir_mode & ~(mode_t)0755) != 0 ||
+	    (r->dir_mode & 0700) != 0700)
+		goto out;
+	files = json_object_get(j, "files");
+	if (!json_is_object(files) || json_object_size(files) < 2 ||
+	    json_object_size(files) > SINK_MAX_FILES + 1)
+		goto out;
+	json_object_foreach(files, name, e) {
+		f = &r->files[r->n_files];
+		if (strcmp(name, META_NAME) == 0)
+			metas++;
+		else if (!name_valid(name))
+			goto out;
+		if (!json_is_object(e) ||
+		    !hex_valid(json_string_value(json_object_get(e,
+		    "sha256"))) ||
+		    rj_int(e, "size", 0, strcmp(name, META_NAME) == 0 ?
+		    META_MAX : SINK_MAX_FILE_SIZE, &v) < 0 ||
+		    rj_mode(e, "mode", &f->mode) < 0 ||
+		    (f->mode & ~(mode_t)0755) != 0)
+			goto out;
+		memcpy(f->name, name, strlen(name) + 1);
+		memcpy(f->sha256, json_string_value(json_object_get(e,
+		    "sha256")), HEX_LEN + 1);
+		f->size = (uint64_t)v;
+		r->n_files++;
+	}
+	if (metas != 1)
+		goto out;
+	rc = 0;
+out:
+	json_decref(j);
+	if (rc < 0)
+		memset(r, 0, sizeof(*r));
+	return rc;
+}
+
+/*
+ * Hashes what is left of regular file fd into hex, which must come to
+ * exactly size bytes (-EBADMSG otherwise).  Returns 0 or -errno.
+ */
+static int
+hash_fd(struct sink *s, int fd, uint64_t size, char *hex)
+{
+	static const char digits[] = "0123456789abcdef";
+	unsigned char buf[16384], md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0, i;
+	uint64_t done = 0;
+	ssize_t n;
+	int r = 0;
+
+	if (EVP_DigestInit_ex2(s->mdctx, s->sha256, NULL) != 1)
+		return -EIO;
+	for (;;) {
+		n = read(fd, buf, sizeof(buf));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			break;
+		}
+		if (n == 0)
+			break;
+		done += (uint64_t)n;
+		if (done > size) {
+			r = -EBADMSG;
+			break;
+		}
+		if (EVP_DigestUpdate(s->mdctx, buf, (size_t)n) != 1) {
+			r = -EIO;
+			break;
+		}
+	}
+	OPENSSL_cleanse(buf, sizeof(buf));
+	if (r == 0 && done != size)
+		r = -EBADMSG;
+	if (r == 0 && (EVP_DigestFinal_ex(s->mdctx, md, &mdlen) != 1 ||
+	    mdlen * 2 != HEX_LEN))
+		r = -EIO;
+	if (r < 0)
+		return r;
+	for (i = 0; i < mdlen; i++) {
+		hex[2 * i] = digits[md[i] >> 4];
+		hex[2 * i + 1] = digits[md[i] & 0xf];
+	}
+	hex[HEX_LEN] = '\0';
+	return 0;
+}
+
+/*
+ * Loads the state record of dir into r, trusting only a regular file (not
+ * a symlink) owned by our euid with no group or other bits.  Returns 0,
+ * -ENOENT, -EPERM (untrusted), -EBADMSG (malformed) or -errno, with the
+ * reason in why.
+ */
+static int
+rec_load(struct sink *s, const char *dir, struct sink_record *r, char *why,
+    size_t whylen)
+{
+	char name[SINK_NAME_MAX + sizeof(REC_SUFFIX)];
+	struct stat st;
+	ssize_t n;
+	int fd, e;
+
+	if (s->sfd < 0)
+		return -ENOENT;
+	snprintf(name, sizeof(name), "%s" REC_SUFFIX, dir);
+	fd = openat(s->sfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
+		e = -errno;
+		if (e == -ENOENT)
+			why_set(why, whylen, "no state record " STATE_SUB
+			    "/%s", name);
+		else if (e == -ELOOP) {
+			why_set(why, whylen, "state record " STATE_SUB
+			    "/%s is a symlink, not trusted", name);
+			e = -EPERM;
+		} else
+			why_set(why, whylen, "cannot open state record "
+			    STATE_SUB "/%s: %s", name, strerror(-e));
+		return e;
+	}
+	e = 0;
+	if (fstat(fd, &st) < 0) {
+		e = -errno;
+		why_set(why, whylen, "cannot stat state record " STATE_SUB
+		    "/%s: %s", name, strerror(-e));
+	} else if (!S_ISREG(st.st_mode)) {
+		e = -EPERM;
+		why_set(why, whylen, "state record " STATE_SUB "/%s is not a"
+		    " regular file, not trusted", name);
+	} else if (st.st_uid != s->euid) {
+		e = -EPERM;
+		why_set(why, whylen, "state record " STATE_SUB "/%s is owned"
+		    " by uid %u, not %u, not trusted", name,
+		    (unsigned)st.st_uid, (unsigned)s->euid);
+	} else if ((st.st_mode & 077) != 0) {
+		e = -EPERM;
+		why_set(why, whylen, "state record " STATE_SUB "/%s has mode"
+		    " %04o (group or other bits), not trusted", name,
+		    (unsigned)(st.st_mode & 07777));
+	} else if (st.st_size > REC_MAX) {
+		e = -EBADMSG;
+		why_set(why, whylen, "state record " STATE_SUB "/%s is too"
+		    " large", name);
+	}
+	if (e == 0) {
+		n = read_full(fd, s->buf, REC_MAX + 1);
+		if (n < 0) {
+			e = (int)n;
+			why_set(why, whylen, "cannot read state record "
+			    STATE_SUB "/%s: %s", name, strerror(-e));
+		} else if (sink_record_parse(s->buf, (size_t)n, r) < 0 ||
+		    strcmp(r->dir, dir) != 0) {
+			e = -EBADMSG;
+			why_set(why, whylen, "state record " STATE_SUB "/%s is"
+			    " malformed", name);
+		}
+	}
+	close(fd);
+	return e;
+}
+
+/*
+ * Returns the state record of dir: the cached one when it names gen (the
+ * current generation; NULL: any), or else loaded into the cache from disk
+ * (always when fresh).  Another handle, or a process forked from this
+ * one, may have written the record since.  0, or rec_load()'s error.
+ */
+static int
+rec_get(struct sink *s, const char *dir, const char *gen, int fresh,
+    const struct sink_record **ret, char *why, size_t whylen)
+{
+	int e;
+
+	if (!fresh && s->rc_valid && strcmp(s->rc->dir, dir) == 0 &&
+	    (gen == NULL || strcmp(s->rc->gen_dir, gen) == 0)) {
+		*ret = s->rc;
+		return 0;
+	}
+	s->rc_valid = 0;
+	s->rc_checked = 0;
+	e = rec_load(s, dir, s->rc, why, whylen);
+	if (e < 0)
+		return e;
+	s->rc_valid = 1;
+	*ret = s->rc;
+	return 0;
+}
+
+/*
+ * Stores r as the state record of r->dir: an O_EXCL temporary of mode
+ * 0600, written, fsynced, renamed over the record, the directory fsynced
+ * (not on tmpfs).  Then r is the cached record.  Returns 0 or -errno.
+ */
+static int
+rec_store(struct sink *s, const struct sink_record *r)
+{
+	char name[SINK_NAME_MAX + sizeof(REC_SUFFIX)];
+	char tmp[SINK_NAME_MAX + sizeof(REC_SUFFIX) + TMP_SUFFIX_LEN + 1];
+	ssize_t len;
+	int fd, e = 0, tries;
+
+	if (s->sfd < 0)
+		return -EBADF;
+	len = sink_record_format(r, s->buf, REC_MAX);
+	if (len < 0)
+		return (int)len;
+	snprintf(name, sizeof(name), "%s" REC_SUFFIX, r->dir);
+	snprintf(tmp, sizeof(tmp), ".%s" REC_SUFFIX TMP_SUFFIX, r->dir);
+	s->rc_valid = 0;
+	s->rc_checked = 0;
+	for (tries = 0;; tries++) {
+		fd = openat(s->sfd, tmp, O_WRONLY | O_CREAT | O_EXCL |
+		    O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd >= 0)
+			break;
+		/* Left by a crash; the name is reserved for it. */
+		if (errno != EEXIST || tries > 0 ||
+		    (unlinkat(s->sfd, tmp, 0) < 0 && errno != ENOENT))
+			return -errno;
+	}
+	if (fchmod(fd, 0600) < 0)
+		e = -errno;
+	else
+		e = write_all(fd, s->buf, (size_t)len);
+	if (e == 0 && s->ssync && fsync(fd) < 0)
+		e = -errno;
+	if (close(fd) < 0 && e == 0 && errno != EINTR)
+		e = -errno;
+	if (e == 0 && renameat(s->sfd, tmp, s->sfd, name) < 0)
+		e = -errno;
+	if (e < 0) {
+		(void)unlinkat(s->sfd, tmp, 0);
+		return e;
+	}
+	if (s->ssync && fsync(s->sfd) < 0)
+		return -errno;
+	if (s->rc != r)
+		memcpy(s->rc, r, sizeof(*r));
+	s->rc_valid = 1;
+	return 0;
+}
+
+/*
+ * Checks generation r->gen_dir of cfd against record r: the directory and
+ * every file (not a symlink, a regular file) with the recorded owner and
+ * mode, and every file with the recorded size and SHA-256.  Returns 0, or
+ * -EPERM, -EBADMSG or -errno with the reason in why.
+ */
+static int
+rec_verify(struct sink *s, int cfd, const struct sink_record *r, char *why,
+    size_t whylen)
+{
+	char hex[HEX_LEN + 1];
+	const struct sink_record_file *f;
+	struct stat st;
+	int gfd, fd, e = 0;
+	size_t i;
+
+	gfd = open_dir_at(cfd, r->gen_dir);
+	if (gfd < 0) {
+		why_set(why, whylen, "cannot open %s: %s", r->gen_dir,
+		    strerror(-gfd));
+		return gfd;
+	}
+	if (fstat(gfd, &st) < 0) {
+		e = -errno;
+		why_set(why, whylen, "cannot stat %s: %s", r->gen_dir,
+		    strerror(-e));
+		goto out;
+	}
+	if (st.st_uid != r->uid || st.st_gid != r->gid ||
+	    (st.st_mode & 07777) != r->dir_mode) {
+		e = -EPERM;
+		why_set(why, whylen, "%s is %u:%u mode %04o, the state record"
+		    " says %u:%u mode %04o", r->gen_dir, (unsigned)st.st_uid,
+		    (unsigned)st.st_gid, (unsigned)(st.st_mode & 07777),
+		    (unsigned)r->uid, (unsigned)r->gid,
+		    (unsigned)r->dir_mode);
+		goto out;
+	}
+	for (i = 0; i < r->n_files; i++) {
+		f = &r->files[i];
+		fd = openat(gfd, f->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+		    O_NOCTTY | O_CLOEXEC);
+		if (fd < 0) {
+			e = -errno;
+			if (e == -ELOOP)
+				why_set(why, whylen, "%s/%s is a symlink",
+				    r->gen_dir, f->name);
+			else
+				why_set(why, whylen, "cannot open %s/%s: %s",
+				    r->gen_dir, f->name, strerror(-e));
+			goto out;
+		}
+		if (fstat(fd, &st) < 0) {
+			e = -errno;
+			why_set(why, whylen, "cannot stat %s/%s: %s",
+			    r->gen_dir, f->name, strerror(-e));
+		} else if (!S_ISREG(st.st_mode)) {
+			e = -EPERM;
+			why_set(why, whylen, "%s/%s is not a regular file",
+			    r->gen_dir, f->name);
+		} else if (st.st_uid != r->uid || st.st_gid != r->gid ||
+		    (st.st_mode & 07777) != f->mode) {
+			e = -EPERM;
+			why_set(why, whylen, "%s/%s is %u:%u mode %04o, the"
+			    " state record says %u:%u mode %04o", r->gen_dir,
+			    f->name, (unsigned)st.st_uid, (unsigned)st.st_gid,
+			    (unsigned)(st.st_mode & 07777), (unsigned)r->uid,
+			    (unsigned)r->gid, (unsigned)f->mode);
+		} else if ((uint64_t)st.st_size != f->size ||
+		    (e = hash_fd(s, fd, f->size, hex)) == -EBADMSG ||
+		    (e == 0 && strcmp(hex, f->sha256) != 0)) {
+			e = -EBADMSG;
+			why_set(why, whylen, "%s/%s differs from the state"
+			    " record", r->gen_dir, f->name);
+		} else if (e < 0)
+			why_set(why, whylen, "cannot read %s/%s: %s",
+			    r->gen_dir, f->name, strerror(-e));
+		close(fd);
+		if (e < 0)
+			goto out;
+	}
+out:
+	close(gfd);
+	return e;
+}
+
+/* Copies what a record says of its generation into c. */
+static void
+rec_current(const struct sink_record *r, struct sink_current *c)
+{
+	c->generation = r->generation;
+	c->issued_at = r->issued_at;
+	c->not_before = r->not_before;
+	c->not_after = r->not_after;
+	c->renew_at = r->renew_at;
+	memcpy(c->gen_dir, r->gen_dir, sizeof(c->gen_dir));
+	memcpy(c->spec, r->spec, sizeof(c->spec));
+}
+
+/* Returns the entry of file name in r, or NULL. */
+static const struct sink_record_file *
+rec_file(const struct sink_record *r, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < r->n_files; i++)
+		if (strcmp(r->files[i].name, name) == 0)
+			return &r->files[i];
+	return NULL;
 }
 
 static int
@@ -1245,12 +1851,13 @@ sink_publish(struct sink *s, const char *dir, const struct sink_file *files,
 {
 	char hex[SINK_MAX_FILES][HEX_LEN + 1];
 	char cur[GEN_BUF], gen[GEN_BUF], tmp[GEN_BUF];
-	unsigned char digest[32];
+	unsigned char digest[32], rdig[32];
 	int state[SINK_MAX_FILES];
+	const struct sink_record *rec = NULL;
+	struct sink_record *old = NULL, *nr = NULL;
 	struct last *last;
 	struct timespec ts;
-	json_t *old = NULL;
-	uint64_t generation = 0;
+	uint64_t generation = 0, g;
 	const char *cur_ok = NULL;
 	int cfd = -1, r, sync, tries;
 	size_t i;
@@ -1260,6 +1867,8 @@ sink_publish(struct sink *s, const char *dir, const struct sink_file *files,
 	r = check_args(dir, files, n_files, meta, dir_mode);
 	if (r < 0)
 		return r;
+	if (s->sfd < 0)
+		return -EBADF;
 	for (i = 0; i < n_files; i++) {
 		r = sha256_hex(s, files[i].data, files[i].len, hex[i]);
 		if (r < 0)
@@ -1272,34 +1881,62 @@ sink_publish(struct sink *s, const char *dir, const struct sink_file *files,
 	if (cfd < 0)
 		return cfd;
 
-	/* The current generation decides "unchanged" and the number. */
+	/*
+	 * The current generation decides "unchanged" and the number: what
+	 * this handle last wrote or checked there, or else the state record
+	 * (never meta.json, which its owner may rewrite).
+	 */
 	r = read_data_link(cfd, cur);
+	if (r < 0 && r != -ENOENT)
+		goto out;
 	last = r == 0 ? last_find(s, dir) : NULL;
 	if (last != NULL && strcmp(last->gen, cur) == 0) {
 		generation = last->generation;
 		cur_ok = cur;
-		if (memcmp(last->digest, digest, sizeof(digest)) == 0)
+		if (memcmp(last->digest, digest, sizeof(digest)) == 0) {
+			r = 0;
 			goto out;
-	} else if (r == 0) {
-		r = meta_load(s, cfd, cur, &old);
-		if (r == 0 && (generation = meta_generation(old)) != 0) {
+		}
+		if (rec_get(s, dir, cur, 0, &rec, NULL, 0) < 0 ||
+		    strcmp(rec->gen_dir, cur) != 0)
+			rec = NULL;
+	} else if (rec_get(s, dir, r == 0 ? cur : NULL, 0, &rec, NULL,
+	    0) == 0) {
+		generation = rec->generation;
+		if (r == 0 && strcmp(rec->gen_dir, cur) == 0) {
 			cur_ok = cur;
-			if (meta_same(old, meta->spec, files, n_files, hex)) {
+			/* Same content: unchanged once the disk agrees. */
+			if (rec_digest(s, rec, rdig) == 0 &&
+			    memcmp(rdig, digest, sizeof(digest)) == 0 &&
+			    rec_verify(s, cfd, rec, NULL, 0) == 0) {
 				last_put(s, dir, cur, generation, digest);
 				r = 0;
 				goto out;
 			}
 		} else
-			log_warn("sink: %s: current generation %s has no valid"
-			    " meta.json, writing a new one", dir, cur);
-	} else if (r != -ENOENT)
+			rec = NULL;
+	} else
+		rec = NULL;
+	/* The new record overwrites the cache: keep the old one's names. */
+	if ((nr = calloc(rec != NULL ? 2 : 1, sizeof(*nr))) == NULL) {
+		r = -ENOMEM;
 		goto out;
+	}
+	if (rec != NULL) {
+		old = nr + 1;
+		memcpy(old, rec, sizeof(*old));
+	}
 
 	r = list_dir(s, cfd);
 	if (r < 0)
 		goto out;
-	if (cur_ok == NULL)
-		generation = newest_generation(s, cfd);
+	/* No record of what is current: never below anything on disk. */
+	if (cur_ok == NULL && (g = newest_generation(s, cfd)) > generation)
+		generation = g;
+	if (generation >= GEN_NUM_MAX) {
+		r = -EOVERFLOW;
+		goto out;
+	}
 
 	/* Refuse before writing anything if a visible name is not ours. */
 	for (i = 0; i < n_files; i++) {
@@ -1324,7 +1961,7 @@ sink_publish(struct sink *s, const char *dir, const struct sink_file *files,
 		}
 	}
 	r = write_generation(s, cfd, tmp, files, n_files, hex, meta,
-	    generation + 1, uid, gid, dir_mode, sync);
+	    generation + 1, uid, gid, dir_mode, sync, nr);
 	for (tries = 0; r == 0; tries++, ts_bump(&ts), gen_format(gen, &ts)) {
 		if (renameat2(cfd, tmp, cfd, gen, RENAME_NOREPLACE) == 0)
 			break;
@@ -1338,6 +1975,40 @@ sink_publish(struct sink *s, const char *dir, const struct sink_file *files,
 	/* The directory entry must be durable before "..data" names it. */
 	if (sync && fsync(cfd) < 0) {
 		r = -errno;
+		(void)remove_tree(cfd, gen, 0);
+		goto out;
+	}
+
+	/*
+	 * The state record names the new generation before "..data" does:
+	 * a restart then never meets a visible generation numbered above
+	 * its record.  Without a record the publish fails, so that nothing
+	 * is visible that a restart could not check.
+	 */
+	snprintf(nr->dir, sizeof(nr->dir), "%s", dir);
+	snprintf(nr->name, sizeof(nr->name), "%s", meta->name);
+	snprintf(nr->type, sizeof(nr->type), "%s", meta->type);
+	snprintf(nr->spec, sizeof(nr->spec), "%s",
+	    meta->spec != NULL ? meta->spec : "");
+	memcpy(nr->gen_dir, gen, GEN_LEN + 1);
+	nr->generation = generation + 1;
+	nr->issued_at = meta->issued_at;
+	nr->not_before = meta->not_before;
+	nr->not_after = meta->not_after;
+	nr->renew_at = meta->renew_at;
+	/* write_generation() put meta.json at files[n_files]. */
+	for (i = 0; i < n_files; i++) {
+		snprintf(nr->files[i].name, sizeof(nr->files[i].name), "%s",
+		    files[i].name);
+		memcpy(nr->files[i].sha256, hex[i], HEX_LEN + 1);
+		nr->files[i].size = files[i].len;
+		nr->files[i].mode = files[i].mode;
+	}
+	nr->n_files = n_files + 1;
+	r = rec_store(s, nr);
+	if (r < 0) {
+		log_warn("sink: %s: cannot store the state record: %s", dir,
+		    strerror(-r));
 		(void)remove_tree(cfd, gen, 0);
 		goto out;
 	}
@@ -1366,6 +2037,10 @@ sink_publish(struct sink *s, const char *dir, const struct sink_file *files,
 		for (i = 0; i < s->n_dents; i++)
 			if (s->dents[i].unlinked)
 				(void)link_create(cfd, s->dents[i].name);
+		/*
+		 * The record names a generation that is gone; the next publish
+		 * numbers on from it, and a restart re-mints.
+		 */
 		(void)remove_tree(cfd, gen, 0);
 		goto out;
 	}
@@ -1386,14 +2061,13 @@ sink_publish(struct sink *s, const char *dir, const struct sink_file *files,
 			    " stays reachable as ..data/%s", dir, files[i].name,
 			    strerror(-e), files[i].name);
 	}
-	prune(s, cfd, dir, gen, cur_ok, files, n_files,
-	    json_object_get(old, "files"));
+	prune(s, cfd, dir, gen, cur_ok, files, n_files, old);
 	if (sync && fsync(cfd) < 0)
 		log_warn("sink: %s: fsync: %s", dir, strerror(errno));
 out:
 	if (r >= 0 && ret_generation != NULL)
 		*ret_generation = generation;
-	json_decref(old);
+	free(nr);
 	if (cfd >= 0)
 		close(cfd);
 	return r;
@@ -1402,25 +2076,66 @@ out:
 int
 sink_read_current(struct sink *s, const char *dir, struct sink_current *ret)
 {
-	struct sink_current c;
+	const struct sink_record *rec;
+	unsigned char digest[32];
 	char gen[GEN_BUF];
-	json_t *m = NULL;
-	int cfd, r;
+	int cfd, r, ld, checked;
 
+	memset(ret, 0, sizeof(*ret));
 	if (!name_valid(dir))
 		return -EINVAL;
 	cfd = open_cred_dir(s, dir, 0);
-	if (cfd < 0)
-		return cfd;
-	r = read_data_link(cfd, gen);
-	if (r == 0)
-		r = meta_load(s, cfd, gen, &m);
-	if (r == 0)
-		r = meta_current(m, gen, &c);
-	if (r == 0)
-		*ret = c;
-	json_decref(m);
-	close(cfd);
+	ld = cfd >= 0 ? read_data_link(cfd, gen) : cfd;
+	if (ld < 0 && ld != -ENOENT) {
+		why_set(ret->why, sizeof(ret->why), "%s%s: %s", dir,
+		    cfd >= 0 ? "/" DATA_LINK : "", ld == -ELOOP ?
+		    "a symlink rotatord did not make" : strerror(-ld));
+		r = ld;
+		goto out;
+	}
+	r = rec_get(s, dir, ld == 0 ? gen : NULL, 0, &rec, ret->why,
+	    sizeof(ret->why));
+	/*
+	 * Still set only when the cached record was reused: sink_repair()
+	 * checked these very files against it a moment ago.
+	 */
+	checked = r == 0 && s->rc_checked;
+	s->rc_checked = 0;
+	if (r < 0) {
+		/* Neither published nor recorded: nothing to say. */
+		if (r == -ENOENT && ld == -ENOENT)
+			ret->why[0] = '\0';
+		goto out;
+	}
+	ret->generation = rec->generation;
+	if (ld == -ENOENT) {
+		why_set(ret->why, sizeof(ret->why), "nothing published in %s"
+		    " (the state record names generation %llu)", dir,
+		    (unsigned long long)rec->generation);
+		r = -ENOENT;
+		goto out;
+	}
+	if (strcmp(rec->gen_dir, gen) != 0) {
+		why_set(ret->why, sizeof(ret->why), DATA_LINK " names %s, the"
+		    " state record %s", gen, rec->gen_dir);
+		r = -ESTALE;
+		goto out;
+	}
+	if (!checked) {
+		r = rec_verify(s, cfd, rec, ret->why, sizeof(ret->why));
+		if (r < 0) {
+			/* The next publish must not call it unchanged. */
+			last_drop(s, dir);
+			goto out;
+		}
+	}
+	rec_current(rec, ret);
+	if (rec_digest(s, rec, digest) == 0)
+		last_put(s, dir, gen, rec->generation, digest);
+	r = 0;
+out:
+	if (cfd >= 0)
+		close(cfd);
 	return r;
 }
 
@@ -1459,7 +2174,11 @@ int
 sink_read_file(struct sink *s, const char *dir, const char *name, char **ret,
     size_t *ret_len)
 {
-	char gen[GEN_BUF];
+	const struct sink_record_file *f;
+	const struct sink_record *rec;
+	char gen[GEN_BUF], hex[HEX_LEN + 1];
+	size_t len = 0;
+	char *buf = NULL;
 	int cfd, fd, r;
 
 	if (!name_valid(dir) || !(name_valid(name) ||
@@ -1469,29 +2188,62 @@ sink_read_file(struct sink *s, const char *dir, const char *name, char **ret,
 	if (cfd < 0)
 		return cfd;
 	r = read_data_link(cfd, gen);
-	if (r == 0) {
-		fd = open_gen_file(s, cfd, gen, name);
-		if (fd < 0)
-			r = fd;
-		else {
-			r = read_fd(fd, ret, ret_len);
-			close(fd);
-		}
+	if (r < 0)
+		goto out;
+	/* Only what the state record vouches for is handed out. */
+	r = rec_get(s, dir, gen, 0, &rec, NULL, 0);
+	if (r < 0) {
+		r = r == -ENOENT ? -ESTALE : r;
+		goto out;
 	}
+	if (strcmp(rec->gen_dir, gen) != 0) {
+		r = -ESTALE;
+		goto out;
+	}
+	if ((f = rec_file(rec, name)) == NULL) {
+		r = -ENOENT;
+		goto out;
+	}
+	fd = open_gen_file(s, cfd, gen, name);
+	if (fd < 0) {
+		r = fd;
+		goto out;
+	}
+	r = read_fd(fd, &buf, &len);
+	close(fd);
+	if (r == 0)
+		r = sha256_hex(s, buf, len, hex);
+	if (r == 0 && (len != f->size || strcmp(hex, f->sha256) != 0)) {
+		log_warn("sink: %s: %s/%s differs from its state record,"
+		    " not reading it", dir, gen, name);
+		last_drop(s, dir);
+		r = -EBADMSG;
+	}
+	if (r < 0 && buf != NULL) {
+		OPENSSL_cleanse(buf, len);
+		free(buf);
+	} else if (r == 0) {
+		*ret = buf;
+		*ret_len = len;
+	}
+out:
 	close(cfd);
 	return r;
 }
 
 /*
  * Checks that generation gen of cfd is complete: meta.json parses and
- * every file it lists is a regular file with the recorded size and hash.
- * Returns 0 and the meta in *ret (json_decref() it), or -errno.
+ * every file it lists is a regular file with the listed size (and hash,
+ * for the public files that have one).  This only tells a half-made
+ * generation from a whole one; whether it may be believed is for the
+ * state record (rec_verify()).  Returns 0 and the meta in *ret
+ * (json_decref() it), or -errno.
  */
 static int
 gen_verify(struct sink *s, int cfd, const char *gen, json_t **ret)
 {
 	char hex[HEX_LEN + 1];
-	const char *name;
+	const char *name, *h;
 	json_t *m = NULL, *files, *e;
 	char *buf;
 	size_t len;
@@ -1521,13 +2273,14 @@ gen_verify(struct sink *s, int cfd, const char *gen, json_t **ret)
 		close(fd);
 		if (r < 0)
 			goto out;
-		r = sha256_hex(s, buf, len, hex);
+		h = json_string_value(json_object_get(e, "sha256"));
+		if (h != NULL)
+			r = sha256_hex(s, buf, len, hex);
 		OPENSSL_cleanse(buf, len);
 		free(buf);
 		if (r == 0 && ((json_int_t)len !=
 		    json_integer_value(json_object_get(e, "size")) ||
-		    strcmp(hex, json_string_value(json_object_get(e,
-		    "sha256"))) != 0))
+		    (h != NULL && strcmp(hex, h) != 0)))
 			r = -EBADMSG;
 		if (r < 0)
 			goto out;
@@ -1553,10 +2306,12 @@ int
 sink_repair(struct sink *s, const char *dir)
 {
 	char cur[GEN_BUF], target[LINK_BUF];
-	json_t *m = NULL, *files, *v;
+	const char *names[SINK_MAX_FILES + 1];
+	const struct sink_record *rec = NULL;
+	json_t *m = NULL, *v;
 	const char *cur_ok = NULL, *name;
 	int cfd, r = 0, e;
-	size_t i, len;
+	size_t i, j, len, n_names = 0;
 
 	if (!name_valid(dir))
 		return -EINVAL;
@@ -1606,7 +2361,20 @@ sink_repair(struct sink *s, const char *dir)
 		first_err(&r, e);
 		goto out;
 	}
-	if (e == 0 && gen_verify(s, cfd, cur, &m) == 0)
+	/*
+	 * A current generation that its state record vouches for is complete
+	 * (and sink_read_current() need not check it again); otherwise
+	 * meta.json tells whether it is whole, which is all repair needs.
+	 */
+	if (e == 0 && rec_get(s, dir, NULL, 1, &rec, NULL, 0) == 0 &&
+	    strcmp(rec->gen_dir, cur) == 0 &&
+	    rec_verify(s, cfd, rec, NULL, 0) == 0) {
+		cur_ok = cur;
+		s->rc_checked = 1;
+		for (i = 0; i < rec->n_files; i++)
+			if (strcmp(rec->files[i].name, META_NAME) != 0)
+				names[n_names++] = rec->files[i].name;
+	} else if (e == 0 && gen_verify(s, cfd, cur, &m) == 0)
 		cur_ok = cur;
 	for (i = s->n_dents; cur_ok == NULL && i-- > 0; ) {
 		const char *g = s->dents[i].name;
@@ -1639,16 +2407,23 @@ sink_repair(struct sink *s, const char *dir)
 	}
 
 	/* Visible links: one per file of the current generation, no others. */
-	files = json_object_get(m, "files");
+	json_object_foreach(json_object_get(m, "files"), name, v)
+		if (n_names < SINK_MAX_FILES)
+			names[n_names++] = name;
 	for (i = 0; i < s->n_dents; i++) {
 		name = s->dents[i].name;
-		if (!name_valid(name) || json_object_get(files, name) != NULL)
+		if (!name_valid(name))
+			continue;
+		for (j = 0; j < n_names && strcmp(names[j], name) != 0; j++)
+			;
+		if (j < n_names)
 			continue;
 		if (link_state(cfd, name) == LINK_OURS &&
 		    unlinkat(cfd, name, 0) < 0)
 			first_err(&r, -errno);
 	}
-	json_object_foreach(files, name, v) {
+	for (j = 0; j < n_names; j++) {
+		name = names[j];
 		e = link_state(cfd, name);
 		if (e == LINK_ABSENT)
 			e = link_create(cfd, name);
@@ -1667,13 +2442,101 @@ out:
 	return r;
 }
 
+/* Removes ".DIR.json.tmp" records left by a crash from s->sfd. */
+static void
+state_clean(struct sink *s)
+{
+	_Alignas(struct dirent64) char buf[8192];
+	struct dirent64 *d;
+	ssize_t n, off;
+	size_t len;
+
+	while ((n = getdents64(s->sfd, buf, sizeof(buf))) > 0)
+		for (off = 0; off < n; off += d->d_reclen) {
+			d = (struct dirent64 *)(void *)(buf + off);
+			len = strlen(d->d_name);
+			if (d->d_name[0] == '.' && len > sizeof(REC_SUFFIX
+			    TMP_SUFFIX) && strcmp(d->d_name + len -
+			    (sizeof(REC_SUFFIX TMP_SUFFIX) - 1),
+			    REC_SUFFIX TMP_SUFFIX) == 0)
+				(void)unlinkat(s->sfd, d->d_name, 0);
+		}
+	(void)lseek(s->sfd, 0, SEEK_SET);
+}
+
+/*
+ * Opens state_dir/creds into s->sfd (see sink_open()).  Returns 0 or
+ * -errno after logging why.
+ */
+static int
+state_open(struct sink *s, const char *state_dir)
+{
+	struct stat st;
+	int fd, cfd, e;
+
+	/* The operator chose state_dir, so a symlink on its path is fine. */
+	fd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		e = -errno;
+		log_err("sink: state_dir %s: %s", state_dir, strerror(-e));
+		return e;
+	}
+	if (fstat(fd, &st) < 0) {
+		e = -errno;
+		close(fd);
+		return e;
+	}
+	if (st.st_uid != s->euid || (st.st_mode & 022) != 0) {
+		log_err("sink: state_dir %s is owned by uid %u with mode %04o:"
+		    " it must belong to rotatord (uid %u) and not be writable"
+		    " by group or others", state_dir, (unsigned)st.st_uid,
+		    (unsigned)(st.st_mode & 07777), (unsigned)s->euid);
+		close(fd);
+		return -EPERM;
+	}
+	if (mkdirat(fd, STATE_SUB, 0700) < 0 && errno != EEXIST) {
+		e = -errno;
+		log_err("sink: cannot create %s/" STATE_SUB ": %s", state_dir,
+		    strerror(-e));
+		close(fd);
+		return e;
+	}
+	cfd = open_dir_at(fd, STATE_SUB);
+	close(fd);
+	if (cfd < 0) {
+		log_err("sink: %s/" STATE_SUB ": %s", state_dir,
+		    cfd == -ELOOP ? "is a symlink" : strerror(-cfd));
+		return cfd == -ELOOP ? -EPERM : cfd;
+	}
+	if (fstat(cfd, &st) < 0 || st.st_uid != s->euid) {
+		log_err("sink: %s/" STATE_SUB " does not belong to rotatord"
+		    " (uid %u), refusing it", state_dir, (unsigned)s->euid);
+		close(cfd);
+		return -EPERM;
+	}
+	if ((st.st_mode & 077) != 0) {
+		log_warn("sink: %s/" STATE_SUB " had mode %04o, now 0700",
+		    state_dir, (unsigned)(st.st_mode & 07777));
+		if (fchmod(cfd, 0700) < 0) {
+			e = -errno;
+			close(cfd);
+			return e;
+		}
+	}
+	s->sfd = cfd;
+	s->ssync = !fs_volatile(cfd);
+	state_clean(s);
+	return 0;
+}
+
 int
-sink_open(const char *output_dir, struct sink **ret)
+sink_open(const char *output_dir, const char *state_dir, struct sink **ret)
 {
 	struct sink *s;
 	int fd, created = 0, r;
 
-	if (output_dir == NULL || output_dir[0] == '\0')
+	if (output_dir == NULL || output_dir[0] == '\0' || state_dir == NULL ||
+	    state_dir[0] == '\0')
 		return -EINVAL;
 	/* The operator chose output_dir, so a symlink on its path is fine. */
 	fd = open(output_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -1698,6 +2561,8 @@ sink_open(const char *output_dir, struct sink **ret)
 		return -ENOMEM;
 	}
 	s->dfd = fd;
+	s->sfd = -1;
+	s->euid = geteuid();
 	s->keep_old = SINK_KEEP_OLD;
 	/*
 	 * Checked once: credential directories are made inside output_dir,
@@ -1705,9 +2570,16 @@ sink_open(const char *output_dir, struct sink **ret)
 	 */
 	s->sync = !fs_volatile(fd);
 	s->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+	s->mdctx = EVP_MD_CTX_new();
 	s->buf = malloc(META_MAX + 1);
-	if (s->sha256 == NULL || s->buf == NULL) {
-		r = s->buf == NULL ? -ENOMEM : -EIO;
+	s->rc = malloc(sizeof(*s->rc));
+	if (s->sha256 == NULL || s->mdctx == NULL || s->buf == NULL ||
+	    s->rc == NULL) {
+		r = s->sha256 == NULL ? -EIO : -ENOMEM;
+		sink_close(s);
+		return r;
+	}
+	if ((r = state_open(s, state_dir)) < 0) {
 		sink_close(s);
 		return r;
 	}
@@ -1730,7 +2602,11 @@ sink_close(struct sink *s)
 		}
 	if (s->dfd >= 0)
 		close(s->dfd);
+	if (s->sfd >= 0)
+		close(s->sfd);
 	EVP_MD_free(s->sha256);
+	EVP_MD_CTX_free(s->mdctx);
+	free(s->rc);
 	free(s->buf);
 	free(s->dents);
 	free(s);

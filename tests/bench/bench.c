@@ -454,7 +454,8 @@ pub_setup(struct env *e, struct pub *p)
 	p->meta.name = "web";
 	p->meta.type = "x509";
 	p->meta.spec = strdup(spec);
-	if ((rc = sink_open(e->cfg->output_dir, &p->sink)) < 0)
+	if ((rc = sink_open(e->cfg->output_dir, e->cfg->state_dir,
+	    &p->sink)) < 0)
 		die("sink_open", strerror(-rc));
 	p->cfd = -1;
 }

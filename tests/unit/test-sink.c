@@ -40,6 +40,7 @@
 struct fx {
 	char		 root[PATH_MAX];
 	char		 out[PATH_MAX];
+	char		 state[PATH_MAX];
 	struct sink	*s;
 };
 
@@ -134,7 +135,9 @@ setup(void **state)
 		return -1;
 	}
 	xsnprintf(f->out, sizeof(f->out), "%s/out", f->root);
-	if (sink_open(f->out, &f->s) < 0) {
+	xsnprintf(f->state, sizeof(f->state), "%s/state", f->root);
+	if (mkdir(f->state, 0700) < 0 ||
+	    sink_open(f->out, f->state, &f->s) < 0) {
 		rm_rf(f->root);
 		free(f);
 		return -1;
@@ -254,6 +257,59 @@ mode_of(const char *path)
 	return st.st_mode & 07777;
 }
 
+/*
+ * Checks state_dir/creds/DIR.json: mode 0600, our owner, the generation
+ * and generation directory given, the digest of every file of st (when
+ * given) and of meta.json.
+ */
+static void
+check_record(struct fx *f, const char *dir, const char *gen, uint64_t g,
+    const struct set *st)
+{
+	char p[PATH_MAX], hex[65], gp[PATH_MAX];
+	struct sink_record r;
+	const struct sink_record_file *mf = NULL;
+	struct stat sb;
+	size_t i, j, len, mlen;
+	char *buf, *meta;
+
+	xsnprintf(p, sizeof(p), "%s/creds/%s.json", f->state, dir);
+	assert_int_equal(lstat(p, &sb), 0);
+	assert_true(S_ISREG(sb.st_mode));
+	assert_int_equal(sb.st_mode & 07777, 0600);
+	assert_int_equal(sb.st_uid, geteuid());
+	xsnprintf(gp, sizeof(gp), "%s/creds", f->state);
+	assert_int_equal(mode_of(gp), 0700);
+	buf = slurp(p, 1, &len);
+	assert_non_null(buf);
+	assert_int_equal(sink_record_parse(buf, len, &r), 0);
+	free(buf);
+	assert_string_equal(r.dir, dir);
+	assert_string_equal(r.gen_dir, gen);
+	assert_int_equal(r.generation, g);
+	for (i = 0; st != NULL && i < st->n; i++) {
+		for (j = 0; j < r.n_files; j++)
+			if (strcmp(r.files[j].name, st->f[i].name) == 0)
+				break;
+		assert_true(j < r.n_files);
+		sha_hex(st->f[i].len ? st->f[i].data : "", st->f[i].len, hex);
+		assert_string_equal(r.files[j].sha256, hex);
+		assert_int_equal(r.files[j].size, st->f[i].len);
+		assert_int_equal(r.files[j].mode, st->f[i].mode);
+	}
+	for (j = 0; j < r.n_files; j++)
+		if (strcmp(r.files[j].name, "meta.json") == 0)
+			mf = &r.files[j];
+	assert_non_null(mf);
+	assert_int_equal(r.n_files, (st != NULL ? st->n : r.n_files - 1) + 1);
+	xsnprintf(gp, sizeof(gp), "%s/%s/%s/meta.json", f->out, dir, gen);
+	meta = slurp(gp, 1, &mlen);
+	assert_non_null(meta);
+	sha_hex(meta, mlen, hex);
+	free(meta);
+	assert_string_equal(mf->sha256, hex);
+}
+
 /* The full layout check of a first publish under umask um. */
 static void
 first_publish(struct fx *f, mode_t um)
@@ -323,18 +379,32 @@ first_publish(struct fx *f, mode_t um)
 	    1500);
 	assert_string_equal(json_string_value(json_object_get(m, "expires")),
 	    "1970-01-01T00:33:20Z");
+	/* No spec, and no digest of anything secret: only public files'. */
+	assert_null(json_object_get(m, "spec"));
 	files = json_object_get(m, "files");
 	assert_int_equal(json_object_size(files), st.n);
 	for (i = 0; i < st.n; i++) {
 		e = json_object_get(files, st.f[i].name);
 		assert_non_null(e);
 		sha_hex(st.f[i].len ? st.f[i].data : "", st.f[i].len, hex);
-		assert_string_equal(json_string_value(json_object_get(e,
-		    "sha256")), hex);
+		if (strcmp(st.f[i].name, "cert.pem") == 0 ||
+		    strcmp(st.f[i].name, "chain.pem") == 0)
+			assert_string_equal(json_string_value(json_object_get(e,
+			    "sha256")), hex);
+		else
+			assert_null(json_object_get(e, "sha256"));
 		assert_int_equal(json_integer_value(json_object_get(e, "size")),
 		    st.f[i].len);
 	}
 	json_decref(m);
+	buf = slurp(p, 1, &len);
+	assert_non_null(buf);
+	sha_hex(st.key, strlen(st.key), hex);
+	assert_null(strstr(buf, hex));
+	free(buf);
+
+	/* The state record: 0600, every file's digest, meta.json's too. */
+	check_record(f, CRED, gen, 1, &st);
 
 	assert_int_equal(sink_read_current(f->s, CRED, &cur), 0);
 	assert_int_equal(cur.generation, 1);
@@ -424,7 +494,7 @@ test_unchanged(void **state)
 	 * A second handle (a restarted daemon) remembers nothing and decides
 	 * from meta.json on disk; the first one notices that "..data" moved.
 	 */
-	assert_int_equal(sink_open(f->out, &other), 0);
+	assert_int_equal(sink_open(f->out, f->state, &other), 0);
 	assert_int_equal(sink_publish(other, CRED, st.f, st.n, &meta_x509,
 	    (uid_t)-1, (gid_t)-1, 0750, &g), 0);
 	assert_int_equal(g, 2);
@@ -471,7 +541,7 @@ test_spec(void **state)
 	assert_int_equal(sink_publish(f->s, CRED, st.f, st.n, &m, (uid_t)-1,
 	    (gid_t)-1, 0750, &g), 0);
 	/* The same decisions from meta.json on disk. */
-	assert_int_equal(sink_open(f->out, &other), 0);
+	assert_int_equal(sink_open(f->out, f->state, &other), 0);
 	assert_int_equal(sink_publish(other, CRED, st.f, st.n, &m, (uid_t)-1,
 	    (gid_t)-1, 0750, &g), 0);
 	m.spec = "v1 \"quoted\" \\";
@@ -1022,8 +1092,10 @@ test_repair_broken_current(void **state)
 	assert_int_equal(sink_repair(f->s, CRED), 0);
 	assert_true(link_of(f, CRED "/..data", t, sizeof(t)) > 0);
 	assert_string_equal(t, g[1]);
-	assert_int_equal(sink_read_current(f->s, CRED, &cur), 0);
-	assert_int_equal(cur.generation, 2);
+	/* Not what the state record names: nothing to reuse. */
+	assert_int_equal(sink_read_current(f->s, CRED, &cur), -ESTALE);
+	assert_int_equal(cur.generation, 3);
+	assert_non_null(strstr(cur.why, g[2]));
 	assert_false(exists(f, "..2999_01_01_00_00_00.000000000"));
 	assert_false(exists(f, g[2]));
 
@@ -1038,16 +1110,16 @@ test_repair_broken_current(void **state)
 	assert_string_equal(t, g[0]);
 	assert_int_equal(count_gens(f, CRED, NULL), 1);
 
-	/* Numbers continue from the generation repair settled on. */
+	/* Numbers continue from the state record: never back. */
 	set_make(&st, "b9");
 	assert_int_equal(publish(f, &st, &gen), 1);
-	assert_int_equal(gen, 2);
+	assert_int_equal(gen, 4);
 
 	/* ..data lost altogether: the complete generation is adopted. */
 	assert_int_equal(unlink(path_of(f, CRED "/..data", p)), 0);
 	assert_int_equal(sink_repair(f->s, CRED), 0);
 	assert_int_equal(sink_read_current(f->s, CRED, &cur), 0);
-	assert_int_equal(cur.generation, 2);
+	assert_int_equal(cur.generation, 4);
 
 	/* Nothing complete left: repair says so and touches nothing. */
 	assert_true(link_of(f, CRED "/..data", t, sizeof(t)) > 0);
@@ -1058,10 +1130,12 @@ test_repair_broken_current(void **state)
 	assert_int_equal(sink_repair(f->s, CRED), -ENOENT);
 	assert_true(link_of(f, CRED "/..data", q, sizeof(q)) > 0);
 	assert_string_equal(q, t);
-	/* A publish over an unreadable current starts afresh. */
+	/* The same content over a broken current is a new generation. */
+	assert_int_equal(sink_read_current(f->s, CRED, &cur), -ENOENT);
 	assert_int_equal(publish(f, &st, &gen), 1);
-	assert_int_equal(gen, 1);
+	assert_int_equal(gen, 5);
 	assert_int_equal(sink_read_current(f->s, CRED, &cur), 0);
+	assert_int_equal(cur.generation, 5);
 }
 
 static void
@@ -1099,6 +1173,7 @@ check_invariant(struct fx *f, int repaired, int *ret_tmp)
 	char p[PATH_MAX], q[PATH_MAX], gen[64], t[PATH_MAX], hex[65];
 	json_t *m, *files, *e;
 	json_error_t jerr;
+	struct sink_record rec;
 	const char *name;
 	struct dirent *d;
 	struct stat sb;
@@ -1118,13 +1193,22 @@ check_invariant(struct fx *f, int repaired, int *ret_tmp)
 	files = json_object_get(m, "files");
 	assert_true(json_object_size(files) >= 3);
 	json_object_foreach(files, name, e) {
+		const char *h = json_string_value(json_object_get(e, "sha256"));
+
 		xsnprintf(q, sizeof(q), CRED "/%s/%s", gen, name);
 		buf = slurp(path_of(f, q, p), 1, &len);
 		assert_non_null(buf);
 		sha_hex(buf, len, hex);
 		free(buf);
-		assert_string_equal(hex, json_string_value(json_object_get(e,
-		    "sha256")));
+		/* Keys carry no digest in meta.json; public files do. */
+		if (strcmp(name, "cert.pem") == 0 ||
+		    strcmp(name, "chain.pem") == 0)
+			assert_non_null(h);
+		if (strcmp(name, "key.pem") == 0 ||
+		    strcmp(name, "bundle.pem") == 0)
+			assert_null(h);
+		if (h != NULL)
+			assert_string_equal(hex, h);
 		assert_int_equal(len, json_integer_value(json_object_get(e,
 		    "size")));
 		xsnprintf(q, sizeof(q), CRED "/%s", name);
@@ -1153,10 +1237,30 @@ check_invariant(struct fx *f, int repaired, int *ret_tmp)
 	closedir(dp);
 	json_decref(m);
 
+	/* The state record is stored first: never below what is visible. */
+	xsnprintf(p, sizeof(p), "%s/creds/" CRED ".json", f->state);
+	buf = slurp(p, 1, &len);
+	assert_non_null(buf);
+	assert_int_equal(sink_record_parse(buf, len, &rec), 0);
+	free(buf);
+	assert_true(rec.generation >= g);
+	if (strcmp(rec.gen_dir, gen) == 0)
+		assert_int_equal(rec.generation, g);
+
 	n_gens = count_gens(f, CRED, &tmp);
 	if (repaired) {
+		struct sink_current cur;
+		int r;
+
 		assert_int_equal(tmp, 0);
 		assert_true(n_gens >= 1 && n_gens <= 1 + SINK_KEEP_OLD);
+		/* Reusable exactly when the record names what is current. */
+		r = sink_read_current(f->s, CRED, &cur);
+		if (strcmp(rec.gen_dir, gen) == 0) {
+			assert_int_equal(r, 0);
+			assert_int_equal(cur.generation, g);
+		} else
+			assert_int_equal(r, -ESTALE);
 	}
 	if (ret_tmp != NULL)
 		*ret_tmp = tmp;
@@ -1246,6 +1350,419 @@ test_crash_kill(void **state)
 	assert_int_equal(kills, 200);
 }
 
+/* ---- state records ------------------------------------------------------ */
+
+static void
+record_sample(struct sink_record *r)
+{
+	memset(r, 0, sizeof(*r));
+	snprintf(r->dir, sizeof(r->dir), "web");
+	snprintf(r->name, sizeof(r->name), "web \"q\" \\");
+	snprintf(r->type, sizeof(r->type), "x509");
+	snprintf(r->spec, sizeof(r->spec), "abc");
+	snprintf(r->gen_dir, sizeof(r->gen_dir),
+	    "..2026_11_29_04_50_01.123456789");
+	r->generation = 42;
+	r->issued_at = -5;
+	r->not_before = 1000;
+	r->not_after = 2000;
+	r->renew_at = 1500;
+	r->uid = 33;
+	r->gid = 44;
+	r->dir_mode = 0750;
+	r->n_files = 2;
+	snprintf(r->files[0].name, sizeof(r->files[0].name), "key.pem");
+	memset(r->files[0].sha256, 'a', 64);
+	r->files[0].size = 7;
+	r->files[0].mode = 0600;
+	snprintf(r->files[1].name, sizeof(r->files[1].name), "meta.json");
+	memset(r->files[1].sha256, '0', 64);
+	r->files[1].size = 300;
+	r->files[1].mode = 0644;
+}
+
+/* Parses buf with the first occurrence of from replaced by to. */
+static int
+parse_edited(const char *buf, const char *from, const char *to)
+{
+	struct sink_record r;
+	char out[8192];
+	const char *p = strstr(buf, from);
+	size_t a;
+
+	assert_non_null(p);
+	a = (size_t)(p - buf);
+	assert_true(a + strlen(to) + strlen(p + strlen(from)) < sizeof(out));
+	memcpy(out, buf, a);
+	strcpy(out + a, to);
+	strcat(out, p + strlen(from));
+	return sink_record_parse(out, strlen(out), &r);
+}
+
+static void
+test_record_format_parse(void **state)
+{
+	static const char *const edits[][2] = {
+		{ "\"version\": 1", "\"version\": 2" },
+		{ "\"dir\": \"web\"", "\"dir\": \"../web\"" },
+		{ "\"dir\": \"web\"", "\"dir\": \".web\"" },
+		{ "\"generation\": 42", "\"generation\": 0" },
+		{ "\"generation\": 42", "\"generation\": 9007199254740993" },
+		{ "\"generation\": 42", "\"generation\": \"42\"" },
+		{ "\"gen_dir\": \"..2026", "\"gen_dir\": \"../2026" },
+		{ "123456789\"", "123456789.tmp\"" },
+		{ "\"uid\": 33", "\"uid\": -1" },
+		{ "\"uid\": 33", "\"uid\": 4294967295" },
+		{ "\"dir_mode\": \"0750\"", "\"dir_mode\": \"0770\"" },
+		{ "\"dir_mode\": \"0750\"", "\"dir_mode\": \"0650\"" },
+		{ "\"dir_mode\": \"0750\"", "\"dir_mode\": 488" },
+		{ "\"mode\": \"0600\"", "\"mode\": \"0602\"" },
+		{ "\"mode\": \"0600\"", "\"mode\": \"4600\"" },
+		{ "\"mode\": \"0600\"", "\"mode\": \"0608\"" },
+		{ "aaaa", "AAAA" },
+		{ "aaaa", "aaa" },
+		{ "\"size\": 7", "\"size\": -1" },
+		{ "\"size\": 7", "\"size\": 1048577" },
+		{ "\"size\": 300", "\"size\": 65537" },
+		{ "\"meta.json\"", "\"meta2.json\"" },
+		{ "\"key.pem\"", "\"meta.json\"" },
+		{ "\"key.pem\"", "\"k/ey\"" },
+		{ "\"spec\": \"abc\"", "\"spec\": 1" },
+		{ "\"issued_at\": -5", "\"issued_at\": 1.5" },
+		{ "\"type\": \"x509\"", "\"type\": \"x\\u0001\"" },
+		{ "\n}\n", "\n}\n{}" },
+		{ "\"version\": 1", "\"version\": 1, \"version\": 1" },
+	};
+	struct sink_record r, back;
+	char buf[8192];
+	ssize_t n;
+	size_t i;
+
+	(void)state;
+	record_sample(&r);
+	n = sink_record_format(&r, buf, sizeof(buf));
+	assert_true(n > 0);
+	buf[n] = '\0';
+	assert_int_equal(sink_record_parse(buf, (size_t)n, &back), 0);
+	assert_memory_equal(&r, &back, sizeof(r));
+	/* Too small a buffer is refused, not truncated. */
+	assert_int_equal(sink_record_format(&r, buf, 64), -E2BIG);
+	n = sink_record_format(&r, buf, sizeof(buf));
+	buf[n] = '\0';
+	for (i = 0; i < sizeof(edits) / sizeof(edits[0]); i++)
+		if (parse_edited(buf, edits[i][0], edits[i][1]) != -EBADMSG)
+			fail_msg("edit %zu (%s -> %s) accepted", i, edits[i][0],
+			    edits[i][1]);
+	/* Without meta.json, or with no file at all. */
+	r.n_files = 1;
+	n = sink_record_format(&r, buf, sizeof(buf));
+	assert_int_equal(sink_record_parse(buf, (size_t)n, &back), -EBADMSG);
+	assert_int_equal(sink_record_parse("", 0, &back), -EBADMSG);
+	assert_int_equal(sink_record_parse("[]", 2, &back), -EBADMSG);
+	assert_int_equal(sink_record_parse(NULL, 0, &back), -EBADMSG);
+}
+
+/* Path of the state record of dir. */
+static char *
+record_of(struct fx *f, const char *dir, char *buf)
+{
+	xsnprintf(buf, PATH_MAX, "%s/creds/%s.json", f->state, dir);
+	return buf;
+}
+
+static void
+test_record_untrusted(void **state)
+{
+	struct fx *f = *state;
+	char p[PATH_MAX], q[PATH_MAX];
+	struct sink_current cur;
+	struct sink *other;
+	struct set st;
+	uint64_t g = 0, want = 1;
+	size_t len;
+	char *buf;
+	int i, fd;
+
+	set_make(&st, "u");
+	assert_int_equal(publish(f, &st, &g), 1);
+	record_of(f, CRED, p);
+	for (i = 0; i < 6; i++) {
+		const char *why;
+		int rc;
+
+		switch (i) {
+		case 0:
+			assert_int_equal(chmod(p, 0644), 0);
+			why = "mode 0644";
+			rc = -EPERM;
+			break;
+		case 1:
+			assert_int_equal(chown(p, 65534, 65534), 0);
+			why = "owned by uid 65534";
+			rc = -EPERM;
+			break;
+		case 2:
+			xsnprintf(q, sizeof(q), "%s/copy.json", f->root);
+			assert_int_equal(rename(p, q), 0);
+			assert_int_equal(symlink(q, p), 0);
+			why = "symlink";
+			rc = -EPERM;
+			break;
+		case 3:
+			assert_int_equal(unlink(p), 0);
+			assert_int_equal(mkfifo(p, 0600), 0);
+			why = "not a regular file";
+			rc = -EPERM;
+			break;
+		case 4:
+			fd = open(p, O_WRONLY | O_TRUNC | O_NOFOLLOW);
+			assert_true(fd >= 0);
+			assert_int_equal(write(fd, "{}", 2), 2);
+			close(fd);
+			why = "malformed";
+			rc = -EBADMSG;
+			break;
+		default:
+			assert_int_equal(unlink(p), 0);
+			why = "no state record";
+			rc = -ENOENT;
+			break;
+		}
+		/* A new handle: nothing cached, everything from disk. */
+		assert_int_equal(sink_open(f->out, f->state, &other), 0);
+		assert_int_equal(sink_read_current(other, CRED, &cur), rc);
+		assert_non_null(strstr(cur.why, why));
+		assert_int_equal(cur.generation, 0);
+		assert_int_equal(sink_read_file(other, CRED, "key.pem", &buf,
+		    &len), i == 3 || i == 4 ? rc : i == 5 ? -ESTALE : -EPERM);
+		/* The same content is not "unchanged" without a record. */
+		assert_int_equal(sink_publish(other, CRED, st.f, st.n,
+		    &meta_x509, (uid_t)-1, (gid_t)-1, 0750, &g), 1);
+		assert_true(g > want);
+		want = g;
+		assert_int_equal(sink_read_current(other, CRED, &cur), 0);
+		sink_close(other);
+		/* Replaced by a record of ours, never followed. */
+		assert_int_equal(mode_of(p), 0600);
+		if (i == 2) {
+			buf = slurp(q, 1, &len);
+			assert_non_null(buf);
+			assert_non_null(strstr(buf, "\"generation\": 3,"));
+			free(buf);
+		}
+	}
+}
+
+/* Rewrites output_dir/CRED/..data/name with data, keeping owner and mode. */
+static void
+tamper(struct fx *f, const char *name, const char *data)
+{
+	char p[PATH_MAX], q[PATH_MAX], gen[64];
+	int fd;
+
+	assert_true(link_of(f, CRED "/..data", gen, sizeof(gen)) > 0);
+	xsnprintf(q, sizeof(q), CRED "/%s/%s", gen, name);
+	fd = open(path_of(f, q, p), O_WRONLY | O_TRUNC | O_NOFOLLOW);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, strlen(data)), (ssize_t)strlen(data));
+	close(fd);
+}
+
+static void
+test_tampered_generation(void **state)
+{
+	struct fx *f = *state;
+	char p[PATH_MAX], q[PATH_MAX], gen[64], h1[65], h2[65];
+	struct sink_current cur;
+	struct sink *other;
+	struct stat s1, s2;
+	struct set st;
+	uint64_t g = 0;
+	size_t len;
+	char *buf;
+
+	set_make(&st, "t");
+	assert_int_equal(publish(f, &st, &g), 1);
+	assert_int_equal(sink_read_current(f->s, CRED, &cur), 0);
+
+	/* Same size, other bytes: a key swapped by the directory's owner. */
+	tamper(f, "key.pem", "KEY XX\n");
+	assert_int_equal(sink_read_current(f->s, CRED, &cur), -EBADMSG);
+	assert_non_null(strstr(cur.why, "key.pem differs"));
+	assert_int_equal(cur.generation, 1);
+	assert_int_equal(sink_read_file(f->s, CRED, "key.pem", &buf, &len),
+	    -EBADMSG);
+	assert_int_equal(sink_read_file(f->s, CRED, "cert.pem", &buf, &len),
+	    0);
+	free(buf);
+	/* A restarted publisher does not call it unchanged. */
+	assert_int_equal(sink_open(f->out, f->state, &other), 0);
+	assert_int_equal(sink_publish(other, CRED, st.f, st.n, &meta_x509,
+	    (uid_t)-1, (gid_t)-1, 0750, &g), 1);
+	assert_int_equal(g, 2);
+	sink_close(other);
+	assert_int_equal(sink_read_current(f->s, CRED, &cur), 0);
+
+	/* meta.json is checked too: a later not_after is a change. */
+	assert_true(link_of(f, CRED "/..data", gen, sizeof(gen)) > 0);
+	xsnprintf(q, sizeof(q), CRED "/%s/meta.json", gen);
+	buf = slurp(path_of(f, q, p), 1, &len);
+	assert_non_null(buf);
+	assert_non_null(strstr(buf, "\"not_after\": 2000"));
+	memcpy(strstr(buf, "\"not_after\": 2000") + 13, "9000", 4);
+	tamper(f, "meta.json", buf);
+	free(buf);
+	assert_int_equal(sink_read_current(f->s, CRED, &cur), -EBADMSG);
+	assert_non_null(strstr(cur.why, "meta.json differs"));
+	assert_int_equal(sink_read_file(f->s, CRED, "meta.json", &buf, &len),
+	    -EBADMSG);
+	assert_int_equal(publish(f, &st, &g), 1);
+	assert_int_equal(g, 3);
+
+	/* Another mode, another owner: not what was published. */
+	assert_true(link_of(f, CRED "/..data", gen, sizeof(gen)) > 0);
+	xsnprintf(q, sizeof(q), CRED "/%s/cert.pem", gen);
+	assert_int_equal(chmod(path_of(f, q, p), 0600), 0);
+	assert_int_equal(sink_read_current(f->s, CRED, &cur), -EPERM);
+	assert_non_null(strstr(cur.why, "cert.pem is"));
+	assert_int_equal(chmod(p, 0644), 0);
+	assert_int_equal(sink_read_current(f->s, CRED, &cur), 0);
+	xsnprintf(q, sizeof(q), CRED "/%s", gen);
+	assert_int_equal(chown(path_of(f, q, p), 65534, 65534), 0);
+	assert_int_equal(sink_read_current(f->s, CRED, &cur), -EPERM);
+	assert_non_null(strstr(cur.why, "65534:65534"));
+	assert_int_equal(chown(p, geteuid(), getegid()), 0);
+	assert_int_equal(sink_read_current(f->s, CRED, &cur), 0);
+
+	/* A file swapped for a symlink is not followed. */
+	fingerprint("/etc/passwd", h1, &s1);
+	xsnprintf(q, sizeof(q), CRED "/%s/key.pem", gen);
+	assert_int_equal(unlink(path_of(f, q, p)), 0);
+	assert_int_equal(symlink("/etc/passwd", p), 0);
+	assert_int_equal(sink_read_current(f->s, CRED, &cur), -ELOOP);
+	assert_non_null(strstr(cur.why, "key.pem is a symlink"));
+	assert_int_equal(sink_read_file(f->s, CRED, "key.pem", &buf, &len),
+	    -ELOOP);
+	assert_int_equal(publish(f, &st, &g), 1);
+	assert_int_equal(g, 4);
+	fingerprint("/etc/passwd", h2, &s2);
+	assert_string_equal(h1, h2);
+	assert_int_equal(s1.st_mtim.tv_nsec, s2.st_mtim.tv_nsec);
+}
+
+static void
+test_foreign_cred_dir(void **state)
+{
+	struct fx *f = *state;
+	char p[PATH_MAX];
+	struct sink_current cur;
+	struct set st;
+	size_t len;
+	char *buf;
+
+	set_make(&st, "o");
+	assert_int_equal(publish(f, &st, NULL), 1);
+	/* A credential directory of another user: it could swap ..data. */
+	assert_int_equal(chown(path_of(f, CRED, p), 65534, 65534), 0);
+	set_make(&st, "o2");
+	assert_int_equal(publish(f, &st, NULL), -EPERM);
+	assert_int_equal(sink_repair(f->s, CRED), -EPERM);
+	assert_int_equal(sink_read_current(f->s, CRED, &cur), -EPERM);
+	assert_int_equal(sink_read_file(f->s, CRED, "cert.pem", &buf, &len),
+	    -EPERM);
+	assert_int_equal(count_gens(f, CRED, NULL), 1);
+	assert_int_equal(chown(p, geteuid(), getegid()), 0);
+	/* Ours, but writable by the group. */
+	assert_int_equal(chmod(p, 0775), 0);
+	assert_int_equal(publish(f, &st, NULL), -EPERM);
+	assert_int_equal(chmod(p, 0755), 0);
+	assert_int_equal(publish(f, &st, NULL), 1);
+	/* An output_dir/NAME planted before the first publish. */
+	assert_int_equal(mkdir(path_of(f, "planted", p), 0755), 0);
+	assert_int_equal(chown(p, 65534, 65534), 0);
+	assert_int_equal(sink_publish(f->s, "planted", st.f, st.n, &meta_x509,
+	    (uid_t)-1, (gid_t)-1, 0750, NULL), -EPERM);
+	assert_int_equal(count_gens(f, "planted", NULL), 0);
+}
+
+static void
+test_planted_data_tmp(void **state)
+{
+	struct fx *f = *state;
+	char victim[PATH_MAX], t[64];
+	struct stat sb;
+	struct set st;
+	size_t len;
+	char *buf;
+	int fd;
+
+	xsnprintf(victim, sizeof(victim), "%s/victim", f->root);
+	fd = open(victim, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "precious", 8), 8);
+	close(fd);
+	set_make(&st, "v1");
+	assert_int_equal(publish(f, &st, NULL), 1);
+	/* A "..data_tmp" to a file outside: removed as a link. */
+	plant(f, "..data_tmp", 'l', victim);
+	assert_int_equal(sink_repair(f->s, CRED), 0);
+	assert_false(exists(f, "..data_tmp"));
+	/* And one met by a publish is replaced, never followed. */
+	plant(f, "..data_tmp", 'l', victim);
+	set_make(&st, "v2");
+	assert_int_equal(publish(f, &st, NULL), 1);
+	assert_false(exists(f, "..data_tmp"));
+	assert_true(link_of(f, CRED "/..data", t, sizeof(t)) > 0);
+	assert_int_equal(regexec(&gen_re, t, 0, NULL, 0), 0);
+	buf = slurp(victim, 1, &len);
+	assert_non_null(buf);
+	assert_string_equal(buf, "precious");
+	free(buf);
+	assert_int_equal(lstat(victim, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0600);
+}
+
+static void
+test_state_dir_trust(void **state)
+{
+	struct fx *f = *state;
+	char p[PATH_MAX], q[PATH_MAX];
+	struct sink *other;
+	struct stat sb;
+	int fd;
+
+	/* Writable by others: anyone could plant CA keys or records. */
+	assert_int_equal(chmod(f->state, 0770), 0);
+	assert_int_equal(sink_open(f->out, f->state, &other), -EPERM);
+	assert_int_equal(chmod(f->state, 0755), 0);
+	assert_int_equal(chown(f->state, 65534, 65534), 0);
+	assert_int_equal(sink_open(f->out, f->state, &other), -EPERM);
+	assert_int_equal(chown(f->state, geteuid(), getegid()), 0);
+	assert_int_equal(chmod(f->state, 0700), 0);
+
+	xsnprintf(p, sizeof(p), "%s/creds", f->state);
+	/* creds of another user, or a symlink: refused. */
+	assert_int_equal(chown(p, 65534, 65534), 0);
+	assert_int_equal(sink_open(f->out, f->state, &other), -EPERM);
+	assert_int_equal(chown(p, geteuid(), getegid()), 0);
+	xsnprintf(q, sizeof(q), "%s/elsewhere", f->root);
+	assert_int_equal(rename(p, q), 0);
+	assert_int_equal(symlink(q, p), 0);
+	assert_int_equal(sink_open(f->out, f->state, &other), -EPERM);
+	assert_int_equal(unlink(p), 0);
+	assert_int_equal(rename(q, p), 0);
+	/* Group bits of ours are dropped; leftover temporaries removed. */
+	assert_int_equal(chmod(p, 0750), 0);
+	xsnprintf(q, sizeof(q), "%s/.x.json.tmp", p);
+	fd = open(q, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(sink_open(f->out, f->state, &other), 0);
+	sink_close(other);
+	assert_int_equal(mode_of(p), 0700);
+	assert_int_equal(lstat(q, &sb), -1);
+}
+
 int
 main(void)
 {
@@ -1285,6 +1802,17 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_clock_behind, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_crash_kill, setup,
+		    teardown),
+		cmocka_unit_test(test_record_format_parse),
+		cmocka_unit_test_setup_teardown(test_record_untrusted, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_tampered_generation, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_foreign_cred_dir, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_planted_data_tmp, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_state_dir_trust, setup,
 		    teardown),
 	};
 	int r;
