@@ -55,7 +55,7 @@ IDP_HDRS	 = libidp/include/idp/idp.h libidp/include/idp/b64.h libidp/include/idp
 		   libidp/include/idp/jwt.h libidp/include/idp/x509.h \
 		   libidp/include/idp/http.h libidp/include/idp/oidc.h \
 		   libidp/include/idp/oauth.h
-ROT_SRCS	 = rotatord/config.c rotatord/log.c rotatord/loop.c \
+ROT_SRCS	 = rotatord/config.c rotatord/nametab.c rotatord/log.c rotatord/loop.c \
 		   rotatord/sched.c rotatord/sink.c rotatord/reload.c \
 		   rotatord/notify.c rotatord/mint.c rotatord/daemon.c \
 		   rotatord/secretref.c rotatord/upstream.c rotatord/authz.c \
@@ -170,7 +170,7 @@ build-fuzz/fuzz-oidc: tests/fuzz/fuzz-oidc.c $(IDP_SRCS)
 	@mkdir -p $(dir $@)
 	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^ $(IDP_PKG_LIBS) -lpthread
 
-build-fuzz/fuzz-config: tests/fuzz/fuzz-config.c rotatord/config.c rotatord/log.c $(IDP_SRCS)
+build-fuzz/fuzz-config: tests/fuzz/fuzz-config.c rotatord/config.c rotatord/nametab.c rotatord/log.c $(IDP_SRCS)
 	@mkdir -p $(dir $@)
 	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^ $(LDLIBS_ALL) -lpthread
 

@@ -78,6 +78,7 @@
 #include <idp/x509.h>
 
 #include "config.h"
+#include "nametab.h"
 #include "log.h"
 
 #define CONFIG_MAX_FILE		(8 << 20)	/* bytes */
@@ -285,6 +286,7 @@ struct parser {
 	size_t		 cap_sects;
 	struct sect	*cur;		/* NULL before the first header */
 	int		 too_many;	/* "too many sections" was reported */
+	struct nametab	*sect_idx;	/* (kind, name or "") -> sect */
 
 	struct diag	*diags;
 	size_t		 n_diags;
@@ -1031,8 +1033,10 @@ read_header(struct parser *ps, char *line)
 {
 	char qb[QBUF];
 	struct sect *sect, **ns;
+	const struct sect *o;
 	char *end, *rest, *inner, *name = NULL;
-	size_t wl, i;
+	void *old;
+	size_t wl;
 	int w, kind = 0;
 
 	ps->cur = NULL;
@@ -1121,23 +1125,6 @@ read_header(struct parser *ps, char *line)
 		return;
 	}
 
-	for (i = 0; i + 1 < ps->n_sects; i++) {
-		const struct sect *o = ps->sects[i];
-
-		if (o->skip || o->kind != kind)
-			continue;
-		if ((name == NULL && o->name == NULL) ||
-		    (name != NULL && o->name != NULL &&
-		    strcmp(name, o->name) == 0)) {
-			lerr(ps, ps->lineno, "duplicate section [%s%s%s%s], "
-			    "first at line %d", sect_words[w].word,
-			    name ? " \"" : "", name ? name : "",
-			    name ? "\"" : "", o->line);
-			return;
-		}
-	}
-
-	sect->kind = kind;
 	if (name != NULL) {
 		sect->name = xstrdup(ps, name);
 		if (asprintf(&sect->label, "%s \"%s\"", sect_words[w].word,
@@ -1150,6 +1137,27 @@ read_header(struct parser *ps, char *line)
 		ps->oom = 1;
 		return;
 	}
+	/* Unnamed sections are indexed under "" (names are never empty). */
+	if (ps->sect_idx == NULL && (ps->sect_idx = nametab_new()) == NULL) {
+		ps->oom = 1;
+		return;
+	}
+	switch (nametab_put(ps->sect_idx, kind, name != NULL ? sect->name : "",
+	    sect, &old)) {
+	case 0:
+		break;
+	case -EEXIST:
+		o = old;
+		lerr(ps, ps->lineno, "duplicate section [%s%s%s%s], "
+		    "first at line %d", sect_words[w].word,
+		    name ? " \"" : "", name ? name : "",
+		    name ? "\"" : "", o->line);
+		return;
+	default:
+		ps->oom = 1;
+		return;
+	}
+	sect->kind = kind;
 	sect->skip = 0;
 }
 
@@ -2148,13 +2156,7 @@ build_reload(struct parser *ps, const struct sect *s, struct cfg_reload *r)
 static const struct sect *
 find_sect(const struct parser *ps, int kind, const char *name)
 {
-	size_t i;
-
-	for (i = 0; i < ps->n_sects; i++)
-		if (!ps->sects[i]->skip && ps->sects[i]->kind == kind &&
-		    strcmp(ps->sects[i]->name, name) == 0)
-			return ps->sects[i];
-	return NULL;
+	return nametab_get(ps->sect_idx, kind, name);
 }
 
 static const char *
@@ -2319,26 +2321,36 @@ build_issuer(struct parser *ps, const struct sect *s, struct cfg_issuer *is)
 		    "aud that callers' tokens must carry)");
 }
 
+/*
+ * Indexes a built object under its section's kind and name, for the
+ * lookups below (names are unique per kind: read_header() refused the
+ * duplicates).
+ */
+static void
+name_index(struct parser *ps, int kind, const char *name, void *v)
+{
+	struct config *c = ps->c;
+
+	if (name == NULL)
+		return;
+	if (c->names == NULL && (c->names = nametab_new()) == NULL) {
+		ps->oom = 1;
+		return;
+	}
+	if (nametab_put(c->names, kind, name, v, NULL) == -ENOMEM)
+		ps->oom = 1;
+}
+
 static struct cfg_ca *
 find_ca(const struct config *c, const char *name)
 {
-	size_t i;
-
-	for (i = 0; i < c->n_cas; i++)
-		if (strcmp(c->cas[i]->name, name) == 0)
-			return c->cas[i];
-	return NULL;
+	return nametab_get(c->names, SEC_CA, name);
 }
 
 static struct cfg_signer *
 find_signer(const struct config *c, const char *name)
 {
-	size_t i;
-
-	for (i = 0; i < c->n_signers; i++)
-		if (strcmp(c->signers[i]->name, name) == 0)
-			return c->signers[i];
-	return NULL;
+	return nametab_get(c->names, SEC_SIGNER, name);
 }
 
 /* Parses a list into *arr / *n (replacing any previous one). */
@@ -2775,19 +2787,34 @@ struct dir_use {
 static void
 check_dirs(struct parser *ps, struct dir_use *u, size_t n)
 {
-	size_t i, j;
+	struct nametab *seen;
+	void *old;
+	size_t i;
 
+	if ((seen = nametab_new()) == NULL) {
+		ps->oom = 1;
+		return;
+	}
 	for (i = 0; i < n; i++) {
+		const struct dir_use *o;
+
 		if (u[i].dir == NULL)
 			continue;
-		for (j = 0; j < i; j++)
-			if (u[j].dir != NULL && strcmp(u[i].dir, u[j].dir) == 0) {
-				lerr(ps, u[i].line, "%s.dir: directory \"%s\" is "
-				    "already used by %s (line %d)", u[i].label,
-				    u[i].dir, u[j].label, u[j].line);
-				break;
-			}
+		switch (nametab_put(seen, 0, u[i].dir, &u[i], &old)) {
+		case 0:
+			break;
+		case -EEXIST:
+			o = old;
+			lerr(ps, u[i].line, "%s.dir: directory \"%s\" is "
+			    "already used by %s (line %d)", u[i].label,
+			    u[i].dir, o->label, o->line);
+			break;
+		default:
+			ps->oom = 1;
+			break;
+		}
 	}
+	nametab_free(seen);
 }
 
 /* Sets the default dir (the name) and checks it is usable as one. */
@@ -3638,6 +3665,7 @@ build(struct parser *ps)
 			c->issuers = v;
 			c->issuers[c->n_issuers++] = is;
 			is->name = xstrdup(ps, s->name);
+			name_index(ps, SEC_ISSUER, is->name, is);
 			is->line = s->line;
 			if (is->name != NULL)
 				build_issuer(ps, s, is);
@@ -3654,6 +3682,7 @@ build(struct parser *ps)
 			c->cas = v;
 			c->cas[c->n_cas++] = ca;
 			ca->name = xstrdup(ps, s->name);
+			name_index(ps, SEC_CA, ca->name, ca);
 			ca->line = s->line;
 			if (ca->name != NULL)
 				build_ca(ps, s, ca);
@@ -3670,6 +3699,7 @@ build(struct parser *ps)
 			c->signers = v;
 			c->signers[c->n_signers++] = sg;
 			sg->name = xstrdup(ps, s->name);
+			name_index(ps, SEC_SIGNER, sg->name, sg);
 			sg->line = s->line;
 			build_signer(ps, s, sg);
 		} else if (s->kind == SEC_RELOAD) {
@@ -3685,6 +3715,7 @@ build(struct parser *ps)
 			c->reloads = v;
 			c->reloads[c->n_reloads++] = r;
 			r->name = xstrdup(ps, s->name);
+			name_index(ps, SEC_RELOAD, r->name, r);
 			r->line = s->line;
 			build_reload(ps, s, r);
 		}
@@ -3706,6 +3737,7 @@ build(struct parser *ps)
 		c->creds = v;
 		c->creds[c->n_creds++] = cr;
 		cr->name = xstrdup(ps, s->name);
+		name_index(ps, SEC_CRED, cr->name, cr);
 		cr->line = s->line;
 		build_cred(ps, s, cr);
 	}
@@ -3843,6 +3875,7 @@ parser_fini(struct parser *ps)
 		free(s);
 	}
 	free(ps->sects);
+	nametab_free(ps->sect_idx);
 	for (i = 0; i < ps->n_diags; i++)
 		free(ps->diags[i].msg);
 	free(ps->diags);
@@ -4120,6 +4153,7 @@ config_free(struct config *c)
 
 	if (c == NULL)
 		return;
+	nametab_free(c->names);
 	for (i = 0; i < c->n_issuers; i++)
 		free_issuer(c->issuers[i]);
 	free(c->issuers);
@@ -4161,35 +4195,17 @@ config_free(struct config *c)
 struct cfg_cred *
 config_find_cred(const struct config *c, const char *name)
 {
-	size_t i;
-
-	for (i = 0; i < c->n_creds; i++)
-		if (c->creds[i]->name != NULL &&
-		    strcmp(c->creds[i]->name, name) == 0)
-			return c->creds[i];
-	return NULL;
+	return nametab_get(c->names, SEC_CRED, name);
 }
 
 struct cfg_reload *
 config_find_reload(const struct config *c, const char *name)
 {
-	size_t i;
-
-	for (i = 0; i < c->n_reloads; i++)
-		if (c->reloads[i]->name != NULL &&
-		    strcmp(c->reloads[i]->name, name) == 0)
-			return c->reloads[i];
-	return NULL;
+	return nametab_get(c->names, SEC_RELOAD, name);
 }
 
 struct cfg_issuer *
 config_find_issuer(const struct config *c, const char *name)
 {
-	size_t i;
-
-	for (i = 0; i < c->n_issuers; i++)
-		if (c->issuers[i]->name != NULL &&
-		    strcmp(c->issuers[i]->name, name) == 0)
-			return c->issuers[i];
-	return NULL;
+	return nametab_get(c->names, SEC_ISSUER, name);
 }

@@ -233,6 +233,8 @@ struct cfg_route {
 	char			*audience;	/* tokens of a [signer] must carry it */
 };
 
+struct nametab;
+
 struct config {
 	char			*path;
 	char			*output_dir;	/* absolute */
@@ -262,6 +264,7 @@ struct config {
 	size_t			 n_clients;
 	struct cfg_route	**routes;
 	size_t			 n_routes;
+	struct nametab		*names;		/* the lookups below */
 };
 
 /*

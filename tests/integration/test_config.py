@@ -240,3 +240,42 @@ def test_over_long_line_is_an_error_at_its_line(tmpdir_short):
                        stderr=subprocess.PIPE, text=True)
     assert p.returncode == 78
     assert path + ":9: line too long (max 199 bytes)" in p.stderr, p.stderr
+
+
+def many_sections(path, n, dup_at=None):
+    """A [ca] and n - 1 credentials; dup_at repeats an earlier name."""
+    with open(path, "w") as f:
+        f.write('[ca "local"]\nkey_type = ec-p256\n')
+        for i in range(n - 1):
+            name = "c0" if i == dup_at else "c%d" % i
+            f.write('[credential "%s"]\ntype = x509\nca = local\n'
+                    'dns = c%d.test\ndir = d%d\nlifetime = 1h\n'
+                    % (name, i, i))
+
+
+def test_the_most_sections_load_and_one_more_is_refused(tmpdir_short):
+    # 65,536 sections (the documented limit) load; the lookups by name
+    # are hashed, so this is linear (figure in the README, no timing
+    # assertion here).  The 65,537th is refused at its own line.
+    path = os.path.join(tmpdir_short, "many.ini")
+    many_sections(path, 65536)
+    p = subprocess.run([ROTATORD, "--check-config", "-c", path],
+                       stderr=subprocess.PIPE, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr[-2000:]
+    many_sections(path, 65537)
+    p = subprocess.run([ROTATORD, "--check-config", "-c", path],
+                       stderr=subprocess.PIPE, text=True, timeout=120)
+    assert p.returncode == 78
+    line = 2 + 6 * 65535 + 1
+    assert "%s:%d: too many sections (max 65536)" % (path, line) in p.stderr, \
+        p.stderr[-2000:]
+
+
+def test_duplicates_found_among_many_sections(tmpdir_short):
+    path = os.path.join(tmpdir_short, "dup.ini")
+    many_sections(path, 20000, dup_at=19000)
+    p = subprocess.run([ROTATORD, "--check-config", "-c", path],
+                       stderr=subprocess.PIPE, text=True, timeout=120)
+    assert p.returncode == 78
+    assert ('%s:%d: duplicate section [credential "c0"], first at line 3'
+            % (path, 3 + 6 * 19000)) in p.stderr, p.stderr[-2000:]
