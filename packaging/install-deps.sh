@@ -11,7 +11,8 @@ BUILD_PKGS="build-essential pkg-config libssl-dev libcurl4-openssl-dev
 libjansson-dev libmicrohttpd-dev libinih-dev"
 TEST_PKGS="libcmocka-dev openssl nginx-light jose python3 python3-pytest
 python3-jwt python3-cryptography wrk clang curl libclang-rt-14-dev systemd
-procps util-linux etcd-server etcd-client mandoc man-db bash-completion"
+procps util-linux etcd-server etcd-client mandoc man-db bash-completion
+debootstrap"
 
 what=${1:-all}
 case "$what" in

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: Apache-2.0
 """Adds up the test summaries in a `make check` log (our unit runner's
-"unit: N passed, N failed" lines and pytest's closing line) and prints
+"unit: N passed, N failed" lines, the newcomer test's "fresh: N passed,
+N failed" and pytest's closing line) and prints
 "N passed, N failed".  Exits 1 when nothing ran or anything failed."""
 import re
 import sys
@@ -9,7 +10,7 @@ import sys
 passed = failed = skipped = 0
 with open(sys.argv[1], errors="replace") as f:
     for line in f:
-        m = re.match(r"unit: (\d+) passed, (\d+) failed(?:, (\d+) skipped)?", line)
+        m = re.match(r"(?:unit|fresh): (\d+) passed, (\d+) failed(?:, (\d+) skipped)?", line)
         if m:
             passed += int(m.group(1))
             failed += int(m.group(2))
