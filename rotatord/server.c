@@ -2374,8 +2374,10 @@ h_token(struct req *rq)
 
 /*
  * nginx auth_request: the token in Authorization, the original request in
- * X-Original-URI / X-Original-Method (GET when absent).  200 with
- * X-Auth-Subject / X-Auth-Issuer / X-Auth-Scope, 401, or 403.
+ * X-Original-URI and X-Original-Method, both required: a proxy that does
+ * not say which method it checks gets 400, never a guess (routes may allow
+ * GET and not DELETE).  200 with X-Auth-Subject / X-Auth-Issuer /
+ * X-Auth-Scope, 400, 401, or 403.
  */
 static enum MHD_Result
 h_authz(struct req *rq)
@@ -2397,7 +2399,9 @@ h_authz(struct req *rq)
 		return reply_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_request",
 		    "missing X-Original-URI");
 	if (method == NULL || method[0] == '\0')
-		method = "GET";
+		return reply_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_request",
+		    "missing X-Original-Method (nginx: proxy_set_header "
+		    "X-Original-Method $request_method)");
 	safe(ub, sizeof(ub), uri, 128);
 	safe(mb, sizeof(mb), method, 16);
 	if (bearer_of(MHD_lookup_connection_value(rq->mc, MHD_HEADER_KIND,

@@ -174,12 +174,14 @@ CRED_PATH = "/v1/credentials/blob/0.key"
 WRK_CONN = 32
 
 WRK_HEADERS_LUA = """
--- Fixed headers: the bearer token and, for /v1/authz, X-Original-URI.
+-- Fixed headers: the bearer token and, for /v1/authz, X-Original-URI
+-- and X-Original-Method.
 init = function(args)
   wrk.headers["Rotatord-Request"] = "1"
   wrk.headers["Authorization"] = "Bearer " .. args[1]
   if args[2] ~= nil and args[2] ~= "" then
     wrk.headers["X-Original-URI"] = args[2]
+    wrk.headers["X-Original-Method"] = "GET"
   end
 end
 """
@@ -201,6 +203,7 @@ request = function()
     ["Rotatord-Request"] = "1",
     ["Authorization"] = "Bearer " .. toks[i],
     ["X-Original-URI"] = "ROUTE_URI",
+    ["X-Original-Method"] = "GET",
   })
 end
 """.replace("ROUTE_URI", ROUTE_URI)
@@ -525,6 +528,7 @@ def _http_bench(args, d, procs, get, ngx, authz, authzd, cpu, notes):
             raise Crash("%s: GET %s gave %d, %d bytes (want 200, %d)" % (
                 name, CRED_PATH, code, len(got), len(body)))
     hdrs["X-Original-URI"] = ROUTE_URI
+    hdrs["X-Original-Method"] = "GET"
     code, _ = tcp_get(rport, "/v1/authz", hdrs)
     with open(tok_path) as f:
         hdrs["Authorization"] = "Bearer " + f.readline().strip()

@@ -128,7 +128,7 @@ def stack(rotatord, idp, tmpdir_short):
 
 
 def test_nginx_auth_request(stack):
-    p, r, base, _ = stack()
+    p, r, base, rport = stack()
     ok = p.mint(sub="alice", aud="rotatord", scope="payments.read")
     wait_for(lambda: get(base + "/payments/x", ok)[0] == 200, timeout=10,
              what="authorized request")
@@ -146,6 +146,16 @@ def test_nginx_auth_request(stack):
     noscope = p.mint(sub="alice", aud="rotatord", scope="other.read")
     assert get(base + "/payments/x", noscope)[0] == 403
     assert get(base + "/payments/x", ok, method="DELETE")[0] == 403
+    # A proxy that does not say which method it checks gets 400, never a
+    # guess: the route allows GET, and the request might be a DELETE.
+    req = urllib.request.Request(
+        "http://127.0.0.1:%d/v1/authz" % rport,
+        headers={"Rotatord-Request": "1", "Authorization": "Bearer " + ok,
+                 "X-Original-URI": "/payments/x"})
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(req, timeout=10)
+    assert e.value.code == 400
+    assert "X-Original-Method" in e.value.read().decode()
     # Every decision is audited, without the token.
     text = r.text()
     assert "audit:" in text and ok not in text

@@ -367,7 +367,8 @@ def test_tokens_verified_fleet_wide(etcd_cluster, tmpdir_short, request):
                 "http://127.0.0.1:%d/v1/authz" % port,
                 headers={"Rotatord-Request": "1",
                          "Authorization": "Bearer " + tok,
-                         "X-Original-URI": "/api/x"})
+                         "X-Original-URI": "/api/x",
+                         "X-Original-Method": "GET"})
             try:
                 with urllib.request.urlopen(req, timeout=5) as r:
                     return r.status, r.headers.get("X-Auth-Subject")

@@ -1423,10 +1423,16 @@ test_authz(void **state)
 	    &r), 403);
 	resp_free(&r);
 	assert_int_equal(get(1, "/v1/authz", RR "X-Original-URI: /admin/\r\n"
+	    "X-Original-Method: GET\r\n"
 	    "Authorization: Bearer good.alice.1\r\n", &r), 403);
 	resp_free(&r);
-	assert_int_equal(get(1, "/v1/authz", RR
+	assert_int_equal(get(1, "/v1/authz", RR "X-Original-Method: GET\r\n"
 	    "Authorization: Bearer good.alice.1\r\n", &r), 400);
+	resp_free(&r);
+	/* Without X-Original-Method: 400, never taken for a GET. */
+	assert_int_equal(get(1, "/v1/authz", RR "X-Original-URI: /payments/x\r\n"
+	    "Authorization: Bearer good.alice.1\r\n", &r), 400);
+	assert_error(&r, "invalid_request");
 	resp_free(&r);
 #undef ORIG
 }
@@ -1437,7 +1443,8 @@ test_token_cache(void **state)
 	struct resp r;
 	int i, before;
 
-#define HDRS(t)	RR "X-Original-URI: /payments/a\r\nAuthorization: Bearer " t "\r\n"
+#define HDRS(t)	RR "X-Original-URI: /payments/a\r\nX-Original-Method: GET\r\n" \
+	"Authorization: Bearer " t "\r\n"
 	before = __atomic_load_n(&verify_calls, __ATOMIC_SEQ_CST);
 	for (i = 0; i < 5; i++) {
 		assert_int_equal(get(1, "/v1/authz", HDRS("good.carol.42"), &r),
@@ -1513,7 +1520,8 @@ test_key_hold(void **state)
 	int64_t t0, dt;
 	int v = 1, calls0, calls1;
 
-#define HDRS(t)	RR "X-Original-URI: /payments/a\r\nAuthorization: Bearer " t "\r\n"
+#define HDRS(t)	RR "X-Original-URI: /payments/a\r\nX-Original-Method: GET\r\n" \
+	"Authorization: Bearer " t "\r\n"
 	on_loop(set_gives_keys, &v);
 	__atomic_store_n(&keys_rotated, 0, __ATOMIC_SEQ_CST);
 	on_loop(read_kid_calls, &calls0);
@@ -1556,7 +1564,7 @@ par_get(void *arg)
 	struct resp r;
 	char hdrs[512];
 
-	snprintf(hdrs, sizeof(hdrs), RR "X-Original-URI: /payments/a\r\n"
+	snprintf(hdrs, sizeof(hdrs), RR "X-Original-URI: /payments/a\r\nX-Original-Method: GET\r\n"
 	    "Authorization: Bearer %s\r\n", p->tok);
 	p->code = get(1, "/v1/authz", hdrs, &r);
 	resp_free(&r);
