@@ -514,6 +514,22 @@ out:
 }
 
 int
+authz_may_metrics(const struct config *c, const struct authz_caller *who)
+{
+	size_t i;
+
+	if (c == NULL || who == NULL)
+		return 0;
+	if (who->kind == AUTHZ_UNIX)
+		return 1;
+	for (i = 0; i < c->n_clients; i++)
+		if (c->clients[i]->metrics &&
+		    authz_client_matches(c->clients[i], who))
+			return 1;
+	return 0;
+}
+
+int
 authz_is_admin(const struct config *c, const struct authz_caller *who)
 {
 	if (c == NULL || who == NULL || who->kind != AUTHZ_UNIX)

@@ -73,6 +73,13 @@ enum authz_result authz_route(const struct config *c, const char *uri,
     const char *method, const struct authz_caller *who,
     const char **ret_route, char *why, size_t whylen);
 
+/*
+ * Returns 1 when who may read /metrics: any caller of the unix socket
+ * (whoever may connect), and a bearer caller only through a matching
+ * [client] with metrics = yes.
+ */
+int authz_may_metrics(const struct config *c, const struct authz_caller *who);
+
 /* Returns 1 when who may use the admin API (root, or admin_group). */
 int authz_is_admin(const struct config *c, const struct authz_caller *who);
 

@@ -3331,6 +3331,8 @@ build_client(struct parser *ps, const struct sect *s, struct cfg_client *cl)
 		} else if (strcmp(k, "token_lifetime") == 0) {
 			get_duration_in(ps, s, kv, MIN_S, DAY_S,
 			    &cl->token_lifetime);
+		} else if (strcmp(k, "metrics") == 0) {
+			get_bool(ps, s, kv, &cl->metrics);
 		} else {
 			unknown_key(ps, s, kv);
 		}
@@ -3354,6 +3356,9 @@ build_client(struct parser *ps, const struct sect *s, struct cfg_client *cl)
 		kerr(ps, s, ukv->line > bkv->line ? ukv : bkv, "user/group "
 		    "select unix-socket callers, issuer/subject/claim select "
 		    "bearer-token callers; use two [client] sections");
+	if (ukv != NULL && (kv2 = find_kv(s, "metrics")) != NULL)
+		kerr(ps, s, kv2, "only applies to bearer-token callers "
+		    "(callers of the unix socket may always read /metrics)");
 
 	/* POST /v1/token: which signer mints, and only with audiences. */
 	aud_kv = find_kv(s, "token_audiences");

@@ -216,6 +216,7 @@ struct cfg_client {
 	size_t			 n_token_scopes;
 	char			*token_signer;	/* [signer] that mints for it; default: the only one */
 	int64_t			 token_lifetime; /* ms, default 15m */
+	int			 metrics;	/* may read /metrics on TCP */
 };
 
 /* [route "NAME"]: rules for GET /v1/authz. */

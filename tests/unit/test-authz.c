@@ -65,6 +65,7 @@ static const char conf_text[] =
 	"[client \"agent-7\"]\n"
 	"issuer = okta\n"
 	"subject = agent-7\n"
+	"metrics = yes\n"
 	"token_audiences = orders\n"
 	"token_scopes = orders.read, payments.write\n"
 	"[client \"kc\"]\n"
@@ -490,6 +491,32 @@ test_route_edges(void **state)
 	config_free(c);
 }
 
+/* /metrics: every unix caller, bearers only with metrics = yes. */
+static void
+test_may_metrics(void **state)
+{
+	static const struct {
+		const char	*who;
+		int		 want;
+	} t[] = {
+		{ "root", 1 },
+		{ "www", 1 },
+		{ "other", 1 },
+		{ "okta-agent7", 1 },		/* [client "agent-7"] metrics */
+		{ "okta-pay", 0 },		/* matches "agent", no metrics */
+		{ "kc-pay", 0 },		/* same sub elsewhere: no */
+		{ "bearer-sub0", 0 },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (authz_may_metrics(conf, caller(t[i].who)) != t[i].want)
+			fail_msg("row %zu: %s metrics: want %d", i, t[i].who,
+			    t[i].want);
+	assert_int_equal(authz_may_metrics(conf, NULL), 0);
+}
+
 /* Admin API. */
 static void
 test_is_admin(void **state)
@@ -627,6 +654,7 @@ main(void)
 		cmocka_unit_test(test_may_mint),
 		cmocka_unit_test(test_route),
 		cmocka_unit_test(test_route_edges),
+		cmocka_unit_test(test_may_metrics),
 		cmocka_unit_test(test_is_admin),
 		cmocka_unit_test(test_claim_matches),
 		cmocka_unit_test(test_client_matches_all),

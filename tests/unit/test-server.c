@@ -1633,7 +1633,14 @@ test_metrics_readyz_discovery(void **state)
 	json_decref(j);
 	resp_free(&r);
 
-	assert_int_equal(get(1, "/metrics", NULL, &r), 200);
+	/* On TCP only for a [client] with metrics = yes: there is none. */
+	assert_int_equal(get(1, "/metrics", NULL, &r), 401);
+	resp_free(&r);
+	assert_int_equal(get(1, "/metrics", "Authorization: Bearer "
+	    "good.alice.1\r\n", &r), 403);
+	assert_error(&r, "access_denied");
+	resp_free(&r);
+	assert_int_equal(get(0, "/metrics", NULL, &r), 200);
 	assert_non_null(strstr(header(&r, "Content-Type"), "version=0.0.4"));
 	assert_non_null(strstr(r.body, "\nfake_metric 1\n"));
 	assert_non_null(strstr(r.body, "# TYPE rotatord_http_requests_total "
