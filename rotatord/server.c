@@ -2717,6 +2717,20 @@ dispatch(struct req *rq, const char *url, const char *method)
 	case R_READYZ:
 		return h_readyz(rq);
 	case R_METRICS:
+		if (rq->cn->ls->is_unix)
+			return h_metrics(rq);
+		/* On TCP only for a [client] with metrics = yes. */
+		if (caller_get(rq, &cl, &ret) < 0)
+			return ret;
+		if (!authz_may_metrics(rq->cn->ls->srv->cfg, &cl.who)) {
+			log_notice("audit: metrics by %s denied: no [client] "
+			    "with metrics = yes", cl.desc);
+			caller_done(&cl);
+			return reply_error(rq, MHD_HTTP_FORBIDDEN,
+			    "access_denied", "/metrics on TCP needs a "
+			    "[client] with metrics = yes");
+		}
+		caller_done(&cl);
 		return h_metrics(rq);
 	case R_DISCOVERY:
 		return h_signer_doc(rq, 0);
@@ -3599,11 +3613,21 @@ server_free(struct server *s)
 	free(s);
 }
 
-/* See api.h: requests held for keys are verified again. */
+/*
+ * See api.h: a key set changed (an issuer's JWKS, a signer's keys, the
+ * fleet's).  What was verified under the old set is forgotten, so that a
+ * token whose key left the set is refused from now on, and checks still
+ * running under it are not remembered; requests held for keys are
+ * verified again.
+ */
 void
 server_keys_changed(struct server *s)
 {
-	if (s == NULL || s->held == NULL)
+	if (s == NULL)
+		return;
+	tc_clear(s);
+	s->epoch++;
+	if (s->held == NULL)
 		return;
 	held_release(s, 0);
 	resumed_run(s);

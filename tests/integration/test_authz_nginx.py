@@ -3,6 +3,7 @@
 trusted issuer: key rotation is picked up after one refetch, and a flood
 of tokens with unknown kids cannot make rotatord hammer the provider."""
 import os
+import re
 import secrets
 import subprocess
 import time
@@ -66,8 +67,13 @@ def get(url, token=None, method="GET"):
         return e.code, e.read().decode(), dict(e.headers)
 
 
-def metrics(rport):
-    return get("http://127.0.0.1:%d/metrics" % rport)[1]
+def metrics(sock):
+    """/metrics over the unix socket (on TCP it needs metrics = yes)."""
+    p = subprocess.run(["curl", "-sS", "--fail", "--unix-socket", sock,
+                        "http://x/metrics"], capture_output=True, text=True,
+                       timeout=20)
+    assert p.returncode == 0, p.stderr
+    return p.stdout
 
 
 def config(p, rport, sock, cooldown="30s"):
@@ -88,6 +94,11 @@ prefix = /payments/
 methods = GET, POST
 issuer = okta
 scope = payments.read
+
+[client "scraper"]
+issuer = okta
+subject = prometheus
+metrics = yes
 
 [credential "k"]
 type = secret
@@ -117,6 +128,7 @@ def stack(rotatord, idp, tmpdir_short):
                        check=True)
         procs.append(os.path.join(d, "nginx.pid"))
         wait_for(lambda: os.path.exists(procs[-1]), what="nginx")
+        r.sock = os.path.join(tmpdir_short, "api.sock")
         return p, r, "http://127.0.0.1:%d" % port, rport
     yield make
     for pidfile in procs:
@@ -171,7 +183,7 @@ def test_key_rotation_and_unknown_kid_flood(stack):
     tok = p.mint(sub="bob", aud="rotatord", scope="payments.read")
     assert get(base + "/payments/y", tok)[0] == 200
     assert p.jwks_fetches() - before == 1
-    assert "rotatord_http_token_key_holds_total 1\n" in metrics(rport)
+    assert "rotatord_http_token_key_holds_total 1\n" in metrics(r.sock)
     # 1,000 tokens with random unknown kids within a minute: the refetch
     # above started a 30 s cooldown, so none of these causes a fetch.
     before = p.jwks_fetches()
@@ -186,3 +198,47 @@ def test_key_rotation_and_unknown_kid_flood(stack):
     assert p.jwks_fetches() - before <= 1
     # A valid token still works during and after the flood.
     assert get(base + "/payments/y", tok)[0] == 200
+
+
+def test_metrics_on_tcp_only_for_a_client_with_metrics(stack):
+    p, r, _, rport = stack()
+    url = "http://127.0.0.1:%d/metrics" % rport
+    # No token: 401; a valid token of a client without metrics = yes: 403.
+    assert get(url)[0] == 401
+    alice = p.mint(sub="alice", aud="rotatord", scope="payments.read")
+    code, body, _ = get(url, alice)
+    assert code == 403 and "metrics = yes" in body
+    # The same subject from another audience is not the scraper either.
+    assert get(url, p.mint(sub="prometheus", aud="other"))[0] == 401
+    code, body, _ = get(url, p.mint(sub="prometheus", aud="rotatord"))
+    assert code == 200 and "rotatord_build_info" in body
+    # The unix socket serves it to whoever may connect.
+    assert "rotatord_build_info" in metrics(r.sock)
+    assert re.search(r"audit: metrics by .*sub=alice denied", r.text())
+
+
+def test_token_cache_forgets_a_key_that_left_the_jwks(stack):
+    """A token verified (and cached) under a key that the issuer then
+    removes from its JWKS is refused after the refetch, not served from the
+    verified-token cache until its exp."""
+    p, r, base, _ = stack()
+    old = p.mint(sub="carol", aud="rotatord", scope="payments.read")
+    for _ in range(3):
+        assert get(base + "/payments/x", old)[0] == 200
+    hits = cache_hits(r.sock)
+    assert hits >= 2, "the token was not served from the cache"
+    # The issuer retires the key; a token with the new kid makes rotatord
+    # refetch the JWKS.
+    before = p.jwks_fetches()
+    p.rotate(retire=True)
+    new = p.mint(sub="carol", aud="rotatord", scope="payments.read")
+    assert get(base + "/payments/x", new)[0] == 200
+    assert p.jwks_fetches() > before
+    assert get(base + "/payments/x", old)[0] == 401
+    assert get(base + "/payments/x", new)[0] == 200
+
+
+def cache_hits(sock):
+    m = re.search(r'rotatord_http_token_cache_lookups_total\{result="hit"\} '
+                  r'(\d+)', metrics(sock))
+    return int(m.group(1)) if m else 0
