@@ -2914,7 +2914,7 @@ build_listen(struct parser *ps, const struct sect *s)
 	unsigned long v;
 	mode_t m;
 	size_t i;
-	int off = 0;
+	int off = 0, insecure = 0;
 
 	l->line = s->line;
 	for (i = 0; i < s->n_kvs; i++) {
@@ -2958,6 +2958,8 @@ build_listen(struct parser *ps, const struct sect *s)
 		} else if (strcmp(k, "tcp") == 0) {
 			tcp_kv = kv;
 			get_host_port(ps, s, kv, &l->tcp_host, &l->tcp_port);
+		} else if (strcmp(k, "tcp_insecure") == 0) {
+			get_bool(ps, s, kv, &insecure);
 		} else if (strcmp(k, "max_connections") == 0) {
 			if (get_uint(ps, s, kv, 1, 10000, &v) == 0)
 				l->max_connections = (unsigned)v;
@@ -2997,6 +2999,19 @@ build_listen(struct parser *ps, const struct sect *s)
 	}
 	if (tcp_kv == NULL && (kv2 = find_kv(s, "per_ip_limit")) != NULL)
 		kerr(ps, s, kv2, "only applies with tcp");
+	if (tcp_kv == NULL && (kv2 = find_kv(s, "tcp_insecure")) != NULL)
+		kerr(ps, s, kv2, "only applies with tcp");
+	/*
+	 * The listener speaks plain HTTP: bearer tokens on it cross the
+	 * network in the clear unless it is loopback.  Not without saying so.
+	 */
+	if (tcp_kv != NULL && l->tcp_host != NULL && !insecure &&
+	    !is_loopback_host(l->tcp_host, strchr(l->tcp_host, ':') != NULL))
+		kerr(ps, s, tcp_kv, "%s is not a loopback address: the TCP "
+		    "listener has no TLS, so bearer tokens would cross the "
+		    "network in the clear; keep it on 127.0.0.1 or [::1] "
+		    "behind a TLS proxy, or set tcp_insecure = yes",
+		    qv(qb, sizeof(qb), s, tcp_kv));
 }
 
 /*

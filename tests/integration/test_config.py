@@ -279,3 +279,34 @@ def test_duplicates_found_among_many_sections(tmpdir_short):
     assert p.returncode == 78
     assert ('%s:%d: duplicate section [credential "c0"], first at line 3'
             % (path, 3 + 6 * 19000)) in p.stderr, p.stderr[-2000:]
+
+
+@pytest.mark.parametrize("addr,insecure,ok", [
+    ("127.0.0.1:8125", False, True),
+    ("127.9.9.9:8125", False, True),
+    ("[::1]:8125", False, True),
+    ("localhost:8125", False, True),
+    ("0.0.0.0:8125", False, False),
+    ("[::]:8125", False, False),
+    ("10.1.2.3:8125", False, False),
+    ("api.example.com:8125", False, False),
+    ("0.0.0.0:8125", True, True),
+])
+def test_tcp_off_loopback_needs_tcp_insecure(tmpdir_short, addr, insecure,
+                                             ok):
+    """The TCP listener has no TLS: anything but loopback is refused unless
+    tcp_insecure says the operator knows (checked offline only: the tests
+    never listen beyond 127.0.0.1)."""
+    path = os.path.join(tmpdir_short, "l.ini")
+    with open(path, "w") as f:
+        f.write("[listen]\ntcp = %s\n%s[credential \"t\"]\ntype = secret\n"
+                % (addr, "tcp_insecure = yes\n" if insecure else ""))
+    p = subprocess.run([ROTATORD, "--check-config", "-c", path],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True, timeout=20)
+    if ok:
+        assert p.returncode == 0, p.stderr
+    else:
+        assert p.returncode == 78
+        assert "%s:2: listen.tcp:" % path in p.stderr
+        assert "not a loopback address" in p.stderr
