@@ -3371,6 +3371,14 @@ build_client(struct parser *ps, const struct sect *s, struct cfg_client *cl)
 		kerr(ps, s, ukv->line > bkv->line ? ukv : bkv, "user/group "
 		    "select unix-socket callers, issuer/subject/claim select "
 		    "bearer-token callers; use two [client] sections");
+	/*
+	 * A sub names someone only within its issuer (RFC 7519 4.1.2): the
+	 * same sub from two issuers is two callers, never one.
+	 */
+	if (ukv == NULL && (kv2 = find_kv(s, "subject")) != NULL &&
+	    find_kv(s, "issuer") == NULL)
+		kerr(ps, s, kv2, "needs issuer: a subject names a caller "
+		    "only within its issuer");
 	if (ukv != NULL && (kv2 = find_kv(s, "metrics")) != NULL)
 		kerr(ps, s, kv2, "only applies to bearer-token callers "
 		    "(callers of the unix socket may always read /metrics)");

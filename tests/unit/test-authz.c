@@ -144,6 +144,8 @@ static struct caller_def {
 	{ "okta-admin", AUTHZ_BEARER, 0, 0, NULL, 0, "okta", "frank",
 	    "{\"groups\": [\"payments\"], \"scope\": \"payments.read "
 	    "payments.admin\"}", { 0 }, NULL },
+	{ "kc-agent7", AUTHZ_BEARER, 0, 0, NULL, 0, "keycloak", "agent-7",
+	    "{}", { 0 }, NULL },
 	{ "okta-agent7", AUTHZ_BEARER, 0, 0, NULL, 0, "okta", "agent-7",
 	    "{\"groups\": [\"payments\"]}", { 0 }, NULL },
 	{ "kc-pay", AUTHZ_BEARER, 0, 0, NULL, 0, "keycloak", "alice",
@@ -298,6 +300,8 @@ test_may_mint(void **state)
 		    "payments.read orders.read payments.write", AUTHZ_OK },
 		{ "okta-agent7", { "orders", "other" }, NULL, AUTHZ_BAD_TARGET },
 		{ "okta-agent7", { "orders" }, "admin", AUTHZ_BAD_SCOPE },
+		/* The same sub from another issuer is someone else. */
+		{ "kc-agent7", { "orders" }, NULL, AUTHZ_DENIED },
 		{ "okta-orders", { "payments" }, NULL, AUTHZ_DENIED },
 		{ "www", { "payments" }, NULL, AUTHZ_BAD_TARGET },	/* no lanes */
 		{ "other", { "payments" }, NULL, AUTHZ_DENIED },
@@ -503,6 +507,7 @@ test_may_metrics(void **state)
 		{ "www", 1 },
 		{ "other", 1 },
 		{ "okta-agent7", 1 },		/* [client "agent-7"] metrics */
+		{ "kc-agent7", 0 },		/* same sub, other issuer */
 		{ "okta-pay", 0 },		/* matches "agent", no metrics */
 		{ "kc-pay", 0 },		/* same sub elsewhere: no */
 		{ "bearer-sub0", 0 },
