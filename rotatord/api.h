@@ -63,12 +63,13 @@ struct api_ops {
 	/*
 	 * Mints a JWT from signer `signer` (NULL: the only signer) for
 	 * subject sub with audiences aud and scope (may be NULL), valid for
-	 * lifetime ms.  The caller frees *ret_token.
+	 * lifetime ms, with the RFC 8693 "act" claim act (NULL: none).  The
+	 * caller frees *ret_token.
 	 */
 	int	(*mint)(void *arg, const char *signer, const char *sub,
 		    const char *const *aud, size_t n_aud, const char *scope,
-		    int64_t lifetime, char **ret_token, int64_t *ret_expires_in,
-		    char *why, size_t whylen);
+		    const json_t *act, int64_t lifetime, char **ret_token,
+		    int64_t *ret_expires_in, char *why, size_t whylen);
 	/* Discovery document and JWKS of the signers (borrowed), or NULL. */
 	const char *(*discovery)(void *arg, size_t *ret_len);
 	const char *(*jwks)(void *arg, size_t *ret_len);

@@ -425,6 +425,54 @@ is_signer(const struct config *c, const char *name)
 	return 0;
 }
 
+int
+authz_api_audience(const struct config *c, const struct authz_caller *who)
+{
+	if (c == NULL || who == NULL)
+		return 0;
+	if (who->kind != AUTHZ_BEARER || !is_signer(c, who->issuer))
+		return 1;
+	return c->listen.audience != NULL &&
+	    has_audience(who->claims, c->listen.audience);
+}
+
+int
+authz_is_reexchange(const struct config *c, const struct authz_caller *who)
+{
+	return c != NULL && who != NULL && who->kind == AUTHZ_BEARER &&
+	    is_signer(c, who->issuer);
+}
+
+int
+authz_may_reexchange(const struct config *c, const struct authz_caller *who)
+{
+	size_t i;
+
+	if (!authz_is_reexchange(c, who))
+		return 0;
+	for (i = 0; i < c->n_clients; i++)
+		if (c->clients[i]->token_reexchange &&
+		    authz_client_matches(c->clients[i], who))
+			return 1;
+	return 0;
+}
+
+unsigned
+authz_act_depth(const json_t *claims, unsigned limit)
+{
+	const json_t *a = claims;
+	unsigned n = 0;
+
+	/* json_is_object() evaluates its argument twice: no side effects. */
+	while (n <= limit && json_is_object(a)) {
+		a = json_object_get(a, "act");
+		if (!json_is_object(a))
+			break;
+		n++;
+	}
+	return n;
+}
+
 enum authz_result
 authz_route(const struct config *c, const char *uri, const char *method,
     const struct authz_caller *who, const char **ret_route, char *why,

@@ -80,6 +80,30 @@ enum authz_result authz_route(const struct config *c, const char *uri,
  */
 int authz_may_metrics(const struct config *c, const struct authz_caller *who);
 
+/*
+ * Rotatord's own tokens on its own API: returns 1 unless who is a bearer
+ * whose token comes from one of rotatord's [signer]s and does not carry
+ * [listen] audience in its aud.  (An upstream issuer's audience is checked
+ * with its signature; /v1/authz checks the [route]'s instead.)
+ */
+int authz_api_audience(const struct config *c, const struct authz_caller *who);
+
+/*
+ * POST /v1/token with a token that rotatord minted itself (a re-exchange):
+ * returns 1 when a matching [client] has token_reexchange = yes, 0 when not
+ * (or who's token is not rotatord's: then there is nothing to allow).
+ */
+int authz_is_reexchange(const struct config *c,
+    const struct authz_caller *who);
+int authz_may_reexchange(const struct config *c,
+    const struct authz_caller *who);
+
+/*
+ * The depth of the RFC 8693 "act" chain in claims: 0 without one, 1 for
+ * {"act": {...}}, and so on; stops counting past limit (returns limit + 1).
+ */
+unsigned authz_act_depth(const json_t *claims, unsigned limit);
+
 /* Returns 1 when who may use the admin API (root, or admin_group). */
 int authz_is_admin(const struct config *c, const struct authz_caller *who);
 

@@ -2960,6 +2960,16 @@ build_listen(struct parser *ps, const struct sect *s)
 			get_host_port(ps, s, kv, &l->tcp_host, &l->tcp_port);
 		} else if (strcmp(k, "tcp_insecure") == 0) {
 			get_bool(ps, s, kv, &insecure);
+		} else if (strcmp(k, "audience") == 0) {
+			if (!valid_printable(kv->value, 256, 0))
+				kerr(ps, s, kv, "bad audience %s: one value of at "
+				    "most 256 printable ASCII characters, no blanks",
+				    qv(qb, sizeof(qb), s, kv));
+			else
+				get_string(ps, kv, &l->audience);
+		} else if (strcmp(k, "max_delegation") == 0) {
+			if (get_uint(ps, s, kv, 1, 8, &v) == 0)
+				l->max_delegation = (unsigned)v;
 		} else if (strcmp(k, "max_connections") == 0) {
 			if (get_uint(ps, s, kv, 1, 10000, &v) == 0)
 				l->max_connections = (unsigned)v;
@@ -3037,6 +3047,8 @@ listen_defaults(struct parser *ps, const struct sect *ls, int before)
 		l->max_body = 16 * 1024;
 		l->max_wait = 5 * MIN_S;
 		l->verify_threads = -1;
+		l->audience = xstrdup(ps, "rotatord");
+		l->max_delegation = 2;
 		return;
 	}
 	if (ls != NULL && find_kv(ls, "unix") != NULL)
@@ -3277,6 +3289,7 @@ build_client(struct parser *ps, const struct sect *s, struct cfg_client *cl)
 	static const char *const bearer_sel[] = { "issuer", "subject", "claim" };
 	static const char *const mint_keys[] = {
 		"token_scopes", "token_signer", "token_lifetime",
+		"token_reexchange",
 	};
 	struct config *c = ps->c;
 	const struct kv *ukv = NULL, *bkv = NULL, *aud_kv, *kv2;
@@ -3348,6 +3361,8 @@ build_client(struct parser *ps, const struct sect *s, struct cfg_client *cl)
 			    &cl->token_lifetime);
 		} else if (strcmp(k, "metrics") == 0) {
 			get_bool(ps, s, kv, &cl->metrics);
+		} else if (strcmp(k, "token_reexchange") == 0) {
+			get_bool(ps, s, kv, &cl->token_reexchange);
 		} else {
 			unknown_key(ps, s, kv);
 		}
@@ -4205,6 +4220,7 @@ config_free(struct config *c)
 	free(c->routes);
 	free(c->listen.unix_path);
 	free(c->listen.tcp_host);
+	free(c->listen.audience);
 	free(c->listen.tcp_port);
 	free(c->path);
 	free(c->output_dir);

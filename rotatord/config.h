@@ -175,6 +175,8 @@ struct cfg_listen {
 	size_t			 max_body;	/* bytes, default 16 KiB */
 	int64_t			 max_wait;	/* ms, longest ?wait=, default 5m */
 	int			 verify_threads; /* bearer checks; -1: auto (CPUs) */
+	char			*audience;	/* aud of own tokens on the API, default "rotatord" */
+	unsigned		 max_delegation; /* act depth of minted tokens, default 2 */
 };
 
 /*
@@ -217,6 +219,7 @@ struct cfg_client {
 	char			*token_signer;	/* [signer] that mints for it; default: the only one */
 	int64_t			 token_lifetime; /* ms, default 15m */
 	int			 metrics;	/* may read /metrics on TCP */
+	int			 token_reexchange; /* may exchange rotatord's own tokens */
 };
 
 /* [route "NAME"]: rules for GET /v1/authz. */

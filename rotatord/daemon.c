@@ -1296,8 +1296,9 @@ api_meta(void *arg, const char *cred, json_t **ret)
 
 static int
 api_mint(void *arg, const char *signer, const char *sub,
-    const char *const *aud, size_t n_aud, const char *scope, int64_t lifetime,
-    char **ret_token, int64_t *ret_expires_in, char *why, size_t whylen)
+    const char *const *aud, size_t n_aud, const char *scope, const json_t *act,
+    int64_t lifetime, char **ret_token, int64_t *ret_expires_in, char *why,
+    size_t whylen)
 {
 	struct daemon *d = arg;
 	struct runtime *rt = d->rt;
@@ -1340,6 +1341,11 @@ api_mint(void *arg, const char *signer, const char *sub,
 	}
 	if (scope != NULL && *scope != '\0')
 		json_object_set_new(claims, "scope", json_string(scope));
+	if (act != NULL && json_object_set(claims, "act", (json_t *)act) < 0) {
+		json_decref(claims);
+		snprintf(why, whylen, "cannot build claims");
+		return -ENOMEM;
+	}
 	rc = idp_jwt_sign(sg->key, "JWT", claims, ret_token, &toklen);
 	json_decref(claims);
 	if (rc < 0) {

@@ -1473,6 +1473,16 @@ caller_get(struct req *rq, struct caller *cl, enum MHD_Result *ret)
 		return -1;
 	}
 	caller_bearer(tv, cl);
+	/* rotatord's own tokens only when they are meant for rotatord. */
+	if (!authz_api_audience(s->cfg, &cl->who)) {
+		log_notice("audit: %s by %s unauthenticated: aud does not "
+		    "hold %s", route_names[rq->route], cl->desc,
+		    s->cfg->listen.audience);
+		caller_done(cl);
+		*ret = reply_401(rq, "the token is not meant for this API "
+		    "(its aud lacks [listen] audience)");
+		return -1;
+	}
 	return 0;
 }
 
@@ -2149,6 +2159,30 @@ token_error(struct req *rq, const char *desc, unsigned code,
 }
 
 /*
+ * The "act" claim of a token minted from one with claims: who the
+ * exchanged token named (iss, sub), over that token's own act.  A new
+ * reference, or NULL.
+ */
+static json_t *
+act_of(const json_t *claims)
+{
+	const json_t *iss = json_object_get(claims, "iss");
+	const json_t *sub = json_object_get(claims, "sub");
+	const json_t *prev = json_object_get(claims, "act");
+	json_t *a;
+
+	if (!json_is_string(iss) || !json_is_string(sub))
+		return NULL;
+	a = json_pack("{s:O,s:O}", "iss", iss, "sub", sub);
+	if (a != NULL && json_is_object(prev) &&
+	    json_object_set_new(a, "act", json_deep_copy(prev)) < 0) {
+		json_decref(a);
+		return NULL;
+	}
+	return a;
+}
+
+/*
  * POST /v1/token: RFC 8693 token exchange.  The caller is its
  * subject_token (verified like a bearer); without one, the unix peer or on
  * TCP the Authorization bearer.  audience and resource both name targets.
@@ -2169,6 +2203,7 @@ h_token(struct req *rq)
 	char *scope = NULL, *token = NULL, reason[128], sub[64], ab[200], sb[200];
 	enum MHD_Result ret;
 	enum authz_result ar;
+	json_t *act = NULL;
 	int64_t expires_in = 0;
 	size_t i, n_aud = 0, tlen, ablen = 0;
 	int rc;
@@ -2269,6 +2304,14 @@ h_token(struct req *rq)
 			    "invalid_grant", "subject_token: %s", reason);
 		}
 		caller_bearer(tv, &cl);
+		if (!authz_api_audience(c, &cl.who)) {
+			ret = token_error(rq, cl.desc, MHD_HTTP_BAD_REQUEST,
+			    "invalid_grant", "subject_token: not meant for "
+			    "rotatord (its aud lacks [listen] audience %s)",
+			    c->listen.audience);
+			caller_done(&cl);
+			return ret;
+		}
 	} else if (cn->ls->is_unix) {
 		if (caller_get(rq, &cl, &ret) < 0)
 			return ret;
@@ -2325,11 +2368,48 @@ h_token(struct req *rq)
 		return reply_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_grant",
 		    "the subject token has no sub");
 	}
+	/*
+	 * A token rotatord minted itself goes round again only where a lane
+	 * says so, and every exchange is recorded in "act" (RFC 8693 4.1):
+	 * the exchanged token's iss and sub, nested over its own act, at
+	 * most [listen] max_delegation deep.
+	 */
+	if (cl.who.kind == AUTHZ_BEARER) {
+		unsigned depth = authz_act_depth(cl.who.claims,
+		    c->listen.max_delegation) + 1;
+
+		if (authz_is_reexchange(c, &cl.who) &&
+		    !authz_may_reexchange(c, &cl.who)) {
+			log_notice("audit: token aud=%s by %s access_denied "
+			    "(re-exchange)", ab, cl.desc);
+			caller_done(&cl);
+			return reply_error(rq, MHD_HTTP_FORBIDDEN,
+			    "access_denied", "the subject token was minted "
+			    "by rotatord: exchanging it again needs "
+			    "token_reexchange = yes in the caller's [client]");
+		}
+		if (depth > c->listen.max_delegation) {
+			log_notice("audit: token aud=%s by %s invalid_grant "
+			    "(act chain of %u)", ab, cl.desc, depth - 1);
+			caller_done(&cl);
+			return reply_error(rq, MHD_HTTP_BAD_REQUEST,
+			    "invalid_grant", "the subject token has been "
+			    "exchanged %u times: [listen] max_delegation is %u",
+			    depth - 1, c->listen.max_delegation);
+		}
+		act = act_of(cl.who.claims);
+		if (act == NULL) {
+			caller_done(&cl);
+			return respond(rq, 500, NULL);
+		}
+	}
 	reason[0] = '\0';
 	rc = s->ops.mint(s->ops.arg, match != NULL ? match->token_signer : NULL,
 	    cl.who.kind == AUTHZ_UNIX ? sub : cl.who.subject, aud, n_aud, scope,
-	    match != NULL && match->token_lifetime > 0 ? match->token_lifetime :
-	    15 * 60 * 1000, &token, &expires_in, reason, sizeof(reason));
+	    act, match != NULL && match->token_lifetime > 0 ?
+	    match->token_lifetime : 15 * 60 * 1000, &token, &expires_in,
+	    reason, sizeof(reason));
+	json_decref(act);
 	if (rc < 0) {
 		log_warn("audit: token aud=%s by %s failed: %s", ab, cl.desc,
 		    reason[0] ? reason : strerror(-rc));

@@ -268,7 +268,8 @@ class Minter:
         self.now = int(time.time())
 
     def mint(self, jti):
-        claims = {"iss": ISSUER_URL, "sub": "bench", "iat": self.now,
+        claims = {"iss": ISSUER_URL, "sub": "bench", "aud": "rotatord",
+                  "iat": self.now,
                   "exp": self.now + 3600, "jti": jti, "scope": "api.read"}
         si = self.head + b"." + b64u(json.dumps(
             claims, separators=(",", ":")).encode())

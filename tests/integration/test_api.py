@@ -406,6 +406,8 @@ token_scopes = agent:read
     claims = pyjwt.decode(resp["access_token"], key=key, algorithms=["ES256"],
                           audience="payments", issuer="https://rotatord.test")
     assert claims["sub"] == "agent-7" and claims["scope"] == "agent:read"
+    # RFC 8693 act: which token was exchanged, from which issuer.
+    assert claims["act"] == {"iss": p.url, "sub": "agent-7"}
     code, body = exchange(aud="treasury")
     assert code == 400 and json.loads(body)["error"] == "invalid_target"
     code, body = exchange(scope="agent:write")
@@ -465,3 +467,124 @@ def test_bash_completion(api):
     assert complete(r.sock, "-s", r.sock, "rotate", "") == ["other", "web"]
     assert complete(r.sock, "-s", r.sock, "rotate", "w") == ["web"]
     assert complete(r.sock, "-s", r.sock, "rotate", "--") == ["--all", "--fleet"]
+
+
+def test_own_tokens_only_for_their_audience(rotatord, tmpdir_short):
+    """rotatord's own tokens (a jwt credential, an exchanged token) are
+    accepted by its API only when their aud holds [listen] audience; a
+    token it minted is exchanged again only where a lane allows it, and
+    the chain of exchanges in act is at most max_delegation deep."""
+    from conftest import free_port
+    import urllib.error
+    import urllib.request
+
+    port = free_port()
+    sock = os.path.join(tmpdir_short, "api.sock")
+    r = rotatord("""
+[listen]
+unix = %s
+tcp = 127.0.0.1:%d
+
+[signer "local"]
+issuer = https://rotatord.test
+
+[credential "web"]
+type = secret
+
+[credential "for-payments"]
+type = jwt
+signer = local
+subject = svc
+audience = payments
+
+[credential "for-rotatord"]
+type = jwt
+signer = local
+subject = svc
+audience = rotatord
+
+[credential "for-rotatord2"]
+type = jwt
+signer = local
+subject = svc2
+audience = rotatord
+
+[client "svc"]
+issuer = local
+subject = svc
+allow = web
+token_audiences = payments
+
+[client "svc2"]
+issuer = local
+subject = svc2
+token_audiences = rotatord, payments
+token_reexchange = yes
+""" % (sock, port))
+    r.start()
+    tok = {}
+    for n in ("for-payments", "for-rotatord", "for-rotatord2"):
+        with open(r.path(n, "token")) as f:
+            tok[n] = f.read().strip()
+
+    def get(path, token):
+        req = urllib.request.Request(
+            "http://127.0.0.1:%d%s" % (port, path),
+            headers={"Rotatord-Request": "1",
+                     "Authorization": "Bearer " + token})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return resp.status, resp.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    def exchange(subject, aud):
+        form = ("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-"
+                "exchange&subject_token=" + subject +
+                "&subject_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type"
+                "%3Ajwt&audience=" + aud).encode()
+        req = urllib.request.Request(
+            "http://127.0.0.1:%d/v1/token" % port, data=form,
+            headers={"Rotatord-Request": "1", "Content-Type":
+                     "application/x-www-form-urlencoded"})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return resp.status, json.loads(resp.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+
+    # As a bearer on the TCP API: only the token meant for rotatord.
+    code, _ = get("/v1/credentials/web/0.key", tok["for-payments"])
+    assert code == 401
+    code, body = get("/v1/credentials/web/0.key", tok["for-rotatord"])
+    assert code == 200 and len(body) == 32
+    # As subject_token: the same rule.
+    code, body = exchange(tok["for-payments"], "payments")
+    assert code == 400 and body["error"] == "invalid_grant", body
+    assert "audience" in body["error_description"]
+    # A token rotatord minted, for rotatord: svc's lane does not allow
+    # exchanging it again.
+    code, body = exchange(tok["for-rotatord"], "payments")
+    assert code == 403 and body["error"] == "access_denied", body
+    assert "token_reexchange" in body["error_description"]
+    # svc2's does, and every exchange is recorded in act.
+    code, body = exchange(tok["for-rotatord2"], "rotatord")
+    assert code == 200, body
+    t1 = body["access_token"]
+    c1 = pyjwt.decode(t1, options={"verify_signature": False})
+    assert c1["sub"] == "svc2" and c1["aud"] == "rotatord"
+    assert c1["act"] == {"iss": "https://rotatord.test", "sub": "svc2"}
+    code, body = exchange(t1, "rotatord")
+    assert code == 200, body
+    t2 = body["access_token"]
+    c2 = pyjwt.decode(t2, options={"verify_signature": False})
+    assert c2["act"] == {"iss": "https://rotatord.test", "sub": "svc2",
+                         "act": c1["act"]}
+    # Two exchanges behind t2: a third passes max_delegation (2).
+    code, body = exchange(t2, "payments")
+    assert code == 400 and body["error"] == "invalid_grant", body
+    assert "max_delegation" in body["error_description"]
+    text = r.text()
+    assert "aud does not hold rotatord" in text
+    assert "(re-exchange)" in text
+    assert tok["for-rotatord"] not in text and t1 not in text

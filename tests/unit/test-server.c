@@ -84,6 +84,7 @@ static int verify_calls;		/* atomic: read by the main thread */
 static int have_signer = 1;
 static int rotate_calls;
 static int reload_calls;
+static json_t *last_act;		/* the act claim of the last mint */
 static char last_mint[512];		/* "signer|sub|aud,aud|scope|lifetime" */
 
 static struct fake_cred *
@@ -99,7 +100,9 @@ fake_find(const char *name)
 
 /*
  * Tokens: "good.SUB.N" (scope payments.read), "noscope.SUB.N", "nosub.N"
- * are valid for issuer "local"; "expired.N" is expired, "nokey.N" has an
+ * are valid for issuer "local", aud "rotatord"; "otheraud.SUB.N" is
+ * good but for aud "payments"; "chain.SUB.N" is good with an act chain two
+ * deep; "expired.N" is expired, "nokey.N" has an
  * unknown kid; "rotkey.SUB.N" names a kid of an [issuer] that appears
  * once keys_rotated is set (by fake_unknown_kid's timer); anything else
  * has a bad signature.  Runs on the server's verifier threads.
@@ -147,6 +150,12 @@ fake_verify(const struct trust *trust, const char *tok, size_t len,
 	} else if (strncmp(buf, "good.", 5) == 0) {
 		sub = buf + 5;
 		scope = "payments.read";
+	} else if (strncmp(buf, "otheraud.", 9) == 0) {
+		sub = buf + 9;
+		scope = "payments.read";
+	} else if (strncmp(buf, "chain.", 6) == 0) {
+		sub = buf + 6;
+		scope = "payments.read";
 	} else if (strncmp(buf, "noscope.", 8) == 0) {
 		sub = buf + 8;
 		scope = "other.read";
@@ -167,6 +176,11 @@ fake_verify(const struct trust *trust, const char *tok, size_t len,
 	    "scope", scope, "exp", (json_int_t)(time(NULL) + 3600));
 	if (sub != NULL)
 		json_object_set_new(t->claims, "sub", json_string(sub));
+	json_object_set_new(t->claims, "aud", json_string(strncmp(buf,
+	    "otheraud.", 9) == 0 ? "payments" : "rotatord"));
+	if (strncmp(buf, "chain.", 6) == 0)
+		json_object_set_new(t->claims, "act", json_pack("{s:s,s:{s:s}}",
+		    "sub", "a1", "act", "sub", "a2"));
 	res->jws = t;
 	return res->rc = 0;
 }
@@ -279,10 +293,13 @@ fake_meta(void *arg, const char *cred, json_t **ret)
 static int
 fake_mint(void *arg, const char *signer, const char *sub,
     const char *const *aud, size_t n_aud, const char *scope,
-    int64_t lifetime, char **ret_token, int64_t *ret_expires_in, char *why,
-    size_t whylen)
+    const json_t *act, int64_t lifetime, char **ret_token,
+    int64_t *ret_expires_in, char *why, size_t whylen)
 {
 	size_t i, o;
+
+	json_decref(last_act);
+	last_act = act != NULL ? json_deep_copy(act) : NULL;
 
 	o = (size_t)snprintf(last_mint, sizeof(last_mint), "%s|%s|",
 	    signer != NULL ? signer : "-", sub);
@@ -536,6 +553,11 @@ load_cfg(const char *sock, size_t max_body)
 	    "allow = web\n"
 	    "token_audiences = payments, billing\n"
 	    "token_scopes = agent:read\n"
+	    "token_reexchange = yes\n"
+	    "[client \"carol\"]\n"
+	    "issuer = local\n"
+	    "subject = carol\n"
+	    "token_audiences = payments\n"
 	    "[route \"payments\"]\n"
 	    "prefix = /payments/\n"
 	    "methods = GET, POST\n"
@@ -1347,6 +1369,43 @@ test_token_tcp(void **state)
 	json_decref(j);
 	resp_free(&r);
 	assert_string_equal(last_mint, "local|alice|billing|-|900000");
+	/* The exchange is recorded: who the exchanged token named. */
+	assert_non_null(last_act);
+	assert_string_equal(json_string_value(json_object_get(last_act, "iss")),
+	    "https://rotatord.test");
+	assert_string_equal(json_string_value(json_object_get(last_act, "sub")),
+	    "alice");
+	assert_null(json_object_get(last_act, "act"));
+	/* A token of rotatord's own signer for another audience: refused. */
+	assert_int_equal(request(1, "POST", "/v1/token", RR FORM_CT,
+	    TX "&subject_token=otheraud.alice.1&subject_token_type="
+	    "urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Ajwt&audience=billing",
+	    &r), 400);
+	assert_error(&r, "invalid_grant");
+	resp_free(&r);
+	assert_int_equal(request(1, "POST", "/v1/token", RR FORM_CT
+	    "Authorization: Bearer otheraud.alice.2\r\n", TX "&audience=payments",
+	    &r), 401);
+	resp_free(&r);
+	assert_int_equal(get(1, "/v1/credentials/web/cert.pem",
+	    RR "Authorization: Bearer otheraud.alice.3\r\n", &r), 401);
+	resp_free(&r);
+	/* Re-exchange only where the lane allows it (carol's does not). */
+	assert_int_equal(request(1, "POST", "/v1/token", RR FORM_CT,
+	    TX "&subject_token=good.carol.1&subject_token_type="
+	    "urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Ajwt&audience=payments",
+	    &r), 403);
+	assert_error(&r, "access_denied");
+	assert_non_null(strstr(r.body, "token_reexchange"));
+	resp_free(&r);
+	/* Two exchanges behind it already: a third passes max_delegation. */
+	assert_int_equal(request(1, "POST", "/v1/token", RR FORM_CT,
+	    TX "&subject_token=chain.alice.1&subject_token_type="
+	    "urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Ajwt&audience=billing",
+	    &r), 400);
+	assert_error(&r, "invalid_grant");
+	assert_non_null(strstr(r.body, "max_delegation"));
+	resp_free(&r);
 	/* Without subject_token on TCP: the Authorization bearer. */
 	assert_int_equal(request(1, "POST", "/v1/token", RR FORM_CT
 	    "Authorization: Bearer good.alice.8\r\n", TX "&audience=payments",
