@@ -68,10 +68,13 @@ idp_discovery_free(struct idp_discovery *d)
 	free(d);
 }
 
-/* Reads a required endpoint URL and applies the HTTP client's policy. */
+/*
+ * Reads a required endpoint URL and applies the HTTP client's policy; the
+ * endpoints of a TLS issuer (tls_issuer) must be https themselves.
+ */
 static int
-get_endpoint(const json_t *root, const char *name, int allow_http_loopback,
-    char **ret, struct idp_err *err)
+get_endpoint(const json_t *root, const char *name, int tls_issuer,
+    int allow_http_loopback, char **ret, struct idp_err *err)
 {
 	const json_t *v = json_object_get(root, name);
 	struct idp_err uerr;
@@ -88,7 +91,11 @@ get_endpoint(const json_t *root, const char *name, int allow_http_loopback,
 		return idp_err_set(err, -E2BIG,
 		    "discovery %s longer than %d bytes", name,
 		    DISCOVERY_URL_MAX);
-	if ((rc = idp_http_url_allowed(s, allow_http_loopback, &uerr)) < 0)
+	if (tls_issuer && strncasecmp(s, "http:", 5) == 0)
+		return idp_err_set(err, -EPROTO, "discovery %s refused: plain "
+		    "http for an https issuer (https required)", name);
+	if ((rc = idp_http_url_allowed(s, tls_issuer ? 0 :
+	    allow_http_loopback, &uerr)) < 0)
 		return idp_err_set(err, rc, "discovery %s refused: %s", name,
 		    uerr.msg);
 	if ((*ret = strdup(s)) == NULL)
@@ -149,7 +156,7 @@ idp_discovery_parse(const void *buf, size_t len, const char *expected_issuer,
 	const json_t *iss;
 	json_error_t jerr;
 	char a[112], b[112];
-	int rc;
+	int rc, tls;
 
 	if (buf == NULL || expected_issuer == NULL || ret == NULL)
 		return idp_err_set(err, -EINVAL, "no discovery document");
@@ -188,9 +195,18 @@ idp_discovery_parse(const void *buf, size_t len, const char *expected_issuer,
 		rc = idp_err_set(err, -ENOMEM, "out of memory");
 		goto out;
 	}
-	if ((rc = get_endpoint(root, "token_endpoint", allow_http_loopback,
-	    &d->token_endpoint, err)) < 0 ||
-	    (rc = get_endpoint(root, "jwks_uri", allow_http_loopback,
+	/*
+	 * Plain http endpoints only for an issuer that is itself plain http
+	 * (which the HTTP policy allows on loopback only): the document of
+	 * an https issuer cannot send the client secret, the assertion or
+	 * the key fetch to plain http, even on loopback.  Anything but an
+	 * http:// issuer counts as https, so an odd spelling only ever
+	 * tightens the policy.
+	 */
+	tls = strncasecmp(expected_issuer, "http://", 7) != 0;
+	if ((rc = get_endpoint(root, "token_endpoint", tls,
+	    allow_http_loopback, &d->token_endpoint, err)) < 0 ||
+	    (rc = get_endpoint(root, "jwks_uri", tls, allow_http_loopback,
 	    &d->jwks_uri, err)) < 0 ||
 	    (rc = get_strv(root, "token_endpoint_auth_methods_supported",
 	    &d->auth_methods, &d->n_auth_methods, err)) < 0 ||

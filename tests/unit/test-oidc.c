@@ -2,8 +2,9 @@
 /*
  * OIDC discovery parsing and the JWKS cache policy: the good document,
  * issuer exactness (a trailing slash is a mismatch), endpoint scheme
- * policy, hostile JSON (duplicates, wrong types, size), the well-known
- * URL, Cache-Control parsing and the unknown-kid cooldown.
+ * policy (no http endpoint for an https issuer), hostile JSON
+ * (duplicates, wrong types, size), the well-known URL, Cache-Control
+ * parsing and the unknown-kid cooldown.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -160,6 +161,75 @@ test_endpoint_scheme(void **state)
 	free(doc);
 	doc = doc_with(ISS, "", ISS "/k");
 	assert_int_equal(parse(doc, ISS, 1, &err), -EPROTO);
+	free(doc);
+}
+
+/*
+ * The document of an https issuer may not move the token request (client
+ * secret, assertion) or the key fetch to plain http, not even to loopback
+ * when plain http to loopback is allowed: that is for http issuers only.
+ */
+static void
+test_https_issuer_http_endpoints(void **state)
+{
+	struct idp_discovery *d = NULL;
+	struct idp_err err;
+	char *doc;
+	int allow;
+
+	(void)state;
+	for (allow = 0; allow <= 1; allow++) {
+		doc = doc_with(ISS, ISS "/t", "http://127.0.0.1:8080/keys");
+		err.msg[0] = '\0';
+		assert_int_equal(parse(doc, ISS, allow, &err), -EPROTO);
+		assert_non_null(strstr(err.msg, "discovery jwks_uri refused: "
+		    "plain http for an https issuer"));
+		free(doc);
+
+		doc = doc_with(ISS, "http://127.0.0.1:8080/t", ISS "/k");
+		err.msg[0] = '\0';
+		assert_int_equal(parse(doc, ISS, allow, &err), -EPROTO);
+		assert_non_null(strstr(err.msg, "discovery token_endpoint "
+		    "refused: plain http for an https issuer"));
+		free(doc);
+
+		/* Both, any case of the scheme, localhost and ::1. */
+		doc = doc_with(ISS, "HTTP://localhost:8080/t",
+		    "Http://[::1]:8080/k");
+		assert_int_equal(parse(doc, ISS, allow, &err), -EPROTO);
+		assert_non_null(strstr(err.msg, "token_endpoint"));
+		assert_non_null(strstr(err.msg, "https issuer"));
+		free(doc);
+		doc = doc_with(ISS, ISS "/t", "HTTP://localhost:8080/k");
+		assert_int_equal(parse(doc, ISS, allow, &err), -EPROTO);
+		assert_non_null(strstr(err.msg, "jwks_uri"));
+		free(doc);
+
+		/* An issuer spelt HTTPS counts as https too. */
+		doc = doc_with("HTTPS://127.0.0.1:8443",
+		    "https://127.0.0.1:8443/t", "http://127.0.0.1:8080/k");
+		assert_int_equal(parse(doc, "HTTPS://127.0.0.1:8443", allow,
+		    &err), -EPROTO);
+		assert_non_null(strstr(err.msg, "jwks_uri"));
+		free(doc);
+
+		/* https endpoints, on loopback or not, are accepted. */
+		doc = doc_with(ISS, "https://127.0.0.1:8443/t",
+		    "https://keys.example.net/k");
+		assert_int_equal(idp_discovery_parse(doc, strlen(doc), ISS,
+		    allow, &d, &err), 0);
+		assert_string_equal(d->token_endpoint,
+		    "https://127.0.0.1:8443/t");
+		assert_string_equal(d->jwks_uri, "https://keys.example.net/k");
+		idp_discovery_free(d);
+		d = NULL;
+		free(doc);
+	}
+
+	/* An http issuer on loopback keeps its http endpoints, or https. */
+	doc = doc_with("http://127.0.0.1:8080", "https://127.0.0.1:8443/t",
+	    "http://127.0.0.1:8080/k");
+	assert_int_equal(parse(doc, "http://127.0.0.1:8080", 1, &err), 0);
 	free(doc);
 }
 
@@ -417,6 +487,7 @@ main(void)
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_issuer_exact),
 		cmocka_unit_test(test_endpoint_scheme),
+		cmocka_unit_test(test_https_issuer_http_endpoints),
 		cmocka_unit_test(test_hostile_json),
 		cmocka_unit_test(test_discovery_url),
 		cmocka_unit_test(test_cache_control),
