@@ -9,9 +9,15 @@
  * Signing caches per key: the base64url protected header, an ECDSA
  * EVP_PKEY_CTX initialised once for EVP_PKEY_sign() of a digest, and for
  * RSA / PSS / Ed25519 an initialised EVP_MD_CTX template copied per token.
+ *
  * Verifying reuses a per-key context too, but a key set is shared between
  * threads, so that cache is taken with a trylock and a thread that finds it
  * busy builds its own contexts (see internal.h).
+ *
+ * ECDSA signatures are accepted with high S as well as low S (RFC 7518
+ * 3.4 does not ask for low S, and OpenSSL verifies both): the two
+ * encodings of one signature are the same signature, and callers that
+ * key caches on token bytes use idp_jws_sig_twin() to see both as one.
  */
 #include <errno.h>
 #include <math.h>
@@ -903,6 +909,45 @@ out:
 	json_decref(hdr);
 	json_decref(claims);
 	return rc;
+}
+
+/*
+ * Writes the other encoding (s' = n - s) of an ES256 / ES384 signature
+ * segment into out; returns its length or -errno (see idp/jwt.h).
+ */
+int
+idp_jws_sig_twin(enum idp_alg alg, const char *sig, size_t len, char *out,
+    size_t outsz)
+{
+	unsigned char raw[2 * IDP_EC_MAX_BYTES], *s;
+	const unsigned char *order;
+	size_t w, n, i;
+	int d, borrow = 0;
+
+	/* RSA and EdDSA (S < L is checked) have one encoding only. */
+	if (!alg_is_ecdsa(alg) || sig == NULL || out == NULL)
+		return -EINVAL;
+	order = idp_ec_order(alg == IDP_ALG_ES384 ? IDP_KEY_EC_P384 :
+	    IDP_KEY_EC_P256, &w);
+	if (order == NULL || w > IDP_EC_MAX_BYTES)
+		return -EINVAL;
+	/* The bounds idp_jws_verify() applies before it asks OpenSSL. */
+	if (idp_b64url_decode(sig, len, raw, sizeof(raw), &n) < 0 ||
+	    n != 2 * w || !scalar_ok(raw, order, w) ||
+	    !scalar_ok(raw + w, order, w))
+		return -EBADMSG;
+	if (idp_b64url_enc_len(2 * w) + 1 > outsz)
+		return -ENOSPC;
+	/* s := n - s, big-endian, w bytes; s in [1, n-1] keeps it there. */
+	s = raw + w;
+	for (i = w; i-- > 0;) {
+		d = (int)order[i] - (int)s[i] - borrow;
+		borrow = d < 0;
+		s[i] = (unsigned char)(d + (borrow ? 256 : 0));
+	}
+	n = idp_b64url_encode(raw, 2 * w, out);
+	out[n] = '\0';
+	return (int)n;
 }
 
 void

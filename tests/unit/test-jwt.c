@@ -768,6 +768,199 @@ test_hostile_signatures(void **state)
 	free(in);
 }
 
+/* tok with its signature segment replaced by sig (a C string). */
+static char *
+tok_resigned(const char *tok, const char *sig)
+{
+	const char *dot = strrchr(tok, '.');
+	char *s;
+
+	assert_non_null(dot);
+	assert_true(asprintf(&s, "%.*s.%s", (int)(dot - tok), tok,
+	    sig) > 0);
+	return s;
+}
+
+/*
+ * idp_jws_sig_twin(): for signatures made by libidp's own signer, the twin
+ * is (r, n - s) by an independent BIGNUM computation, verifies with
+ * idp_jws_verify() like the original (ECDSA is malleable and JWS accepts
+ * both), differs from it, and its own twin is the original again.  Enough
+ * signatures for s to start with 0x00 and 0xff bytes now and then.
+ */
+static void
+test_sig_twin(void **state)
+{
+	unsigned char raw[96], traw[96];
+	char twin[129], back[129], *tok, *ttok, *sig;
+	struct idp_jws *t;
+	const BIGNUM *order;
+	BIGNUM *bs, *bt;
+	EC_GROUP *g;
+	size_t n, tn, w;
+	int i, j, rc;
+
+	(void)state;
+	for (j = K_ES256; j <= K_ES384; j++) {
+		w = j == K_ES256 ? 32 : 48;
+		g = EC_GROUP_new_by_curve_name(j == K_ES256 ?
+		    NID_X9_62_prime256v1 : NID_secp384r1);
+		assert_non_null(g);
+		order = EC_GROUP_get0_order(g);
+		for (i = 0; i < 64; i++) {
+			assert_int_equal(idp_jws_sign(priv[j], NULL, claims,
+			    strlen(claims), &tok, NULL), 0);
+			sig = strrchr(tok, '.') + 1;
+			rc = idp_jws_sig_twin(idp_key_alg(priv[j]), sig,
+			    strlen(sig), twin, sizeof(twin));
+			assert_int_equal(rc, j == K_ES256 ? 86 : 128);
+			assert_int_equal(strlen(twin), (size_t)rc);
+			assert_string_not_equal(twin, sig);
+
+			/* r kept, s' = n - s, both w bytes. */
+			assert_int_equal(idp_b64url_decode(sig, strlen(sig),
+			    raw, sizeof(raw), &n), 0);
+			assert_int_equal(idp_b64url_decode(twin, strlen(twin),
+			    traw, sizeof(traw), &tn), 0);
+			assert_int_equal(n, 2 * w);
+			assert_int_equal(tn, 2 * w);
+			assert_memory_equal(raw, traw, w);
+			bs = BN_bin2bn(raw + w, (int)w, NULL);
+			bt = BN_bin2bn(traw + w, (int)w, NULL);
+			assert_non_null(bs);
+			assert_non_null(bt);
+			assert_int_equal(BN_add(bs, bs, bt), 1);
+			assert_int_equal(BN_cmp(bs, order), 0);
+			BN_free(bs);
+			BN_free(bt);
+
+			/* Both encodings verify. */
+			assert_int_equal(idp_jws_verify(tok, strlen(tok), all,
+			    &t, NULL), 0);
+			idp_jws_free(t);
+			ttok = tok_resigned(tok, twin);
+			assert_int_equal(vrc(ttok, all), 0);
+
+			/* The twin of the twin is the original. */
+			assert_int_equal(idp_jws_sig_twin(idp_key_alg(priv[j]),
+			    twin, strlen(twin), back, sizeof(back)), rc);
+			assert_string_equal(back, sig);
+
+			/* A one-bit change of the twin does not verify. */
+			twin[5] = twin[5] == 'A' ? 'B' : 'A';
+			free(ttok);
+			ttok = tok_resigned(tok, twin);
+			assert_int_equal(vrc(ttok, all), -EKEYREJECTED);
+			free(ttok);
+			free(tok);
+		}
+		EC_GROUP_free(g);
+	}
+}
+
+/* idp_jws_sig_twin() refuses what has no twin or is no signature. */
+static void
+test_sig_twin_errors(void **state)
+{
+	static const enum idp_alg none[] = {
+		IDP_ALG_NONE, IDP_ALG_RS256, IDP_ALG_PS256, IDP_ALG_EDDSA,
+		(enum idp_alg)99,
+	};
+	unsigned char sig[96], bad[100];
+	char out[200], *b, *tok, *s;
+	size_t n, i;
+
+	(void)state;
+	assert_int_equal(idp_jws_sign(priv[K_ES256], NULL, claims,
+	    strlen(claims), &tok, NULL), 0);
+	s = strrchr(tok, '.') + 1;
+	assert_int_equal(idp_b64url_decode(s, strlen(s), sig, sizeof(sig),
+	    &n), 0);
+	assert_int_equal(n, 64);
+
+	/* Not ECDSA: even 64 bytes that would be a fine ES256 signature. */
+	for (i = 0; i < sizeof(none) / sizeof(none[0]); i++)
+		assert_int_equal(idp_jws_sig_twin(none[i], s, strlen(s), out,
+		    sizeof(out)), -EINVAL);
+	assert_int_equal(idp_jws_sig_twin(IDP_ALG_ES256, NULL, 0, out,
+	    sizeof(out)), -EINVAL);
+	assert_int_equal(idp_jws_sig_twin(IDP_ALG_ES256, s, strlen(s), NULL,
+	    sizeof(out)), -EINVAL);
+
+	/* Lengths: the other curve's, one byte short or long, 0, huge. */
+	assert_int_equal(idp_jws_sig_twin(IDP_ALG_ES384, s, strlen(s), out,
+	    sizeof(out)), -EBADMSG);
+	for (i = 0; i <= 65; i += (i == 0 ? 63 : 1)) {
+		memcpy(bad, sig, 64);
+		bad[64] = 0x01;
+		b = b64(bad, i);
+		assert_int_equal(idp_jws_sig_twin(IDP_ALG_ES256, b, strlen(b),
+		    out, sizeof(out)), i == 64 ? 86 : -EBADMSG);
+		free(b);
+	}
+	memset(bad, 0x01, sizeof(bad));
+	b = b64(bad, 96);
+	assert_int_equal(idp_jws_sig_twin(IDP_ALG_ES256, b, strlen(b), out,
+	    sizeof(out)), -EBADMSG);
+	assert_int_equal(idp_jws_sig_twin(IDP_ALG_ES384, b, strlen(b), out,
+	    sizeof(out)), 128);
+	free(b);
+	b = b64(bad, 100);
+	assert_int_equal(idp_jws_sig_twin(IDP_ALG_ES384, b, strlen(b), out,
+	    sizeof(out)), -EBADMSG);
+	free(b);
+
+	/* Not strict base64url: padding, '+', a non-canonical last digit. */
+	snprintf(out, sizeof(out), "%s==", s);
+	assert_int_equal(idp_jws_sig_twin(IDP_ALG_ES256, out, strlen(out),
+	    out + 100, 100), -EBADMSG);
+	b = strdup(s);
+	b[10] = '+';
+	assert_int_equal(idp_jws_sig_twin(IDP_ALG_ES256, b, strlen(b), out,
+	    sizeof(out)), -EBADMSG);
+	memcpy(b, s, strlen(s));
+	/* 86 chars carry 64 bytes and 4 spare bits, which must be 0. */
+	b[85] = b[85] == 'B' ? 'C' : 'B';
+	assert_int_equal(idp_jws_sig_twin(IDP_ALG_ES256, b, strlen(b), out,
+	    sizeof(out)), -EBADMSG);
+	free(b);
+
+	/* r or s of 0 or n (no signature has them). */
+	for (i = 0; i < 4; i++) {
+		memcpy(bad, sig, 64);
+		if (i < 2)
+			memset(bad + 32 * i, 0, 32);
+		else
+			memcpy(bad + 32 * (i - 2), p256_n, 32);
+		b = b64(bad, 64);
+		assert_int_equal(idp_jws_sig_twin(IDP_ALG_ES256, b, strlen(b),
+		    out, sizeof(out)), -EBADMSG);
+		free(b);
+	}
+	/* s = 1 and s = n - 1 are each other's twins. */
+	memcpy(bad, sig, 32);
+	memset(bad + 32, 0, 32);
+	bad[63] = 1;
+	b = b64(bad, 64);
+	assert_int_equal(idp_jws_sig_twin(IDP_ALG_ES256, b, strlen(b), out,
+	    sizeof(out)), 86);
+	free(b);
+	memcpy(bad + 32, p256_n, 32);
+	bad[63]--;
+	b = b64(bad, 64);
+	assert_string_equal(out, b);
+	free(b);
+
+	/* The output buffer: 87 bytes fit, 86 do not (the NUL). */
+	assert_int_equal(idp_jws_sig_twin(IDP_ALG_ES256, s, strlen(s), out,
+	    87), 86);
+	assert_int_equal(idp_jws_sig_twin(IDP_ALG_ES256, s, strlen(s), out,
+	    86), -ENOSPC);
+	assert_int_equal(idp_jws_sig_twin(IDP_ALG_ES256, s, strlen(s), out,
+	    0), -ENOSPC);
+	free(tok);
+}
+
 static void
 test_hostile_structure(void **state)
 {
@@ -1279,6 +1472,8 @@ main(void)
 		cmocka_unit_test(test_hostile_kid),
 		cmocka_unit_test(test_hostile_headers),
 		cmocka_unit_test(test_hostile_signatures),
+		cmocka_unit_test(test_sig_twin),
+		cmocka_unit_test(test_sig_twin_errors),
 		cmocka_unit_test(test_hostile_structure),
 		cmocka_unit_test(test_max_length),
 		cmocka_unit_test(test_check_times),

@@ -61,6 +61,24 @@ int idp_jws_verify(const char *tok, size_t len, const struct idp_jwks *keys,
 /* Frees t; accepts NULL. */
 void idp_jws_free(struct idp_jws *t);
 
+/*
+ * ECDSA signatures are malleable: (r, s) and (r, n - s) verify alike, and
+ * RFC 7518 does not ask for low S, so idp_jws_verify() accepts both.  This
+ * exists so that a verified-token cache can key both encodings of one
+ * signature as one entry (else a caller that flips S gets a second entry,
+ * or a miss that looks like a new token).  It writes the base64url
+ * signature segment of the other encoding of sig (len bytes, the third
+ * segment of a token signed with alg, raw JOSE R || S) into out
+ * (NUL-terminated, outsz bytes) and returns its length (86 for ES256, 128
+ * for ES384); the twin of the twin is sig again.  Returns -EINVAL when
+ * alg is not ES256 or ES384 (no other alg has a second encoding) or sig
+ * or out is NULL; -EBADMSG for a signature that is not 2w bytes (w = 32,
+ * 48) of strict base64url with r and s in [1, n-1]; -ENOSPC when outsz is
+ * short.  Pure: no key, no verification.
+ */
+int idp_jws_sig_twin(enum idp_alg alg, const char *sig, size_t len,
+    char *out, size_t outsz);
+
 /* What a JWT's claims must satisfy; NULL / 0 members are not checked. */
 struct idp_jwt_expect {
 	const char	*iss;		/* exact match */
