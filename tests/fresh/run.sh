@@ -152,11 +152,27 @@ make_root() {
 		    "$dir/etc/apt/apt.conf.d/"
 	done
 	cp -L /etc/resolv.conf "$dir/etc/resolv.conf" 2>/dev/null
+	# The machine's own trust anchors (a registry proxy's CA, say): what
+	# an operator's machine would have installed the same way.
+	if ls /usr/local/share/ca-certificates/*.crt >/dev/null 2>&1; then
+		mkdir -p "$dir/usr/local/share/ca-certificates"
+		cp -p /usr/local/share/ca-certificates/*.crt \
+		    "$dir/usr/local/share/ca-certificates/"
+		chroot "$dir" update-ca-certificates >/dev/null 2>&1
+	fi
 	# No service may start inside the root (as in any chroot).
 	printf '#!/bin/sh\nexit 101\n' >"$dir/usr/sbin/policy-rc.d"
 	chmod 0755 "$dir/usr/sbin/policy-rc.d"
 	return 0
 }
+
+# The machine's proxy and CA settings pass into the roots, nothing else of
+# its environment.
+passenv=()
+for v in http_proxy https_proxy no_proxy HTTP_PROXY HTTPS_PROXY NO_PROXY \
+    NODE_EXTRA_CA_CERTS; do
+	[ -n "${!v:-}" ] && passenv+=("$v=${!v}")
+done
 
 # Runs a bash script ($2) inside root $1, in new mount and pid namespaces:
 # everything it mounts or starts goes when it ends.
@@ -172,9 +188,11 @@ in_root() {
 		mount -t tmpfs -o mode=1777 shm "$d/dev/shm" &&
 		mount -t tmpfs -o mode=0755 run "$d/run" &&
 		mount -t tmpfs -o mode=1777 tmp "$d/tmp" || exit 1
+		script=$1; shift
 		exec chroot "$d" /usr/bin/env -i HOME=/root TERM=dumb \
 		    LANG=C.UTF-8 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-		    /bin/bash -c "$@"' in_root "$dir" "$@"
+		    "$@" /bin/bash -c "$script"' in_root "$dir" "$@" \
+	    ${passenv[@]+"${passenv[@]}"}
 }
 
 # ------------------------------------------------------------------ 1, 2
