@@ -2976,6 +2976,9 @@ build_listen(struct parser *ps, const struct sect *s)
 		} else if (strcmp(k, "per_ip_limit") == 0) {
 			if (get_uint(ps, s, kv, 1, 1000, &v) == 0)
 				l->per_ip_limit = (unsigned)v;
+		} else if (strcmp(k, "per_uid_limit") == 0) {
+			if (get_uint(ps, s, kv, 1, 10000, &v) == 0)
+				l->per_uid_limit = (unsigned)v;
 		} else if (strcmp(k, "timeout") == 0) {
 			get_duration_in(ps, s, kv, SEC_S, 10 * MIN_S,
 			    &l->timeout);
@@ -2999,6 +3002,7 @@ build_listen(struct parser *ps, const struct sect *s)
 	if (off) {
 		static const char *const unix_only[] = {
 			"unix_mode", "unix_group", "admin_group",
+			"per_uid_limit",
 		};
 
 		for (i = 0; i < sizeof(unix_only) / sizeof(unix_only[0]); i++)
@@ -3041,8 +3045,9 @@ listen_defaults(struct parser *ps, const struct sect *ls, int before)
 		l->unix_mode = 0660;
 		l->unix_group = (gid_t)-1;
 		l->admin_group = (gid_t)-1;
-		l->max_connections = 64;
+		l->max_connections = 512;
 		l->per_ip_limit = 8;
+		l->per_uid_limit = 256;
 		l->timeout = 10 * SEC_S;
 		l->max_body = 16 * 1024;
 		l->max_wait = 5 * MIN_S;

@@ -171,6 +171,7 @@ struct cfg_listen {
 	char			*tcp_port;
 	unsigned		 max_connections; /* default 64 */
 	unsigned		 per_ip_limit;	/* default 8 (TCP) */
+	unsigned		 per_uid_limit;	/* default 256 (unix, not root) */
 	int64_t			 timeout;	/* ms, idle connection timeout, default 10s */
 	size_t			 max_body;	/* bytes, default 16 KiB */
 	int64_t			 max_wait;	/* ms, longest ?wait=, default 5m */

@@ -198,6 +198,14 @@ struct conn {
 	struct listener		*ls;
 	struct peer		 peer;
 	struct req		 rq;
+	int			 counted;	/* in ls->uids[] */
+	int			 refused;	/* over per_uid_limit */
+};
+
+/* Open connections of one uid on a unix listener. */
+struct uid_count {
+	uid_t			 uid;
+	unsigned		 n;
 };
 
 struct listener {
@@ -226,6 +234,9 @@ struct listener {
 	unsigned		 max_conn;
 	unsigned		 per_ip;
 	unsigned		 timeout_s;
+	struct uid_count	*uids;		/* unix: per_uid_limit */
+	size_t			 n_uids, cap_uids;
+	int64_t			 uid_logged;	/* mono ms of the last refusal line */
 };
 
 struct server {
@@ -249,6 +260,7 @@ struct server {
 	EVP_MD_CTX		*mdctx;
 	struct resp_slot	*rc;		/* RC_SLOTS, lazily */
 	uint64_t		 tc_tick;
+	uint64_t		 uid_refused;	/* over per_uid_limit */
 	uint64_t		 tc_hits;
 	uint64_t		 tc_misses;
 	uint64_t		 requests[R_N][N_CODES];
@@ -2913,7 +2925,8 @@ on_request(void *cls, struct MHD_Connection *mc, const char *url,
 		 */
 		ci = MHD_get_connection_info(mc,
 		    MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-		if (ci == NULL || (cn = ci->socket_context) == NULL)
+		if (ci == NULL || (cn = ci->socket_context) == NULL ||
+		    cn->refused)
 			return MHD_NO;
 		rq = &cn->rq;
 		req_reset(rq);
@@ -2970,12 +2983,75 @@ on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
 	*con_cls = NULL;
 }
 
+/* The open-connection count of uid on ls, added when absent; NULL: OOM. */
+static struct uid_count *
+uid_slot(struct listener *ls, uid_t uid)
+{
+	struct uid_count *u;
+	size_t i;
+
+	for (i = 0; i < ls->n_uids; i++)
+		if (ls->uids[i].uid == uid)
+			return &ls->uids[i];
+	if (ls->n_uids == ls->cap_uids) {
+		size_t cap = ls->cap_uids ? ls->cap_uids * 2 : 8;
+
+		if ((u = reallocarray(ls->uids, cap, sizeof(*u))) == NULL)
+			return NULL;
+		ls->uids = u;
+		ls->cap_uids = cap;
+	}
+	u = &ls->uids[ls->n_uids++];
+	u->uid = uid;
+	u->n = 0;
+	return u;
+}
+
+/*
+ * A new connection on the unix socket: who it is (read now, once), and
+ * whether its uid is within [listen] per_uid_limit.  One member of the
+ * socket's group cannot take every connection: over the limit, the
+ * connection is shut down at once, before it can hold a slot.  root is
+ * not limited.
+ */
+static void
+uid_admit(struct listener *ls, struct conn *cn, struct MHD_Connection *mc)
+{
+	const union MHD_ConnectionInfo *ci;
+	unsigned limit = ls->srv->cfg->listen.per_uid_limit;
+	struct uid_count *u;
+	int64_t now;
+
+	if (peer_load(cn, mc) < 0 || cn->peer.uid == 0 || limit == 0)
+		return;
+	if ((u = uid_slot(ls, cn->peer.uid)) == NULL)
+		return;
+	if (u->n < limit) {
+		u->n++;
+		cn->counted = 1;
+		return;
+	}
+	cn->refused = 1;
+	ls->srv->uid_refused++;
+	ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (ci != NULL)
+		(void)shutdown(ci->connect_fd, SHUT_RDWR);
+	now = loop_now_mono();
+	if (ls->uid_logged == 0 || now - ls->uid_logged >= 10000) {
+		ls->uid_logged = now;
+		log_notice("http: unix: uid %u has %u connections open "
+		    "([listen] per_uid_limit): refusing more (%s)",
+		    (unsigned)cn->peer.uid, u->n, cn->peer.desc);
+	}
+}
+
 static void
 on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
     enum MHD_ConnectionNotificationCode toe)
 {
 	struct listener *ls = cls;
 	struct conn *cn;
+	size_t i;
 
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
 		/* NULL on failure: on_request() then closes the connection. */
@@ -2983,11 +3059,18 @@ on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
 			cn->ls = ls;
 			cn->rq.cn = cn;
 			cn->rq.mc = mc;
+			if (ls->is_unix)
+				uid_admit(ls, cn, mc);
 		}
 		*socket_context = cn;
 	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
 		if ((cn = *socket_context) == NULL)
 			return;
+		for (i = 0; cn->counted && i < ls->n_uids; i++)
+			if (ls->uids[i].uid == cn->peer.uid && ls->uids[i].n > 0) {
+				ls->uids[i].n--;
+				break;
+			}
 		req_reset(&cn->rq);
 		free(cn->peer.groups);
 		free(cn);
@@ -3127,6 +3210,7 @@ listener_destroy(struct listener *ls)
 		loop_del(s->loop, ls->tfd);
 		close(ls->tfd);
 	}
+	free(ls->uids);
 	free(ls->path);
 	free(ls->host);
 	free(ls->port);
@@ -3403,7 +3487,7 @@ listener_alloc(struct server *s, const struct cfg_listen *l, int is_unix)
 	ls->srv = s;
 	ls->is_unix = is_unix;
 	ls->epfd = ls->tfd = ls->lfd = -1;
-	ls->max_conn = l->max_connections > 0 ? l->max_connections : 64;
+	ls->max_conn = l->max_connections > 0 ? l->max_connections : 512;
 	ls->per_ip = is_unix ? 0 : l->per_ip_limit;
 	ls->timeout_s = l->timeout > 0 ? (unsigned)((l->timeout + 999) / 1000) :
 	    10;
@@ -3449,7 +3533,7 @@ limits_differ(const struct listener *old, const struct cfg_listen *l,
 	struct listener tmp;
 
 	memset(&tmp, 0, sizeof(tmp));
-	tmp.max_conn = l->max_connections > 0 ? l->max_connections : 64;
+	tmp.max_conn = l->max_connections > 0 ? l->max_connections : 512;
 	tmp.per_ip = is_unix ? 0 : l->per_ip_limit;
 	tmp.timeout_s = l->timeout > 0 ? (unsigned)((l->timeout + 999) / 1000) :
 	    10;
@@ -3525,6 +3609,7 @@ plan_kind(struct server *s, const struct cfg_listen *l, int is_unix,
 	*ret_drain = old;
 	return 0;
 fail:
+	free(ls->uids);
 	free(ls->path);
 	free(ls->host);
 	free(ls->port);
@@ -3789,4 +3874,9 @@ server_metrics(const struct server *s, FILE *out)
 	    "# TYPE rotatord_http_token_key_holds_total counter\n"
 	    "rotatord_http_token_key_holds_total %llu\n",
 	    (unsigned long long)s->verify_held);
+	fprintf(out, "# HELP rotatord_http_unix_refused_total Unix socket "
+	    "connections shut because their uid had per_uid_limit open.\n"
+	    "# TYPE rotatord_http_unix_refused_total counter\n"
+	    "rotatord_http_unix_refused_total %llu\n",
+	    (unsigned long long)s->uid_refused);
 }

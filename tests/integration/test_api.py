@@ -588,3 +588,67 @@ token_reexchange = yes
     assert "aud does not hold rotatord" in text
     assert "(re-exchange)" in text
     assert tok["for-rotatord"] not in text and t1 not in text
+
+
+HOLD_CONNECTIONS = r"""
+import socket, sys, time
+path, n = sys.argv[1], int(sys.argv[2])
+socks = []
+for _ in range(n):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)
+    s.settimeout(0.2)
+    socks.append(s)
+deadline = time.monotonic() + 5
+shut = set()
+while time.monotonic() < deadline and len(shut) < n:
+    for i, s in enumerate(socks):
+        if i in shut:
+            continue
+        try:
+            if s.recv(1) == b"":
+                shut.add(i)
+        except socket.timeout:
+            pass
+    if len(shut) == n - int(sys.argv[3]):
+        break
+print(n - len(shut), flush=True)
+sys.stdin.read()
+"""
+
+
+def test_per_uid_limit_on_the_unix_socket(rotatord, tmpdir_short):
+    """One member of the socket's group cannot take every connection: past
+    per_uid_limit its connections are shut at once, others (and root) are
+    served, and the refusals are counted."""
+    sock = os.path.join(tmpdir_short, "api.sock")
+    r = rotatord(base_config(sock, """
+[client "daemon"]
+user = daemon
+allow = other
+""").replace("unix_group = nogroup", "unix_group = nogroup\n"
+             "per_uid_limit = 4", 1))
+    r.start()
+    r.sock = sock
+    holder = subprocess.Popen(
+        ["setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOGROUP,
+         "--clear-groups", "/usr/bin/python3", "-c", HOLD_CONNECTIONS,
+         sock, "10", "4"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        kept = int(holder.stdout.readline())
+        assert kept == 4, "nobody kept %d connections, want 4" % kept
+        # nobody is at its limit; another uid and root are served.
+        code, _ = curl(sock, "/v1/credentials/other/0.key", uid=DAEMON_UID)
+        assert code == 200
+        code, body = curl(sock, "/metrics", headers=())
+        assert code == 200
+        m = re.search(rb"rotatord_http_unix_refused_total (\d+)", body)
+        assert m and int(m.group(1)) == 6, body[-500:]
+    finally:
+        holder.communicate("", timeout=10)
+    # Once nobody's connections are gone, it is served again.
+    wait_for(lambda: curl(sock, "/v1/credentials/web/cert.pem",
+                          uid=NOBODY)[0] == 200, timeout=10,
+             what="nobody served again")
+    assert "per_uid_limit" in r.text()

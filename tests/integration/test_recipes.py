@@ -230,7 +230,7 @@ user %(user)s www-data;
 worker_processes 1;
 pid %(d)s/nginx.pid;
 error_log %(d)s/error.log notice;
-events { worker_connections 256; }
+events { worker_connections 1024; }
 http {
     ssl_protocols TLSv1 TLSv1.1 TLSv1.2 TLSv1.3;
     ssl_prefer_server_ciphers on;
@@ -838,6 +838,24 @@ def test_recipe_nginx(rotatord, tmpdir_short, nginx_user, nginx_proc, backend,
     workers = [pid for pid, _, _ in n.workers()]
     kept = unix_peers(sock, workers)
     assert kept, "no kept-alive connection from nginx's worker to " + sock
+    # 200 concurrent clients through auth_request: every one answered 200.
+    w = subprocess.run(["wrk", "-t2", "-c200", "-d3s", "--timeout", "10s",
+                        "-H", "Authorization: Bearer " + tok,
+                        "https://127.0.0.1:%d%s" % (port, api)],
+                       capture_output=True, text=True, timeout=60)
+    assert w.returncode == 0, w.stderr
+    m = re.search(r"(\d+) requests in", w.stdout)
+    assert m and int(m.group(1)) >= 200, w.stdout
+    assert "Non-2xx" not in w.stdout and "Socket errors" not in w.stdout, \
+        w.stdout
+    # A local user outside the socket's group cannot even connect, so it
+    # cannot crowd nginx out.
+    p = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534",
+                        "--clear-groups", "/usr/bin/python3", "-c",
+                        "import socket,sys; s=socket.socket(socket.AF_UNIX);"
+                        "s.connect(sys.argv[1])", sock],
+                       capture_output=True, text=True, timeout=20)
+    assert p.returncode != 0 and "Permission denied" in p.stderr, p.stderr
     # /v1/authz answers what the recipe says it does: also X-Auth-Issuer and
     # X-Auth-Scope; and it requires Rotatord-Request: 1.
     authz = ("Authorization: Bearer " + tok, "X-Original-URI: " + api,

@@ -1517,7 +1517,8 @@ test_api_sections(void **state)
 	assert_int_equal(c->listen.admin_group, (gid_t)-1);
 	assert_null(c->listen.tcp_host);
 	assert_null(c->listen.tcp_port);
-	assert_int_equal(c->listen.max_connections, 64);
+	assert_int_equal(c->listen.max_connections, 512);
+	assert_int_equal(c->listen.per_uid_limit, 256);
 	assert_int_equal(c->listen.per_ip_limit, 8);
 	assert_int_equal(c->listen.timeout, 10000);
 	assert_int_equal(c->listen.max_body, 16384);

@@ -27,7 +27,8 @@ struct idp_discovery {
 /*
  * Parses a discovery document.  Its issuer must equal expected_issuer
  * exactly (mix-up defence; no trailing-slash leniency), token_endpoint and
- * jwks_uri must be present and https (or http to loopback when allowed).
+ * jwks_uri must be present and https (or http to loopback when allowed
+ * and the issuer itself is http).
  * Duplicate JSON keys are rejected.  Returns 0, -EBADMSG, -EACCES (issuer
  * mismatch) or -EPROTO (endpoint scheme), with a reason in err.  Free with
  * idp_discovery_free().
