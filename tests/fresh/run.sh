@@ -12,7 +12,7 @@
 #      must stop with the one-line list of missing packages; `make run`
 #      must install what it needs, build, and publish credentials under
 #      run/out within 10 minutes.  (FRESH_FULL=1: `make check` there too.)
-#   3. `make deb` there; the .debs go into a second fresh root with
+#   3. `make deb` (and `make rpm`) there; the .debs go into a second fresh root with
 #      `apt-get install ./*.deb`, where the packaged daemon, run as the
 #      unit's user on the shipped config, answers `rotatorctl status
 #      --json`, serves a credential over its unix socket, and `rotatorctl
@@ -277,6 +277,16 @@ then
 	ok "rotatord, libidp0, libidp-dev and a source package"
 else
 	bad "expected 3 .debs and a .dsc, have: $debs"
+fi
+
+# The RPM spec, as the README says (`make rpm`): rpmbuild and rpmlint.
+t0=$(date +%s)
+if in_root "$r1" 'cd /root/rotatord && make rpm' >"$work/make-rpm.log" 2>&1
+then
+	ok "make rpm: rpmbuild and rpmlint pass ($(( $(date +%s) - t0 )) s)"
+else
+	bad "make rpm:"
+	tail -30 "$work/make-rpm.log"
 fi
 
 r2="$work/root2"
