@@ -68,6 +68,7 @@
 #define KEY_HOLD_MS		5000		/* longest wait for an issuer's keys */
 #define RC_SLOTS		256		/* file response cache, direct-mapped */
 #define MAX_TOKEN_LEN		IDP_JWT_MAX_LEN	/* a whole compact JWT */
+#define TWIN_MAX		(MAX_TOKEN_LEN + 1)	/* its ECDSA twin, NUL */
 #define MAX_FORM_PARAMS		64
 #define MAX_AUDIENCES		16
 #define MAX_ADMIN_NAMES		1024
@@ -967,16 +968,46 @@ tc_lookup(struct server *s, const unsigned char *key, int64_t now,
 }
 
 /*
+ * The other encoding of an ECDSA-signed token tok (its signature's twin,
+ * idp_jws_sig_twin()) into out; its length, or 0 for other algorithms,
+ * a malformed token or one longer than out.
+ */
+static size_t
+twin_of(const struct idp_jws *jws, const char *tok, size_t len, char *out,
+    size_t outsz)
+{
+	const char *alg = json_string_value(json_object_get(jws->header, "alg"));
+	const char *dot = memrchr(tok, '.', len);
+	enum idp_alg a;
+	size_t head;
+	int n;
+
+	if (alg == NULL || idp_alg_parse(alg, &a) < 0 ||
+	    (a != IDP_ALG_ES256 && a != IDP_ALG_ES384) || dot == NULL)
+		return 0;
+	head = (size_t)(dot - tok) + 1;
+	if (head >= outsz)
+		return 0;
+	memcpy(out, tok, head);
+	n = idp_jws_sig_twin(a, dot + 1, len - head, out + head, outsz - head);
+	return n > 0 ? head + (size_t)n : 0;
+}
+
+/*
  * Turns a verification's result into a tok_val and remembers it: a
  * success until the token's exp, a failure TC_NEGATIVE_MS (not -ENOKEY:
- * the issuer's keys may be refetched).  Takes res->jws.  Returns 0 with a
- * held reference in *ret, or -errno with a reason in why.
+ * the issuer's keys may be refetched).  An ECDSA signature has a twin
+ * (r, n - s) that verifies alike: a success is remembered under both
+ * encodings of tok, one verified value.  Takes res->jws.  Returns 0 with
+ * a held reference in *ret, or -errno with a reason in why.
  */
 static int
-verify_finish(struct server *s, const unsigned char *key,
-    struct trust_result *res, int cache, struct tok_val **ret, char *why,
-    size_t whylen)
+verify_finish(struct server *s, const unsigned char *key, const char *tok,
+    size_t len, struct trust_result *res, int cache, struct tok_val **ret,
+    char *why, size_t whylen)
 {
+	char twin[TWIN_MAX];
+	size_t twin_len = 0;
 	struct authz_caller who;
 	struct tok_slot *set = NULL, *e;
 	struct tok_val *tv;
@@ -1023,6 +1054,8 @@ verify_finish(struct server *s, const unsigned char *key,
 	if (json_is_integer(exp) && json_integer_value(exp) > 0 &&
 	    json_integer_value(exp) < INT64_MAX / 1000)
 		exp_ms = (int64_t)json_integer_value(exp) * 1000;
+	if (set != NULL && tok != NULL)
+		twin_len = twin_of(res->jws, tok, len, twin, sizeof(twin));
 	idp_jws_free(res->jws);
 	res->jws = NULL;
 	if (tv == NULL) {
@@ -1038,6 +1071,20 @@ verify_finish(struct server *s, const unsigned char *key,
 		tv->refs++;
 		e->until = exp_ms;
 		e->used = ++s->tc_tick;
+	}
+	if (set != NULL && exp_ms > now && twin_len > 0) {
+		unsigned char tkey[SHA256_DIGEST_LENGTH];
+
+		tc_key(s, twin, twin_len, tkey);
+		memcpy(&h, tkey, sizeof(h));
+		e = tc_victim(&s->tc[(h % TC_SETS) * TC_WAYS], tkey, now);
+		tv_unref(e->val);
+		memcpy(e->key, tkey, SHA256_DIGEST_LENGTH);
+		e->val = tv;
+		tv->refs++;
+		e->until = exp_ms;
+		e->used = ++s->tc_tick;
+		OPENSSL_cleanse(twin, twin_len);
 	}
 	*ret = tv;
 	return 0;
@@ -1161,8 +1208,8 @@ vjob_done(struct work *w)
 	    s->ops.unknown_kid != NULL && !s->stopping)
 		hold = s->ops.unknown_kid(s->ops.arg, j->res.name) == 1;
 	/* A result from a trust set replaced meanwhile is not remembered. */
-	rc = verify_finish(s, j->key, &j->res, j->epoch == s->epoch, &tv, why,
-	    sizeof(why));
+	rc = verify_finish(s, j->key, j->tok, j->len, &j->res,
+	    j->epoch == s->epoch, &tv, why, sizeof(why));
 	for (rq = j->waiters; rq != NULL; rq = next) {
 		next = rq->vnext;
 		if (hold && !rq->vretried && can_suspend(rq)) {
@@ -1341,7 +1388,7 @@ bearer_verify(struct server *s, struct req *rq, const char *tok, size_t len,
 	if (res.rc == -ENOKEY && res.upstream && res.name != NULL &&
 	    s->ops.unknown_kid != NULL)
 		s->ops.unknown_kid(s->ops.arg, res.name);
-	return verify_finish(s, key, &res, 1, ret, why, whylen);
+	return verify_finish(s, key, tok, len, &res, 1, ret, why, whylen);
 }
 
 /*

@@ -242,3 +242,48 @@ def cache_hits(sock):
     m = re.search(r'rotatord_http_token_cache_lookups_total\{result="hit"\} '
                   r'(\d+)', metrics(sock))
     return int(m.group(1)) if m else 0
+
+
+P256_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+
+
+def b64u_dec(s):
+    import base64
+    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+
+def b64u_enc(b):
+    import base64
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+
+def verifications(sock):
+    return sum(int(n) for n in re.findall(
+        r'rotatord_http_token_verifications_total\{where="[a-z]+"\} (\d+)',
+        metrics(sock)))
+
+
+def test_both_ecdsa_encodings_are_one_cached_verification(stack):
+    """(r, s) and (r, n - s) both verify (RFC 7518 does not ask for low
+    S, and rotatord accepts both, like the issuers' own libraries): the
+    second encoding of a verified token is a cache hit, not a second
+    verification, and grants exactly what the first does."""
+    p, r, base, _ = stack()
+    tok = p.mint(sub="dora", aud="rotatord", scope="payments.read")
+    head, body, sig = tok.split(".")
+    raw = b64u_dec(sig)
+    assert len(raw) == 64, "the test IdP signs with ES256"
+    s = int.from_bytes(raw[32:], "big")
+    twin = head + "." + body + "." + b64u_enc(
+        raw[:32] + (P256_N - s).to_bytes(32, "big"))
+    wait_for(lambda: get(base + "/payments/x", tok)[0] == 200, timeout=10,
+             what="first verification")
+    before_v, before_h = verifications(r.sock), cache_hits(r.sock)
+    code, text, _ = get(base + "/payments/x", twin)
+    assert code == 200 and "sub=dora" in text
+    assert verifications(r.sock) == before_v, "the twin was verified again"
+    assert cache_hits(r.sock) == before_h + 1
+    # A twin with a broken signature is no twin: refused.
+    bad = head + "." + body + "." + b64u_enc(
+        raw[:32] + ((P256_N - s + 1) % P256_N).to_bytes(32, "big"))
+    assert get(base + "/payments/x", bad)[0] == 401
