@@ -2372,6 +2372,18 @@ on_ka_timer(struct loop *l, int fd, uint32_t events, void *arg)
 
 /* ---- setup ------------------------------------------------------------------- */
 
+static int
+hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 /* The fleet key: 32 bytes, or their hex (64) or base64 (44) spelling. */
 static int
 read_key(const char *path, unsigned char *out)
@@ -2379,32 +2391,44 @@ read_key(const char *path, unsigned char *out)
 	struct idp_secret *s = NULL;
 	struct idp_err err;
 	unsigned char *dec = NULL;
-	size_t dlen = 0, i;
+	size_t dlen = 0, i, n;
 	json_t *j;
 	int rc;
 
 	err.msg[0] = '\0';
-	if ((rc = idp_secret_read_file(path, 4096, IDP_SECRET_STRICT_MODE |
-	    IDP_SECRET_STRIP_NL, &s, &err)) < 0) {
+	if ((rc = idp_secret_read_file(path, 4096, IDP_SECRET_STRICT_MODE,
+	    &s, &err)) < 0) {
 		log_err("cluster: key_file: %s", err.msg[0] ? err.msg :
 		    strerror(-rc));
 		return rc;
 	}
 	rc = -EINVAL;
+	/*
+	 * Exactly 32 bytes are the raw key, whatever they are: one in 256
+	 * keys from openssl rand ends in 0x0a, which is not a newline.  Only
+	 * the text spellings may end in one (or CRLF).
+	 */
 	if (s->len == KEY_LEN) {
 		memcpy(out, s->buf, KEY_LEN);
 		rc = 0;
-	} else if (s->len == 2 * KEY_LEN) {
+		goto done;
+	}
+	n = s->len;
+	if (n > 0 && s->buf[n - 1] == '\n')
+		n--;
+	if (n > 0 && s->buf[n - 1] == '\r')
+		n--;
+	if (n == 2 * KEY_LEN) {
 		for (i = 0; i < KEY_LEN; i++) {
-			unsigned int b;
+			int hi = hexval(s->buf[2 * i]), lo = hexval(s->buf[2 * i + 1]);
 
-			if (sscanf((const char *)s->buf + 2 * i, "%2x", &b) != 1)
+			if (hi < 0 || lo < 0)
 				break;
-			out[i] = (unsigned char)b;
+			out[i] = (unsigned char)(hi << 4 | lo);
 		}
 		rc = i == KEY_LEN ? 0 : -EINVAL;
-	} else if (s->len == 44 && (j = json_stringn((const char *)s->buf,
-	    s->len)) != NULL) {
+	} else if (n == 44 && (j = json_stringn((const char *)s->buf,
+	    n)) != NULL) {
 		if (etcd_unb64(j, &dec, &dlen) == 0 && dlen == KEY_LEN) {
 			memcpy(out, dec, KEY_LEN);
 			rc = 0;
@@ -2415,6 +2439,7 @@ read_key(const char *path, unsigned char *out)
 		}
 		json_decref(j);
 	}
+done:
 	idp_secret_free(s);
 	if (rc < 0)
 		log_err("cluster: key_file %s: want 32 bytes (raw, 64 hex "

@@ -45,13 +45,26 @@ bytes = 16
        "lt": lifetime}
 
 
+def key_spellings(raw):
+    """The three spellings of one fleet key that key_file accepts."""
+    return [raw, raw.hex().encode() + b"\n",
+            base64.b64encode(raw) + b"\r\n"]
+
+
 class Fleet:
-    def __init__(self, tmp, cluster, n=3, **kw):
+    def __init__(self, tmp, cluster, n=3, raw=None, spell=False, **kw):
+        """spell: host i reads the key in spelling i % 3 (raw, hex,
+        base64), each from its own file."""
         self.cluster = cluster
+        raw = raw if raw is not None else os.urandom(32)
         self.key = os.path.join(tmp, "fleet.key")
-        with open(self.key, "wb") as f:
-            f.write(os.urandom(32))
-        os.chmod(self.key, 0o600)
+        files = []
+        for i, b in enumerate(key_spellings(raw) if spell else [raw]):
+            path = self.key if i == 0 else self.key + ".%d" % i
+            with open(path, "wb") as f:
+                f.write(b)
+            os.chmod(path, 0o600)
+            files.append(path)
         self.hosts = []
         urls = [m.url for m in cluster.members]
         for i in range(n):
@@ -59,8 +72,8 @@ class Fleet:
             os.makedirs(d)
             # Each host lists the members in another order.
             ep = ", ".join(urls[i:] + urls[:i])
-            self.hosts.append(Rotatord(d, host_config("host%d" % i, ep,
-                                                      self.key, **kw)))
+            self.hosts.append(Rotatord(d, host_config(
+                "host%d" % i, ep, files[i % len(files)], **kw)))
 
     def start(self):
         for h in self.hosts:
@@ -195,6 +208,17 @@ def test_shared_secrets_two_phase(fleet):
     # Each host acknowledged; each host is registered.
     assert sorted(fl.cluster.keys("/rotatord/hosts/")) == [
         "/rotatord/hosts/host%d" % i for i in range(3)]
+
+
+def test_key_file_spellings(fleet):
+    """A raw key whose last byte is 0x0a (one in 256 keys from openssl
+    rand) is 32 raw bytes, not 31 and a newline; hex and base64 with a
+    line end name the same key: the three hosts share the fleet's keys."""
+    raw = os.urandom(31) + b"\n"
+    fl = fleet(raw=raw, spell=True)
+    wait_for(lambda: same_keys(fl.hosts), timeout=20, what="fleet keys")
+    for h in fl.hosts:
+        assert "want 32 bytes" not in h.text()
 
 
 def test_leader_failover_and_catch_up(fleet):
