@@ -2742,6 +2742,15 @@ build_cred(struct parser *ps, const struct sect *s, struct cfg_cred *cr)
 		if ((kv = find_kv(s, "subject_token_type")) != NULL &&
 		    find_kv(s, "subject_token") == NULL)
 			kerr(ps, s, kv, "only applies with subject_token");
+	} else if (cr->type == CRED_SECRET && cr->fleet && cr->keep < 2) {
+		/*
+		 * In the rollout a promoted host accepts its keep newest keys
+		 * while a host that has not seen the promotion yet still
+		 * encrypts with the one before: with one key they cannot
+		 * overlap (tests/model/rollout.py, --keep 1).
+		 */
+		kerr(ps, s, find_kv(s, "keep"), "a fleet secret needs keep >= 2 "
+		    "(hosts overlap by one key during a rollout)");
 	}
 }
 

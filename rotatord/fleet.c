@@ -1897,17 +1897,35 @@ on_clean(void *arg, int rc, json_t *reply, const char *why)
 {
 	struct fleet *f = arg;
 
+	size_t i;
+
 	f->clean = 0;
-	if (rc < 0)
+	if (rc < 0) {
 		fail(f, "cannot remove an old fleet record: %s", why);
-	else
-		loop_timer_at(f->dfd, loop_now_mono() + 50);
+		return;
+	}
+	if (!json_is_true(json_object_get(reply, "succeeded"))) {
+		/*
+		 * Fenced off, or (a stale mark) this host's record of the
+		 * secret was behind: ask again once the watch has caught up,
+		 * not at once.
+		 */
+		for (i = 0; i < f->n_stales; i++)
+			f->stales[i].asked = 0;
+		loop_timer_at(f->dfd, loop_now_mono() + 1000);
+		return;
+	}
+	loop_timer_at(f->dfd, loop_now_mono() + 50);
 }
 
-/* Deletes key (and everything under it with prefix), fenced. */
+/*
+ * Deletes key (and everything under it with prefix), fenced; with s, only
+ * while etcd's record of s is the one this host holds (its mod revision).
+ */
 static int
-clean(struct fleet *f, const char *key, int prefix)
+clean(struct fleet *f, const char *key, int prefix, const struct fsecret *s)
 {
+	char *sk;
 	char *lk = key_of(f, "leader"), *end = prefix ? etcd_prefix_end(key) :
 	    NULL, rev[32];
 	json_t *cmp, *del;
@@ -1920,6 +1938,13 @@ clean(struct fleet *f, const char *key, int prefix)
 	snprintf(rev, sizeof(rev), "%lld", (long long)f->leader_rev);
 	cmp = json_pack("[{s:o,s:s,s:s,s:s}]", "key", b64s(lk), "target",
 	    "CREATE", "result", "EQUAL", "create_revision", rev);
+	if (s != NULL && (sk = key_of(f, "secrets/%s", s->name)) != NULL) {
+		snprintf(rev, sizeof(rev), "%lld", (long long)s->mod_rev);
+		json_array_append_new(cmp, json_pack("{s:o,s:s,s:s,s:s}", "key",
+		    b64s(sk), "target", "MOD", "result", "EQUAL",
+		    "mod_revision", rev));
+		free(sk);
+	}
 	del = json_pack("[{s:{s:o}}]", "requestDeleteRange", "key", b64s(key));
 	if (end != NULL)
 		json_object_set_new(json_object_get(json_array_get(del, 0),
@@ -1952,7 +1977,12 @@ housekeeping(struct fleet *f, int64_t now)
 		x->asked = 1;
 		log_info("cluster: host %s has caught up (or left); no longer "
 		    "stale", x->host);
-		(void)clean(f, k, 0);
+		/*
+		 * Compared with the secret's record: a leader whose own view
+		 * is behind (a stale host that came to lead before it read
+		 * the fleet again) must not take an old ack for caught up.
+		 */
+		(void)clean(f, k, 0, s != NULL && s->mod_rev != 0 ? s : NULL);
 		free(k);
 		return;		/* one at a time */
 	}
@@ -1974,7 +2004,7 @@ housekeeping(struct fleet *f, int64_t now)
 			free(k);
 		}
 		if ((k = key_of(f, "rotate/%s", r->id)) != NULL) {
-			(void)clean(f, k, 0);
+			(void)clean(f, k, 0, NULL);
 			free(k);
 		}
 		return;
