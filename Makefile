@@ -129,6 +129,17 @@ integration-san:
 	$(Q)B=$(B) ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		$(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
 
+# The rollout model (tests/model/rollout.py): small sizes, and each mutant
+# of the design caught, in seconds.
+model:
+	$(Q)$(PYTHON) -m pytest -q -p no:cacheprovider tests/model
+
+# The fault suite: the rollout model at the sizes that take minutes.
+faults:
+	$(Q)$(PYTHON) tests/model/rollout.py --requests 2 --faults 2
+	$(Q)$(PYTHON) tests/model/rollout.py --hosts 3 --requests 1 --faults 1
+	$(Q)$(PYTHON) tests/model/rollout.py --requests 1 --faults 2 --attack
+
 deps:
 	$(Q)sh packaging/install-deps.sh
 
@@ -140,6 +151,7 @@ build-deps-ok:
 
 check: deps
 	$(Q)$(MAKE) --no-print-directory all unit
+	$(Q)$(MAKE) --no-print-directory model
 	$(Q)$(MAKE) --no-print-directory B=build-san sanitize-unit
 	$(Q)$(MAKE) --no-print-directory integration
 	$(Q)$(MAKE) --no-print-directory B=build-san integration-san
@@ -240,7 +252,7 @@ run: build-deps
 clean:
 	rm -rf build build-san build-fuzz
 
-.PHONY: all unit integration integration-san deps build-deps build-deps-ok check sanitize sanitize-unit fuzz bench install run clean
+.PHONY: all unit integration integration-san model faults deps build-deps build-deps-ok check sanitize sanitize-unit fuzz bench install run clean
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
 
