@@ -65,8 +65,10 @@ def test_nginx_rotation_under_load(rotatord, nginx):
     time.sleep(32)
     stop.set()
     th.join()
-    text = r.text()
+    # Stop first, then count: a reload signalled between reading the log
+    # and stopping would otherwise count in nginx but not in the log.
     r.stop()
+    text = r.text()
 
     gen = r.meta("web")["generation"]
     rotations = text.count("credential web: published generation")
@@ -80,7 +82,8 @@ def test_nginx_rotation_under_load(rotatord, nginx):
     assert rotations >= 6
     # Exactly one reload per rotation (the last may still be in flight).
     assert rotations - 1 <= reloads <= rotations
-    assert done == reloads
+    # Every reload was verified, except one still being verified at stop.
+    assert reloads - 1 <= done <= reloads
     assert "retrying" not in text
     with open(n.errlog) as f:
         assert "key values mismatch" not in f.read()
