@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The fleet (DESIGN.md section 8) through the real binary: three rotatord
+"""The fleet (README.md, Fleet) through the real binary: three rotatord
 hosts, each with its own output directory, sharing a real 3-member etcd
 cluster on 127.0.0.1.  Shared secrets are the same on every host, and no
 host ever encrypts (its 0.key) with a key another host does not have;
@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import time
+import urllib.request
 
 import pytest
 
@@ -140,6 +141,51 @@ def check_two_phase(hosts, samples):
     samples.append(tuple(s[0] for s in sets))
 
 
+def secret_history(c, key="/rotatord/secrets/tickets"):
+    """Every version etcd has of key: (mod_revision, gen, fp), read from its
+    history with a watch from revision 1, up to its current version."""
+    k64 = base64.b64encode(key.encode()).decode()
+    cur = int(c.call("/v3/kv/range", {"key": k64})["kvs"][0]["mod_revision"])
+    m = [m for m in c.members if m.proc and m.proc.poll() is None][0]
+    req = urllib.request.Request(m.url + "/v3/watch", data=json.dumps(
+        {"create_request": {"key": k64, "start_revision": "1"}}).encode(),
+        method="POST")
+    out = []
+    with urllib.request.urlopen(req, timeout=20) as r:
+        last = 0
+        while last < cur:
+            line = r.readline()
+            if not line:
+                break
+            for ev in json.loads(line).get("result", {}).get("events", []):
+                kv = ev["kv"]
+                last = int(kv["mod_revision"])
+                if ev.get("type") == "DELETE":
+                    continue
+                val = base64.b64decode(kv.get("value", "")).decode("latin-1")
+                try:
+                    body = json.loads(json.loads(val)["b"])
+                    out.append((last, body["gen"], body["fp"]))
+                except (ValueError, KeyError, TypeError):
+                    continue        # not a fleet record (an attacker's)
+    return out
+
+
+def one_key_per_generation(c):
+    """etcd's whole history of the fleet secret: every generation was
+    written with one key only, and generations never went back.  Returns
+    {gen: fingerprint}."""
+    hist = secret_history(c)
+    by_gen = {}
+    for rev, gen, fp in hist:
+        by_gen.setdefault(gen, set()).add(fp)
+    dup = {g: f for g, f in by_gen.items() if len(f) > 1}
+    assert not dup, "generations written with different keys: %r" % dup
+    gens = [g for _, g, _ in hist]
+    assert gens == sorted(gens), "a generation number went back"
+    return {g: next(iter(f)) for g, f in by_gen.items()}
+
+
 @pytest.fixture
 def fleet(etcd_cluster, tmpdir_short, request):
     made = []
@@ -176,6 +222,8 @@ def test_shared_secrets_two_phase(fleet):
     assert len(samples) > 200
     assert len(firsts) >= 3, "the encrypting key did not rotate"
     wait_for(lambda: same_keys(fl.hosts), timeout=10, what="convergence")
+    gens = one_key_per_generation(fl.cluster)
+    print("generations=%d (one key each)" % len(gens))
     for h in fl.hosts:
         assert os.stat(h.path("tickets", "0.key")).st_mode & 0o777 == 0o600
     # The documents in etcd are sealed: no key bytes in the clear.
