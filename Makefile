@@ -3,7 +3,7 @@
 #   make            build libidp (static, shared, pkg-config) and rotatord
 #   make check      install test dependencies, build, run unit + integration tests
 #   make sanitize   unit tests under ASan+UBSan
-#   make bench      benchmark ratios (DESIGN.md section 11); not a test
+#   make bench      benchmark ratios (README.md, Performance); not a test
 #   make run        install build dependencies, build, run on conf/minimal.ini
 #   make deps       install build and test dependencies (Debian 12, root)
 #   make build-deps install what `make` needs, nothing for the tests
@@ -23,7 +23,7 @@ PYTHON		?= /usr/bin/python3
 PKGS		 = openssl jansson libcurl libmicrohttpd inih
 PKG_CFLAGS	:= $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 # libcurl and libmicrohttpd are loaded at run time (libidp/curl_dl.c,
-# rotatord/mhd_dl.c): their headers are needed, their libraries are not
+# rotatord/api/mhd_dl.c): their headers are needed, their libraries are not
 # linked.
 PKG_LIBS	:= $(shell $(PKG_CONFIG) --libs openssl jansson inih 2>/dev/null) -ldl -lpthread
 IDP_PKG_LIBS	:= $(shell $(PKG_CONFIG) --libs openssl jansson 2>/dev/null) -ldl
@@ -55,15 +55,15 @@ IDP_HDRS	 = libidp/include/idp/idp.h libidp/include/idp/b64.h libidp/include/idp
 		   libidp/include/idp/jwt.h libidp/include/idp/x509.h \
 		   libidp/include/idp/http.h libidp/include/idp/oidc.h \
 		   libidp/include/idp/oauth.h
-ROT_SRCS	 = rotatord/config.c rotatord/nametab.c rotatord/log.c rotatord/loop.c \
-		   rotatord/sched.c rotatord/sink.c rotatord/reload.c \
-		   rotatord/notify.c rotatord/mint.c rotatord/daemon.c \
-		   rotatord/secretref.c rotatord/upstream.c rotatord/authz.c \
-		   rotatord/server.c rotatord/trust.c rotatord/work.c \
-		   rotatord/mhd_dl.c rotatord/httploop.c rotatord/etcd.c rotatord/etcd_codec.c \
-		   rotatord/fleet.c rotatord/fleetrec.c rotatord/fleetstate.c
+ROT_SRCS	 = rotatord/config/config.c rotatord/config/nametab.c rotatord/core/log.c rotatord/core/loop.c \
+		   rotatord/core/sched.c rotatord/sinks/sink.c rotatord/sinks/reload.c \
+		   rotatord/core/notify.c rotatord/sources/mint.c rotatord/daemon/daemon.c \
+		   rotatord/config/secretref.c rotatord/sources/upstream.c rotatord/api/authz.c \
+		   rotatord/api/server.c rotatord/api/trust.c rotatord/core/work.c \
+		   rotatord/api/mhd_dl.c rotatord/core/httploop.c rotatord/fleet/etcd.c rotatord/fleet/etcd_codec.c \
+		   rotatord/fleet/fleet.c rotatord/fleet/fleetrec.c rotatord/fleet/fleetstate.c
 MAIN_SRCS	 = rotatord/main.c
-UNIT_TESTS	 = b64 jwk jwt x509 wycheproof config sink sched http oidc oauth secretref authz trust fleet \
+UNIT_TESTS	 = b64 crypto jwk jwt x509 wycheproof config sink sched http oidc oauth secretref authz trust fleet \
 		   server
 BENCH_SRCS	 = tests/bench/bench.c
 
@@ -99,18 +99,18 @@ $(B)/rotatord: $(MAIN_OBJS) $(ROT_OBJS) $(B)/libidp.a
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
 # rotatorctl speaks HTTP over the unix socket itself: jansson only.
-$(B)/rotatorctl: $(B)/obj/rotatord/rotatorctl.o
+$(B)/rotatorctl: $(B)/obj/rotatord/rotatorctl/rotatorctl.o
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs jansson)
 
 $(B)/tests/unit/test-%: tests/unit/test-%.c $(ROT_OBJS) $(B)/libidp.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $@")
-	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL) -lcmocka
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS_ALL) -lcmocka
 
 $(B)/bench: $(BENCH_SRCS) $(ROT_OBJS) $(B)/libidp.a
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL) -lpthread
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS_ALL) -lpthread
 
 # The bare libmicrohttpd server the credential GET row is compared with.
 $(B)/mhd_bare: tests/bench/mhd_bare.c
@@ -129,6 +129,12 @@ integration-san:
 	$(Q)B=$(B) ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		$(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
 
+# The layering of rotatord/ and libidp/ (tests/includes/check.py), and the
+# checker's own test: each kind of wrong include added to a copy fails.
+check-includes:
+	$(Q)$(PYTHON) tests/includes/check.py
+	$(Q)$(PYTHON) -m pytest -q -p no:cacheprovider tests/includes
+
 # The rollout model (tests/model/rollout.py): small sizes, and each mutant
 # of the design caught, in seconds.
 model:
@@ -139,6 +145,20 @@ faults:
 	$(Q)$(PYTHON) tests/model/rollout.py --requests 2 --faults 2
 	$(Q)$(PYTHON) tests/model/rollout.py --hosts 3 --requests 1 --faults 1
 	$(Q)$(PYTHON) tests/model/rollout.py --requests 1 --faults 2 --attack
+	$(Q)$(MAKE) --no-print-directory fleet-repeat
+
+# The 3-host fleet test (real etcd, rotations every 4 s, etcd's history
+# checked for one key per generation) REPEAT times in a row.
+REPEAT		?= 50
+fleet-repeat: all
+	$(Q)pass=0; fail=0; i=0; while [ $$i -lt $(REPEAT) ]; do i=$$((i+1)); \
+		if B=$(B) $(PYTHON) -m pytest -q -p no:cacheprovider \
+		    tests/integration/test_fleet.py::test_shared_secrets_two_phase \
+		    >$(B)/fleet-repeat.log 2>&1; then pass=$$((pass+1)); \
+		else fail=$$((fail+1)); cp $(B)/fleet-repeat.log \
+		    $(B)/fleet-repeat.$$i.log; fi; done; \
+		echo "fleet-repeat: $$pass passed, $$fail failed (of $(REPEAT))"; \
+		[ $$fail -eq 0 ]
 
 deps:
 	$(Q)sh packaging/install-deps.sh
@@ -150,6 +170,7 @@ build-deps-ok:
 	$(Q)CC="$(CC)" PKG_CONFIG="$(PKG_CONFIG)" sh packaging/check-build-deps.sh
 
 check: deps
+	$(Q)$(MAKE) --no-print-directory check-includes
 	$(Q)$(MAKE) --no-print-directory all unit
 	$(Q)$(MAKE) --no-print-directory model
 	$(Q)$(MAKE) --no-print-directory B=build-san sanitize-unit
@@ -182,7 +203,7 @@ build-fuzz/fuzz-oidc: tests/fuzz/fuzz-oidc.c $(IDP_SRCS)
 	@mkdir -p $(dir $@)
 	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^ $(IDP_PKG_LIBS) -lpthread
 
-build-fuzz/fuzz-config: tests/fuzz/fuzz-config.c rotatord/config.c rotatord/nametab.c rotatord/log.c $(IDP_SRCS)
+build-fuzz/fuzz-config: tests/fuzz/fuzz-config.c rotatord/config/config.c rotatord/config/nametab.c rotatord/core/log.c $(IDP_SRCS)
 	@mkdir -p $(dir $@)
 	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^ $(LDLIBS_ALL) -lpthread
 
@@ -252,7 +273,7 @@ run: build-deps
 clean:
 	rm -rf build build-san build-fuzz
 
-.PHONY: all unit integration integration-san model faults deps build-deps build-deps-ok check sanitize sanitize-unit fuzz bench install run clean
+.PHONY: all unit integration integration-san check-includes model faults fleet-repeat deps build-deps build-deps-ok check sanitize sanitize-unit fuzz bench install run clean
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
 

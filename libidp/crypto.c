@@ -3,7 +3,9 @@
  * Symmetric primitives (idp/crypto.h) on OpenSSL 3's EVP interfaces.
  */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/core_names.h>
@@ -17,15 +19,98 @@
 
 #define AEAD_MAX	(1u << 30)
 
+/* Fetched once: EVP_sha256() per call means a provider lookup each time. */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void
+sha256_fetch(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static const EVP_MD *
+sha256(void)
+{
+	pthread_once(&sha256_once, sha256_fetch);
+	return sha256_md;
+}
+
 int
 idp_sha256(const void *p, size_t n, unsigned char out[IDP_SHA256_LEN])
 {
 	unsigned int len = 0;
+	const EVP_MD *md = sha256();
 
-	if (EVP_Digest(p, n, out, &len, EVP_sha256(), NULL) != 1 ||
-	    len != IDP_SHA256_LEN)
+	if (md == NULL || EVP_Digest(p != NULL ? p : "", n, out, &len, md,
+	    NULL) != 1 || len != IDP_SHA256_LEN)
 		return -EIO;
 	return 0;
+}
+
+struct idp_sha256 {
+	EVP_MD_CTX	*ctx;
+	int		 bad;		/* an update failed since init */
+};
+
+struct idp_sha256 *
+idp_sha256_new(void)
+{
+	struct idp_sha256 *h;
+
+	if (sha256() == NULL || (h = calloc(1, sizeof(*h))) == NULL)
+		return NULL;
+	if ((h->ctx = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex2(h->ctx, sha256(), NULL) != 1) {
+		EVP_MD_CTX_free(h->ctx);
+		free(h);
+		return NULL;
+	}
+	return h;
+}
+
+void
+idp_sha256_free(struct idp_sha256 *h)
+{
+	if (h == NULL)
+		return;
+	EVP_MD_CTX_free(h->ctx);
+	free(h);
+}
+
+void
+idp_sha256_update(struct idp_sha256 *h, const void *p, size_t n)
+{
+	if (!h->bad && n > 0 && EVP_DigestUpdate(h->ctx, p, n) != 1)
+		h->bad = 1;
+}
+
+int
+idp_sha256_final(struct idp_sha256 *h, unsigned char out[IDP_SHA256_LEN])
+{
+	unsigned int len = 0;
+	int rc = 0;
+
+	if (h->bad || EVP_DigestFinal_ex(h->ctx, out, &len) != 1 ||
+	    len != IDP_SHA256_LEN)
+		rc = -EIO;
+	h->bad = EVP_DigestInit_ex2(h->ctx, NULL, NULL) != 1;
+	return rc;
+}
+
+int
+idp_random(void *p, size_t n)
+{
+	if (n > INT_MAX || RAND_bytes(p, (int)n) != 1)
+		return -EIO;
+	return 0;
+}
+
+void
+idp_wipe(void *p, size_t n)
+{
+	if (p != NULL)
+		OPENSSL_cleanse(p, n);
 }
 
 /* Fetched once: EVP_MAC_fetch() per call would cost a provider lookup. */

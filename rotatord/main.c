@@ -17,11 +17,11 @@
 
 #include <idp/idp.h>
 
-#include "config.h"
-#include "daemon.h"
-#include "log.h"
-#include "notify.h"
-#include "secretref.h"
+#include "config/config.h"
+#include "config/secretref.h"
+#include "core/log.h"
+#include "core/notify.h"
+#include "daemon/daemon.h"
 
 static void
 usage(FILE *f)

@@ -18,10 +18,10 @@
 
 #include <idp/jwt.h>
 
-#include "authz.h"
-#include "config.h"
-#include "loop.h"
-#include "trust.h"
+#include "api/authz.h"
+#include "api/trust.h"
+#include "config/config.h"
+#include "core/loop.h"
 
 struct api_ops {
 	/*

@@ -17,7 +17,7 @@
 
 #include <jansson.h>
 
-#include "authz.h"
+#include "api/authz.h"
 
 /* Longest request path authz_route() looks at, decoded. */
 #define AUTHZ_MAX_PATH	8192

@@ -17,7 +17,7 @@
 
 #include <jansson.h>
 
-#include "config.h"
+#include "config/config.h"
 
 enum authz_kind {
 	AUTHZ_UNIX = 1,		/* peer credentials of a unix-socket caller */

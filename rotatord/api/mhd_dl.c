@@ -16,7 +16,7 @@
 #include <string.h>
 
 #define ROT_MHD_DL_IMPL
-#include "mhd_dl.h"
+#include "api/mhd_dl.h"
 
 #define MHD_SONAME	"libmicrohttpd.so.12"
 

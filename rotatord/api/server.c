@@ -1,6 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The local HTTP API (DESIGN.md section 7) on libmicrohttpd, inside the
+ * api/: the local HTTP API (listeners, handlers, token cache, authz, trust).
+ * Reaches the daemon only through struct api_ops; must not include
+ * daemon/, sources/, sinks/ or fleet/.
+ */
+/*
+ * The local HTTP API (README.md, Local HTTP API) on libmicrohttpd, inside the
  * daemon's epoll loop.  Each MHD daemon (one on the unix socket, one on
  * TCP when configured) runs in external epoll mode: its epoll fd is
  * watched by our loop, a timerfd follows MHD_get_timeout(), and there are
@@ -47,18 +52,17 @@
 #include <unistd.h>
 
 #include <microhttpd.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/sha.h>
+#include <idp/b64.h>
+#include <idp/crypto.h>
 
-#include "api.h"
-#include "authz.h"
-#include "config.h"
-#include "log.h"
-#include "loop.h"
-#include "mhd_dl.h"
-#include "trust.h"
-#include "work.h"
+#include "api/api.h"
+#include "api/authz.h"
+#include "api/mhd_dl.h"
+#include "api/trust.h"
+#include "config/config.h"
+#include "core/log.h"
+#include "core/loop.h"
+#include "core/work.h"
 
 #define MHD_MEMORY_LIMIT	(32 * 1024)	/* per connection; caps headers */
 #define TC_SETS			1024		/* verified-token cache: 4096 */
@@ -135,7 +139,7 @@ struct tok_val {
 };
 
 struct tok_slot {
-	unsigned char	 key[SHA256_DIGEST_LENGTH];	/* SHA-256 of the token */
+	unsigned char	 key[IDP_SHA256_LEN];	/* SHA-256 of the token */
 	int64_t		 until;		/* wall ms; 0: empty */
 	uint64_t	 used;		/* LRU stamp */
 	struct tok_val	*val;		/* NULL: a remembered failure */
@@ -182,7 +186,7 @@ struct req {
 	int			 vretried;	/* verified again after new keys */
 	int			 vrc;		/* V_DONE: the outcome */
 	struct tok_val		*vtv;
-	unsigned char		 vkey[SHA256_DIGEST_LENGTH];
+	unsigned char		 vkey[IDP_SHA256_LEN];
 	char			 vwhy[128];
 	int64_t			 hold_until;	/* V_HELD: boottime ms */
 	struct form		*form;		/* POST /v1/token, parsed once */
@@ -257,8 +261,7 @@ struct server {
 	uint64_t		 verify_async;	/* verifications on threads */
 	uint64_t		 verify_inline;	/* on the loop thread */
 	uint64_t		 verify_held;	/* held for an issuer's keys */
-	EVP_MD			*sha256;	/* fetched once, for tc keys */
-	EVP_MD_CTX		*mdctx;
+	struct idp_sha256	*sha256;	/* one context, for tc keys */
 	struct resp_slot	*rc;		/* RC_SLOTS, lazily */
 	uint64_t		 tc_tick;
 	uint64_t		 uid_refused;	/* over per_uid_limit */
@@ -495,7 +498,7 @@ wb_reserve(struct wbuf *b, size_t more)
 	}
 	if (b->p != NULL) {
 		memcpy(np, b->p, b->len);
-		OPENSSL_cleanse(b->p, b->cap);
+		idp_wipe(b->p, b->cap);
 		free(b->p);
 	}
 	b->p = np;
@@ -571,7 +574,7 @@ wb_jstr(struct wbuf *b, const char *s, size_t n)
 static void
 wb_b64(struct wbuf *b, const void *p, size_t n)
 {
-	size_t need = 4 * ((n + 2) / 3);
+	size_t need = idp_b64_enc_len(n);
 
 	if (n > INT_MAX / 2) {
 		b->oom = 1;
@@ -581,8 +584,7 @@ wb_b64(struct wbuf *b, const void *p, size_t n)
 	wb_reserve(b, need + 1);
 	if (b->oom)
 		return;
-	b->len += (size_t)EVP_EncodeBlock((unsigned char *)b->p + b->len,
-	    p, (int)n);
+	b->len += idp_b64_encode(p, n, b->p + b->len);
 	wb_put(b, "\"", 1);
 }
 
@@ -590,7 +592,7 @@ static void
 wb_wipe(struct wbuf *b)
 {
 	if (b->p != NULL) {
-		OPENSSL_cleanse(b->p, b->cap);
+		idp_wipe(b->p, b->cap);
 		free(b->p);
 	}
 	memset(b, 0, sizeof(*b));
@@ -607,7 +609,7 @@ secret_body_free(void *cls)
 {
 	struct secret_body *sb = cls;
 
-	OPENSSL_cleanse(sb->p, sb->cap);
+	idp_wipe(sb->p, sb->cap);
 	free(sb->p);
 	free(sb);
 }
@@ -624,7 +626,7 @@ resp_secret(char *p, size_t len, size_t cap)
 	struct MHD_Response *r;
 
 	if ((sb = malloc(sizeof(*sb))) == NULL) {
-		OPENSSL_cleanse(p, cap);
+		idp_wipe(p, cap);
 		free(p);
 		return NULL;
 	}
@@ -898,24 +900,21 @@ tc_clear(struct server *s)
 }
 
 /*
- * The cache key of a token: its SHA-256, with the digest fetched once and
- * one context reused (SHA256() fetches the algorithm again on every call
- * in OpenSSL 3, which costs more than hashing a token).
+ * The cache key of a token: its SHA-256, with one context reused (a
+ * context per call costs more than hashing a token).
  */
 static void
 tc_key(struct server *s, const char *tok, size_t len, unsigned char *key)
 {
-	unsigned int n;
-
 	if (s->sha256 == NULL)
-		s->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-	if (s->mdctx == NULL)
-		s->mdctx = EVP_MD_CTX_new();
-	if (s->sha256 == NULL || s->mdctx == NULL ||
-	    EVP_DigestInit_ex2(s->mdctx, s->sha256, NULL) != 1 ||
-	    EVP_DigestUpdate(s->mdctx, tok, len) != 1 ||
-	    EVP_DigestFinal_ex(s->mdctx, key, &n) != 1)
-		SHA256((const unsigned char *)tok, len, key);
+		s->sha256 = idp_sha256_new();
+	if (s->sha256 != NULL) {
+		idp_sha256_update(s->sha256, tok, len);
+		if (idp_sha256_final(s->sha256, key) == 0)
+			return;
+	}
+	if (idp_sha256(tok, len, key) != 0)
+		memset(key, 0, IDP_SHA256_LEN);
 }
 
 /* The slot to fill for key: its own, an empty or expired one, or the LRU. */
@@ -926,7 +925,7 @@ tc_victim(struct tok_slot *set, const unsigned char *key, int64_t now)
 	size_t i;
 
 	for (i = 0; i < TC_WAYS; i++) {
-		if (memcmp(set[i].key, key, SHA256_DIGEST_LENGTH) == 0 ||
+		if (memcmp(set[i].key, key, IDP_SHA256_LEN) == 0 ||
 		    set[i].until <= now)
 			return &set[i];
 		if (set[i].used < v->used)
@@ -951,7 +950,7 @@ tc_lookup(struct server *s, const unsigned char *key, int64_t now,
 	for (i = 0; i < TC_WAYS; i++) {
 		e = &set[i];
 		if (e->until > now && memcmp(e->key, key,
-		    SHA256_DIGEST_LENGTH) == 0) {
+		    IDP_SHA256_LEN) == 0) {
 			e->used = ++s->tc_tick;
 			if (e->val == NULL) {
 				snprintf(why, whylen, "%s", e->why);
@@ -1034,7 +1033,7 @@ verify_finish(struct server *s, const unsigned char *key, const char *tok,
 		if (set != NULL && rc != -ENOKEY) {
 			e = tc_victim(set, key, now);
 			tv_unref(e->val);
-			memcpy(e->key, key, SHA256_DIGEST_LENGTH);
+			memcpy(e->key, key, IDP_SHA256_LEN);
 			e->val = NULL;
 			e->err = rc;
 			e->until = now + TC_NEGATIVE_MS;
@@ -1066,25 +1065,25 @@ verify_finish(struct server *s, const unsigned char *key, const char *tok,
 	if (set != NULL && exp_ms > now) {
 		e = tc_victim(set, key, now);
 		tv_unref(e->val);
-		memcpy(e->key, key, SHA256_DIGEST_LENGTH);
+		memcpy(e->key, key, IDP_SHA256_LEN);
 		e->val = tv;
 		tv->refs++;
 		e->until = exp_ms;
 		e->used = ++s->tc_tick;
 	}
 	if (set != NULL && exp_ms > now && twin_len > 0) {
-		unsigned char tkey[SHA256_DIGEST_LENGTH];
+		unsigned char tkey[IDP_SHA256_LEN];
 
 		tc_key(s, twin, twin_len, tkey);
 		memcpy(&h, tkey, sizeof(h));
 		e = tc_victim(&s->tc[(h % TC_SETS) * TC_WAYS], tkey, now);
 		tv_unref(e->val);
-		memcpy(e->key, tkey, SHA256_DIGEST_LENGTH);
+		memcpy(e->key, tkey, IDP_SHA256_LEN);
 		e->val = tv;
 		tv->refs++;
 		e->until = exp_ms;
 		e->used = ++s->tc_tick;
-		OPENSSL_cleanse(twin, twin_len);
+		idp_wipe(twin, twin_len);
 	}
 	*ret = tv;
 	return 0;
@@ -1099,7 +1098,7 @@ struct vjob {
 	struct server		*s;
 	struct trust		*trust;		/* a reference */
 	uint64_t		 epoch;
-	unsigned char		 key[SHA256_DIGEST_LENGTH];
+	unsigned char		 key[IDP_SHA256_LEN];
 	char			*tok;
 	size_t			 len;
 	int64_t			 now_s;
@@ -1228,7 +1227,7 @@ vjob_done(struct work *w)
 	if (any_held)
 		waiters_arm(s);
 	trust_unref(j->trust);
-	OPENSSL_cleanse(j->tok, j->len);
+	idp_wipe(j->tok, j->len);
 	free(j->tok);
 	free(j);
 }
@@ -1308,7 +1307,7 @@ static int
 bearer_verify(struct server *s, struct req *rq, const char *tok, size_t len,
     struct tok_val **ret, char *why, size_t whylen)
 {
-	unsigned char key[SHA256_DIGEST_LENGTH];
+	unsigned char key[IDP_SHA256_LEN];
 	struct trust_result res;
 	struct trust *t;
 	struct vjob *j;
@@ -1872,7 +1871,7 @@ h_cred(struct req *rq, const struct caller *cl, const char *name)
 		}
 		wb_str(&b, "}");
 		if (data != NULL) {
-			OPENSSL_cleanse(data, len);
+			idp_wipe(data, len);
 			free(data);
 		}
 	}
@@ -2488,7 +2487,7 @@ h_token(struct req *rq)
 		wb_jstr(&b, scope, strlen(scope));
 	}
 	wb_str(&b, "}");
-	OPENSSL_cleanse(token, strlen(token));
+	idp_wipe(token, strlen(token));
 	free(token);
 	if (b.oom) {
 		wb_wipe(&b);
@@ -2916,7 +2915,7 @@ req_reset(struct req *rq)
 	verify_detach(rq);
 	free(rq->form);
 	if (rq->body != NULL) {
-		OPENSSL_cleanse(rq->body, rq->body_cap);
+		idp_wipe(rq->body, rq->body_cap);
 		free(rq->body);
 	}
 	memset(rq, 0, sizeof(*rq));
@@ -2941,7 +2940,7 @@ body_add(struct req *rq, const char *method, const char *data, size_t n)
 			return -ENOMEM;
 		if (rq->body != NULL) {
 			memcpy(nb, rq->body, rq->body_len);
-			OPENSSL_cleanse(rq->body, rq->body_cap);
+			idp_wipe(rq->body, rq->body_cap);
 			free(rq->body);
 		}
 		rq->body = nb;
@@ -3820,8 +3819,7 @@ server_free(struct server *s)
 	}
 	tc_clear(s);
 	rc_clear(s, NULL);
-	EVP_MD_CTX_free(s->mdctx);
-	EVP_MD_free(s->sha256);
+	idp_sha256_free(s->sha256);
 	free(s);
 }
 

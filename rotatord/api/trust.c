@@ -14,7 +14,7 @@
 #include <idp/jwk.h>
 #include <idp/jwt.h>
 
-#include "trust.h"
+#include "api/trust.h"
 
 #define MAX_ISS		512	/* longest iss compared */
 

@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
+ * config/: reading rotatord.ini into an immutable struct config, its
+ * typed values and secret references.  Must not include more than core/log.h.
+ */
+/*
  * Configuration: one ini file, read with the system libinih, turned into an
  * immutable struct config.  Every problem is collected as "PATH:LINE:
  * section.key: reason" and all of them are reported, in line order, before
@@ -77,9 +81,9 @@
 #include <idp/jwk.h>
 #include <idp/x509.h>
 
-#include "config.h"
-#include "nametab.h"
-#include "log.h"
+#include "config/config.h"
+#include "core/log.h"
+#include "config/nametab.h"
 
 #define CONFIG_MAX_FILE		(8 << 20)	/* bytes */
 #define CONFIG_MAX_SECTIONS	65536

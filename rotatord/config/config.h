@@ -181,7 +181,7 @@ struct cfg_listen {
 };
 
 /*
- * [cluster]: hosts sharing one etcd cluster (DESIGN.md section 8).  line
+ * [cluster]: hosts sharing one etcd cluster (README.md, Fleet).  line
  * is 0 when the section is absent (a single host).
  */
 struct cfg_cluster {

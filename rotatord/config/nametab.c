@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nametab.h"
+#include "config/nametab.h"
 
 struct slot {
 	const char	*name;		/* NULL: empty */

@@ -27,7 +27,7 @@
 #include <idp/idp.h>
 #include <idp/secret.h>
 
-#include "secretref.h"
+#include "config/secretref.h"
 
 extern char **environ;
 

@@ -19,7 +19,7 @@
 
 #include <idp/secret.h>
 
-#include "config.h"
+#include "config/config.h"
 
 /*
  * Reads the secret s refers to, at most max bytes, into a new secret in

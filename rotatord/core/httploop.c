@@ -8,7 +8,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "httploop.h"
+#include "core/httploop.h"
 
 struct httploop {
 	struct loop	*loop;

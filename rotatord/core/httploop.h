@@ -9,7 +9,7 @@
 
 #include <idp/http.h>
 
-#include "loop.h"
+#include "core/loop.h"
 
 struct httploop;
 

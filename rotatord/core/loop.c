@@ -1,5 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
+ * core/: mechanism that knows no credential (the epoll loop, timers, logs,
+ * sd_notify, schedule arithmetic, the worker thread, libcurl on the loop).
+ * Must not include anything else of rotatord.
+ */
+/*
  * epoll loop.  Callbacks are kept in a small table indexed by slot; the
  * epoll data carries the slot so a removed fd's stale event can be ignored.
  */
@@ -11,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "loop.h"
+#include "core/loop.h"
 
 struct watch {
 	int		 fd;		/* -1 when the slot is free */

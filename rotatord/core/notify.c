@@ -12,7 +12,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "notify.h"
+#include "core/notify.h"
 
 static struct sockaddr_un notify_addr;
 static socklen_t notify_len;

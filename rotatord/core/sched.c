@@ -2,9 +2,9 @@
 /*
  * Renewal points and backoff.
  */
-#include <openssl/rand.h>
+#include <idp/crypto.h>
 
-#include "sched.h"
+#include "core/sched.h"
 
 int64_t
 sched_renew_point(int64_t issued_at, int64_t not_after, double renew_at,
@@ -46,7 +46,7 @@ sched_random(void)
 {
 	uint64_t r = 0;
 
-	if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
+	if (idp_random(&r, sizeof(r)) != 0)
 		return 0.5;
 	return (double)(r >> 11) / (double)(UINT64_C(1) << 53);
 }

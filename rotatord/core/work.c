@@ -15,8 +15,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "work.h"
+#include "core/log.h"
+#include "core/work.h"
 
 #define MAX_THREADS	8
 

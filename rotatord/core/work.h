@@ -11,7 +11,7 @@
 #ifndef ROTATORD_WORK_H
 #define ROTATORD_WORK_H
 
-#include "loop.h"
+#include "core/loop.h"
 
 struct work {
 	void		(*run)(struct work *);	/* on a worker thread */

@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
+ * daemon/: the credential state machine and the API operations; the one
+ * place that joins sources, sinks, api and fleet.  Only main.c includes it.
+ */
+/*
  * The daemon proper: builds a runtime (CAs, signers, credential schedule)
  * from a config, keeps every credential fresh on the loop, publishes
  * through the sink and asks the reloader to tell consumers.
@@ -20,26 +24,24 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
-#include <openssl/rand.h>
-
 #include <idp/b64.h>
+#include <idp/crypto.h>
 
 #include <idp/secret.h>
 
-#include "daemon.h"
-#include "log.h"
-#include "loop.h"
-#include "mint.h"
-#include "notify.h"
-#include "reload.h"
-#include "sched.h"
-#include "secretref.h"
-#include "sink.h"
-#include "upstream.h"
-#include "api.h"
-#include "fleet.h"
-#include "trust.h"
+#include "api/api.h"
+#include "api/trust.h"
+#include "config/secretref.h"
+#include "core/log.h"
+#include "core/loop.h"
+#include "core/notify.h"
+#include "core/sched.h"
+#include "daemon/daemon.h"
+#include "fleet/fleet.h"
+#include "sinks/reload.h"
+#include "sinks/sink.h"
+#include "sources/mint.h"
+#include "sources/upstream.h"
 
 #define CLOCK_STEP_MS	2000	/* a larger jump of the wall clock re-plans */
 #define FLEET_WAIT_MS	(3600 * 1000)	/* fleet secrets: no local schedule */
@@ -267,7 +269,7 @@ signer_publish(struct runtime *rt, size_t i, const char *jwks)
 {
 	struct signer_state *s = rt->signers[i];
 	struct mint_result r;
-	struct sink_meta m;
+	struct material_meta m;
 	char *own = s->jwks_json;
 	size_t own_len = s->jwks_len;
 	int64_t next;
@@ -488,7 +490,7 @@ read_prev_keys(struct runtime *rt, const struct cfg_cred *c,
 		if (sink_read_file(rt->sink, c->dir, name, &buf, &len) < 0)
 			break;
 		keys[n] = idp_secret_dup(buf, len);
-		OPENSSL_cleanse(buf, len);
+		idp_wipe(buf, len);
 		free(buf);
 		if (keys[n] == NULL)
 			break;
@@ -508,7 +510,7 @@ cred_finish(struct daemon *d, size_t i, int rc, struct mint_result *r,
 	struct runtime *rt = d->rt;
 	struct cred_rt *cr = &rt->creds[i];
 	const struct cfg_cred *c = cr->cfg;
-	struct sink_meta m;
+	struct material_meta m;
 	int64_t now_w = loop_now_wall(), now_m, renew = 0, delay;
 	uint64_t gen = 0;
 	size_t j;
@@ -1319,7 +1321,7 @@ api_mint(void *arg, const char *signer, const char *sub,
 		snprintf(why, whylen, "no signer");
 		return -ENOENT;
 	}
-	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+	if (idp_random(rnd, sizeof(rnd)) != 0) {
 		snprintf(why, whylen, "no randomness");
 		return -EIO;
 	}

@@ -7,7 +7,7 @@
 #ifndef ROTATORD_DAEMON_H
 #define ROTATORD_DAEMON_H
 
-#include "config.h"
+#include "config/config.h"
 
 struct daemon;
 

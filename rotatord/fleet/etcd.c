@@ -14,13 +14,11 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include <idp/http.h>
 
-#include "etcd.h"
-#include "httploop.h"
-#include "log.h"
+#include "core/httploop.h"
+#include "core/log.h"
+#include "fleet/etcd.h"
 
 #define MAX_REPLY	(4 << 20)	/* a range of the whole prefix */
 #define MAX_LINE	(4 << 20)	/* one watch message */

@@ -17,7 +17,7 @@
 
 #include <jansson.h>
 
-#include "loop.h"
+#include "core/loop.h"
 
 struct etcd;
 

@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
+#include <idp/b64.h>
 
-#include "etcd.h"
+#include "fleet/etcd.h"
 
 json_t *
 etcd_b64(const void *p, size_t n)
@@ -19,9 +19,9 @@ etcd_b64(const void *p, size_t n)
 	char *buf;
 	json_t *j;
 
-	if (n > (1 << 26) || (buf = malloc(4 * ((n + 2) / 3) + 1)) == NULL)
+	if (n > (1 << 26) || (buf = malloc(idp_b64_enc_len(n) + 1)) == NULL)
 		return NULL;
-	EVP_EncodeBlock((unsigned char *)buf, p, (int)n);
+	idp_b64_encode(p, n, buf);
 	j = json_string(buf);
 	free(buf);
 	return j;
@@ -31,9 +31,8 @@ int
 etcd_unb64(const json_t *v, unsigned char **ret, size_t *ret_len)
 {
 	const char *s = json_string_value(v);
-	size_t n, pad = 0;
 	unsigned char *out;
-	int k;
+	size_t n;
 
 	if (v == NULL) {
 		if ((*ret = calloc(1, 1)) == NULL)
@@ -43,18 +42,12 @@ etcd_unb64(const json_t *v, unsigned char **ret, size_t *ret_len)
 	}
 	if (s == NULL || (n = strlen(s)) % 4 != 0)
 		return -EBADMSG;
-	if (n > 0 && s[n - 1] == '=')
-		pad++;
-	if (n > 1 && s[n - 2] == '=')
-		pad++;
 	if ((out = malloc(n / 4 * 3 + 1)) == NULL)
 		return -ENOMEM;
-	if ((k = EVP_DecodeBlock(out, (const unsigned char *)s, (int)n)) < 0 ||
-	    (size_t)k < pad) {
+	if (idp_b64_decode(s, n, out, n / 4 * 3, ret_len) != 0) {
 		free(out);
 		return -EBADMSG;
 	}
-	*ret_len = (size_t)k - pad;
 	out[*ret_len] = '\0';
 	*ret = out;
 	return 0;

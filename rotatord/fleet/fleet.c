@@ -1,5 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
+ * fleet/: hosts agreeing over etcd (etcd client, sealed and MACed records,
+ * leader, rollout).  Only daemon/ includes it; must not include sources/,
+ * sinks/ or api/.
+ */
+/*
  * The fleet over etcd (fleet.h).
  *
  * One state machine per host: a lease, the host's registration, a read
@@ -54,11 +59,11 @@
 #include <idp/b64.h>
 #include <idp/secret.h>
 
-#include "etcd.h"
-#include "fleet.h"
-#include "fleetrec.h"
-#include "fleetstate.h"
-#include "log.h"
+#include "core/log.h"
+#include "fleet/etcd.h"
+#include "fleet/fleet.h"
+#include "fleet/fleetrec.h"
+#include "fleet/fleetstate.h"
 
 #define KEY_LEN		32
 #define RETRY_MIN_MS	500

@@ -27,8 +27,8 @@
 
 #include <idp/secret.h>
 
-#include "config.h"
-#include "loop.h"
+#include "config/config.h"
+#include "core/loop.h"
 
 #define FLEET_MAX_KEYS	17	/* keep (at most 16) + one accept-only */
 

@@ -12,7 +12,7 @@
 #include <idp/b64.h>
 #include <idp/crypto.h>
 
-#include "fleetrec.h"
+#include "fleet/fleetrec.h"
 
 #define LABEL_MAC	"rotatord-fleet-v2 record"
 #define LABEL_SEAL	"rotatord-fleet-v2 secret"

@@ -12,7 +12,7 @@
 
 #include <jansson.h>
 
-#include "fleetstate.h"
+#include "fleet/fleetstate.h"
 
 #define STATE_MAX	(4 << 20)
 #define MAX_APPLIED	4096

@@ -15,8 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
-#include "fleetrec.h"
+#include "config/config.h"
+#include "fleet/fleetrec.h"
 
 #define FLEET_ID_MAX	96	/* a rotate request's id */
 

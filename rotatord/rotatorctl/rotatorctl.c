@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
+ * rotatorctl/: the admin client, a separate program that speaks the API over
+ * its unix socket.  Includes nothing of rotatord.
+ */
+/*
  * rotatorctl: the admin client of rotatord's API on its unix socket.
  *
  *   rotatorctl [-s SOCKET] [--json] status | rotate [--fleet] NAME... |

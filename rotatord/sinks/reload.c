@@ -38,9 +38,9 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
-#include "log.h"
-#include "reload.h"
-#include "sched.h"
+#include "core/log.h"
+#include "core/sched.h"
+#include "sinks/reload.h"
 
 #define SYSTEMCTL		"/bin/systemctl"
 #define VERIFY_POLL_MS		25

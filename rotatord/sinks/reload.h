@@ -17,8 +17,8 @@
 
 #include <stdint.h>
 
-#include "config.h"
-#include "loop.h"
+#include "config/config.h"
+#include "core/loop.h"
 
 struct reloader;
 

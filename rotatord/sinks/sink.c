@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
+ * sinks/: where material goes (atomic publishing under output_dir, reloads
+ * of its consumers).  Must not include sources/, api/ or fleet/.
+ */
+/*
  * Sink: atomic generation swap under output_dir through directory file
  * descriptors.  The on-disk algorithm of one publish, in order:
  *
- *   1. validate names, modes and limits; SHA-256 every file (EVP_Digest);
+ *   1. validate names, modes and limits; SHA-256 every file;
  *   2. open output_dir/DIR with O_NOFOLLOW (mkdirat 0755 + fchmod the
  *      first time);
  *   3. readlinkat "..data" and accept only a target of our own
@@ -68,11 +72,10 @@
 #include <linux/openat2.h>
 
 #include <jansson.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
+#include <idp/crypto.h>
 
-#include "log.h"
-#include "sink.h"
+#include "core/log.h"
+#include "sinks/sink.h"
 
 #define DATA_LINK	"..data"
 #define DATA_TMP	"..data_tmp"
@@ -132,8 +135,7 @@ struct sink {
 	int		 ssync;		/* the same for state_dir */
 	int		 no_openat2;	/* openat2 refused */
 	uid_t		 euid;
-	EVP_MD		*sha256;	/* fetched once */
-	EVP_MD_CTX	*mdctx;		/* for files hashed while read */
+	struct idp_sha256 *sha256;	/* for files hashed while read */
 	char		*buf;		/* META_MAX + 1, meta.json or a record */
 	/*
 	 * The state record last read or written, for one directory: reads of
@@ -630,7 +632,7 @@ dent_is_gen(const struct dent *d)
 }
 
 static int
-in_set(const struct sink_file *files, size_t n_files, const char *name)
+in_set(const struct material_file *files, size_t n_files, const char *name)
 {
 	size_t i;
 
@@ -648,7 +650,7 @@ in_set(const struct sink_file *files, size_t n_files, const char *name)
  * getdents calls per publish.  Returns 0 or -errno.
  */
 static int
-remove_gen(int cfd, const char *name, const struct sink_file *files,
+remove_gen(int cfd, const char *name, const struct material_file *files,
     size_t n_files, const struct sink_record *old)
 {
 	const char *k;
@@ -685,7 +687,7 @@ remove_gen(int cfd, const char *name, const struct sink_file *files,
  */
 static void
 prune(struct sink *s, int cfd, const char *dir, const char *keep,
-    const char *limit, const struct sink_file *files, size_t n_files,
+    const char *limit, const struct material_file *files, size_t n_files,
     const struct sink_record *old)
 {
 	unsigned kept = 0;
@@ -711,22 +713,29 @@ prune(struct sink *s, int cfd, const char *dir, const char *keep,
 	}
 }
 
-/* Writes the lowercase hex of the SHA-256 of data into hex (HEX_LEN + 1). */
-static int
-sha256_hex(const struct sink *s, const void *data, size_t len, char *hex)
+/* Writes the lowercase hex of a SHA-256 digest into hex (HEX_LEN + 1). */
+static void
+digest_hex(const unsigned char md[IDP_SHA256_LEN], char *hex)
 {
 	static const char digits[] = "0123456789abcdef";
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0, i;
+	size_t i;
 
-	if (!EVP_Digest(data != NULL ? data : "", len, md, &mdlen, s->sha256,
-	    NULL) || mdlen * 2 != HEX_LEN)
-		return -EIO;
-	for (i = 0; i < mdlen; i++) {
+	for (i = 0; i < IDP_SHA256_LEN; i++) {
 		hex[2 * i] = digits[md[i] >> 4];
 		hex[2 * i + 1] = digits[md[i] & 0xf];
 	}
 	hex[HEX_LEN] = '\0';
+}
+
+/* Writes the lowercase hex of the SHA-256 of data into hex (HEX_LEN + 1). */
+static int
+sha256_hex(const struct sink *s, const void *data, size_t len, char *hex)
+{
+	unsigned char md[IDP_SHA256_LEN];
+
+	if (idp_sha256(data, len, md) != 0)
+		return -EIO;
+	digest_hex(md, hex);
 	return 0;
 }
 
@@ -926,8 +935,8 @@ ob_int(struct obuf *o, int64_t v)
  * string in it is validated ASCII, and this runs on every publish.
  */
 static ssize_t
-meta_build(struct sink *s, const struct sink_meta *meta, uint64_t generation,
-    const struct sink_file *files, size_t n_files, char hex[][HEX_LEN + 1])
+meta_build(struct sink *s, const struct material_meta *meta, uint64_t generation,
+    const struct material_file *files, size_t n_files, char hex[][HEX_LEN + 1])
 {
 	struct obuf o = { s->buf, 0, META_MAX, 0 };
 	char expires[32] = "";
@@ -1009,8 +1018,8 @@ write_file(int gfd, const char *name, const void *data, size_t len,
  */
 static int
 write_generation(struct sink *s, int cfd, const char *tmp,
-    const struct sink_file *files, size_t n_files, char hex[][HEX_LEN + 1],
-    const struct sink_meta *meta, uint64_t generation, uid_t uid, gid_t gid,
+    const struct material_file *files, size_t n_files, char hex[][HEX_LEN + 1],
+    const struct material_meta *meta, uint64_t generation, uid_t uid, gid_t gid,
     mode_t dir_mode, int sync, struct sink_record *mrec)
 {
 	struct sink_record_file *mf = &mrec->files[n_files];
@@ -1208,7 +1217,6 @@ digest_ents(const struct sink *s, const char *spec, struct dig_ent *e,
 	    SINK_MAX_FILES * (SINK_NAME_MAX + HEX_LEN + 24)];
 	struct dig_ent t;
 	size_t i, j, len;
-	unsigned int mdlen = 0;
 	int n;
 
 	if (n_ents > SINK_MAX_FILES)
@@ -1231,14 +1239,12 @@ digest_ents(const struct sink *s, const char *spec, struct dig_ent *e,
 			return -EIO;
 		len += (size_t)n;
 	}
-	if (!EVP_Digest(buf, len, out, &mdlen, s->sha256, NULL) || mdlen != 32)
-		return -EIO;
-	return 0;
+	return idp_sha256(buf, len, out) != 0 ? -EIO : 0;
 }
 
 static int
 set_digest(const struct sink *s, const char *spec,
-    const struct sink_file *files, size_t n_files, char hex[][HEX_LEN + 1],
+    const struct material_file *files, size_t n_files, char hex[][HEX_LEN + 1],
     unsigned char *out)
 {
 	struct dig_ent e[SINK_MAX_FILES];
@@ -1502,15 +1508,11 @@ out:
 static int
 hash_fd(struct sink *s, int fd, uint64_t size, char *hex)
 {
-	static const char digits[] = "0123456789abcdef";
-	unsigned char buf[16384], md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0, i;
+	unsigned char buf[16384], md[IDP_SHA256_LEN];
 	uint64_t done = 0;
 	ssize_t n;
 	int r = 0;
 
-	if (EVP_DigestInit_ex2(s->mdctx, s->sha256, NULL) != 1)
-		return -EIO;
 	for (;;) {
 		n = read(fd, buf, sizeof(buf));
 		if (n < 0) {
@@ -1526,24 +1528,17 @@ hash_fd(struct sink *s, int fd, uint64_t size, char *hex)
 			r = -EBADMSG;
 			break;
 		}
-		if (EVP_DigestUpdate(s->mdctx, buf, (size_t)n) != 1) {
-			r = -EIO;
-			break;
-		}
+		idp_sha256_update(s->sha256, buf, (size_t)n);
 	}
-	OPENSSL_cleanse(buf, sizeof(buf));
+	idp_wipe(buf, sizeof(buf));
+	/* Always final: it also starts the context's next message. */
+	if (idp_sha256_final(s->sha256, md) != 0 && r == 0)
+		r = -EIO;
 	if (r == 0 && done != size)
 		r = -EBADMSG;
-	if (r == 0 && (EVP_DigestFinal_ex(s->mdctx, md, &mdlen) != 1 ||
-	    mdlen * 2 != HEX_LEN))
-		r = -EIO;
 	if (r < 0)
 		return r;
-	for (i = 0; i < mdlen; i++) {
-		hex[2 * i] = digits[md[i] >> 4];
-		hex[2 * i + 1] = digits[md[i] & 0xf];
-	}
-	hex[HEX_LEN] = '\0';
+	digest_hex(md, hex);
 	return 0;
 }
 
@@ -1815,8 +1810,8 @@ rec_file(const struct sink_record *r, const char *name)
 }
 
 static int
-check_args(const char *dir, const struct sink_file *files, size_t n_files,
-    const struct sink_meta *meta, mode_t dir_mode)
+check_args(const char *dir, const struct material_file *files, size_t n_files,
+    const struct material_meta *meta, mode_t dir_mode)
 {
 	size_t i, j;
 
@@ -1845,8 +1840,8 @@ check_args(const char *dir, const struct sink_file *files, size_t n_files,
 }
 
 int
-sink_publish(struct sink *s, const char *dir, const struct sink_file *files,
-    size_t n_files, const struct sink_meta *meta, uid_t uid, gid_t gid,
+sink_publish(struct sink *s, const char *dir, const struct material_file *files,
+    size_t n_files, const struct material_meta *meta, uid_t uid, gid_t gid,
     mode_t dir_mode, uint64_t *ret_generation)
 {
 	char hex[SINK_MAX_FILES][HEX_LEN + 1];
@@ -2220,7 +2215,7 @@ sink_read_file(struct sink *s, const char *dir, const char *name, char **ret,
 		r = -EBADMSG;
 	}
 	if (r < 0 && buf != NULL) {
-		OPENSSL_cleanse(buf, len);
+		idp_wipe(buf, len);
 		free(buf);
 	} else if (r == 0) {
 		*ret = buf;
@@ -2276,7 +2271,7 @@ gen_verify(struct sink *s, int cfd, const char *gen, json_t **ret)
 		h = json_string_value(json_object_get(e, "sha256"));
 		if (h != NULL)
 			r = sha256_hex(s, buf, len, hex);
-		OPENSSL_cleanse(buf, len);
+		idp_wipe(buf, len);
 		free(buf);
 		if (r == 0 && ((json_int_t)len !=
 		    json_integer_value(json_object_get(e, "size")) ||
@@ -2569,13 +2564,11 @@ sink_open(const char *output_dir, const char *state_dir, struct sink **ret)
 	 * so they share its file system unless an operator mounts over one.
 	 */
 	s->sync = !fs_volatile(fd);
-	s->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-	s->mdctx = EVP_MD_CTX_new();
+	s->sha256 = idp_sha256_new();
 	s->buf = malloc(META_MAX + 1);
 	s->rc = malloc(sizeof(*s->rc));
-	if (s->sha256 == NULL || s->mdctx == NULL || s->buf == NULL ||
-	    s->rc == NULL) {
-		r = s->sha256 == NULL ? -EIO : -ENOMEM;
+	if (s->sha256 == NULL || s->buf == NULL || s->rc == NULL) {
+		r = -ENOMEM;
 		sink_close(s);
 		return r;
 	}
@@ -2604,8 +2597,7 @@ sink_close(struct sink *s)
 		close(s->dfd);
 	if (s->sfd >= 0)
 		close(s->sfd);
-	EVP_MD_free(s->sha256);
-	EVP_MD_CTX_free(s->mdctx);
+	idp_sha256_free(s->sha256);
 	free(s->rc);
 	free(s->buf);
 	free(s->dents);

@@ -31,38 +31,17 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define SINK_MAX_FILES		16
+#include "material.h"
+
+#define SINK_MAX_FILES		MATERIAL_MAX_FILES
 #define SINK_KEEP_OLD		2	/* default grace: previous generations kept */
 #define SINK_MAX_FILE_SIZE	(1 << 20)
-#define SINK_NAME_MAX		128	/* longest dir or file name */
+#define SINK_NAME_MAX		MATERIAL_NAME_MAX /* longest dir or file name */
 #define SINK_DIR_MODE_DEFAULT	0700	/* for dir_mode 0 */
 #define SINK_META_STR_MAX	256	/* longest meta name or type */
 #define SINK_SPEC_MAX		64	/* longest meta spec */
 
 struct sink;
-
-/*
- * One file of a generation.  name is a plain file name ([A-Za-z0-9._-], at
- * most SINK_NAME_MAX bytes, not starting with '.', not ending in ".tmp",
- * not "meta.json"); mode has no group/world write or special bits.
- */
-struct sink_file {
-	const char	*name;
-	const void	*data;
-	size_t		 len;
-	mode_t		 mode;		/* final mode, e.g. 0600 for keys */
-};
-
-/* Metadata written as meta.json into each generation. */
-struct sink_meta {
-	const char	*name;		/* credential or signer name */
-	const char	*type;		/* "x509", "jwt", "secret", "signer" */
-	int64_t		 issued_at;	/* seconds since the epoch */
-	int64_t		 not_before;
-	int64_t		 not_after;
-	int64_t		 renew_at;	/* planned renewal, seconds since epoch */
-	const char	*spec;		/* opaque fingerprint of what shaped it, or NULL */
-};
 
 /* What the state record says of the current generation of a directory. */
 struct sink_current {
@@ -142,8 +121,8 @@ void sink_close(struct sink *s);
  * foreign "..data"), -EEXIST for anything else.  A handle is used by one
  * thread at a time.
  */
-int sink_publish(struct sink *s, const char *dir, const struct sink_file *files,
-    size_t n_files, const struct sink_meta *meta, uid_t uid, gid_t gid,
+int sink_publish(struct sink *s, const char *dir, const struct material_file *files,
+    size_t n_files, const struct material_meta *meta, uid_t uid, gid_t gid,
     mode_t dir_mode, uint64_t *ret_generation);
 
 /*

@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
+ * sources/: where material comes from (the local CAs and signers, minting,
+ * upstream OIDC/OAuth issuers).  Must not include sinks/, api/ or fleet/.
+ */
+/*
  * CA and signer state in state_dir, and the material of each credential.
  *
  * state_dir/ca/NAME/{cert.pem,key.pem,previous.pem}
@@ -17,17 +21,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
-#include <openssl/sha.h>
-
 #include <idp/b64.h>
+#include <idp/crypto.h>
 #include <idp/jwt.h>
 #include <idp/oauth.h>
 
-#include "log.h"
-#include "mint.h"
+#include "core/log.h"
+#include "sources/mint.h"
 
 #define STATE_MAX_FILE	(256 * 1024)
 
@@ -920,7 +920,7 @@ jwt_claims(struct jw *w, const char *iss, const struct cfg_cred *cr,
 
 /*
  * Fills out with 16 random bytes for a jti.  They come from a pool that is
- * refilled with one RAND_bytes() call per 64 tokens: each call costs about
+ * refilled with one idp_random() call per 64 tokens: each call costs about
  * as much as 4 % of a whole ES256 mint (DRBG locking, fork check, cipher
  * setup), whatever its length.  A jti is public once the token is, so the
  * pool holds nothing secret; it is per process, and rotatord mints from
@@ -933,13 +933,13 @@ jti_random(unsigned char out[16])
 	static size_t left;
 
 	if (left == 0) {
-		if (RAND_bytes(pool, sizeof(pool)) != 1)
+		if (idp_random(pool, sizeof(pool)) != 0)
 			return -EIO;
 		left = sizeof(pool);
 	}
 	left -= 16;
 	memcpy(out, pool + left, 16);
-	OPENSSL_cleanse(pool + left, 16);
+	idp_wipe(pool + left, 16);
 	return 0;
 }
 
@@ -1002,7 +1002,7 @@ out:
 	if (rc < 0)
 		mint_result_clear(ret);
 	if (tok != NULL) {
-		OPENSSL_cleanse(tok, toklen);
+		idp_wipe(tok, toklen);
 		free(tok);
 	}
 	if (buf != stack)
@@ -1113,7 +1113,8 @@ mint_oauth(const struct cfg_cred *cr, const struct idp_token *tok, int64_t now,
 	ret->not_before = now;
 	ret->not_after = na;
 	/* Logs name a token by a short fingerprint, never by its value. */
-	SHA256(tok->access_token->buf, tok->access_token->len, md);
+	if (idp_sha256(tok->access_token->buf, tok->access_token->len, md))
+		memset(md, 0, sizeof(md));
 	hexify(md, 8, fp);
 	snprintf(ret->id, sizeof(ret->id), "sha256 %s", fp);
 	return 0;
@@ -1121,15 +1122,15 @@ mint_oauth(const struct cfg_cred *cr, const struct idp_token *tok, int64_t now,
 
 /* Feeds a string and a separator into the digest. */
 static void
-spec_add(EVP_MD_CTX *md, const char *s)
+spec_add(struct idp_sha256 *md, const char *s)
 {
 	if (s != NULL)
-		EVP_DigestUpdate(md, s, strlen(s));
-	EVP_DigestUpdate(md, "\n", 1);
+		idp_sha256_update(md, s, strlen(s));
+	idp_sha256_update(md, "\n", 1);
 }
 
 static void
-spec_list(EVP_MD_CTX *md, char **v, size_t n)
+spec_list(struct idp_sha256 *md, char **v, size_t n)
 {
 	size_t i;
 
@@ -1141,14 +1142,13 @@ spec_list(EVP_MD_CTX *md, char **v, size_t n)
 void
 mint_spec(const struct cfg_cred *cr, const char *issuer_fp, char out[65])
 {
-	unsigned char d[EVP_MAX_MD_SIZE];
-	unsigned int dlen = 0;
+	unsigned char d[IDP_SHA256_LEN];
 	char num[128];
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	struct idp_sha256 *md = idp_sha256_new();
 
 	out[0] = '\0';
-	if (md == NULL || !EVP_DigestInit_ex(md, EVP_sha256(), NULL))
-		goto out;
+	if (md == NULL)
+		return;
 	snprintf(num, sizeof(num), "v1 %d %lld %d %d %zu %u %o %ld %ld",
 	    (int)cr->type, (long long)cr->lifetime, (int)cr->key_type,
 	    cr->usage, cr->bytes, cr->keep, (unsigned)cr->mode,
@@ -1164,8 +1164,7 @@ mint_spec(const struct cfg_cred *cr, const char *issuer_fp, char out[65])
 	spec_add(md, cr->scope);
 	spec_list(md, cr->resource, cr->n_resource);
 	spec_add(md, cr->subject_token_type);
-	EVP_DigestFinal_ex(md, d, &dlen);
-	hexify(d, dlen, out);
-out:
-	EVP_MD_CTX_free(md);
+	if (idp_sha256_final(md, d) == 0)
+		hexify(d, sizeof(d), out);
+	idp_sha256_free(md);
 }

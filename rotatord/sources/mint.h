@@ -13,10 +13,10 @@
 #include <idp/secret.h>
 #include <idp/x509.h>
 
-#include "config.h"
-#include "sink.h"
+#include "config/config.h"
+#include "material.h"
 
-#define MINT_MAX_FILES	SINK_MAX_FILES
+#define MINT_MAX_FILES	MATERIAL_MAX_FILES
 
 /* A local CA: current key and certificate, and what ca.pem says. */
 struct ca_state {
@@ -47,7 +47,7 @@ struct signer_state {
 
 /* What one rotation produces; mint_result_clear() wipes and frees it. */
 struct mint_result {
-	struct sink_file	 files[MINT_MAX_FILES];
+	struct material_file	 files[MINT_MAX_FILES];
 	size_t			 n_files;
 	struct idp_secret	*bufs[MINT_MAX_FILES];	/* owned contents */
 	int64_t			 issued_at;	/* ms */

@@ -11,15 +11,13 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
-
 #include <idp/http.h>
 #include <idp/oidc.h>
 
-#include "log.h"
-#include "secretref.h"
-#include "httploop.h"
-#include "upstream.h"
+#include "config/secretref.h"
+#include "core/httploop.h"
+#include "core/log.h"
+#include "sources/upstream.h"
 
 #define DISCOVERY_MAX_AGE	(3600 * 1000)	/* re-read discovery hourly */
 #define JWKS_MAX_KEYS		64

@@ -13,8 +13,8 @@
 #include <idp/jwt.h>
 #include <idp/oauth.h>
 
-#include "config.h"
-#include "loop.h"
+#include "config/config.h"
+#include "core/loop.h"
 
 struct upstream;
 

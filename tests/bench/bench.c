@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * bench: one timed loop of one of rotatord's hot paths, or of the bare
- * baseline it is compared with (DESIGN.md section 11).  run.py interleaves
+ * baseline it is compared with (README.md, Performance).  run.py interleaves
  * the runs and prints medians and ratios; this program only measures.
  *
  *   bench MODE SECONDS     prints "MODE OPS_PER_SECOND"
@@ -50,10 +50,10 @@
 #include <idp/jwt.h>
 #include <idp/x509.h>
 
-#include "config.h"
-#include "log.h"
-#include "mint.h"
-#include "sink.h"
+#include "config/config.h"
+#include "core/log.h"
+#include "sinks/sink.h"
+#include "sources/mint.h"
 
 #define SAN_DNS		"web.bench.example"
 #define SAN_IP		"127.0.0.1"
@@ -391,8 +391,8 @@ enum { F_CERT, F_CHAIN, F_FULL, F_KEY, F_BUNDLE, F_CA, N_FILES };
 
 struct pub {
 	struct sink	*sink;
-	struct sink_file f[N_FILES];
-	struct sink_meta meta;
+	struct material_file f[N_FILES];
+	struct material_meta meta;
 	char		*cert, *key, *bundle, *ca;
 	size_t		 cert_len, key_len, ca_len;
 	uint64_t	 counter;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * mhd_bare: the bare libmicrohttpd baseline of the credential GET row of
- * make bench (DESIGN.md section 11).  It serves one file's bytes from
+ * make bench (README.md, Performance).  It serves one file's bytes from
  * memory to every GET, in the threading mode rotatord's server.c uses:
  * MHD_USE_EPOLL with no MHD thread, MHD's epoll fd watched by a
  * single-threaded epoll loop of our own that calls MHD_run(), a timeout

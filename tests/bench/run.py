@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: Apache-2.0
-"""make bench: rotatord's hot paths beside bare baselines (DESIGN.md 11).
+"""make bench: rotatord's hot paths beside bare baselines (README.md, Performance).
 
 Each pair runs interleaved (ours, baseline, ours, baseline, ...) at least
 five times (the HTTP rows three times, 5 s each); the table shows medians
@@ -602,7 +602,7 @@ def _http_bench(args, d, procs, get, ngx, authz, authzd, cpu, notes):
 
 # ---- rotation to nginx serving the new certificate ------------------------
 #
-# DESIGN.md 11: "nginx reload time + under 50 ms".  Ours: a rotation asked
+# The target: "nginx reload time + under 50 ms".  Ours: a rotation asked
 # through the admin API (debounce 0s, so the configured wait is not
 # counted) until a TLS handshake with nginx shows the new leaf.  Baseline:
 # a second nginx whose bundle is swapped by hand (write + rename) and sent

@@ -6,7 +6,7 @@
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
  *       -Ilibidp/include -Irotatord tests/fuzz/fuzz-config.c \
- *       rotatord/config.c rotatord/log.c libidp/alg.c -linih -o fuzz-config
+ *       rotatord/config/config.c rotatord/core/log.c libidp/alg.c -linih -o fuzz-config
  *   ./fuzz-config -max_total_time=20 corpus/ tests/data/config/
  *
  * The parser looks up user and group names, and stats and opens a CA's
@@ -20,7 +20,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "config.h"
+#include "config/config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -28,9 +28,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "daemon.h"
-#include "log.h"
+#include "config/config.h"
+#include "core/log.h"
+#include "daemon/daemon.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -3,7 +3,7 @@
 keys that the parser accepts.
 
 What the parser accepts is asked of the real binary: every identifier-like
-string literal of rotatord/config.c is tried as a key in every section,
+string literal of rotatord/config/config.c is tried as a key in every section,
 and `rotatord --check-config` says which ones are unknown there."""
 import os
 import re
@@ -55,7 +55,7 @@ def man_keys():
 
 
 def sections_and_candidates():
-    src = open(os.path.join(ROOT, "rotatord", "config.c")).read()
+    src = open(os.path.join(ROOT, "rotatord", "config", "config.c")).read()
     table = re.search(r"sect_words\[\] = \{(.*?)\};", src, re.S).group(1)
     sects = re.findall(r'\{ "([a-z]+)",\s*SEC_[A-Z]+,\s*([01]) \}', table)
     cands = sorted(set(re.findall(r'"([a-z][a-z0-9_]*)"', src)))

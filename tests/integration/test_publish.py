@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """End to end through the real binary: certificates verify with openssl,
 JWTs verify with independent implementations, files have the layout and
-modes of DESIGN.md section 5, restarts reuse what is valid."""
+modes of README.md (Published files), restarts reuse what is valid."""
 import hashlib
 import json
 import os

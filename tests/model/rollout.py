@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: Apache-2.0
-"""An explicit-state model of the fleet rollout (rotatord/fleet.c), checked
+"""An explicit-state model of the fleet rollout (rotatord/fleet/fleet.c), checked
 exhaustively for small sizes.
 
 What is modelled is the protocol fleet.c implements, one fleet secret:

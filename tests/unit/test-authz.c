@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Tests for rotatord/authz.c: tables of {caller, request, expected answer}
+ * Tests for rotatord/api/authz.c: tables of {caller, request, expected answer}
  * against configs read with config_load_buf() from the text below, so the
  * rules are tested as a user writes them.  Covers deny by default, the
  * union over matching [client] sections, unix selectors (uid, primary and
@@ -21,8 +21,8 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "authz.h"
-#include "config.h"
+#include "api/authz.h"
+#include "config/config.h"
 
 static const char conf_text[] =
 	"[signer \"workload\"]\n"

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Strict base64url: RFC 4648 vectors, every rejection, round trips, and an
- * exhaustive check that each byte string has exactly one accepted encoding.
+ * Strict base64url and padded standard base64: RFC 4648 vectors, every
+ * rejection, round trips (against OpenSSL's codec for the standard one),
+ * and exhaustive checks that each byte string has one accepted encoding.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -235,6 +236,124 @@ test_canonical_exhaustive(void **state)
 	assert_int_equal(accepted3, 65536);
 }
 
+static const char std_alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/* Standard base64 with padding: RFC 4648 section 10 and the '+' '/' digits. */
+static void
+test_std_vectors(void **state)
+{
+	static const struct {
+		const char *plain, *enc;
+	} v[] = {
+		{ "", "" }, { "f", "Zg==" }, { "fo", "Zm8=" }, { "foo", "Zm9v" },
+		{ "foob", "Zm9vYg==" }, { "fooba", "Zm9vYmE=" },
+		{ "foobar", "Zm9vYmFy" }, { "\xfb\xff", "+/8=" },
+		{ "\xfb\xef\xff", "++//" },
+	};
+	unsigned char dec[32];
+	char out[32];
+	size_t i, n, len;
+
+	(void)state;
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		n = strlen(v[i].plain);
+		assert_int_equal(idp_b64_enc_len(n), strlen(v[i].enc));
+		assert_int_equal(idp_b64_encode(v[i].plain, n, out),
+		    strlen(v[i].enc));
+		assert_string_equal(out, v[i].enc);
+		assert_int_equal(idp_b64_decode(v[i].enc, strlen(v[i].enc),
+		    dec, sizeof(dec), &len), 0);
+		assert_int_equal(len, n);
+		assert_memory_equal(dec, v[i].plain, n);
+	}
+}
+
+static void
+test_std_reject(void **state)
+{
+	static const char *bad[] = {
+		"Zg", "Zg=", "Zg=A", "Z===", "====", "Zh==", "Zm9=", "Zm8",
+		"Zm-v", "Zm_v", "Zm9v\n", " Zm9", "Zg==Zg==", "Zm=v", "=Zm9",
+	};
+	unsigned char dec[32];
+	size_t i, len;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(idp_b64_decode(bad[i], strlen(bad[i]), dec,
+		    sizeof(dec), &len), -EBADMSG);
+	assert_int_equal(idp_b64_decode("Zm9vYmFy", 8, dec, 5, &len), -E2BIG);
+}
+
+/*
+ * Every padded last group: decoding succeeds exactly when re-encoding
+ * gives it back, and agrees with OpenSSL's decoder on what it accepts.
+ */
+static void
+test_std_canonical_exhaustive(void **state)
+{
+	char s[5], again[8];
+	unsigned char out[4], ref[4];
+	size_t len, i, j, k, accepted1 = 0, accepted2 = 0;
+
+	(void)state;
+	s[4] = '\0';
+	for (i = 0; i < 64; i++)
+		for (j = 0; j < 64; j++) {
+			s[0] = std_alphabet[i];
+			s[1] = std_alphabet[j];
+			s[2] = s[3] = '=';
+			if (idp_b64_decode(s, 4, out, sizeof(out), &len) == 0) {
+				assert_int_equal(len, 1);
+				idp_b64_encode(out, len, again);
+				assert_memory_equal(again, s, 4);
+				assert_int_equal(EVP_DecodeBlock(ref,
+				    (unsigned char *)s, 4), 3);
+				assert_int_equal(ref[0], out[0]);
+				accepted1++;
+			}
+			for (k = 0; k < 64; k++) {
+				s[2] = std_alphabet[k];
+				s[3] = '=';
+				if (idp_b64_decode(s, 4, out, sizeof(out),
+				    &len) != 0)
+					continue;
+				assert_int_equal(len, 2);
+				idp_b64_encode(out, len, again);
+				assert_memory_equal(again, s, 4);
+				accepted2++;
+			}
+		}
+	assert_int_equal(accepted1, 256);
+	assert_int_equal(accepted2, 65536);
+}
+
+/* Random lengths round trip, and match OpenSSL's encoder byte for byte. */
+static void
+test_std_round_trip(void **state)
+{
+	unsigned char in[300], dec[300], ref[512];
+	char out[512];
+	size_t n, len;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 2000; i++) {
+		n = (size_t)i % sizeof(in);
+		assert_int_equal(RAND_bytes(in, (int)n), 1);
+		assert_int_equal(idp_b64_encode(in, n, out),
+		    idp_b64_enc_len(n));
+		assert_int_equal(EVP_EncodeBlock(ref, in, (int)n),
+		    (int)idp_b64_enc_len(n));
+		assert_memory_equal(out, ref, idp_b64_enc_len(n));
+		assert_int_equal(idp_b64_decode(out, strlen(out), dec,
+		    sizeof(dec), &len), 0);
+		assert_int_equal(len, n);
+		assert_memory_equal(dec, in, n);
+	}
+}
+
 int
 main(void)
 {
@@ -244,6 +363,10 @@ main(void)
 		cmocka_unit_test(test_lengths),
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_canonical_exhaustive),
+		cmocka_unit_test(test_std_vectors),
+		cmocka_unit_test(test_std_reject),
+		cmocka_unit_test(test_std_canonical_exhaustive),
+		cmocka_unit_test(test_std_round_trip),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Tests for rotatord/config.c: the value parsers, a full valid config with
+ * Tests for rotatord/config/config.c: the value parsers, a full valid config with
  * every field checked, the inih traps (line length, indentation, comments,
  * section names), and one malformed config per file in
  * tests/data/config/bad-*.ini.
@@ -33,7 +33,7 @@
 #include <idp/jwk.h>
 #include <idp/x509.h>
 
-#include "config.h"
+#include "config/config.h"
 
 #define MIN_MS	(60 * 1000LL)
 #define HOUR_MS	(60 * MIN_MS)

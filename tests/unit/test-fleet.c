@@ -23,10 +23,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "etcd.h"
-#include "fleet.h"
-#include "fleetrec.h"
-#include "fleetstate.h"
+#include "fleet/etcd.h"
+#include "fleet/fleet.h"
+#include "fleet/fleetrec.h"
+#include "fleet/fleetstate.h"
 
 static const unsigned char key[32] = "0123456789abcdef0123456789abcde";
 static const unsigned char other[32] = "0123456789abcdef0123456789abcdX";

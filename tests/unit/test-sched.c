@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "sched.h"
+#include "core/sched.h"
 
 static void
 test_renew_point_fraction(void **state)

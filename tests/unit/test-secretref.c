@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Tests for rotatord/secretref.c: every source (file:, env:, cred:,
+ * Tests for rotatord/config/secretref.c: every source (file:, env:, cred:,
  * literal), the trailing newline, modes, links, missing and empty secrets,
  * the size limit, and that no reason ever carries the secret; env:
  * variables taken out of the environment and kept (secretref_take_env()).
@@ -24,8 +24,8 @@
 
 #include <idp/secret.h>
 
-#include "config.h"
-#include "secretref.h"
+#include "config/config.h"
+#include "config/secretref.h"
 
 #define VALUE	"S3cr3t-Value-Not-For-Logs"
 #define ENVVAR	"ROTATORD_TEST_SECRETREF"

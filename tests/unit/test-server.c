@@ -35,10 +35,10 @@
 
 #include <jansson.h>
 
-#include "api.h"
-#include "config.h"
-#include "log.h"
-#include "loop.h"
+#include "api/api.h"
+#include "config/config.h"
+#include "core/log.h"
+#include "core/loop.h"
 
 #define NOBODY		65534
 #define OTHER_UID	54321

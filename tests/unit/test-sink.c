@@ -30,8 +30,8 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
-#include "log.h"
-#include "sink.h"
+#include "core/log.h"
+#include "sinks/sink.h"
 
 #define GEN_RE	"^\\.\\.[0-9]{4}_[0-9]{2}_[0-9]{2}_" \
 		"[0-9]{2}_[0-9]{2}_[0-9]{2}\\.[0-9]{9}$"
@@ -62,7 +62,7 @@ xsnprintf(char *buf, size_t size, const char *fmt, ...)
 	assert_true(n >= 0 && (size_t)n < size);
 }
 
-static const struct sink_meta meta_x509 = {
+static const struct material_meta meta_x509 = {
 	.name = "nginx",
 	.type = "x509",
 	.issued_at = 1000,
@@ -76,7 +76,7 @@ struct set {
 	char		 cert[64];
 	char		 key[64];
 	char		 bundle[2048];
-	struct sink_file f[SINK_MAX_FILES];
+	struct material_file f[SINK_MAX_FILES];
 	size_t		 n;
 };
 
@@ -91,13 +91,13 @@ set_make(struct set *st, const char *tag)
 	for (i = 0; i + 1 < sizeof(st->bundle); i++)
 		st->bundle[i] = (char)('a' + (i + strlen(tag)) % 26);
 	memcpy(st->bundle, tag, strlen(tag));
-	st->f[0] = (struct sink_file){ "cert.pem", st->cert, strlen(st->cert),
+	st->f[0] = (struct material_file){ "cert.pem", st->cert, strlen(st->cert),
 	    0644 };
-	st->f[1] = (struct sink_file){ "key.pem", st->key, strlen(st->key),
+	st->f[1] = (struct material_file){ "key.pem", st->key, strlen(st->key),
 	    0600 };
-	st->f[2] = (struct sink_file){ "bundle.pem", st->bundle,
+	st->f[2] = (struct material_file){ "bundle.pem", st->bundle,
 	    sizeof(st->bundle) - 1, 0640 };
-	st->f[3] = (struct sink_file){ "chain.pem", "", 0, 0644 };
+	st->f[3] = (struct material_file){ "chain.pem", "", 0, 0644 };
 	st->n = 4;
 }
 
@@ -459,7 +459,7 @@ static void
 test_unchanged(void **state)
 {
 	struct fx *f = *state;
-	struct sink_file tmp_file;
+	struct material_file tmp_file;
 	struct sink *other;
 	char a[64], b[64];
 	struct set st;
@@ -516,7 +516,7 @@ static void
 test_spec(void **state)
 {
 	struct fx *f = *state;
-	struct sink_meta m = meta_x509;
+	struct material_meta m = meta_x509;
 	struct sink_current cur;
 	char longspec[66];
 	struct sink *other;
@@ -650,7 +650,7 @@ test_file_set_changes(void **state)
 	int fd;
 
 	set_make(&st, "s1");
-	st.f[4] = (struct sink_file){ "extra.pem", "X", 1, 0644 };
+	st.f[4] = (struct material_file){ "extra.pem", "X", 1, 0644 };
 	st.n = 5;
 	assert_int_equal(publish(f, &st, NULL), 1);
 	assert_true(link_of(f, CRED "/extra.pem", target, sizeof(target)) > 0);
@@ -665,7 +665,7 @@ test_file_set_changes(void **state)
 	    path_of(f, CRED "/foreign", p)), 0);
 
 	set_make(&st, "s2");
-	st.f[3] = (struct sink_file){ "new.pem", "N", 1, 0644 };
+	st.f[3] = (struct material_file){ "new.pem", "N", 1, 0644 };
 	assert_int_equal(publish(f, &st, NULL), 1);
 	assert_int_equal(lstat(path_of(f, CRED "/extra.pem", p), &sb), -1);
 	assert_int_equal(errno, ENOENT);
@@ -857,8 +857,8 @@ test_bad_arguments(void **state)
 	};
 	struct fx *f = *state;
 	char longname[SINK_NAME_MAX + 2];
-	struct sink_file many[SINK_MAX_FILES + 1];
-	struct sink_meta m = meta_x509;
+	struct material_file many[SINK_MAX_FILES + 1];
+	struct material_meta m = meta_x509;
 	struct set st;
 	size_t i, len;
 	char *buf;
@@ -919,7 +919,7 @@ test_bad_arguments(void **state)
 
 		assert_non_null(n);
 		xsnprintf(n, 16, "f%zu", i);
-		many[i] = (struct sink_file){ n, "x", 1, 0644 };
+		many[i] = (struct material_file){ n, "x", 1, 0644 };
 	}
 	assert_int_equal(sink_publish(f->s, "many", many, SINK_MAX_FILES + 1,
 	    &meta_x509, (uid_t)-1, (gid_t)-1, 0750, NULL), -EINVAL);
@@ -1047,7 +1047,7 @@ test_swap_failure(void **state)
 	int tmp;
 
 	set_make(&st, "w1");
-	st.f[st.n++] = (struct sink_file){ "extra.pem", "E", 1, 0644 };
+	st.f[st.n++] = (struct material_file){ "extra.pem", "E", 1, 0644 };
 	assert_int_equal(publish(f, &st, NULL), 1);
 	assert_true(link_of(f, CRED "/..data", a, sizeof(a)) > 0);
 	plant(f, "..data_tmp", 'd', NULL);
@@ -1287,7 +1287,7 @@ child_loop(struct fx *f, int ready)
 		set_make(&st, tag);
 		/* Names come and go, to exercise link removal and creation. */
 		if (i % 3 == 0)
-			st.f[st.n++] = (struct sink_file){ "extra.pem", "E", 1,
+			st.f[st.n++] = (struct material_file){ "extra.pem", "E", 1,
 			    0644 };
 		if (i % 5 == 0)
 			st.n = 3;

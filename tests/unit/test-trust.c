@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Tests for rotatord/trust.c with real keys and tokens: a [signer]-like
+ * Tests for rotatord/api/trust.c with real keys and tokens: a [signer]-like
  * issuer without audience and an [issuer]-like one with audience and
  * refetchable keys.  Each token is checked against a set holding both,
  * and against sets holding one (the path that verifies before reading
@@ -24,7 +24,7 @@
 #include <idp/jwk.h>
 #include <idp/jwt.h>
 
-#include "trust.h"
+#include "api/trust.h"
 
 #define SIG_ISS	"https://rotatord.test"
 #define UP_ISS	"https://idp.test"

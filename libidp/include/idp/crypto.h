@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Symmetric primitives for callers that should not touch OpenSSL
- * themselves: SHA-256, HMAC-SHA256 over several parts, HKDF-SHA256
- * (RFC 5869) and AES-256-GCM with a random 96-bit nonce.  Every function
- * returns 0 or a negative errno and writes its outputs only on success.
+ * themselves: SHA-256 (one-shot and incremental), HMAC-SHA256 over several
+ * parts, HKDF-SHA256 (RFC 5869), AES-256-GCM with a random 96-bit nonce,
+ * random bytes and wiping.  Every function that can fail returns 0 or a
+ * negative errno and writes its outputs only on success.
  */
 #ifndef IDP_CRYPTO_H
 #define IDP_CRYPTO_H
@@ -23,6 +24,25 @@ struct idp_buf {
 
 /* SHA-256 of n bytes at p into out.  Returns 0 or -EIO. */
 int idp_sha256(const void *p, size_t n, unsigned char out[IDP_SHA256_LEN]);
+
+/*
+ * Incremental SHA-256, one context reused for many messages: new, then
+ * update any number of times, then final (which writes the digest and
+ * starts the next message).  A context is used by one thread at a time.
+ * new returns NULL when out of memory; final returns 0 or -EIO (also when
+ * an update since the last final failed).
+ */
+struct idp_sha256;
+struct idp_sha256 *idp_sha256_new(void);
+void idp_sha256_free(struct idp_sha256 *h);
+void idp_sha256_update(struct idp_sha256 *h, const void *p, size_t n);
+int idp_sha256_final(struct idp_sha256 *h, unsigned char out[IDP_SHA256_LEN]);
+
+/* n bytes from the CSPRNG into p.  Returns 0 or -EIO. */
+int idp_random(void *p, size_t n);
+
+/* Wipes n bytes at p in a way the compiler cannot remove; p may be NULL. */
+void idp_wipe(void *p, size_t n);
 
 /*
  * HMAC-SHA256 under key (klen bytes) of the concatenation of parts[0..n).
