@@ -199,7 +199,8 @@ build-fuzz/fuzz-oidc: tests/fuzz/fuzz-oidc.c $(IDP_SRCS)
 	@mkdir -p $(dir $@)
 	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^ $(IDP_PKG_LIBS) -lpthread
 
-build-fuzz/fuzz-config: tests/fuzz/fuzz-config.c rotatord/config/config.c rotatord/config/nametab.c rotatord/core/log.c $(IDP_SRCS)
+CONFIG_SRCS	 = $(filter-out rotatord/config/secretref.c,$(wildcard rotatord/config/*.c))
+build-fuzz/fuzz-config: tests/fuzz/fuzz-config.c $(CONFIG_SRCS) rotatord/core/log.c $(IDP_SRCS)
 	@mkdir -p $(dir $@)
 	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^ $(LDLIBS_ALL) -lpthread
 

@@ -169,7 +169,8 @@ struct cfg_listen {
 	gid_t			 admin_group;	/* default (gid_t)-1: root only */
 	char			*tcp_host;	/* tcp = HOST:PORT, optional */
 	char			*tcp_port;
-	unsigned		 max_connections; /* default 64 */
+	int			 tcp_insecure;	/* boolean: tcp may be non-loopback */
+	unsigned		 max_connections; /* default 512 */
 	unsigned		 per_ip_limit;	/* default 8 (TCP) */
 	unsigned		 per_uid_limit;	/* default 256 (unix, not root) */
 	int64_t			 timeout;	/* ms, idle connection timeout, default 10s */

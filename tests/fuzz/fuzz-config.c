@@ -5,8 +5,9 @@
  * tests/data/config.
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
- *       -Ilibidp/include -Irotatord tests/fuzz/fuzz-config.c \
- *       rotatord/config/config.c rotatord/core/log.c libidp/alg.c -linih -o fuzz-config
+ *       -Ilibidp/include -iquote rotatord tests/fuzz/fuzz-config.c \
+ *       rotatord/config/[a-z]*.c rotatord/core/log.c libidp/[a-z]*.c -linih ... \
+ *       -o fuzz-config   (or: make fuzz)
  *   ./fuzz-config -max_total_time=20 corpus/ tests/data/config/
  *
  * The parser looks up user and group names, and stats and opens a CA's

@@ -3,7 +3,7 @@
 keys that the parser accepts.
 
 What the parser accepts is asked of the real binary: every identifier-like
-string literal of rotatord/config/config.c is tried as a key in every section,
+string literal of rotatord/config/*.c is tried as a key in every section,
 and `rotatord --check-config` says which ones are unknown there."""
 import os
 import re
@@ -55,7 +55,9 @@ def man_keys():
 
 
 def sections_and_candidates():
-    src = open(os.path.join(ROOT, "rotatord", "config", "config.c")).read()
+    d = os.path.join(ROOT, "rotatord", "config")
+    src = "".join(open(os.path.join(d, f)).read()
+                  for f in sorted(os.listdir(d)) if f.endswith(".c"))
     table = re.search(r"sect_words\[\] = \{(.*?)\};", src, re.S).group(1)
     sects = re.findall(r'\{ "([a-z]+)",\s*SEC_[A-Z]+,\s*([01]) \}', table)
     cands = sorted(set(re.findall(r'"([a-z][a-z0-9_]*)"', src)))
@@ -139,3 +141,78 @@ def test_man_rotatord_ini_opens_the_page(tmpdir_short):
                        text=True)
     assert p.returncode == 0, p.stderr
     assert "ack_timeout" in p.stdout and "verify_threads" in p.stdout
+
+
+# keytab.c's rows: SECT("key", K_TYPE, min, max, field, default).
+KEYTAB_SECT = {"ROT": "rotatord", "CA": "ca", "SIG": "signer",
+               "RLD": "reload", "ISS": "issuer", "LST": "listen",
+               "CLU": "cluster", "CLI": "client"}
+UNITS = {"ms": 1, "s": 1000, "m": 60000, "h": 3600000, "d": 86400000}
+
+
+def keytab_rows():
+    src = open(os.path.join(ROOT, "rotatord", "config", "keytab.c")).read()
+    env = {"SEC_S": 1000, "MIN_S": 60000, "HOUR_S": 3600000,
+           "DAY_S": 86400000, "IDP_KEY_EC_P256": 1}
+    for m in re.finditer(r'^\t(%s)\("([a-z_]+)", (K_[A-Z]+), ([^,]+), '
+                         r'([^,]+), \w+, ([^)]+)\),$'
+                         % "|".join(KEYTAB_SECT), src, re.M):
+        sect, key, kind = KEYTAB_SECT[m.group(1)], m.group(2), m.group(3)
+        lo, hi, dflt = (eval(m.group(i), {}, env) for i in (4, 5, 6))
+        yield sect, key, kind, lo, hi, dflt
+
+
+def ms(text):
+    """A duration of rotatord.ini(5) ("1h", "90s", "1ms") in ms."""
+    if text == "0":
+        return 0
+    m = re.fullmatch(r"(\d+)(ms|s|m|h|d)", text)
+    assert m, text
+    return int(m.group(1)) * UNITS[m.group(2)]
+
+
+def size(text):
+    m = re.fullmatch(r"(\d+)([kM]?)", text)
+    assert m, text
+    return int(m.group(1)) * {"": 1, "k": 1024, "M": 1 << 20}[m.group(2)]
+
+
+def test_man_page_ranges_and_defaults_match_the_key_table():
+    """Every row of keytab.c is documented with its own range and default:
+    the table is the one place a plain key is defined, the page follows."""
+    doc = man_keys()
+    rows = list(keytab_rows())
+    assert len(rows) >= 40, "keytab.c rows not recognised: %d" % len(rows)
+    for sect, key, kind, lo, hi, dflt in rows:
+        assert key in doc.get(sect, {}), "[%s] %s not documented" % (
+            sect, key)
+        flat = " ".join(doc[sect][key].split())
+        where = "[%s] %s: %s" % (sect, key, flat[:80])
+        dm = re.search(r"default \.BR (\S+) \.", flat)
+        if kind == "K_UINT":
+            assert re.match(r"integer, %d to %d;" % (lo, hi), flat), where
+            assert dm and int(dm.group(1)) == dflt, where
+        elif kind == "K_SIZE":
+            m = re.match(r"\.IR size , (\S+) to (\S+);", flat)
+            assert m and (size(m.group(1)), size(m.group(2))) == (lo, hi), \
+                where
+            assert dm and size(dm.group(1)) == dflt, where
+        elif kind == "K_DUR":
+            if hi > 0:
+                m = re.match(r"\.IR duration , (\S+) to (\S+);", flat)
+                assert m and (ms(m.group(1)), ms(m.group(2))) == (lo, hi), \
+                    where
+            elif lo == 0:
+                assert flat.startswith(".IR duration , 0 or more;"), where
+            else:
+                m = re.match(r"\.IR duration , at least (\S+);", flat)
+                assert m, where
+                # "at least retry_min": a rule between keys, in build.c.
+                assert m.group(1) in doc[sect] or ms(m.group(1)) == lo, \
+                    where
+            assert dm and ms(dm.group(1)) == dflt, where
+        elif kind == "K_BOOL":
+            assert flat.startswith(".IR bool "), where
+            if dm:
+                assert dm.group(1) in ("no", "yes"), where
+                assert (dm.group(1) == "yes") == bool(dflt), where
