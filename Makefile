@@ -47,10 +47,10 @@ endif
 
 B		?= build
 
-IDP_SRCS	 = libidp/err.c libidp/alg.c libidp/curl_dl.c libidp/b64.c libidp/secret.c libidp/crypto.c libidp/jwk.c \
+IDP_SRCS	 = libidp/err.c libidp/alg.c libidp/curl_dl.c libidp/b64.c libidp/jsonw.c libidp/secret.c libidp/crypto.c libidp/jwk.c \
 		   libidp/jwt.c libidp/x509.c libidp/http.c libidp/oidc.c \
 		   libidp/oauth.c
-IDP_HDRS	 = libidp/include/idp/idp.h libidp/include/idp/b64.h libidp/include/idp/crypto.h \
+IDP_HDRS	 = libidp/include/idp/idp.h libidp/include/idp/b64.h libidp/include/idp/jsonw.h libidp/include/idp/crypto.h \
 		   libidp/include/idp/secret.h libidp/include/idp/jwk.h \
 		   libidp/include/idp/jwt.h libidp/include/idp/x509.h \
 		   libidp/include/idp/http.h libidp/include/idp/oidc.h \
@@ -59,7 +59,7 @@ IDP_HDRS	 = libidp/include/idp/idp.h libidp/include/idp/b64.h libidp/include/idp
 # line here (make check-includes says which folder may include what).
 ROT_SRCS	 = $(filter-out rotatord/rotatorctl/%,$(sort $(wildcard rotatord/*/*.c)))
 MAIN_SRCS	 = rotatord/main.c
-UNIT_TESTS	 = b64 crypto jwk jwt x509 wycheproof config sink sched http oidc oauth secretref authz trust fleet \
+UNIT_TESTS	 = b64 crypto jsonw jwk jwt x509 wycheproof config sink sched http oidc oauth secretref authz trust fleet \
 		   server
 BENCH_SRCS	 = tests/bench/bench.c
 

@@ -410,13 +410,15 @@ get_argv(struct parser *ps, const struct sect *s, const struct kv *kv,
 }
 
 /*
- * A user (name or number) into *ret.  Returns 0, -ENOENT for an unknown
- * name, -EINVAL for a bad number, or another -errno from the lookup.
+ * A user, or with group a group, by name or number into *ret.  Returns 0,
+ * -ENOENT for an unknown name, -EINVAL for a bad number, or another -errno
+ * from the lookup.
  */
-int
-lookup_user(const char *s, uid_t *ret)
+static int
+lookup_id(const char *s, int group, id_t *ret)
 {
-	struct passwd pw, *res = NULL;
+	struct passwd pw, *pres = NULL;
+	struct group gr, *gres = NULL;
 	char *buf = NULL, *nbuf;
 	size_t size = 4096;
 	unsigned long long v = 0;
@@ -426,9 +428,9 @@ lookup_user(const char *s, uid_t *ret)
 	if (*s >= '0' && *s <= '9') {
 		for (p = s; *p >= '0' && *p <= '9' && v <= UINT32_MAX; p++)
 			v = v * 10 + (unsigned long long)(*p - '0');
-		if (*p != '\0' || v >= (uid_t)-1)
+		if (*p != '\0' || v >= (id_t)-1)
 			return -EINVAL;
-		*ret = (uid_t)v;
+		*ret = (id_t)v;
 		return 0;
 	}
 	for (;;) {
@@ -438,7 +440,8 @@ lookup_user(const char *s, uid_t *ret)
 			return -ENOMEM;
 		}
 		buf = nbuf;
-		r = getpwnam_r(s, &pw, buf, size, &res);
+		r = group ? getgrnam_r(s, &gr, buf, size, &gres) :
+		    getpwnam_r(s, &pw, buf, size, &pres);
 		if (r != ERANGE || size >= (1 << 20))
 			break;
 		size *= 2;
@@ -446,50 +449,32 @@ lookup_user(const char *s, uid_t *ret)
 	free(buf);
 	if (r != 0)
 		return -r;
-	if (res == NULL)
+	if (group ? gres == NULL : pres == NULL)
 		return -ENOENT;
-	*ret = pw.pw_uid;
+	*ret = group ? gr.gr_gid : pw.pw_uid;
 	return 0;
 }
 
-/* A group (name or number) into *ret; as lookup_user(). */
+int
+lookup_user(const char *s, uid_t *ret)
+{
+	id_t v;
+	int r;
+
+	if ((r = lookup_id(s, 0, &v)) == 0)
+		*ret = (uid_t)v;
+	return r;
+}
+
 int
 lookup_group(const char *s, gid_t *ret)
 {
-	struct group gr, *res = NULL;
-	char *buf = NULL, *nbuf;
-	size_t size = 4096;
-	unsigned long long v = 0;
-	const char *p;
+	id_t v;
 	int r;
 
-	if (*s >= '0' && *s <= '9') {
-		for (p = s; *p >= '0' && *p <= '9' && v <= UINT32_MAX; p++)
-			v = v * 10 + (unsigned long long)(*p - '0');
-		if (*p != '\0' || v >= (gid_t)-1)
-			return -EINVAL;
+	if ((r = lookup_id(s, 1, &v)) == 0)
 		*ret = (gid_t)v;
-		return 0;
-	}
-	for (;;) {
-		nbuf = realloc(buf, size);
-		if (nbuf == NULL) {
-			free(buf);
-			return -ENOMEM;
-		}
-		buf = nbuf;
-		r = getgrnam_r(s, &gr, buf, size, &res);
-		if (r != ERANGE || size >= (1 << 20))
-			break;
-		size *= 2;
-	}
-	free(buf);
-	if (r != 0)
-		return -r;
-	if (res == NULL)
-		return -ENOENT;
-	*ret = gr.gr_gid;
-	return 0;
+	return r;
 }
 
 /*

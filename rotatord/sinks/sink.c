@@ -73,6 +73,7 @@
 
 #include <jansson.h>
 #include <idp/crypto.h>
+#include <idp/jsonw.h>
 
 #include "core/log.h"
 #include "sinks/sink.h"
@@ -869,64 +870,6 @@ meta_files(json_t *m)
 	return files;
 }
 
-/* A bounded output buffer; overflow is sticky and reported at the end. */
-struct obuf {
-	char	*p;
-	size_t	 len;
-	size_t	 cap;
-	int	 over;
-};
-
-static void
-ob_put(struct obuf *o, const char *s, size_t n)
-{
-	if (o->over || n > o->cap - o->len) {
-		o->over = 1;
-		return;
-	}
-	memcpy(o->p + o->len, s, n);
-	o->len += n;
-}
-
-static void
-ob_str(struct obuf *o, const char *s)
-{
-	ob_put(o, s, strlen(s));
-}
-
-/* Appends s as a JSON string; check_args() allowed only printable ASCII. */
-static void
-ob_jstr(struct obuf *o, const char *s)
-{
-	const char *run;
-
-	ob_put(o, "\"", 1);
-	for (run = s; *s != '\0'; s++) {
-		if (*s != '"' && *s != '\\')
-			continue;
-		ob_put(o, run, (size_t)(s - run));
-		ob_put(o, "\\", 1);
-		run = s;
-	}
-	ob_put(o, run, (size_t)(s - run));
-	ob_put(o, "\"", 1);
-}
-
-static void
-ob_int(struct obuf *o, int64_t v)
-{
-	char tmp[24], *q = tmp + sizeof(tmp);
-	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-
-	do {
-		*--q = (char)('0' + u % 10);
-		u /= 10;
-	} while (u != 0);
-	if (v < 0)
-		*--q = '-';
-	ob_put(o, q, (size_t)(tmp + sizeof(tmp) - q));
-}
-
 /*
  * Serializes meta.json for a new generation into s->buf and returns its
  * length, or -E2BIG.  It holds names, times, sizes and the hashes of
@@ -938,46 +881,47 @@ static ssize_t
 meta_build(struct sink *s, const struct material_meta *meta, uint64_t generation,
     const struct material_file *files, size_t n_files, char hex[][HEX_LEN + 1])
 {
-	struct obuf o = { s->buf, 0, META_MAX, 0 };
+	struct idp_jw o;
 	char expires[32] = "";
 	time_t t = (time_t)meta->not_after;
 	struct tm tm;
 	size_t i;
 
+	idp_jw_fixed(&o, s->buf, META_MAX);
 	if (gmtime_r(&t, &tm) != NULL)
 		strftime(expires, sizeof(expires), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	ob_str(&o, "{\n  \"name\": ");
-	ob_jstr(&o, meta->name);
-	ob_str(&o, ",\n  \"type\": ");
-	ob_jstr(&o, meta->type);
-	ob_str(&o, ",\n  \"generation\": ");
-	ob_int(&o, (int64_t)generation);
-	ob_str(&o, ",\n  \"issued_at\": ");
-	ob_int(&o, meta->issued_at);
-	ob_str(&o, ",\n  \"not_before\": ");
-	ob_int(&o, meta->not_before);
-	ob_str(&o, ",\n  \"not_after\": ");
-	ob_int(&o, meta->not_after);
-	ob_str(&o, ",\n  \"renew_at\": ");
-	ob_int(&o, meta->renew_at);
-	ob_str(&o, ",\n  \"expires\": ");
-	ob_jstr(&o, expires);
-	ob_str(&o, ",\n  \"files\": {");
+	idp_jw_lit(&o, "{\n  \"name\": ");
+	idp_jw_str(&o, meta->name);
+	idp_jw_lit(&o, ",\n  \"type\": ");
+	idp_jw_str(&o, meta->type);
+	idp_jw_lit(&o, ",\n  \"generation\": ");
+	idp_jw_int(&o, (int64_t)generation);
+	idp_jw_lit(&o, ",\n  \"issued_at\": ");
+	idp_jw_int(&o, meta->issued_at);
+	idp_jw_lit(&o, ",\n  \"not_before\": ");
+	idp_jw_int(&o, meta->not_before);
+	idp_jw_lit(&o, ",\n  \"not_after\": ");
+	idp_jw_int(&o, meta->not_after);
+	idp_jw_lit(&o, ",\n  \"renew_at\": ");
+	idp_jw_int(&o, meta->renew_at);
+	idp_jw_lit(&o, ",\n  \"expires\": ");
+	idp_jw_str(&o, expires);
+	idp_jw_lit(&o, ",\n  \"files\": {");
 	for (i = 0; i < n_files; i++) {
-		ob_str(&o, i == 0 ? "\n    " : ",\n    ");
-		ob_jstr(&o, files[i].name);
-		ob_str(&o, ": {");
+		idp_jw_lit(&o, i == 0 ? "\n    " : ",\n    ");
+		idp_jw_str(&o, files[i].name);
+		idp_jw_lit(&o, ": {");
 		if (file_public(files[i].name, files[i].mode)) {
-			ob_str(&o, "\"sha256\": \"");
-			ob_put(&o, hex[i], HEX_LEN);
-			ob_str(&o, "\", ");
+			idp_jw_lit(&o, "\"sha256\": \"");
+			idp_jw_raw(&o, hex[i], HEX_LEN);
+			idp_jw_lit(&o, "\", ");
 		}
-		ob_str(&o, "\"size\": ");
-		ob_int(&o, (int64_t)files[i].len);
-		ob_str(&o, "}");
+		idp_jw_lit(&o, "\"size\": ");
+		idp_jw_int(&o, (int64_t)files[i].len);
+		idp_jw_lit(&o, "}");
 	}
-	ob_str(&o, "\n  }\n}\n");
-	return o.over ? -E2BIG : (ssize_t)o.len;
+	idp_jw_lit(&o, "\n  }\n}\n");
+	return o.bad ? -E2BIG : (ssize_t)o.len;
 }
 
 /*
@@ -1311,60 +1255,61 @@ file_public(const char *name, mode_t mode)
 }
 
 static void
-ob_mode(struct obuf *o, mode_t m)
+ob_mode(struct idp_jw *o, mode_t m)
 {
 	char tmp[8];
 
 	snprintf(tmp, sizeof(tmp), "\"%04o\"", (unsigned)(m & 07777));
-	ob_str(o, tmp);
+	idp_jw_lit(o, tmp);
 }
 
 ssize_t
 sink_record_format(const struct sink_record *r, char *buf, size_t cap)
 {
-	struct obuf o = { buf, 0, cap, 0 };
+	struct idp_jw o;
 	size_t i;
 
-	ob_str(&o, "{\n  \"version\": 1,\n  \"dir\": ");
-	ob_jstr(&o, r->dir);
-	ob_str(&o, ",\n  \"name\": ");
-	ob_jstr(&o, r->name);
-	ob_str(&o, ",\n  \"type\": ");
-	ob_jstr(&o, r->type);
-	ob_str(&o, ",\n  \"spec\": ");
-	ob_jstr(&o, r->spec);
-	ob_str(&o, ",\n  \"generation\": ");
-	ob_int(&o, (int64_t)r->generation);
-	ob_str(&o, ",\n  \"gen_dir\": ");
-	ob_jstr(&o, r->gen_dir);
-	ob_str(&o, ",\n  \"issued_at\": ");
-	ob_int(&o, r->issued_at);
-	ob_str(&o, ",\n  \"not_before\": ");
-	ob_int(&o, r->not_before);
-	ob_str(&o, ",\n  \"not_after\": ");
-	ob_int(&o, r->not_after);
-	ob_str(&o, ",\n  \"renew_at\": ");
-	ob_int(&o, r->renew_at);
-	ob_str(&o, ",\n  \"uid\": ");
-	ob_int(&o, (int64_t)r->uid);
-	ob_str(&o, ",\n  \"gid\": ");
-	ob_int(&o, (int64_t)r->gid);
-	ob_str(&o, ",\n  \"dir_mode\": ");
+	idp_jw_fixed(&o, buf, cap);
+	idp_jw_lit(&o, "{\n  \"version\": 1,\n  \"dir\": ");
+	idp_jw_str(&o, r->dir);
+	idp_jw_lit(&o, ",\n  \"name\": ");
+	idp_jw_str(&o, r->name);
+	idp_jw_lit(&o, ",\n  \"type\": ");
+	idp_jw_str(&o, r->type);
+	idp_jw_lit(&o, ",\n  \"spec\": ");
+	idp_jw_str(&o, r->spec);
+	idp_jw_lit(&o, ",\n  \"generation\": ");
+	idp_jw_int(&o, (int64_t)r->generation);
+	idp_jw_lit(&o, ",\n  \"gen_dir\": ");
+	idp_jw_str(&o, r->gen_dir);
+	idp_jw_lit(&o, ",\n  \"issued_at\": ");
+	idp_jw_int(&o, r->issued_at);
+	idp_jw_lit(&o, ",\n  \"not_before\": ");
+	idp_jw_int(&o, r->not_before);
+	idp_jw_lit(&o, ",\n  \"not_after\": ");
+	idp_jw_int(&o, r->not_after);
+	idp_jw_lit(&o, ",\n  \"renew_at\": ");
+	idp_jw_int(&o, r->renew_at);
+	idp_jw_lit(&o, ",\n  \"uid\": ");
+	idp_jw_int(&o, (int64_t)r->uid);
+	idp_jw_lit(&o, ",\n  \"gid\": ");
+	idp_jw_int(&o, (int64_t)r->gid);
+	idp_jw_lit(&o, ",\n  \"dir_mode\": ");
 	ob_mode(&o, r->dir_mode);
-	ob_str(&o, ",\n  \"files\": {");
+	idp_jw_lit(&o, ",\n  \"files\": {");
 	for (i = 0; i < r->n_files; i++) {
-		ob_str(&o, i == 0 ? "\n    " : ",\n    ");
-		ob_jstr(&o, r->files[i].name);
-		ob_str(&o, ": {\"sha256\": \"");
-		ob_put(&o, r->files[i].sha256, HEX_LEN);
-		ob_str(&o, "\", \"size\": ");
-		ob_int(&o, (int64_t)r->files[i].size);
-		ob_str(&o, ", \"mode\": ");
+		idp_jw_lit(&o, i == 0 ? "\n    " : ",\n    ");
+		idp_jw_str(&o, r->files[i].name);
+		idp_jw_lit(&o, ": {\"sha256\": \"");
+		idp_jw_raw(&o, r->files[i].sha256, HEX_LEN);
+		idp_jw_lit(&o, "\", \"size\": ");
+		idp_jw_int(&o, (int64_t)r->files[i].size);
+		idp_jw_lit(&o, ", \"mode\": ");
 		ob_mode(&o, r->files[i].mode);
-		ob_str(&o, "}");
+		idp_jw_lit(&o, "}");
 	}
-	ob_str(&o, "\n  }\n}\n");
-	return o.over ? -E2BIG : (ssize_t)o.len;
+	idp_jw_lit(&o, "\n  }\n}\n");
+	return o.bad ? -E2BIG : (ssize_t)o.len;
 }
 
 static int

@@ -23,6 +23,7 @@
 
 #include <idp/b64.h>
 #include <idp/crypto.h>
+#include <idp/jsonw.h>
 #include <idp/jwt.h>
 #include <idp/oauth.h>
 
@@ -704,158 +705,45 @@ out:
 }
 
 /*
- * A JSON writer for the claims of a token, into a buffer sized for the
- * worst case by the caller.  It writes what jansson's json_dumps() writes
- * for the same object (same escapes, same separators and indentation), so
- * tokens and token.json stay byte-for-byte what they were; it exists
- * because two json_dumps() calls cost more than a fifth of a mint.
+ * The claims of a token are written with libidp's JSON writer, into a
+ * buffer sized for the worst case: it writes what jansson's json_dumps()
+ * writes for the same object (same escapes, same separators and
+ * indentation), so tokens and token.json stay byte-for-byte what they
+ * were; two json_dumps() calls cost more than a fifth of a mint.
  */
-struct jw {
-	char	*p;
-	size_t	 len;
-	size_t	 cap;
-	int	 bad;		/* overflow or invalid UTF-8 */
-};
-
-static void
-jw_put(struct jw *w, const char *s, size_t n)
-{
-	if (w->bad || n > w->cap - w->len) {
-		w->bad = 1;
-		return;
-	}
-	memcpy(w->p + w->len, s, n);
-	w->len += n;
-}
-
-/*
- * Returns the length of the valid UTF-8 sequence at s (1 to 4), or 0: the
- * rules of jansson's json_string(), which refuses the value otherwise
- * (overlong forms, surrogates, beyond U+10FFFF).
- */
-static size_t
-utf8_seq(const unsigned char *s)
-{
-	uint32_t v;
-	size_t n, i;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] < 0xc2)
-		return 0;
-	if (s[0] < 0xe0) {
-		n = 2;
-		v = s[0] & 0x1f;
-	} else if (s[0] < 0xf0) {
-		n = 3;
-		v = s[0] & 0x0f;
-	} else if (s[0] < 0xf5) {
-		n = 4;
-		v = s[0] & 0x07;
-	} else
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		v = v << 6 | (s[i] & 0x3f);
-	}
-	if ((n == 3 && v < 0x800) || (n == 4 && v < 0x10000) ||
-	    v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-		return 0;
-	return n;
-}
-
-/* Appends s as a JSON string, escaped as json_dumps() does by default. */
-static void
-jw_str(struct jw *w, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	const unsigned char *p = (const unsigned char *)s, *run;
-	char esc[6];
-	size_t n;
-
-	jw_put(w, "\"", 1);
-	for (run = p; *p != '\0'; ) {
-		if (*p >= 0x20 && *p != '"' && *p != '\\') {
-			if ((n = utf8_seq(p)) == 0) {
-				w->bad = 1;
-				return;
-			}
-			p += n;
-			continue;
-		}
-		jw_put(w, (const char *)run, (size_t)(p - run));
-		esc[0] = '\\';
-		n = 2;
-		switch (*p) {
-		case '"':	esc[1] = '"'; break;
-		case '\\':	esc[1] = '\\'; break;
-		case '\b':	esc[1] = 'b'; break;
-		case '\f':	esc[1] = 'f'; break;
-		case '\n':	esc[1] = 'n'; break;
-		case '\r':	esc[1] = 'r'; break;
-		case '\t':	esc[1] = 't'; break;
-		default:
-			memcpy(esc + 1, "u00", 3);
-			esc[4] = hex[*p >> 4];
-			esc[5] = hex[*p & 0xf];
-			n = 6;
-			break;
-		}
-		jw_put(w, esc, n);
-		run = ++p;
-	}
-	jw_put(w, (const char *)run, (size_t)(p - run));
-	jw_put(w, "\"", 1);
-}
-
-static void
-jw_int(struct jw *w, int64_t v)
-{
-	char tmp[24], *q = tmp + sizeof(tmp);
-	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-
-	do {
-		*--q = (char)('0' + u % 10);
-		u /= 10;
-	} while (u != 0);
-	if (v < 0)
-		*--q = '-';
-	jw_put(w, q, (size_t)(tmp + sizeof(tmp) - q));
-}
 
 /* "key":, or with pretty set ",\n  " before all but the first and ": ". */
 static void
-jw_key(struct jw *w, const char *key, int pretty, int first)
+jw_key(struct idp_jw *w, const char *key, int pretty, int first)
 {
 	if (pretty)
-		jw_put(w, first ? "\n  " : ",\n  ", first ? 3 : 4);
+		idp_jw_raw(w, first ? "\n  " : ",\n  ", first ? 3 : 4);
 	else if (!first)
-		jw_put(w, ",", 1);
-	jw_str(w, key);
-	jw_put(w, pretty ? ": " : ":", pretty ? 2 : 1);
+		idp_jw_raw(w, ",", 1);
+	idp_jw_str(w, key);
+	idp_jw_raw(w, pretty ? ": " : ":", pretty ? 2 : 1);
 }
 
 static void
-jw_aud(struct jw *w, const struct cfg_cred *cr, int pretty)
+jw_aud(struct idp_jw *w, const struct cfg_cred *cr, int pretty)
 {
 	size_t i;
 
 	if (cr->n_audience == 1) {
-		jw_str(w, cr->audience[0]);
+		idp_jw_str(w, cr->audience[0]);
 		return;
 	}
-	jw_put(w, "[", 1);
+	idp_jw_raw(w, "[", 1);
 	for (i = 0; i < cr->n_audience; i++) {
 		if (pretty)
-			jw_put(w, i == 0 ? "\n    " : ",\n    ", i == 0 ? 5 : 6);
+			idp_jw_raw(w, i == 0 ? "\n    " : ",\n    ", i == 0 ? 5 : 6);
 		else if (i > 0)
-			jw_put(w, ",", 1);
-		jw_str(w, cr->audience[i]);
+			idp_jw_raw(w, ",", 1);
+		idp_jw_str(w, cr->audience[i]);
 	}
 	if (pretty && cr->n_audience > 0)
-		jw_put(w, "\n  ", 3);
-	jw_put(w, "]", 1);
+		idp_jw_raw(w, "\n  ", 3);
+	idp_jw_raw(w, "]", 1);
 }
 
 /*
@@ -866,56 +754,56 @@ jw_aud(struct jw *w, const struct cfg_cred *cr, int pretty)
  * of the object mint_jwt() used to build with jansson.
  */
 static void
-jwt_claims(struct jw *w, const char *iss, const struct cfg_cred *cr,
+jwt_claims(struct idp_jw *w, const char *iss, const struct cfg_cred *cr,
     int64_t iat, int64_t exp, const char *jti, int pretty)
 {
 	if (pretty) {
-		jw_put(w, "{", 1);
+		idp_jw_raw(w, "{", 1);
 		if (cr->n_audience > 0) {
 			jw_key(w, "aud", 1, 1);
 			jw_aud(w, cr, 1);
 		}
 		jw_key(w, "exp", 1, cr->n_audience == 0);
-		jw_int(w, exp);
+		idp_jw_int(w, exp);
 		jw_key(w, "iat", 1, 0);
-		jw_int(w, iat);
+		idp_jw_int(w, iat);
 		jw_key(w, "iss", 1, 0);
-		jw_str(w, iss);
+		idp_jw_str(w, iss);
 		jw_key(w, "jti", 1, 0);
-		jw_str(w, jti);
+		idp_jw_str(w, jti);
 		jw_key(w, "nbf", 1, 0);
-		jw_int(w, iat);
+		idp_jw_int(w, iat);
 		if (cr->scope != NULL) {
 			jw_key(w, "scope", 1, 0);
-			jw_str(w, cr->scope);
+			idp_jw_str(w, cr->scope);
 		}
 		jw_key(w, "sub", 1, 0);
-		jw_str(w, cr->subject);
-		jw_put(w, "\n}", 2);
+		idp_jw_str(w, cr->subject);
+		idp_jw_raw(w, "\n}", 2);
 		return;
 	}
-	jw_put(w, "{", 1);
+	idp_jw_raw(w, "{", 1);
 	jw_key(w, "iss", 0, 1);
-	jw_str(w, iss);
+	idp_jw_str(w, iss);
 	jw_key(w, "sub", 0, 0);
-	jw_str(w, cr->subject);
+	idp_jw_str(w, cr->subject);
 	jw_key(w, "iat", 0, 0);
-	jw_int(w, iat);
+	idp_jw_int(w, iat);
 	jw_key(w, "nbf", 0, 0);
-	jw_int(w, iat);
+	idp_jw_int(w, iat);
 	jw_key(w, "exp", 0, 0);
-	jw_int(w, exp);
+	idp_jw_int(w, exp);
 	jw_key(w, "jti", 0, 0);
-	jw_str(w, jti);
+	idp_jw_str(w, jti);
 	if (cr->n_audience > 0) {
 		jw_key(w, "aud", 0, 0);
 		jw_aud(w, cr, 0);
 	}
 	if (cr->scope != NULL) {
 		jw_key(w, "scope", 0, 0);
-		jw_str(w, cr->scope);
+		idp_jw_str(w, cr->scope);
 	}
-	jw_put(w, "}", 1);
+	idp_jw_raw(w, "}", 1);
 }
 
 /*
@@ -951,7 +839,7 @@ mint_jwt(const struct config *c, const struct cfg_cred *cr,
 	unsigned char rnd[16];
 	char jti[32], *tok = NULL, stack[2048], *buf = stack;
 	const char *iss = sg->cfg->issuer;
-	struct jw compact, pretty;
+	struct idp_jw compact, pretty;
 	int64_t iat = (now - c->backdate) / 1000, exp = (now + cr->lifetime) / 1000;
 	size_t toklen, i, need;
 	int rc;
@@ -975,8 +863,8 @@ mint_jwt(const struct config *c, const struct cfg_cred *cr,
 	need = 2 * (6 * need + 256);
 	if (need > sizeof(stack) && (buf = malloc(need)) == NULL)
 		return idp_err_set(err, -ENOMEM, "out of memory");
-	compact = (struct jw){ buf, 0, need / 2, 0 };
-	pretty = (struct jw){ buf + need / 2, 0, need / 2, 0 };
+	idp_jw_fixed(&compact, buf, need / 2);
+	idp_jw_fixed(&pretty, buf + need / 2, need / 2);
 	jwt_claims(&compact, iss, cr, iat, exp, jti, 0);
 	jwt_claims(&pretty, iss, cr, iat, exp, jti, 1);
 	if (compact.bad || pretty.bad) {
