@@ -16,7 +16,7 @@ typedef void (*loop_cb)(struct loop *l, int fd, uint32_t events, void *arg);
 /* Creates a loop.  Returns 0 or -errno; free with loop_free(). */
 int loop_new(struct loop **ret);
 
-/* Frees l (registered fds are not closed); accepts NULL. */
+/* Frees l (registered fds are not closed; timers are deleted before). */
 void loop_free(struct loop *l);
 
 /* Watches fd for events (EPOLLIN...).  Returns 0 or -errno. */
@@ -43,8 +43,29 @@ int64_t loop_now_mono(void);
 int64_t loop_now_wall(void);
 
 /*
- * Creates a CLOCK_BOOTTIME timerfd (non-blocking, close-on-exec).  Returns
- * the fd or -errno.
+ * Timers owned by the loop: any number of them on one CLOCK_BOOTTIME
+ * timerfd, kept in a heap by deadline (boottime ms, loop_now_mono()).
+ * A timer fires once per arming; its callback runs on the loop and
+ * returns the next deadline (0: as the callback left it, i.e. disarmed
+ * unless it called loop_timer_set() on itself).  A callback may set or
+ * delete any timer, itself included.
+ */
+struct loop_timer;
+typedef int64_t (*loop_timer_cb)(struct loop *l, void *arg);
+
+/* A new disarmed timer, or NULL when out of memory. */
+struct loop_timer *loop_timer_add(struct loop *l, loop_timer_cb cb,
+    void *arg);
+/* Arms t at boottime ms at (a past time fires at once); at <= 0 disarms. */
+void loop_timer_set(struct loop_timer *t, int64_t at);
+/* Its deadline, or 0 when disarmed. */
+int64_t loop_timer_when(const struct loop_timer *t);
+/* Disarms and frees t; accepts NULL. */
+void loop_timer_del(struct loop_timer *t);
+
+/*
+ * A bare CLOCK_BOOTTIME timerfd (non-blocking, close-on-exec), for code
+ * that must hand a timer fd to someone else.  Returns the fd or -errno.
  */
 int loop_timer_new(void);
 /* Arms timer fd to fire once at absolute boottime ms `at` (<= 0 disarms). */
