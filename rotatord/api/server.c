@@ -55,9 +55,9 @@
 #include <idp/b64.h>
 #include <idp/crypto.h>
 
-#include "api/api.h"
 #include "api/authz.h"
 #include "api/mhd_dl.h"
+#include "api/server_int.h"
 #include "api/trust.h"
 #include "config/config.h"
 #include "core/log.h"
@@ -68,31 +68,20 @@
 #define TC_SETS			1024		/* verified-token cache: 4096 */
 #define TC_WAYS			4		/* entries, 4-way set-associative */
 #define TC_NEGATIVE_MS		1000		/* failures are remembered 1 s */
-#define VJ_BUCKETS		64		/* verifications in flight, by key */
 #define KEY_HOLD_MS		5000		/* longest wait for an issuer's keys */
 #define RC_SLOTS		256		/* file response cache, direct-mapped */
-#define MAX_TOKEN_LEN		IDP_JWT_MAX_LEN	/* a whole compact JWT */
 #define TWIN_MAX		(MAX_TOKEN_LEN + 1)	/* its ECDSA twin, NUL */
 #define MAX_FORM_PARAMS		64
 #define MAX_AUDIENCES		16
 #define MAX_ADMIN_NAMES		1024
-#define MAX_NAME		CONFIG_MAX_NAME
 #define MAX_FILE_NAME		64
-#define EXE_MAX			256
 #define LOG_BURST		20		/* MHD messages per 10 s */
 
 #define GRANT_TOKEN_EXCHANGE	"urn:ietf:params:oauth:grant-type:token-exchange"
 #define TOKEN_TYPE_JWT		"urn:ietf:params:oauth:token-type:jwt"
 #define TOKEN_TYPE_ACCESS	"urn:ietf:params:oauth:token-type:access_token"
-#define CT_JSON			"application/json"
 
-/* The route label of rotatord_http_requests_total: a fixed set. */
-enum route {
-	R_CRED_LIST, R_CRED, R_CRED_FILE, R_TOKEN, R_AUTHZ, R_DISCOVERY,
-	R_JWKS, R_HEALTHZ, R_READYZ, R_METRICS, R_ADMIN, R_OTHER, R_N
-};
-
-static const char *const route_names[R_N] = {
+const char *const resp_route_names[R_N] = {
 	"credentials_list", "credential", "credential_file", "token", "authz",
 	"discovery", "jwks", "healthz", "readyz", "metrics", "admin", "other",
 };
@@ -101,13 +90,8 @@ static const char *const route_names[R_N] = {
 static const unsigned status_codes[] = {
 	200, 202, 304, 400, 401, 403, 404, 405, 413, 415, 422, 500, 501, 503,
 };
-#define N_CODES	(sizeof(status_codes) / sizeof(status_codes[0]) + 1)
-
-struct server;
-struct listener;
-struct conn;
-struct form;
-struct vjob;
+_Static_assert(sizeof(status_codes) / sizeof(status_codes[0]) == N_STATUS,
+    "N_STATUS (server_int.h) counts status_codes");
 
 /*
  * A credential file's response, made once per generation and queued for
@@ -122,22 +106,6 @@ struct resp_slot {
 	char			 file[MAX_FILE_NAME + 1];
 };
 
-/*
- * A verified token: what verify_bearer said, copied (the config it
- * pointed into may be swapped) with header and audit texts made once.
- * Refcounted: the cache holds one reference, a request in flight another.
- */
-struct tok_val {
-	int		 refs;
-	char		*issuer;	/* [issuer] / [signer] section name */
-	char		*subject;	/* sub, or NULL */
-	json_t		*claims;	/* own reference */
-	char		*h_sub;		/* X-Auth-Subject, printable ASCII */
-	char		*h_iss;		/* X-Auth-Issuer: the iss claim */
-	char		*h_scope;	/* X-Auth-Scope */
-	char		*desc;		/* audit: "iss=... sub=..." */
-};
-
 struct tok_slot {
 	unsigned char	 key[IDP_SHA256_LEN];	/* SHA-256 of the token */
 	int64_t		 until;		/* wall ms; 0: empty */
@@ -147,142 +115,8 @@ struct tok_slot {
 	char		 why[96];
 };
 
-/* The unix peer of a connection, read once on its first request. */
-struct peer {
-	int		 done;
-	uid_t		 uid;
-	gid_t		 gid;
-	pid_t		 pid;
-	gid_t		*groups;
-	size_t		 n_groups;
-	char		 desc[64 + EXE_MAX];	/* audit: "uid=N pid=N exe=PATH" */
-};
-
-/*
- * Per-request state.  HTTP/1.1 requests on one connection are sequential,
- * so it lives in the connection (no allocation per request) and is reset
- * by the request-completed callback.
- */
-struct req {
-	struct conn		*cn;
-	struct MHD_Connection	*mc;
-	int			 queued;	/* a response is queued */
-	enum route		 route;
-	char			*body;		/* POST body, wiped when freed */
-	size_t			 body_len;
-	size_t			 body_cap;
-	size_t			 seen;		/* body bytes, kept or not */
-	/* ?wait= long poll */
-	struct req		*wprev, *wnext;
-	int			 waiting;	/* suspended, on s->waiters */
-	int			 wait_over;	/* deadline passed or draining */
-	uint64_t		 wait_gen;
-	int64_t			 deadline;	/* boottime ms; 0: not yet */
-	char			 wait_cred[MAX_NAME + 1];
-	/* Bearer verification on a verifier thread (V_*) */
-	int			 vstate;
-	struct vjob		*vjob;		/* V_RUNNING: held on it */
-	struct req		*vnext;		/* on vjob->waiters or s->held */
-	int			 vretried;	/* verified again after new keys */
-	int			 vrc;		/* V_DONE: the outcome */
-	struct tok_val		*vtv;
-	unsigned char		 vkey[IDP_SHA256_LEN];
-	char			 vwhy[128];
-	int64_t			 hold_until;	/* V_HELD: boottime ms */
-	struct form		*form;		/* POST /v1/token, parsed once */
-};
-
-/*
- * Where a request's bearer verification is.  V_RUNNING and V_HELD keep
- * the connection suspended; V_DONE holds the outcome for the handler's
- * next pass.
- */
-enum { V_NONE, V_RUNNING, V_HELD, V_DONE };
-
-struct conn {
-	struct listener		*ls;
-	struct peer		 peer;
-	struct req		 rq;
-	int			 counted;	/* in ls->uids[] */
-	int			 refused;	/* over per_uid_limit */
-};
-
-/* Open connections of one uid on a unix listener. */
-struct uid_count {
-	uid_t			 uid;
-	unsigned		 n;
-};
-
-struct listener {
-	struct server		*srv;
-	struct listener		*next;
-	int			 is_unix;
-	struct MHD_Daemon	*d;		/* NULL while dormant */
-	int			 lfd;		/* dormant: the listening socket */
-	int			 epfd;		/* MHD's, watched by the loop */
-	int			 tfd;		/* MHD_get_timeout() */
-	int64_t			 armed;		/* boottime ms tfd fires; 0: off */
-	int			 draining;	/* replaced: no accepts, ends soon */
-	int64_t			 drain_until;
-	unsigned		 n_waiting;
-	unsigned		 max_waiting;
-	unsigned		 n_verifying;	/* suspended for a verification */
-	int			 resumed;	/* connections resumed: MHD_run */
-	/* What it was made from, to tell whether [listen] changed. */
-	char			*path;		/* unix */
-	mode_t			 mode;
-	gid_t			 group;
-	dev_t			 dev;		/* the socket file we made */
-	ino_t			 ino;
-	char			*host;		/* tcp */
-	char			*port;
-	unsigned		 max_conn;
-	unsigned		 per_ip;
-	unsigned		 timeout_s;
-	struct uid_count	*uids;		/* unix: per_uid_limit */
-	size_t			 n_uids, cap_uids;
-	int64_t			 uid_logged;	/* mono ms of the last refusal line */
-};
-
-struct server {
-	struct loop		*loop;
-	struct api_ops		 ops;
-	const struct config	*cfg;
-	struct listener		*listeners;	/* live and draining */
-	struct req		*waiters;
-	size_t			 n_waiting;
-	int			 wfd;		/* earliest waiter deadline */
-	int			 stopping;
-	struct tok_slot		*tc;		/* TC_SETS * TC_WAYS, lazily */
-	struct workers		*pool;		/* verifier threads, or NULL */
-	struct vjob		*vj[VJ_BUCKETS];	/* in flight */
-	struct req		*held;		/* waiting for an issuer's keys */
-	uint64_t		 epoch;		/* bumped when trust is replaced */
-	uint64_t		 verify_async;	/* verifications on threads */
-	uint64_t		 verify_inline;	/* on the loop thread */
-	uint64_t		 verify_held;	/* held for an issuer's keys */
-	struct idp_sha256	*sha256;	/* one context, for tc keys */
-	struct resp_slot	*rc;		/* RC_SLOTS, lazily */
-	uint64_t		 tc_tick;
-	uint64_t		 uid_refused;	/* over per_uid_limit */
-	uint64_t		 tc_hits;
-	uint64_t		 tc_misses;
-	uint64_t		 requests[R_N][N_CODES];
-	int64_t			 log_window;
-	unsigned		 log_count;
-	unsigned		 log_dropped;
-};
-
-/* Who is calling, for one request. */
-struct caller {
-	struct authz_caller	 who;
-	const char		*desc;		/* for audit lines */
-	struct tok_val		*tv;		/* bearer: a held reference */
-};
-
 static void listener_arm(struct listener *ls);
-static void listener_destroy(struct listener *ls);
-static void waiter_resume(struct req *rq, int over);
+static void ls_going(struct listener *ls);
 
 /* ------------------------------------------------------------------ */
 /* Small helpers                                                        */
@@ -291,8 +125,8 @@ static void waiter_resume(struct req *rq, int over);
  * Copies s into buf for a log line: printable ASCII only (anything else,
  * and blanks and quotes, as '?'), at most max bytes then "...".
  */
-static const char *
-safe(char *buf, size_t size, const char *s, size_t max)
+const char *
+txt_safe(char *buf, size_t size, const char *s, size_t max)
 {
 	size_t i, o = 0;
 
@@ -311,9 +145,9 @@ safe(char *buf, size_t size, const char *s, size_t max)
 	return buf;
 }
 
-/* As safe() into a new string (for header values: spaces kept). */
-static char *
-header_dup(const char *s)
+/* As txt_safe() into a new string (for header values: spaces kept). */
+char *
+txt_header_dup(const char *s)
 {
 	size_t i, n = s != NULL ? strlen(s) : 0;
 	char *r;
@@ -329,8 +163,8 @@ header_dup(const char *s)
 }
 
 /* Returns 1 when s is [A-Za-z0-9._-]{1,max} and does not start with '.'. */
-static int
-name_ok(const char *s, size_t len, size_t max)
+int
+txt_name_ok(const char *s, size_t len, size_t max)
 {
 	size_t i;
 
@@ -344,8 +178,8 @@ name_ok(const char *s, size_t len, size_t max)
 }
 
 /* Returns 1 when n bytes at p are valid UTF-8 without NUL. */
-static int
-utf8_ok(const unsigned char *p, size_t n)
+int
+txt_utf8_ok(const unsigned char *p, size_t n)
 {
 	size_t i = 0, k, len;
 	uint32_t cp;
@@ -386,16 +220,16 @@ utf8_ok(const unsigned char *p, size_t n)
 }
 
 /* Is method GET or HEAD (HEAD is served like GET; MHD drops the body)? */
-static int
-is_get(const char *method)
+int
+txt_is_get(const char *method)
 {
 	return strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
 	    strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
 }
 
 /* Does header value v start with media type t (then end, ';' or blank)? */
-static int
-media_type_is(const char *v, const char *t)
+int
+txt_media_type_is(const char *v, const char *t)
 {
 	size_t n = strlen(t);
 
@@ -470,14 +304,6 @@ etag_match(const char *h, uint64_t gen)
 /* ------------------------------------------------------------------ */
 /* Wiped buffers and responses                                          */
 
-/* A growable buffer that wipes every copy it lets go of. */
-struct wbuf {
-	char	*p;
-	size_t	 len;
-	size_t	 cap;
-	int	 oom;
-};
-
 static void
 wb_reserve(struct wbuf *b, size_t more)
 {
@@ -505,7 +331,7 @@ wb_reserve(struct wbuf *b, size_t more)
 	b->cap = ncap;
 }
 
-static void
+void
 wb_put(struct wbuf *b, const void *p, size_t n)
 {
 	wb_reserve(b, n);
@@ -516,13 +342,13 @@ wb_put(struct wbuf *b, const void *p, size_t n)
 	b->p[b->len] = '\0';
 }
 
-static void
+void
 wb_str(struct wbuf *b, const char *s)
 {
 	wb_put(b, s, strlen(s));
 }
 
-static void __attribute__((format(printf, 2, 3)))
+void __attribute__((format(printf, 2, 3)))
 wb_fmt(struct wbuf *b, const char *fmt, ...)
 {
 	va_list ap;
@@ -545,7 +371,7 @@ wb_fmt(struct wbuf *b, const char *fmt, ...)
 }
 
 /* A JSON string (with quotes) of n bytes of valid UTF-8 at s. */
-static void
+void
 wb_jstr(struct wbuf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -571,7 +397,7 @@ wb_jstr(struct wbuf *b, const char *s, size_t n)
 }
 
 /* Standard base64 (with padding) of n bytes, in quotes. */
-static void
+void
 wb_b64(struct wbuf *b, const void *p, size_t n)
 {
 	size_t need = idp_b64_enc_len(n);
@@ -588,7 +414,7 @@ wb_b64(struct wbuf *b, const void *p, size_t n)
 	wb_put(b, "\"", 1);
 }
 
-static void
+void
 wb_wipe(struct wbuf *b)
 {
 	if (b->p != NULL) {
@@ -619,7 +445,7 @@ secret_body_free(void *cls)
  * tokens: it takes p, and the bytes are wiped before they are freed.  On
  * failure p is wiped and freed and NULL returned.
  */
-static struct MHD_Response *
+struct MHD_Response *
 resp_secret(char *p, size_t len, size_t cap)
 {
 	struct secret_body *sb;
@@ -640,7 +466,7 @@ resp_secret(char *p, size_t len, size_t cap)
 }
 
 /* A response with a copy of n bytes at p (MHD_RESPMEM_MUST_COPY). */
-static struct MHD_Response *
+struct MHD_Response *
 resp_copy(const void *p, size_t n, const char *ctype)
 {
 	struct MHD_Response *r;
@@ -653,7 +479,7 @@ resp_copy(const void *p, size_t n, const char *ctype)
 }
 
 /* A response that takes p, allocated with malloc (MHD_RESPMEM_MUST_FREE). */
-static struct MHD_Response *
+struct MHD_Response *
 resp_take(char *p, size_t n, const char *ctype)
 {
 	struct MHD_Response *r;
@@ -669,7 +495,7 @@ resp_take(char *p, size_t n, const char *ctype)
 }
 
 /* A response with j (reference stolen) as compact JSON. */
-static struct MHD_Response *
+struct MHD_Response *
 resp_json(json_t *j)
 {
 	char *p;
@@ -683,8 +509,8 @@ resp_json(json_t *j)
 	return resp_take(p, strlen(p), CT_JSON);
 }
 
-static void
-count(struct server *s, enum route route, unsigned code)
+void
+resp_count(struct server *s, enum route route, unsigned code)
 {
 	size_t i;
 
@@ -698,15 +524,15 @@ count(struct server *s, enum route route, unsigned code)
  * Queues r (which may be NULL after an allocation failure: then the
  * connection is closed) with code, and counts it.  Always destroys r.
  */
-static enum MHD_Result
-respond(struct req *rq, unsigned code, struct MHD_Response *r)
+enum MHD_Result
+resp_queue(struct req *rq, unsigned code, struct MHD_Response *r)
 {
 	struct server *s = rq->cn->ls->srv;
 	enum MHD_Result ret;
 
 	rq->queued = 1;
 	if (r == NULL) {
-		count(s, rq->route, 500);
+		resp_count(s, rq->route, 500);
 		return MHD_NO;
 	}
 	/* A replaced listener serves what it has, then closes. */
@@ -714,7 +540,7 @@ respond(struct req *rq, unsigned code, struct MHD_Response *r)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
 	ret = MHD_queue_response(rq->mc, code, r);
 	MHD_destroy_response(r);
-	count(s, rq->route, code);
+	resp_count(s, rq->route, code);
 	return ret;
 }
 
@@ -723,17 +549,17 @@ respond(struct req *rq, unsigned code, struct MHD_Response *r)
  * reference), and counts it.  Not for a draining listener: r is left
  * unchanged, so no "Connection: close" is added.
  */
-static enum MHD_Result
-respond_shared(struct req *rq, unsigned code, struct MHD_Response *r)
+enum MHD_Result
+resp_shared(struct req *rq, unsigned code, struct MHD_Response *r)
 {
 	rq->queued = 1;
-	count(rq->cn->ls->srv, rq->route, code);
+	resp_count(rq->cn->ls->srv, rq->route, code);
 	return MHD_queue_response(rq->mc, code, r);
 }
 
 /* {"error": error, "error_description": ...} as a response, not queued. */
-static struct MHD_Response * __attribute__((format(printf, 2, 0)))
-error_body(const char *error, const char *fmt, va_list ap)
+struct MHD_Response * __attribute__((format(printf, 2, 0)))
+resp_error_body(const char *error, const char *fmt, va_list ap)
 {
 	struct MHD_Response *r;
 	char desc[512];
@@ -751,22 +577,22 @@ error_body(const char *error, const char *fmt, va_list ap)
 }
 
 /* Queues a JSON error. */
-static enum MHD_Result __attribute__((format(printf, 4, 5)))
-reply_error(struct req *rq, unsigned code, const char *error,
+enum MHD_Result __attribute__((format(printf, 4, 5)))
+resp_error(struct req *rq, unsigned code, const char *error,
     const char *fmt, ...)
 {
 	struct MHD_Response *r;
 	va_list ap;
 
 	va_start(ap, fmt);
-	r = error_body(error, fmt, ap);
+	r = resp_error_body(error, fmt, ap);
 	va_end(ap);
-	return respond(rq, code, r);
+	return resp_queue(rq, code, r);
 }
 
 /* Queues 401 with WWW-Authenticate (RFC 6750 section 3). */
-static enum MHD_Result
-reply_401(struct req *rq, const char *why)
+enum MHD_Result
+resp_401(struct req *rq, const char *why)
 {
 	struct MHD_Response *r;
 	char qd[200], hdr[300];
@@ -787,24 +613,24 @@ reply_401(struct req *rq, const char *why)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
 		    "no-store");
 	}
-	return respond(rq, MHD_HTTP_UNAUTHORIZED, r);
+	return resp_queue(rq, MHD_HTTP_UNAUTHORIZED, r);
 }
 
 /*
  * A bearer token that could not be verified: 401, or 503 when it was not
  * the token's fault (shutting down, out of memory).
  */
-static enum MHD_Result
-reply_unverified(struct req *rq, int rc, const char *why)
+enum MHD_Result
+resp_unverified(struct req *rq, int rc, const char *why)
 {
 	if (rc == -ESHUTDOWN || rc == -ENOMEM)
-		return reply_error(rq, MHD_HTTP_SERVICE_UNAVAILABLE,
+		return resp_error(rq, MHD_HTTP_SERVICE_UNAVAILABLE,
 		    "temporarily_unavailable", "%s", why);
-	return reply_401(rq, why);
+	return resp_401(rq, why);
 }
 
-static enum MHD_Result
-reply_405(struct req *rq, const char *allow)
+enum MHD_Result
+resp_405(struct req *rq, const char *allow)
 {
 	struct MHD_Response *r;
 
@@ -812,14 +638,14 @@ reply_405(struct req *rq, const char *allow)
 	    "error_description", "method not allowed"));
 	if (r != NULL)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
-	return respond(rq, MHD_HTTP_METHOD_NOT_ALLOWED, r);
+	return resp_queue(rq, MHD_HTTP_METHOD_NOT_ALLOWED, r);
 }
 
 /* ------------------------------------------------------------------ */
 /* Verified-token cache                                                 */
 
-static void
-tv_unref(struct tok_val *tv)
+void
+tc_unref(struct tok_val *tv)
 {
 	if (tv == NULL || --tv->refs > 0)
 		return;
@@ -843,7 +669,7 @@ scope_text(const json_t *claims)
 	char *r;
 
 	if (json_is_string(v))
-		return header_dup(json_string_value(v));
+		return txt_header_dup(json_string_value(v));
 	v = json_object_get(claims, "scp");
 	json_array_foreach(v, i, el)
 		if (json_is_string(el)) {
@@ -851,7 +677,7 @@ scope_text(const json_t *claims)
 				wb_put(&b, " ", 1);
 			wb_str(&b, json_string_value(el));
 		}
-	r = header_dup(b.p != NULL && !b.oom ? b.p : "");
+	r = txt_header_dup(b.p != NULL && !b.oom ? b.p : "");
 	wb_wipe(&b);
 	return r;
 }
@@ -871,22 +697,22 @@ tv_new(const struct authz_caller *who, struct idp_jws *jws)
 	tv->issuer = strdup(who->issuer != NULL ? who->issuer : "");
 	tv->subject = who->subject != NULL ? strdup(who->subject) : NULL;
 	tv->claims = json_incref(jws->claims);
-	tv->h_sub = header_dup(who->subject);
-	tv->h_iss = header_dup(iss);
+	tv->h_sub = txt_header_dup(who->subject);
+	tv->h_iss = txt_header_dup(iss);
 	tv->h_scope = scope_text(jws->claims);
-	if (asprintf(&tv->desc, "iss=%s sub=%s", safe(b1, sizeof(b1), iss, 128),
-	    safe(b2, sizeof(b2), who->subject, 128)) < 0)
+	if (asprintf(&tv->desc, "iss=%s sub=%s", txt_safe(b1, sizeof(b1), iss, 128),
+	    txt_safe(b2, sizeof(b2), who->subject, 128)) < 0)
 		tv->desc = NULL;
 	if (tv->issuer == NULL || (who->subject != NULL && tv->subject == NULL) ||
 	    tv->h_sub == NULL || tv->h_iss == NULL || tv->h_scope == NULL ||
 	    tv->desc == NULL) {
-		tv_unref(tv);
+		tc_unref(tv);
 		return NULL;
 	}
 	return tv;
 }
 
-static void
+void
 tc_clear(struct server *s)
 {
 	size_t i;
@@ -894,7 +720,7 @@ tc_clear(struct server *s)
 	if (s->tc == NULL)
 		return;
 	for (i = 0; i < TC_SETS * TC_WAYS; i++)
-		tv_unref(s->tc[i].val);
+		tc_unref(s->tc[i].val);
 	free(s->tc);
 	s->tc = NULL;
 }
@@ -903,7 +729,7 @@ tc_clear(struct server *s)
  * The cache key of a token: its SHA-256, with one context reused (a
  * context per call costs more than hashing a token).
  */
-static void
+void
 tc_key(struct server *s, const char *tok, size_t len, unsigned char *key)
 {
 	if (s->sha256 == NULL)
@@ -935,7 +761,7 @@ tc_victim(struct tok_slot *set, const unsigned char *key, int64_t now)
 }
 
 /* Looks key up: 1 with the cached outcome (a held reference in *ret), or 0. */
-static int
+int
 tc_lookup(struct server *s, const unsigned char *key, int64_t now,
     struct tok_val **ret, int *rc, char *why, size_t whylen)
 {
@@ -1000,8 +826,8 @@ twin_of(const struct idp_jws *jws, const char *tok, size_t len, char *out,
  * encodings of tok, one verified value.  Takes res->jws.  Returns 0 with
  * a held reference in *ret, or -errno with a reason in why.
  */
-static int
-verify_finish(struct server *s, const unsigned char *key, const char *tok,
+int
+tc_finish(struct server *s, const unsigned char *key, const char *tok,
     size_t len, struct trust_result *res, int cache, struct tok_val **ret,
     char *why, size_t whylen)
 {
@@ -1032,7 +858,7 @@ verify_finish(struct server *s, const unsigned char *key, const char *tok,
 		    strerror(-rc));
 		if (set != NULL && rc != -ENOKEY) {
 			e = tc_victim(set, key, now);
-			tv_unref(e->val);
+			tc_unref(e->val);
 			memcpy(e->key, key, IDP_SHA256_LEN);
 			e->val = NULL;
 			e->err = rc;
@@ -1064,7 +890,7 @@ verify_finish(struct server *s, const unsigned char *key, const char *tok,
 	/* Without an exp (trust_verify requires one) it is not kept. */
 	if (set != NULL && exp_ms > now) {
 		e = tc_victim(set, key, now);
-		tv_unref(e->val);
+		tc_unref(e->val);
 		memcpy(e->key, key, IDP_SHA256_LEN);
 		e->val = tv;
 		tv->refs++;
@@ -1077,7 +903,7 @@ verify_finish(struct server *s, const unsigned char *key, const char *tok,
 		tc_key(s, twin, twin_len, tkey);
 		memcpy(&h, tkey, sizeof(h));
 		e = tc_victim(&s->tc[(h % TC_SETS) * TC_WAYS], tkey, now);
-		tv_unref(e->val);
+		tc_unref(e->val);
 		memcpy(e->key, tkey, IDP_SHA256_LEN);
 		e->val = tv;
 		tv->refs++;
@@ -1123,39 +949,15 @@ vjob_run(struct work *w)
 	j->verify(j->trust, j->tok, j->len, j->now_s, &j->res);
 }
 
-/*
- * Lets a suspended request go on: MHD handles it again on its next run,
- * which resumed_run() does for a whole batch.  (Arming the listener's
- * timer for each one instead costs two timerfd_settime() calls a request,
- * which in a VM cost more than the signature check.)
- */
+/* Lets a request suspended for a verification go on. */
 static void
-req_resume(struct req *rq)
+vf_resume(struct req *rq)
 {
 	struct listener *ls = rq->cn->ls;
 
 	if (ls->n_verifying > 0)
 		ls->n_verifying--;
-	MHD_resume_connection(rq->mc);
-	ls->resumed = 1;
-}
-
-static void listener_run(struct listener *ls);
-
-/* Runs MHD for every listener with resumed connections (loop thread). */
-static void
-resumed_run(void *arg)
-{
-	struct server *s = arg;
-	struct listener *ls, *next;
-
-	for (ls = s->listeners; ls != NULL; ls = next) {
-		next = ls->next;
-		if (ls->resumed && ls->d != NULL) {
-			ls->resumed = 0;
-			listener_run(ls);	/* may free a drained ls */
-		}
-	}
+	ls_resume(rq);
 }
 
 /* Gives rq its outcome and resumes it. */
@@ -1170,7 +972,7 @@ req_verified(struct req *rq, int rc, struct tok_val *tv, const char *why)
 	if (tv != NULL)
 		tv->refs++;
 	snprintf(rq->vwhy, sizeof(rq->vwhy), "%s", why);
-	req_resume(rq);
+	vf_resume(rq);
 }
 
 /* May rq be suspended for a verification (and held for keys)? */
@@ -1179,8 +981,6 @@ can_suspend(const struct req *rq)
 {
 	return !rq->cn->ls->draining && !rq->cn->ls->srv->stopping;
 }
-
-static void waiters_arm(struct server *s);
 
 /*
  * A verification finished (loop thread).  On an unknown kid of an
@@ -1207,7 +1007,7 @@ vjob_done(struct work *w)
 	    s->ops.unknown_kid != NULL && !s->stopping)
 		hold = s->ops.unknown_kid(s->ops.arg, j->res.name) == 1;
 	/* A result from a trust set replaced meanwhile is not remembered. */
-	rc = verify_finish(s, j->key, j->tok, j->len, &j->res,
+	rc = tc_finish(s, j->key, j->tok, j->len, &j->res,
 	    j->epoch == s->epoch, &tv, why, sizeof(why));
 	for (rq = j->waiters; rq != NULL; rq = next) {
 		next = rq->vnext;
@@ -1223,9 +1023,9 @@ vjob_done(struct work *w)
 		}
 		req_verified(rq, rc, tv, why);
 	}
-	tv_unref(tv);
+	tc_unref(tv);
 	if (any_held)
-		waiters_arm(s);
+		ls_deadlines_arm(s);
 	trust_unref(j->trust);
 	idp_wipe(j->tok, j->len);
 	free(j->tok);
@@ -1253,7 +1053,7 @@ verify_detach(struct req *rq)
 	if ((rq->vstate == V_RUNNING || rq->vstate == V_HELD) &&
 	    rq->cn->ls->n_verifying > 0)
 		rq->cn->ls->n_verifying--;
-	tv_unref(rq->vtv);
+	tc_unref(rq->vtv);
 	rq->vtv = NULL;
 	rq->vjob = NULL;
 	rq->vnext = NULL;
@@ -1295,16 +1095,99 @@ verify_release(struct server *s, struct listener *ls)
 }
 
 /*
+ * Lets requests held for an issuer's keys go on (those whose hold ended
+ * by now; all when now is 0): each is verified again, once, against the
+ * trust set of then.
+ */
+static void
+held_release(struct server *s, int64_t now)
+{
+	struct req *rq, **pp;
+
+	for (pp = &s->held; (rq = *pp) != NULL;) {
+		if (now != 0 && rq->hold_until > now) {
+			pp = &rq->vnext;
+			continue;
+		}
+		*pp = rq->vnext;
+		rq->vnext = NULL;
+		rq->vstate = V_NONE;
+		rq->vretried = 1;
+		vf_resume(rq);
+	}
+}
+
+/* The earliest end of a hold for an issuer's keys (ls_hooks next). */
+static int64_t
+held_next(const struct server *s)
+{
+	int64_t at = 0;
+	const struct req *w;
+
+	for (w = s->held; w != NULL; w = w->vnext)
+		if (at == 0 || w->hold_until < at)
+			at = w->hold_until;
+	return at;
+}
+
+static const struct ls_hooks vf_hooks = {
+	.going = verify_release,
+	.req_end = verify_detach,
+	.next = held_next,
+	.expire = held_release,
+};
+
+/* See server_int.h. */
+int
+vf_start(struct server *s, const struct config *c)
+{
+	int rc;
+
+	if ((rc = ls_hooks_add(s, &vf_hooks)) < 0)
+		return rc;
+	/*
+	 * Signature checks of bearer tokens run on these threads (started
+	 * on the first one), so a burst of new tokens does not hold up the
+	 * loop.  Read once: a reload does not change the count.
+	 */
+	if (c->listen.verify_threads != 0 && (rc = workers_new(s->loop,
+	    c->listen.verify_threads < 0 ? 0 :
+	    (unsigned)c->listen.verify_threads, ls_resumed_run, s,
+	    &s->pool)) < 0)
+		return rc;
+	return 0;
+}
+
+/* See server_int.h. */
+void
+vf_stop(struct server *s)
+{
+	workers_free(s->pool);
+	s->pool = NULL;
+}
+
+/* See server_int.h (server_keys_changed). */
+void
+vf_keys_changed(struct server *s)
+{
+	if (s->held == NULL)
+		return;
+	held_release(s, 0);
+	ls_resumed_run(s);
+	ls_deadlines_arm(s);
+}
+
+/*
  * Verifies bearer token tok (len bytes) for request rq: a token seen
  * before costs a SHA-256 from the cache.  Otherwise the signature is
  * checked on a verifier thread while rq's connection is suspended
  * (-EINPROGRESS: return MHD_YES, the handler runs again with the
  * outcome), or here when there are no threads or rq is NULL.  Returns 0
- * with a held reference in *ret (tv_unref() it), or -errno with a reason
+ * with a held reference in *ret (tc_unref() it), or -errno with a reason
  * in why.
  */
-static int
-bearer_verify(struct server *s, struct req *rq, const char *tok, size_t len,
+int
+vf_bearer(struct server *s, struct req *rq, const char *tok, size_t len,
     struct tok_val **ret, char *why, size_t whylen)
 {
 	unsigned char key[IDP_SHA256_LEN];
@@ -1387,15 +1270,15 @@ bearer_verify(struct server *s, struct req *rq, const char *tok, size_t len,
 	if (res.rc == -ENOKEY && res.upstream && res.name != NULL &&
 	    s->ops.unknown_kid != NULL)
 		s->ops.unknown_kid(s->ops.arg, res.name);
-	return verify_finish(s, key, tok, len, &res, 1, ret, why, whylen);
+	return tc_finish(s, key, tok, len, &res, 1, ret, why, whylen);
 }
 
 /*
  * The token of an "Authorization: Bearer TOKEN" header (RFC 6750 2.1:
  * scheme case-insensitive, b64token characters).  Returns 0 or -EBADMSG.
  */
-static int
-bearer_of(const char *h, const char **ret, size_t *ret_len)
+int
+caller_bearer_of(const char *h, const char **ret, size_t *ret_len)
 {
 	size_t n;
 
@@ -1418,8 +1301,8 @@ bearer_of(const char *h, const char **ret, size_t *ret_len)
 /* Callers                                                              */
 
 /* Reads the peer credentials of a unix connection.  Returns 0 or -errno. */
-static int
-peer_load(struct conn *cn, struct MHD_Connection *mc)
+int
+ls_peer_load(struct conn *cn, struct MHD_Connection *mc)
 {
 	const union MHD_ConnectionInfo *ci;
 	struct peer *p = &cn->peer;
@@ -1454,13 +1337,13 @@ peer_load(struct conn *cn, struct MHD_Connection *mc)
 	else
 		snprintf(exe, sizeof(exe), "?");
 	snprintf(p->desc, sizeof(p->desc), "uid=%u pid=%d exe=%s",
-	    (unsigned)uc.uid, (int)uc.pid, safe(sb, sizeof(sb), exe,
+	    (unsigned)uc.uid, (int)uc.pid, txt_safe(sb, sizeof(sb), exe,
 	    EXE_MAX - 8));
 	p->done = 1;
 	return 0;
 }
 
-/* The unix peer as a caller (peer_load() done). */
+/* The unix peer as a caller (ls_peer_load() done). */
 static void
 caller_unix(const struct conn *cn, struct caller *cl)
 {
@@ -1474,7 +1357,7 @@ caller_unix(const struct conn *cn, struct caller *cl)
 	cl->desc = cn->peer.desc;
 }
 
-static void
+void
 caller_bearer(struct tok_val *tv, struct caller *cl)
 {
 	memset(cl, 0, sizeof(*cl));
@@ -1486,10 +1369,10 @@ caller_bearer(struct tok_val *tv, struct caller *cl)
 	cl->tv = tv;
 }
 
-static void
+void
 caller_done(struct caller *cl)
 {
-	tv_unref(cl->tv);
+	tc_unref(cl->tv);
 	cl->tv = NULL;
 }
 
@@ -1497,7 +1380,7 @@ caller_done(struct caller *cl)
  * Who sends rq: the unix peer, or on TCP the Authorization bearer.
  * Returns 0, or -1 after queuing the error response in *ret.
  */
-static int
+int
 caller_get(struct req *rq, struct caller *cl, enum MHD_Result *ret)
 {
 	struct conn *cn = rq->cn;
@@ -1509,24 +1392,24 @@ caller_get(struct req *rq, struct caller *cl, enum MHD_Result *ret)
 	int rc;
 
 	if (cn->ls->is_unix) {
-		if (!cn->peer.done && (rc = peer_load(cn, rq->mc)) < 0) {
+		if (!cn->peer.done && (rc = ls_peer_load(cn, rq->mc)) < 0) {
 			log_warn("http: cannot read the peer credentials of a "
 			    "unix connection: %s", strerror(-rc));
-			*ret = reply_error(rq, MHD_HTTP_INTERNAL_SERVER_ERROR,
+			*ret = resp_error(rq, MHD_HTTP_INTERNAL_SERVER_ERROR,
 			    "server_error", "cannot identify the caller");
 			return -1;
 		}
 		caller_unix(cn, cl);
 		return 0;
 	}
-	if (bearer_of(MHD_lookup_connection_value(rq->mc, MHD_HEADER_KIND,
+	if (caller_bearer_of(MHD_lookup_connection_value(rq->mc, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_AUTHORIZATION), &tok, &len) < 0) {
-		*ret = reply_401(rq, "no bearer token");
+		*ret = resp_401(rq, "no bearer token");
 		return -1;
 	}
-	if ((rc = bearer_verify(s, rq, tok, len, &tv, why,
+	if ((rc = vf_bearer(s, rq, tok, len, &tv, why,
 	    sizeof(why))) < 0) {
-		*ret = rc == -EINPROGRESS ? MHD_YES : reply_unverified(rq, rc,
+		*ret = rc == -EINPROGRESS ? MHD_YES : resp_unverified(rq, rc,
 		    why);
 		return -1;
 	}
@@ -1534,10 +1417,10 @@ caller_get(struct req *rq, struct caller *cl, enum MHD_Result *ret)
 	/* rotatord's own tokens only when they are meant for rotatord. */
 	if (!authz_api_audience(s->cfg, &cl->who)) {
 		log_notice("audit: %s by %s unauthenticated: aud does not "
-		    "hold %s", route_names[rq->route], cl->desc,
+		    "hold %s", resp_route_names[rq->route], cl->desc,
 		    s->cfg->listen.audience);
 		caller_done(cl);
-		*ret = reply_401(rq, "the token is not meant for this API "
+		*ret = resp_401(rq, "the token is not meant for this API "
 		    "(its aud lacks [listen] audience)");
 		return -1;
 	}
@@ -1547,65 +1430,9 @@ caller_get(struct req *rq, struct caller *cl, enum MHD_Result *ret)
 /* ------------------------------------------------------------------ */
 /* Long polls                                                           */
 
-/*
- * Lets requests held for an issuer's keys go on (those whose hold ended
- * by now; all when now is 0): each is verified again, once, against the
- * trust set of then.
- */
-static void
-held_release(struct server *s, int64_t now)
-{
-	struct req *rq, **pp;
-
-	for (pp = &s->held; (rq = *pp) != NULL;) {
-		if (now != 0 && rq->hold_until > now) {
-			pp = &rq->vnext;
-			continue;
-		}
-		*pp = rq->vnext;
-		rq->vnext = NULL;
-		rq->vstate = V_NONE;
-		rq->vretried = 1;
-		req_resume(rq);
-	}
-}
-
-static void
-waiters_arm(struct server *s)
-{
-	int64_t at = 0;
-	struct req *w;
-
-	for (w = s->waiters; w != NULL; w = w->wnext)
-		if (at == 0 || w->deadline < at)
-			at = w->deadline;
-	for (w = s->held; w != NULL; w = w->vnext)
-		if (at == 0 || w->hold_until < at)
-			at = w->hold_until;
-	loop_timer_at(s->wfd, at);
-}
-
-static void
-on_wait_timer(struct loop *l, int fd, uint32_t events, void *arg)
-{
-	struct server *s = arg;
-	int64_t now = loop_now_mono();
-	struct req *w, *next;
-
-	loop_timer_ack(fd);
-	for (w = s->waiters; w != NULL; w = next) {
-		next = w->wnext;
-		if (w->deadline <= now)
-			waiter_resume(w, 1);
-	}
-	held_release(s, now);
-	resumed_run(s);
-	waiters_arm(s);
-}
-
 /* May rq be held (again)?  Not once over, nor on a listener going away. */
-static int
-can_wait(const struct req *rq)
+int
+lp_can_wait(const struct req *rq)
 {
 	return !rq->wait_over && !rq->cn->ls->draining &&
 	    !rq->cn->ls->srv->stopping;
@@ -1616,8 +1443,8 @@ can_wait(const struct req *rq)
  * deadline passes.  The request is handled again from the top when it
  * resumes.
  */
-static enum MHD_Result
-wait_start(struct req *rq, const char *cred, uint64_t gen, int64_t wait_ms)
+enum MHD_Result
+lp_wait(struct req *rq, const char *cred, uint64_t gen, int64_t wait_ms)
 {
 	struct listener *ls = rq->cn->ls;
 	struct server *s = ls->srv;
@@ -1630,7 +1457,7 @@ wait_start(struct req *rq, const char *cred, uint64_t gen, int64_t wait_ms)
 		    "too many long polls; retry"));
 		if (r != NULL)
 			MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
-		return respond(rq, MHD_HTTP_SERVICE_UNAVAILABLE, r);
+		return resp_queue(rq, MHD_HTTP_SERVICE_UNAVAILABLE, r);
 	}
 	snprintf(rq->wait_cred, sizeof(rq->wait_cred), "%s", cred);
 	rq->wait_gen = gen;
@@ -1645,7 +1472,7 @@ wait_start(struct req *rq, const char *cred, uint64_t gen, int64_t wait_ms)
 	s->n_waiting++;
 	ls->n_waiting++;
 	MHD_suspend_connection(rq->mc);
-	waiters_arm(s);
+	ls_deadlines_arm(s);
 	return MHD_YES;
 }
 
@@ -1675,19 +1502,11 @@ waiter_unlink(struct req *rq)
 static void
 waiter_resume(struct req *rq, int over)
 {
-	struct listener *ls = rq->cn->ls;
-
 	waiter_unlink(rq);
 	if (over)
 		rq->wait_over = 1;
 	MHD_resume_connection(rq->mc);
-	/*
-	 * In external polling mode MHD picks resumed connections up on its
-	 * next MHD_run() only, and MHD_get_timeout() does not ask for one:
-	 * run it on the next pass of the loop.
-	 */
-	ls->armed = loop_now_mono();
-	loop_timer_at(ls->tfd, ls->armed);
+	ls_run_soon(rq->cn->ls);
 }
 
 /* Resumes every held request of ls (or of all listeners when NULL). */
@@ -1701,7 +1520,65 @@ waiters_release(struct server *s, struct listener *ls)
 		if (ls == NULL || w->cn->ls == ls)
 			waiter_resume(w, 1);
 	}
-	waiters_arm(s);
+	ls_deadlines_arm(s);
+}
+
+/* The earliest deadline of the long polls (ls_hooks next). */
+static int64_t
+waiters_next(const struct server *s)
+{
+	int64_t at = 0;
+	const struct req *w;
+
+	for (w = s->waiters; w != NULL; w = w->wnext)
+		if (at == 0 || w->deadline < at)
+			at = w->deadline;
+	return at;
+}
+
+/* Answers the long polls whose deadline passed (ls_hooks expire). */
+static void
+waiters_expire(struct server *s, int64_t now)
+{
+	struct req *w, *next;
+
+	for (w = s->waiters; w != NULL; w = next) {
+		next = w->wnext;
+		if (w->deadline <= now)
+			waiter_resume(w, 1);
+	}
+}
+
+static const struct ls_hooks lp_hooks = {
+	.going = waiters_release,
+	.req_end = waiter_unlink,
+	.next = waiters_next,
+	.expire = waiters_expire,
+};
+
+/* See server_int.h. */
+int
+lp_start(struct server *s)
+{
+	return ls_hooks_add(s, &lp_hooks);
+}
+
+/* See server_int.h (server_notify). */
+void
+lp_notify(struct server *s, const char *cred, uint64_t generation)
+{
+	struct req *w, *next;
+	int any = 0;
+
+	for (w = s->waiters; w != NULL; w = next) {
+		next = w->wnext;
+		if (generation > w->wait_gen && strcmp(w->wait_cred, cred) == 0) {
+			waiter_resume(w, 0);
+			any = 1;
+		}
+	}
+	if (any)
+		ls_deadlines_arm(s);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1722,7 +1599,7 @@ file_type(const char *file)
 }
 
 /* GET /v1/credentials */
-static enum MHD_Result
+enum MHD_Result
 h_cred_list(struct req *rq, const struct caller *cl)
 {
 	struct server *s = rq->cn->ls->srv;
@@ -1753,7 +1630,7 @@ h_cred_list(struct req *rq, const struct caller *cl)
 		n++;
 	}
 	log_info("audit: credentials_list by %s ok (%zu)", cl->desc, n);
-	return respond(rq, MHD_HTTP_OK, resp_json(arr));
+	return resp_queue(rq, MHD_HTTP_OK, resp_json(arr));
 }
 
 /* "NAME" or "NAME/FILE" in buf, for audit lines (not yet made safe). */
@@ -1777,20 +1654,20 @@ cred_check(struct req *rq, const struct caller *cl, const char *name,
 	struct server *s = rq->cn->ls->srv;
 	char what[MAX_NAME + MAX_FILE_NAME + 2], sb[80];
 
-	if (!name_ok(name, strlen(name), MAX_NAME) ||
+	if (!txt_name_ok(name, strlen(name), MAX_NAME) ||
 	    s->ops.generation(s->ops.arg, name, ret_gen, NULL, NULL) < 0) {
 		log_info("audit: %s %s by %s not_found",
-		    route_names[rq->route], safe(sb, sizeof(sb),
+		    resp_route_names[rq->route], txt_safe(sb, sizeof(sb),
 		    what_of(what, sizeof(what), name, file), 64), cl->desc);
-		*ret = reply_error(rq, MHD_HTTP_NOT_FOUND, "not_found",
-		    "no credential named %s", safe(sb, sizeof(sb), name, 64));
+		*ret = resp_error(rq, MHD_HTTP_NOT_FOUND, "not_found",
+		    "no credential named %s", txt_safe(sb, sizeof(sb), name, 64));
 		return -1;
 	}
 	if (!authz_may_read(s->cfg, &cl->who, name)) {
-		log_notice("audit: %s %s by %s denied", route_names[rq->route],
-		    safe(sb, sizeof(sb), what_of(what, sizeof(what), name, file),
+		log_notice("audit: %s %s by %s denied", resp_route_names[rq->route],
+		    txt_safe(sb, sizeof(sb), what_of(what, sizeof(what), name, file),
 		    64), cl->desc);
-		*ret = reply_error(rq, MHD_HTTP_FORBIDDEN, "access_denied",
+		*ret = resp_error(rq, MHD_HTTP_FORBIDDEN, "access_denied",
 		    "not allowed to read %s", name);
 		return -1;
 	}
@@ -1806,7 +1683,7 @@ reply_unpublished(struct req *rq)
 	    "error_description", "no generation published yet"));
 	if (r != NULL)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "5");
-	return respond(rq, MHD_HTTP_SERVICE_UNAVAILABLE, r);
+	return resp_queue(rq, MHD_HTTP_SERVICE_UNAVAILABLE, r);
 }
 
 /*
@@ -1815,7 +1692,7 @@ reply_unpublished(struct req *rq)
  * every file of the generation.  Key files (*.key) and anything that is
  * not UTF-8 text are base64.  Built in a wiped buffer: it holds keys.
  */
-static enum MHD_Result
+enum MHD_Result
 h_cred(struct req *rq, const struct caller *cl, const char *name)
 {
 	struct server *s = rq->cn->ls->srv;
@@ -1837,7 +1714,7 @@ h_cred(struct req *rq, const struct caller *cl, const char *name)
 		json_decref(meta);
 		log_warn("http: credential %s: cannot read its meta.json: %s",
 		    name, rc < 0 ? strerror(-rc) : "no files");
-		return reply_error(rq, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		return resp_error(rq, MHD_HTTP_INTERNAL_SERVER_ERROR,
 		    "server_error", "cannot read the credential's metadata");
 	}
 	mtext = json_dumps(meta, JSON_COMPACT);
@@ -1850,7 +1727,7 @@ h_cred(struct req *rq, const struct caller *cl, const char *name)
 	free(mtext);
 	json_object_foreach(json_object_get(meta, "files"), fname, e) {
 		flen = strlen(fname);
-		if (!name_ok(fname, flen, MAX_FILE_NAME))
+		if (!txt_name_ok(fname, flen, MAX_FILE_NAME))
 			continue;
 		data = NULL;
 		if ((rc = s->ops.read_file(s->ops.arg, name, fname, &data, &len,
@@ -1862,7 +1739,7 @@ h_cred(struct req *rq, const struct caller *cl, const char *name)
 		first = 0;
 		wb_jstr(&b, fname, flen);
 		if ((flen > 4 && strcmp(fname + flen - 4, ".key") == 0) ||
-		    !utf8_ok((const unsigned char *)data, len)) {
+		    !txt_utf8_ok((const unsigned char *)data, len)) {
 			wb_str(&b, ":{\"encoding\":\"base64\",\"content\":");
 			wb_b64(&b, data, len);
 		} else {
@@ -1882,7 +1759,7 @@ h_cred(struct req *rq, const struct caller *cl, const char *name)
 		log_warn("http: credential %s: %s", name, missing ?
 		    "a file listed in meta.json cannot be read" :
 		    "out of memory");
-		return reply_error(rq, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		return resp_error(rq, MHD_HTTP_INTERNAL_SERVER_ERROR,
 		    "server_error", "cannot read the credential");
 	}
 	log_info("audit: credential %s gen %llu by %s ok", name,
@@ -1896,7 +1773,7 @@ h_cred(struct req *rq, const struct caller *cl, const char *name)
 			MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
 			    "no-store");
 		}
-		return respond(rq, MHD_HTTP_OK, r);
+		return resp_queue(rq, MHD_HTTP_OK, r);
 	}
 }
 
@@ -1918,8 +1795,8 @@ rc_slot(struct server *s, const char *name, const char *file)
 }
 
 /* Drops the cached responses of cred, or all of them when cred is NULL. */
-static void
-rc_clear(struct server *s, const char *cred)
+void
+h_cred_cache_clear(struct server *s, const char *cred)
 {
 	size_t i;
 
@@ -1946,7 +1823,7 @@ rc_clear(struct server *s, const char *cred)
  * generation is answered with the response made then (rc_slot()); what is
  * left per request is the access check and the audit line.
  */
-static enum MHD_Result
+enum MHD_Result
 h_cred_file(struct req *rq, const struct caller *cl, const char *name,
     const char *file)
 {
@@ -1964,30 +1841,30 @@ h_cred_file(struct req *rq, const struct caller *cl, const char *name,
 	w = MHD_lookup_connection_value(rq->mc, MHD_GET_ARGUMENT_KIND, "wait");
 	if (w != NULL) {
 		if (parse_wait(w, &wait_ms) < 0)
-			return reply_error(rq, MHD_HTTP_BAD_REQUEST,
+			return resp_error(rq, MHD_HTTP_BAD_REQUEST,
 			    "invalid_request", "bad wait %s (like 30s, 5m or "
-			    "500ms)", safe(sb, sizeof(sb), w, 32));
+			    "500ms)", txt_safe(sb, sizeof(sb), w, 32));
 		if (wait_ms > s->cfg->listen.max_wait)
 			wait_ms = s->cfg->listen.max_wait;
 	}
 	if (cred_check(rq, cl, name, file, &gen, &ret) < 0)
 		return ret;
-	if (!name_ok(file, strlen(file), MAX_FILE_NAME)) {
+	if (!txt_name_ok(file, strlen(file), MAX_FILE_NAME)) {
 		log_info("audit: credential_file %s/%s by %s not_found", name,
-		    safe(sb, sizeof(sb), file, 64), cl->desc);
-		return reply_error(rq, MHD_HTTP_NOT_FOUND, "not_found",
+		    txt_safe(sb, sizeof(sb), file, 64), cl->desc);
+		return resp_error(rq, MHD_HTTP_NOT_FOUND, "not_found",
 		    "no such file");
 	}
 	inm = MHD_lookup_connection_value(rq->mc, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_IF_NONE_MATCH);
 	if (gen == 0) {
-		if (wait_ms > 0 && can_wait(rq))
-			return wait_start(rq, name, 0, wait_ms);
+		if (wait_ms > 0 && lp_can_wait(rq))
+			return lp_wait(rq, name, 0, wait_ms);
 		return reply_unpublished(rq);
 	}
 	if (inm != NULL && etag_match(inm, gen)) {
-		if (wait_ms > 0 && can_wait(rq))
-			return wait_start(rq, name, gen, wait_ms);
+		if (wait_ms > 0 && lp_can_wait(rq))
+			return lp_wait(rq, name, gen, wait_ms);
 		snprintf(etag, sizeof(etag), "\"%llu\"", (unsigned long long)gen);
 		r = MHD_create_response_from_buffer(0, NULL,
 		    MHD_RESPMEM_PERSISTENT);
@@ -1996,7 +1873,7 @@ h_cred_file(struct req *rq, const struct caller *cl, const char *name,
 		log_debug("audit: credential_file %s/%s gen %llu by %s "
 		    "not_modified", name, file, (unsigned long long)gen,
 		    cl->desc);
-		return respond(rq, MHD_HTTP_NOT_MODIFIED, r);
+		return resp_queue(rq, MHD_HTTP_NOT_MODIFIED, r);
 	}
 	/* A draining listener adds "Connection: close": not to a shared one. */
 	if (!rq->cn->ls->draining && !s->stopping &&
@@ -2005,7 +1882,7 @@ h_cred_file(struct req *rq, const struct caller *cl, const char *name,
 	    strcmp(e->file, file) == 0) {
 		log_info("audit: credential_file %s/%s gen %llu by %s ok", name,
 		    file, (unsigned long long)gen, cl->desc);
-		return respond_shared(rq, MHD_HTTP_OK, e->r);
+		return resp_shared(rq, MHD_HTTP_OK, e->r);
 	}
 	if ((rc = s->ops.read_file(s->ops.arg, name, file, &data, &len,
 	    &fgen)) < 0) {
@@ -2013,11 +1890,11 @@ h_cred_file(struct req *rq, const struct caller *cl, const char *name,
 		if (rc == -ENOENT) {
 			log_info("audit: credential_file %s by %s not_found",
 			    what, cl->desc);
-			return reply_error(rq, MHD_HTTP_NOT_FOUND, "not_found",
+			return resp_error(rq, MHD_HTTP_NOT_FOUND, "not_found",
 			    "no file %s in credential %s", file, name);
 		}
 		log_warn("http: cannot read %s: %s", what, strerror(-rc));
-		return reply_error(rq, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		return resp_error(rq, MHD_HTTP_INTERNAL_SERVER_ERROR,
 		    "server_error", "cannot read the file");
 	}
 	snprintf(etag, sizeof(etag), "\"%llu\"", (unsigned long long)fgen);
@@ -2031,7 +1908,7 @@ h_cred_file(struct req *rq, const struct caller *cl, const char *name,
 	log_info("audit: credential_file %s/%s gen %llu by %s ok", name, file,
 	    (unsigned long long)fgen, cl->desc);
 	if (r == NULL || e == NULL || fgen != gen)
-		return respond(rq, MHD_HTTP_OK, r);
+		return resp_queue(rq, MHD_HTTP_OK, r);
 	/* The slot keeps the reference made with the response. */
 	if (e->r != NULL)
 		MHD_destroy_response(e->r);
@@ -2039,7 +1916,7 @@ h_cred_file(struct req *rq, const struct caller *cl, const char *name,
 	e->gen = gen;
 	snprintf(e->name, sizeof(e->name), "%s", name);
 	snprintf(e->file, sizeof(e->file), "%s", file);
-	return respond_shared(rq, MHD_HTTP_OK, r);
+	return resp_shared(rq, MHD_HTTP_OK, r);
 }
 
 /* ------------------------------------------------------------------ */
@@ -2209,11 +2086,11 @@ token_error(struct req *rq, const char *desc, unsigned code,
 
 	log_notice("audit: token by %s %s", desc, error);
 	va_start(ap, fmt);
-	r = error_body(error, fmt, ap);
+	r = resp_error_body(error, fmt, ap);
 	va_end(ap);
 	if (r != NULL)
 		MHD_add_response_header(r, "Pragma", "no-cache");
-	return respond(rq, code, r);
+	return resp_queue(rq, code, r);
 }
 
 /*
@@ -2245,7 +2122,7 @@ act_of(const json_t *claims)
  * subject_token (verified like a bearer); without one, the unix peer or on
  * TCP the Authorization bearer.  audience and resource both name targets.
  */
-static enum MHD_Result
+enum MHD_Result
 h_token(struct req *rq)
 {
 	struct conn *cn = rq->cn;
@@ -2268,9 +2145,9 @@ h_token(struct req *rq)
 
 	memset(&cl, 0, sizeof(cl));
 	/* Who connected, for the audit lines of requests refused early. */
-	if (cn->ls->is_unix && (cn->peer.done || peer_load(cn, rq->mc) == 0))
+	if (cn->ls->is_unix && (cn->peer.done || ls_peer_load(cn, rq->mc) == 0))
 		desc = cn->peer.desc;
-	if (!media_type_is(MHD_lookup_connection_value(rq->mc, MHD_HEADER_KIND,
+	if (!txt_media_type_is(MHD_lookup_connection_value(rq->mc, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_CONTENT_TYPE), "application/x-www-form-urlencoded"))
 		return token_error(rq, desc, MHD_HTTP_BAD_REQUEST,
 		    "invalid_request", "the body must be "
@@ -2284,7 +2161,7 @@ h_token(struct req *rq)
 	 */
 	if ((f = rq->form) == NULL) {
 		if ((f = calloc(1, sizeof(*f))) == NULL)
-			return respond(rq, 500, NULL);
+			return resp_queue(rq, 500, NULL);
 		rq->form = f;
 		if (form_parse(rq->body, rq->body_len, f, &why) < 0) {
 			f->bad = why;
@@ -2319,7 +2196,7 @@ h_token(struct req *rq)
 			return token_error(rq, desc, MHD_HTTP_BAD_REQUEST,
 			    "invalid_target", "at most %d audiences",
 			    MAX_AUDIENCES);
-		if (strlen(f->p[i].v) > 256 || !utf8_ok((const unsigned char *)
+		if (strlen(f->p[i].v) > 256 || !txt_utf8_ok((const unsigned char *)
 		    f->p[i].v, strlen(f->p[i].v)))
 			return token_error(rq, desc, MHD_HTTP_BAD_REQUEST,
 			    "invalid_target", "malformed audience");
@@ -2352,12 +2229,12 @@ h_token(struct req *rq)
 			return token_error(rq, desc, MHD_HTTP_BAD_REQUEST,
 			    "invalid_request", "subject_token_type must be %s "
 			    "or %s", TOKEN_TYPE_JWT, TOKEN_TYPE_ACCESS);
-		if ((rc = bearer_verify(s, rq, st, strlen(st), &tv, reason,
+		if ((rc = vf_bearer(s, rq, st, strlen(st), &tv, reason,
 		    sizeof(reason))) < 0) {
 			if (rc == -EINPROGRESS)
 				return MHD_YES;
 			if (rc == -ESHUTDOWN)
-				return reply_unverified(rq, rc, reason);
+				return resp_unverified(rq, rc, reason);
 			return token_error(rq, desc, MHD_HTTP_BAD_REQUEST,
 			    "invalid_grant", "subject_token: %s", reason);
 		}
@@ -2376,7 +2253,7 @@ h_token(struct req *rq)
 	} else {
 		const char *tok;
 
-		if (bearer_of(MHD_lookup_connection_value(rq->mc,
+		if (caller_bearer_of(MHD_lookup_connection_value(rq->mc,
 		    MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION), &tok,
 		    &tlen) < 0)
 			return token_error(rq, desc, MHD_HTTP_BAD_REQUEST,
@@ -2387,7 +2264,7 @@ h_token(struct req *rq)
 
 	for (i = 0; i < n_aud; i++) {
 		int n = snprintf(ab + ablen, sizeof(ab) - ablen, "%s%s",
-		    i ? "," : "", safe(sb, sizeof(sb), aud[i], 48));
+		    i ? "," : "", txt_safe(sb, sizeof(sb), aud[i], 48));
 
 		if (n < 0 || (size_t)n >= sizeof(ab) - ablen)
 			break;
@@ -2404,9 +2281,9 @@ h_token(struct req *rq)
 		};
 
 		log_notice("audit: token aud=%s scope=%s by %s %s", ab,
-		    safe(sb, sizeof(sb), scope, 96), cl.desc, err[ar]);
+		    txt_safe(sb, sizeof(sb), scope, 96), cl.desc, err[ar]);
 		caller_done(&cl);
-		return reply_error(rq, ar == AUTHZ_DENIED ? MHD_HTTP_FORBIDDEN :
+		return resp_error(rq, ar == AUTHZ_DENIED ? MHD_HTTP_FORBIDDEN :
 		    MHD_HTTP_BAD_REQUEST, err[ar], "%s",
 		    ar == AUTHZ_DENIED ? "no [client] lets this caller mint "
 		    "tokens" : ar == AUTHZ_BAD_TARGET ? "an audience is not "
@@ -2423,7 +2300,7 @@ h_token(struct req *rq)
 		log_notice("audit: token aud=%s by %s invalid_grant (no sub)",
 		    ab, cl.desc);
 		caller_done(&cl);
-		return reply_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_grant",
+		return resp_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_grant",
 		    "the subject token has no sub");
 	}
 	/*
@@ -2441,7 +2318,7 @@ h_token(struct req *rq)
 			log_notice("audit: token aud=%s by %s access_denied "
 			    "(re-exchange)", ab, cl.desc);
 			caller_done(&cl);
-			return reply_error(rq, MHD_HTTP_FORBIDDEN,
+			return resp_error(rq, MHD_HTTP_FORBIDDEN,
 			    "access_denied", "the subject token was minted "
 			    "by rotatord: exchanging it again needs "
 			    "token_reexchange = yes in the caller's [client]");
@@ -2450,7 +2327,7 @@ h_token(struct req *rq)
 			log_notice("audit: token aud=%s by %s invalid_grant "
 			    "(act chain of %u)", ab, cl.desc, depth - 1);
 			caller_done(&cl);
-			return reply_error(rq, MHD_HTTP_BAD_REQUEST,
+			return resp_error(rq, MHD_HTTP_BAD_REQUEST,
 			    "invalid_grant", "the subject token has been "
 			    "exchanged %u times: [listen] max_delegation is %u",
 			    depth - 1, c->listen.max_delegation);
@@ -2458,7 +2335,7 @@ h_token(struct req *rq)
 		act = act_of(cl.who.claims);
 		if (act == NULL) {
 			caller_done(&cl);
-			return respond(rq, 500, NULL);
+			return resp_queue(rq, 500, NULL);
 		}
 	}
 	reason[0] = '\0';
@@ -2472,11 +2349,11 @@ h_token(struct req *rq)
 		log_warn("audit: token aud=%s by %s failed: %s", ab, cl.desc,
 		    reason[0] ? reason : strerror(-rc));
 		caller_done(&cl);
-		return reply_error(rq, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		return resp_error(rq, MHD_HTTP_INTERNAL_SERVER_ERROR,
 		    "server_error", "cannot mint the token");
 	}
 	log_info("audit: token aud=%s scope=%s by %s ok", ab,
-	    safe(sb, sizeof(sb), scope, 96), cl.desc);
+	    txt_safe(sb, sizeof(sb), scope, 96), cl.desc);
 	caller_done(&cl);
 	wb_str(&b, "{\"access_token\":");
 	wb_jstr(&b, token, strlen(token));
@@ -2491,7 +2368,7 @@ h_token(struct req *rq)
 	free(token);
 	if (b.oom) {
 		wb_wipe(&b);
-		return respond(rq, 500, NULL);
+		return resp_queue(rq, 500, NULL);
 	}
 	{
 		struct MHD_Response *r = resp_secret(b.p, b.len, b.cap);
@@ -2503,7 +2380,7 @@ h_token(struct req *rq)
 			    "no-store");
 			MHD_add_response_header(r, "Pragma", "no-cache");
 		}
-		return respond(rq, MHD_HTTP_OK, r);
+		return resp_queue(rq, MHD_HTTP_OK, r);
 	}
 }
 
@@ -2517,7 +2394,7 @@ h_token(struct req *rq)
  * GET and not DELETE).  200 with X-Auth-Subject / X-Auth-Issuer /
  * X-Auth-Scope, 400, 401, or 403.
  */
-static enum MHD_Result
+enum MHD_Result
 h_authz(struct req *rq)
 {
 	struct server *s = rq->cn->ls->srv;
@@ -2534,27 +2411,27 @@ h_authz(struct req *rq)
 	method = MHD_lookup_connection_value(rq->mc, MHD_HEADER_KIND,
 	    "X-Original-Method");
 	if (uri == NULL || uri[0] == '\0')
-		return reply_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_request",
+		return resp_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_request",
 		    "missing X-Original-URI");
 	if (method == NULL || method[0] == '\0')
-		return reply_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_request",
+		return resp_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_request",
 		    "missing X-Original-Method (nginx: proxy_set_header "
 		    "X-Original-Method $request_method)");
-	safe(ub, sizeof(ub), uri, 128);
-	safe(mb, sizeof(mb), method, 16);
-	if (bearer_of(MHD_lookup_connection_value(rq->mc, MHD_HEADER_KIND,
+	txt_safe(ub, sizeof(ub), uri, 128);
+	txt_safe(mb, sizeof(mb), method, 16);
+	if (caller_bearer_of(MHD_lookup_connection_value(rq->mc, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_AUTHORIZATION), &tok, &len) < 0) {
 		log_notice("audit: authz %s %s by - unauthenticated: no bearer "
 		    "token", mb, ub);
-		return reply_401(rq, "no bearer token");
+		return resp_401(rq, "no bearer token");
 	}
-	if ((rc = bearer_verify(s, rq, tok, len, &tv, why,
+	if ((rc = vf_bearer(s, rq, tok, len, &tv, why,
 	    sizeof(why))) < 0) {
 		if (rc == -EINPROGRESS)
 			return MHD_YES;
 		log_notice("audit: authz %s %s by - unauthenticated: %s", mb,
 		    ub, why);
-		return reply_unverified(rq, rc, why);
+		return resp_unverified(rq, rc, why);
 	}
 	caller_bearer(tv, &cl);
 	if (authz_route(s->cfg, uri, method, &cl.who, &route, why,
@@ -2562,7 +2439,7 @@ h_authz(struct req *rq)
 		log_notice("audit: authz %s %s by %s denied: %s", mb, ub,
 		    cl.desc, why);
 		caller_done(&cl);
-		return reply_error(rq, MHD_HTTP_FORBIDDEN, "access_denied",
+		return resp_error(rq, MHD_HTTP_FORBIDDEN, "access_denied",
 		    "%s", why);
 	}
 	log_info("audit: authz %s %s by %s ok route=%s", mb, ub, cl.desc,
@@ -2576,13 +2453,13 @@ h_authz(struct req *rq)
 		    "no-store");
 	}
 	caller_done(&cl);
-	return respond(rq, MHD_HTTP_OK, r);
+	return resp_queue(rq, MHD_HTTP_OK, r);
 }
 
 /* ------------------------------------------------------------------ */
 /* Public documents, health, metrics                                    */
 
-static enum MHD_Result
+enum MHD_Result
 h_signer_doc(struct req *rq, int jwks)
 {
 	struct server *s = rq->cn->ls->srv;
@@ -2593,17 +2470,17 @@ h_signer_doc(struct req *rq, int jwks)
 	p = jwks ? s->ops.jwks(s->ops.arg, &len) :
 	    s->ops.discovery(s->ops.arg, &len);
 	if (p == NULL)
-		return reply_error(rq, MHD_HTTP_NOT_FOUND, "not_found",
+		return resp_error(rq, MHD_HTTP_NOT_FOUND, "not_found",
 		    "no [signer] configured");
 	/* Borrowed from the daemon, which may replace it: copied. */
 	r = resp_copy(p, len, jwks ? "application/jwk-set+json" : CT_JSON);
 	if (r != NULL)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
 		    "no-cache");
-	return respond(rq, MHD_HTTP_OK, r);
+	return resp_queue(rq, MHD_HTTP_OK, r);
 }
 
-static enum MHD_Result
+enum MHD_Result
 h_readyz(struct req *rq)
 {
 	struct server *s = rq->cn->ls->srv;
@@ -2611,15 +2488,15 @@ h_readyz(struct req *rq)
 
 	if (s->ops.ready(s->ops.arg, &bad) == 1) {
 		json_decref(bad);
-		return respond(rq, MHD_HTTP_OK, resp_copy("{\"ready\":true}", 14,
+		return resp_queue(rq, MHD_HTTP_OK, resp_copy("{\"ready\":true}", 14,
 		    CT_JSON));
 	}
-	return respond(rq, MHD_HTTP_SERVICE_UNAVAILABLE, resp_json(
+	return resp_queue(rq, MHD_HTTP_SERVICE_UNAVAILABLE, resp_json(
 	    json_pack("{s:b,s:o}", "ready", 0, "not_ready",
 	    bad != NULL ? bad : json_array())));
 }
 
-static enum MHD_Result
+enum MHD_Result
 h_metrics(struct req *rq)
 {
 	struct server *s = rq->cn->ls->srv;
@@ -2628,14 +2505,14 @@ h_metrics(struct req *rq)
 	FILE *f;
 
 	if ((f = open_memstream(&buf, &len)) == NULL)
-		return respond(rq, 500, NULL);
+		return resp_queue(rq, 500, NULL);
 	s->ops.metrics(s->ops.arg, f);
 	server_metrics(s, f);
 	if (fclose(f) != 0) {
 		free(buf);
-		return respond(rq, 500, NULL);
+		return resp_queue(rq, 500, NULL);
 	}
-	return respond(rq, MHD_HTTP_OK, resp_take(buf, len,
+	return resp_queue(rq, MHD_HTTP_OK, resp_take(buf, len,
 	    "text/plain; version=0.0.4; charset=utf-8"));
 }
 
@@ -2657,15 +2534,15 @@ h_admin_rotate(struct req *rq, const struct caller *cl)
 	size_t i, n = 0;
 	int all, fleet, rc;
 
-	if (!media_type_is(MHD_lookup_connection_value(rq->mc, MHD_HEADER_KIND,
+	if (!txt_media_type_is(MHD_lookup_connection_value(rq->mc, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_CONTENT_TYPE), CT_JSON))
-		return reply_error(rq, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+		return resp_error(rq, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
 		    "invalid_request", "the body must be application/json");
 	j = json_loadb(rq->body != NULL ? rq->body : "", rq->body_len,
 	    JSON_REJECT_DUPLICATES, &jerr);
 	if (!json_is_object(j)) {
 		json_decref(j);
-		return reply_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_request",
+		return resp_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_request",
 		    "the body must be a JSON object");
 	}
 	fleet = json_is_true(json_object_get(j, "fleet"));
@@ -2675,7 +2552,7 @@ h_admin_rotate(struct req *rq, const struct caller *cl)
 	    json_array_size(arr) == 0 ||
 	    json_array_size(arr) > MAX_ADMIN_NAMES))) {
 		json_decref(j);
-		return reply_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_request",
+		return resp_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_request",
 		    "give \"names\": [...] (1 to %d) or \"all\": true",
 		    MAX_ADMIN_NAMES);
 	}
@@ -2683,17 +2560,17 @@ h_admin_rotate(struct req *rq, const struct caller *cl)
 		n = json_array_size(arr);
 		if ((names = calloc(n, sizeof(*names))) == NULL) {
 			json_decref(j);
-			return respond(rq, 500, NULL);
+			return resp_queue(rq, 500, NULL);
 		}
 		json_array_foreach(arr, i, el) {
 			names[i] = json_string_value(el);
-			if (names[i] == NULL || !name_ok(names[i],
+			if (names[i] == NULL || !txt_name_ok(names[i],
 			    strlen(names[i]), MAX_NAME)) {
 				free(names);
 				json_decref(j);
-				return reply_error(rq, MHD_HTTP_NOT_FOUND,
+				return resp_error(rq, MHD_HTTP_NOT_FOUND,
 				    "not_found", "no credential named %s",
-				    safe(sb, sizeof(sb), json_string_value(el),
+				    txt_safe(sb, sizeof(sb), json_string_value(el),
 				    64));
 			}
 		}
@@ -2712,23 +2589,23 @@ h_admin_rotate(struct req *rq, const struct caller *cl)
 	free(names);
 	json_decref(j);
 	if (rc == -ENOTSUP)
-		return reply_error(rq, MHD_HTTP_NOT_IMPLEMENTED,
+		return resp_error(rq, MHD_HTTP_NOT_IMPLEMENTED,
 		    "not_implemented", "no [cluster] configured: --fleet "
 		    "needs one");
 	if (rc == -ENOTCONN)
-		return reply_error(rq, MHD_HTTP_SERVICE_UNAVAILABLE,
+		return resp_error(rq, MHD_HTTP_SERVICE_UNAVAILABLE,
 		    "temporarily_unavailable", "%s", why);
 	if (rc == -ENOENT)
-		return reply_error(rq, MHD_HTTP_NOT_FOUND, "not_found", "%s",
+		return resp_error(rq, MHD_HTTP_NOT_FOUND, "not_found", "%s",
 		    why[0] ? why : "no such credential");
 	if (rc < 0)
-		return reply_error(rq, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		return resp_error(rq, MHD_HTTP_INTERNAL_SERVER_ERROR,
 		    "server_error", "%s", why[0] ? why : strerror(-rc));
-	return respond(rq, MHD_HTTP_ACCEPTED, resp_json(json_pack("{s:b,s:I}",
+	return resp_queue(rq, MHD_HTTP_ACCEPTED, resp_json(json_pack("{s:b,s:I}",
 	    "rotating", 1, "count", (json_int_t)n)));
 }
 
-static enum MHD_Result
+enum MHD_Result
 h_admin(struct req *rq, const char *what, const char *method)
 {
 	struct server *s = rq->cn->ls->srv;
@@ -2739,22 +2616,22 @@ h_admin(struct req *rq, const char *what, const char *method)
 
 	if (strcmp(what, "status") != 0 && strcmp(what, "rotate") != 0 &&
 	    strcmp(what, "reload-config") != 0)
-		return reply_error(rq, MHD_HTTP_NOT_FOUND, "not_found",
+		return resp_error(rq, MHD_HTTP_NOT_FOUND, "not_found",
 		    "no such admin endpoint");
-	if (strcmp(what, "status") == 0 ? !is_get(method) :
+	if (strcmp(what, "status") == 0 ? !txt_is_get(method) :
 	    strcmp(method, MHD_HTTP_METHOD_POST) != 0)
-		return reply_405(rq, strcmp(what, "status") == 0 ? "GET, HEAD" :
+		return resp_405(rq, strcmp(what, "status") == 0 ? "GET, HEAD" :
 		    "POST");
 	if (caller_get(rq, &cl, &ret) < 0)
 		return ret;
 	if (!authz_is_admin(s->cfg, &cl.who)) {
 		log_notice("audit: admin %s by %s denied", what, cl.desc);
-		return reply_error(rq, MHD_HTTP_FORBIDDEN, "access_denied",
+		return resp_error(rq, MHD_HTTP_FORBIDDEN, "access_denied",
 		    "the admin API needs root or the admin_group");
 	}
 	if (strcmp(what, "status") == 0) {
 		log_info("audit: admin status by %s ok", cl.desc);
-		return respond(rq, MHD_HTTP_OK, resp_json(s->ops.status(
+		return resp_queue(rq, MHD_HTTP_OK, resp_json(s->ops.status(
 		    s->ops.arg)));
 	}
 	if (strcmp(what, "rotate") == 0)
@@ -2765,12 +2642,12 @@ h_admin(struct req *rq, const char *what, const char *method)
 	log_notice("audit: admin reload-config by %s %s", cl.desc,
 	    rc == 0 ? "ok" : "failed");
 	if (rc == -EINVAL)
-		return reply_error(rq, 422, "invalid_config", "%s",
+		return resp_error(rq, 422, "invalid_config", "%s",
 		    why[0] ? why : "the new config has errors");
 	if (rc < 0)
-		return reply_error(rq, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		return resp_error(rq, MHD_HTTP_INTERNAL_SERVER_ERROR,
 		    "server_error", "%s", why[0] ? why : strerror(-rc));
-	return respond(rq, MHD_HTTP_OK, resp_copy("{\"reloaded\":true}", 17,
+	return resp_queue(rq, MHD_HTTP_OK, resp_copy("{\"reloaded\":true}", 17,
 	    CT_JSON));
 }
 
@@ -2829,28 +2706,28 @@ dispatch(struct req *rq, const char *url, const char *method)
 		h = MHD_lookup_connection_value(rq->mc, MHD_HEADER_KIND,
 		    "Rotatord-Request");
 		if (h == NULL || strcmp(h, "1") != 0)
-			return reply_error(rq, MHD_HTTP_BAD_REQUEST,
+			return resp_error(rq, MHD_HTTP_BAD_REQUEST,
 			    "invalid_request", "the header \"Rotatord-Request: "
 			    "1\" is required");
 	}
 	switch (rq->route) {
 	case R_OTHER:
-		return reply_error(rq, MHD_HTTP_NOT_FOUND, "not_found",
+		return resp_error(rq, MHD_HTTP_NOT_FOUND, "not_found",
 		    "no such endpoint");
 	case R_TOKEN:
 		if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
-			return reply_405(rq, "POST");
+			return resp_405(rq, "POST");
 		return h_token(rq);
 	case R_ADMIN:
 		return h_admin(rq, url + 10, method);
 	default:
 		break;
 	}
-	if (!is_get(method))
-		return reply_405(rq, "GET, HEAD");
+	if (!txt_is_get(method))
+		return resp_405(rq, "GET, HEAD");
 	switch (rq->route) {
 	case R_HEALTHZ:
-		return respond(rq, MHD_HTTP_OK, MHD_create_response_from_buffer(3,
+		return resp_queue(rq, MHD_HTTP_OK, MHD_create_response_from_buffer(3,
 		    (void *)"ok\n", MHD_RESPMEM_PERSISTENT));
 	case R_READYZ:
 		return h_readyz(rq);
@@ -2864,7 +2741,7 @@ dispatch(struct req *rq, const char *url, const char *method)
 			log_notice("audit: metrics by %s denied: no [client] "
 			    "with metrics = yes", cl.desc);
 			caller_done(&cl);
-			return reply_error(rq, MHD_HTTP_FORBIDDEN,
+			return resp_error(rq, MHD_HTTP_FORBIDDEN,
 			    "access_denied", "/metrics on TCP needs a "
 			    "[client] with metrics = yes");
 		}
@@ -2890,7 +2767,7 @@ dispatch(struct req *rq, const char *url, const char *method)
 		n = slash != NULL ? (size_t)(slash - p) : strlen(p);
 		if (n > MAX_NAME) {
 			caller_done(&cl);
-			return reply_error(rq, MHD_HTTP_NOT_FOUND, "not_found",
+			return resp_error(rq, MHD_HTTP_NOT_FOUND, "not_found",
 			    "no such credential");
 		}
 		memcpy(name, p, n);
@@ -2905,14 +2782,17 @@ dispatch(struct req *rq, const char *url, const char *method)
 }
 
 /* Frees the request's body and clears it for the next request. */
-static void
-req_reset(struct req *rq)
+void
+ls_req_reset(struct req *rq)
 {
+	struct server *s = rq->cn->ls->srv;
 	struct conn *cn = rq->cn;
 	struct MHD_Connection *mc = rq->mc;
+	size_t i;
 
-	waiter_unlink(rq);
-	verify_detach(rq);
+	for (i = 0; i < s->n_hooks; i++)
+		if (s->hooks[i]->req_end != NULL)
+			s->hooks[i]->req_end(rq);
 	free(rq->form);
 	if (rq->body != NULL) {
 		idp_wipe(rq->body, rq->body_cap);
@@ -2953,8 +2833,8 @@ body_add(struct req *rq, const char *method, const char *data, size_t n)
 }
 
 /* The MHD access handler. */
-static enum MHD_Result
-on_request(void *cls, struct MHD_Connection *mc, const char *url,
+enum MHD_Result
+http_access(void *cls, struct MHD_Connection *mc, const char *url,
     const char *method, const char *version, const char *upload_data,
     size_t *upload_data_size, void **con_cls)
 {
@@ -2975,7 +2855,7 @@ on_request(void *cls, struct MHD_Connection *mc, const char *url,
 		    cn->refused)
 			return MHD_NO;
 		rq = &cn->rq;
-		req_reset(rq);
+		ls_req_reset(rq);
 		rq->mc = mc;
 		rq->route = classify(url, ls->is_unix);
 		*con_cls = rq;
@@ -2989,7 +2869,7 @@ on_request(void *cls, struct MHD_Connection *mc, const char *url,
 		    MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl != NULL && (errno = 0, strtoull(cl, NULL, 10) >
 		    ls->srv->cfg->listen.max_body || errno == ERANGE))
-			return reply_error(rq, MHD_HTTP_CONTENT_TOO_LARGE,
+			return resp_error(rq, MHD_HTTP_CONTENT_TOO_LARGE,
 			    "invalid_request", "the body is larger than %zu "
 			    "bytes", ls->srv->cfg->listen.max_body);
 		return MHD_YES;
@@ -3005,12 +2885,12 @@ on_request(void *cls, struct MHD_Connection *mc, const char *url,
 			/* A chunked body too large: MHD can only close. */
 			log_debug("http: request body over %zu bytes, closing",
 			    ls->srv->cfg->listen.max_body);
-			count(ls->srv, rq->route, MHD_HTTP_CONTENT_TOO_LARGE);
+			resp_count(ls->srv, rq->route, MHD_HTTP_CONTENT_TOO_LARGE);
 			rq->queued = 1;
 			return MHD_NO;
 		}
 		if (body_add(rq, method, upload_data, n) < 0)
-			return respond(rq, 500, NULL);
+			return resp_queue(rq, 500, NULL);
 		return MHD_YES;
 	}
 	if (rq->queued)
@@ -3025,7 +2905,7 @@ on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
 	struct req *rq = *con_cls;
 
 	if (rq != NULL)
-		req_reset(rq);
+		ls_req_reset(rq);
 	*con_cls = NULL;
 }
 
@@ -3068,7 +2948,7 @@ uid_admit(struct listener *ls, struct conn *cn, struct MHD_Connection *mc)
 	struct uid_count *u;
 	int64_t now;
 
-	if (peer_load(cn, mc) < 0 || cn->peer.uid == 0 || limit == 0)
+	if (ls_peer_load(cn, mc) < 0 || cn->peer.uid == 0 || limit == 0)
 		return;
 	if ((u = uid_slot(ls, cn->peer.uid)) == NULL)
 		return;
@@ -3100,7 +2980,7 @@ on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
 	size_t i;
 
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-		/* NULL on failure: on_request() then closes the connection. */
+		/* NULL on failure: http_access() then closes the connection. */
 		if ((cn = calloc(1, sizeof(*cn))) != NULL) {
 			cn->ls = ls;
 			cn->rq.cn = cn;
@@ -3117,7 +2997,7 @@ on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
 				ls->uids[i].n--;
 				break;
 			}
-		req_reset(&cn->rq);
+		ls_req_reset(&cn->rq);
 		free(cn->peer.groups);
 		free(cn);
 		*socket_context = NULL;
@@ -3171,6 +3051,112 @@ on_mhd_log(void *cls, const char *fmt, va_list ap)
 /* ------------------------------------------------------------------ */
 /* Listeners                                                            */
 
+/* See server_int.h: the hooks of the parts that suspend requests. */
+int
+ls_hooks_add(struct server *s, const struct ls_hooks *h)
+{
+	if (s->n_hooks == LS_MAX_HOOKS)
+		return -ENOSPC;
+	s->hooks[s->n_hooks++] = h;
+	return 0;
+}
+
+/* ls goes: every part answers the requests it holds suspended there. */
+static void
+ls_going(struct listener *ls)
+{
+	struct server *s = ls->srv;
+	size_t i;
+
+	for (i = 0; i < s->n_hooks; i++)
+		if (s->hooks[i]->going != NULL)
+			s->hooks[i]->going(s, ls);
+}
+
+/* See server_int.h: one timer for the deadlines of every hook. */
+void
+ls_deadlines_arm(struct server *s)
+{
+	int64_t at = 0, t;
+	size_t i;
+
+	for (i = 0; i < s->n_hooks; i++)
+		if (s->hooks[i]->next != NULL &&
+		    (t = s->hooks[i]->next(s)) != 0 && (at == 0 || t < at))
+			at = t;
+	loop_timer_at(s->wfd, at);
+}
+
+static void
+on_deadline(struct loop *l, int fd, uint32_t events, void *arg)
+{
+	struct server *s = arg;
+	int64_t now = loop_now_mono();
+	size_t i;
+
+	loop_timer_ack(fd);
+	for (i = 0; i < s->n_hooks; i++)
+		if (s->hooks[i]->expire != NULL)
+			s->hooks[i]->expire(s, now);
+	ls_resumed_run(s);
+	ls_deadlines_arm(s);
+}
+
+/* See server_int.h. */
+int
+ls_deadlines_start(struct server *s)
+{
+	int rc;
+
+	if ((s->wfd = loop_timer_new()) < 0) {
+		rc = s->wfd;
+		s->wfd = -1;
+		return rc;
+	}
+	if ((rc = loop_add(s->loop, s->wfd, EPOLLIN, on_deadline, s)) < 0) {
+		close(s->wfd);
+		s->wfd = -1;
+		return rc;
+	}
+	return 0;
+}
+
+/* See server_int.h. */
+void
+ls_deadlines_stop(struct server *s)
+{
+	if (s->wfd >= 0) {
+		loop_del(s->loop, s->wfd);
+		close(s->wfd);
+		s->wfd = -1;
+	}
+}
+
+/*
+ * Lets a suspended request go on: MHD handles it again on its next run,
+ * which ls_resumed_run() does for a whole batch.  (Arming the listener's
+ * timer for each one instead costs two timerfd_settime() calls a request,
+ * which in a VM cost more than the signature check.)
+ */
+void
+ls_resume(struct req *rq)
+{
+	MHD_resume_connection(rq->mc);
+	rq->cn->ls->resumed = 1;
+}
+
+/*
+ * Runs ls's MHD on the next pass of the loop: in external polling mode
+ * MHD picks resumed connections up on its next MHD_run() only, and
+ * MHD_get_timeout() does not ask for one.
+ */
+void
+ls_run_soon(struct listener *ls)
+{
+	ls->armed = loop_now_mono();
+	loop_timer_at(ls->tfd, ls->armed);
+}
+
 /* Runs MHD, then re-arms its timer, or ends a drained listener. */
 static void
 listener_run(struct listener *ls)
@@ -3183,11 +3169,27 @@ listener_run(struct listener *ls)
 		    MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
 		if ((di != NULL && di->num_connections == 0) ||
 		    loop_now_mono() >= ls->drain_until) {
-			listener_destroy(ls);
+			ls_destroy(ls);
 			return;
 		}
 	}
 	listener_arm(ls);
+}
+
+/* Runs MHD for every listener with resumed connections (loop thread). */
+void
+ls_resumed_run(void *arg)
+{
+	struct server *s = arg;
+	struct listener *ls, *next;
+
+	for (ls = s->listeners; ls != NULL; ls = next) {
+		next = ls->next;
+		if (ls->resumed && ls->d != NULL) {
+			ls->resumed = 0;
+			listener_run(ls);	/* may free a drained ls */
+		}
+	}
 }
 
 static void
@@ -3228,8 +3230,8 @@ listener_arm(struct listener *ls)
 }
 
 /* Stops ls's daemon (no long poll may stay suspended) and frees it. */
-static void
-listener_destroy(struct listener *ls)
+void
+ls_destroy(struct listener *ls)
 {
 	struct server *s = ls->srv;
 	struct listener **pp;
@@ -3241,8 +3243,7 @@ listener_destroy(struct listener *ls)
 		}
 	if (ls->d != NULL) {
 		if (ls->n_waiting > 0 || ls->n_verifying > 0) {
-			waiters_release(s, ls);
-			verify_release(s, ls);
+			ls_going(ls);
 			MHD_run(ls->d);		/* lets them leave suspension */
 		}
 		loop_del(s->loop, ls->epfd);
@@ -3264,8 +3265,8 @@ listener_destroy(struct listener *ls)
 }
 
 /* Removes ls's socket file if it is still the one ls made. */
-static void
-listener_unlink(struct listener *ls)
+void
+bind_unlink(struct listener *ls)
 {
 	struct stat st;
 
@@ -3281,14 +3282,14 @@ listener_unlink(struct listener *ls)
  * timeout, and whatever is left is closed then.  The listening socket is
  * closed (a new daemon on the same address holds a duplicate of it).
  */
-static void
-listener_drain(struct listener *ls)
+void
+ls_drain(struct listener *ls)
 {
 	int fd;
 
 	/* Dormant or dead: no connection to let finish. */
 	if (ls->d == NULL) {
-		listener_destroy(ls);
+		ls_destroy(ls);
 		return;
 	}
 	fd = MHD_quiesce_daemon(ls->d);
@@ -3297,8 +3298,7 @@ listener_drain(struct listener *ls)
 	ls->draining = 1;
 	ls->drain_until = loop_now_mono() + (int64_t)ls->timeout_s * 1000 +
 	    1000;
-	waiters_release(ls->srv, ls);
-	verify_release(ls->srv, ls);
+	ls_going(ls);
 	ls->armed = 0;
 	loop_timer_at(ls->tfd, loop_now_mono());
 }
@@ -3436,7 +3436,7 @@ listener_boot(struct listener *ls, int lfd)
 	int rc;
 
 	ls->d = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-	    MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, ls,
+	    MHD_USE_ERROR_LOG, 0, NULL, NULL, s->access, ls,
 	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, ls,
 	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)lfd,
 	    MHD_OPTION_CONNECTION_LIMIT, ls->max_conn,
@@ -3507,8 +3507,8 @@ on_dormant(struct loop *l, int fd, uint32_t events, void *arg)
  * once when libmicrohttpd is loaded, else dormant until a client
  * connects.  Returns 0 or -errno.
  */
-static int
-listener_start(struct listener *ls, int lfd)
+int
+ls_start(struct listener *ls, int lfd)
 {
 	int rc;
 
@@ -3646,9 +3646,9 @@ plan_kind(struct server *s, const struct cfg_listen *l, int is_unix,
 		rc = fd;
 		goto fail;
 	}
-	if ((rc = listener_start(ls, fd)) < 0) {
+	if ((rc = ls_start(ls, fd)) < 0) {
 		if (is_unix && !same_addr)
-			listener_unlink(ls);
+			bind_unlink(ls);
 		goto fail;
 	}
 	*ret = ls;
@@ -3670,18 +3670,18 @@ plan_undo(struct server *s, struct listener *ls, const struct listener *old)
 	if (ls == NULL)
 		return;
 	if (ls->is_unix && (old == NULL || strcmp(old->path, ls->path) != 0))
-		listener_unlink(ls);
+		bind_unlink(ls);
 	ls->next = s->listeners;
 	s->listeners = ls;
-	listener_destroy(ls);
+	ls_destroy(ls);
 }
 
 /*
  * Makes the listeners match [listen] of c: all new ones start first;
  * only then are old ones drained (and their socket files removed).
  */
-static int
-listeners_apply(struct server *s, const struct config *c)
+int
+bind_apply(struct server *s, const struct config *c)
 {
 	struct listener *nu = NULL, *du = NULL, *nt = NULL, *dt = NULL;
 	int rc;
@@ -3716,11 +3716,11 @@ listeners_apply(struct server *s, const struct config *c)
 	}
 	if (du != NULL) {
 		if (nu == NULL || strcmp(du->path, nu->path) != 0)
-			listener_unlink(du);
-		listener_drain(du);
+			bind_unlink(du);
+		ls_drain(du);
 	}
 	if (dt != NULL)
-		listener_drain(dt);
+		ls_drain(dt);
 	if (nu != NULL) {
 		nu->next = s->listeners;
 		s->listeners = nu;
@@ -3750,28 +3750,16 @@ server_new(struct loop *l, const struct config *c, const struct api_ops *ops,
 	s->loop = l;
 	s->ops = *ops;
 	s->cfg = c;
+	s->access = http_access;
 	s->wfd = -1;
-	if ((s->wfd = loop_timer_new()) < 0) {
-		rc = s->wfd;
-		s->wfd = -1;
-		goto fail;
-	}
-	if ((rc = loop_add(l, s->wfd, EPOLLIN, on_wait_timer, s)) < 0) {
-		close(s->wfd);
-		s->wfd = -1;
-		goto fail;
-	}
 	/*
-	 * Signature checks of bearer tokens run on these threads (started
-	 * on the first one), so a burst of new tokens does not hold up the
-	 * loop.  Read once: a reload does not change the count.
+	 * The parts that hold requests suspended register their hooks in
+	 * this order: a listener going answers its long polls first.
 	 */
-	if (c->listen.verify_threads != 0 && (rc = workers_new(l,
-	    c->listen.verify_threads < 0 ? 0 :
-	    (unsigned)c->listen.verify_threads, resumed_run, s,
-	    &s->pool)) < 0)
+	if ((rc = ls_deadlines_start(s)) < 0 || (rc = lp_start(s)) < 0 ||
+	    (rc = vf_start(s, c)) < 0)
 		goto fail;
-	if ((rc = listeners_apply(s, c)) < 0)
+	if ((rc = bind_apply(s, c)) < 0)
 		goto fail;
 	*ret = s;
 	return 0;
@@ -3786,7 +3774,7 @@ server_configure(struct server *s, const struct config *c)
 {
 	int rc;
 
-	if ((rc = listeners_apply(s, c)) < 0)
+	if ((rc = bind_apply(s, c)) < 0)
 		return rc;
 	s->cfg = c;
 	/*
@@ -3795,7 +3783,7 @@ server_configure(struct server *s, const struct config *c)
 	 * Credentials may have been replaced: their responses are made anew.
 	 */
 	tc_clear(s);
-	rc_clear(s, NULL);
+	h_cred_cache_clear(s, NULL);
 	s->epoch++;
 	return 0;
 }
@@ -3808,17 +3796,14 @@ server_free(struct server *s)
 		return;
 	s->stopping = 1;
 	while (s->listeners != NULL) {
-		listener_unlink(s->listeners);
-		listener_destroy(s->listeners);
+		bind_unlink(s->listeners);
+		ls_destroy(s->listeners);
 	}
 	/* Every request has left; the last done() calls find no waiters. */
-	workers_free(s->pool);
-	if (s->wfd >= 0) {
-		loop_del(s->loop, s->wfd);
-		close(s->wfd);
-	}
+	vf_stop(s);
+	ls_deadlines_stop(s);
 	tc_clear(s);
-	rc_clear(s, NULL);
+	h_cred_cache_clear(s, NULL);
 	idp_sha256_free(s->sha256);
 	free(s);
 }
@@ -3837,38 +3822,23 @@ server_keys_changed(struct server *s)
 		return;
 	tc_clear(s);
 	s->epoch++;
-	if (s->held == NULL)
-		return;
-	held_release(s, 0);
-	resumed_run(s);
-	waiters_arm(s);
+	vf_keys_changed(s);
 }
 
 /* See api.h: resumes the long polls on cred older than generation. */
 void
 server_notify(struct server *s, const char *cred, uint64_t generation)
 {
-	struct req *w, *next;
-	int any = 0;
-
 	if (s == NULL)
 		return;
 	/* The old generation's responses (and key material) go now. */
-	rc_clear(s, cred);
-	for (w = s->waiters; w != NULL; w = next) {
-		next = w->wnext;
-		if (generation > w->wait_gen && strcmp(w->wait_cred, cred) == 0) {
-			waiter_resume(w, 0);
-			any = 1;
-		}
-	}
-	if (any)
-		waiters_arm(s);
+	h_cred_cache_clear(s, cred);
+	lp_notify(s, cred, generation);
 }
 
-/* See api.h: Prometheus text 0.0.4, fixed label sets only. */
+/* See server_int.h: rotatord_http_requests_total. */
 void
-server_metrics(const struct server *s, FILE *out)
+resp_metrics(const struct server *s, FILE *out)
 {
 	size_t r, i;
 
@@ -3888,15 +3858,22 @@ server_metrics(const struct server *s, FILE *out)
 				continue;
 			if (i < N_CODES - 1)
 				fprintf(out, "rotatord_http_requests_total{route="
-				    "\"%s\",code=\"%u\"} %llu\n", route_names[r],
+				    "\"%s\",code=\"%u\"} %llu\n", resp_route_names[r],
 				    status_codes[i],
 				    (unsigned long long)s->requests[r][i]);
 			else
 				fprintf(out, "rotatord_http_requests_total{route="
 				    "\"%s\",code=\"other\"} %llu\n",
-				    route_names[r],
+				    resp_route_names[r],
 				    (unsigned long long)s->requests[r][i]);
 		}
+}
+
+/* See api.h: Prometheus text 0.0.4, fixed label sets only. */
+void
+server_metrics(const struct server *s, FILE *out)
+{
+	resp_metrics(s, out);
 	fprintf(out, "# HELP rotatord_http_long_polls Requests held by "
 	    "?wait= now.\n# TYPE rotatord_http_long_polls gauge\n"
 	    "rotatord_http_long_polls %zu\n", s->n_waiting);
