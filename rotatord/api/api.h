@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The local HTTP API: server.c (libmicrohttpd, routing, limits, caller
- * identity, audit lines) asks the daemon through struct api_ops.  The
+ * The local HTTP API: server.c and the files it lists (libmicrohttpd,
+ * routing, limits, caller identity, audit lines) ask the daemon through
+ * struct api_ops.  The
  * server runs in the daemon's loop (libmicrohttpd in external epoll mode),
  * so every callback except verify runs on the loop thread and may read
  * daemon state without locks.  Signature checks of bearer tokens run on

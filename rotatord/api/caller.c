@@ -93,8 +93,8 @@ caller_get(struct req *rq, struct caller *cl, enum MHD_Result *ret)
 		caller_unix(cn, cl);
 		return 0;
 	}
-	if (caller_bearer_of(MHD_lookup_connection_value(rq->mc, MHD_HEADER_KIND,
-	    MHD_HTTP_HEADER_AUTHORIZATION), &tok, &len) < 0) {
+	if (caller_bearer_of(MHD_lookup_connection_value(rq->mc,
+	    MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION), &tok, &len) < 0) {
 		*ret = resp_401(rq, "no bearer token");
 		return -1;
 	}

@@ -28,8 +28,8 @@ h_admin_rotate(struct req *rq, const struct caller *cl)
 	size_t i, n = 0;
 	int all, fleet, rc;
 
-	if (!txt_media_type_is(MHD_lookup_connection_value(rq->mc, MHD_HEADER_KIND,
-	    MHD_HTTP_HEADER_CONTENT_TYPE), CT_JSON))
+	if (!txt_media_type_is(MHD_lookup_connection_value(rq->mc,
+	    MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE), CT_JSON))
 		return resp_error(rq, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
 		    "invalid_request", "the body must be application/json");
 	j = json_loadb(rq->body != NULL ? rq->body : "", rq->body_len,
@@ -64,8 +64,8 @@ h_admin_rotate(struct req *rq, const struct caller *cl)
 				json_decref(j);
 				return resp_error(rq, MHD_HTTP_NOT_FOUND,
 				    "not_found", "no credential named %s",
-				    txt_safe(sb, sizeof(sb), json_string_value(el),
-				    64));
+				    txt_safe(sb, sizeof(sb),
+				    json_string_value(el), 64));
 			}
 		}
 	}
@@ -95,8 +95,8 @@ h_admin_rotate(struct req *rq, const struct caller *cl)
 	if (rc < 0)
 		return resp_error(rq, MHD_HTTP_INTERNAL_SERVER_ERROR,
 		    "server_error", "%s", why[0] ? why : strerror(-rc));
-	return resp_queue(rq, MHD_HTTP_ACCEPTED, resp_json(json_pack("{s:b,s:I}",
-	    "rotating", 1, "count", (json_int_t)n)));
+	return resp_queue(rq, MHD_HTTP_ACCEPTED, resp_json(json_pack(
+	    "{s:b,s:I}", "rotating", 1, "count", (json_int_t)n)));
 }
 
 enum MHD_Result

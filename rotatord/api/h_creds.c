@@ -171,13 +171,14 @@ cred_check(struct req *rq, const struct caller *cl, const char *name,
 		    resp_route_names[rq->route], txt_safe(sb, sizeof(sb),
 		    what_of(what, sizeof(what), name, file), 64), cl->desc);
 		*ret = resp_error(rq, MHD_HTTP_NOT_FOUND, "not_found",
-		    "no credential named %s", txt_safe(sb, sizeof(sb), name, 64));
+		    "no credential named %s", txt_safe(sb, sizeof(sb), name,
+		    64));
 		return -1;
 	}
 	if (!authz_may_read(s->cfg, &cl->who, name)) {
-		log_notice("audit: %s %s by %s denied", resp_route_names[rq->route],
-		    txt_safe(sb, sizeof(sb), what_of(what, sizeof(what), name, file),
-		    64), cl->desc);
+		log_notice("audit: %s %s by %s denied",
+		    resp_route_names[rq->route], txt_safe(sb, sizeof(sb),
+		    what_of(what, sizeof(what), name, file), 64), cl->desc);
 		*ret = resp_error(rq, MHD_HTTP_FORBIDDEN, "access_denied",
 		    "not allowed to read %s", name);
 		return -1;

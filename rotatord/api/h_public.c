@@ -36,8 +36,8 @@ h_readyz(struct req *rq)
 
 	if (s->ops.ready(s->ops.arg, &bad) == 1) {
 		json_decref(bad);
-		return resp_queue(rq, MHD_HTTP_OK, resp_copy("{\"ready\":true}", 14,
-		    CT_JSON));
+		return resp_queue(rq, MHD_HTTP_OK,
+		    resp_copy("{\"ready\":true}", 14, CT_JSON));
 	}
 	return resp_queue(rq, MHD_HTTP_SERVICE_UNAVAILABLE, resp_json(
 	    json_pack("{s:b,s:o}", "ready", 0, "not_ready",

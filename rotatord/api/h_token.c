@@ -224,10 +224,10 @@ act_of(const json_t *claims)
  * lines who connected and the targets as text.
  */
 struct token_ask {
-	const char	*desc;		/* who connected, until the caller is known */
+	const char	*desc;		/* who connected (audit) */
 	const char	*aud[MAX_AUDIENCES];
 	size_t		 n_aud;
-	char		*scope;		/* normalized in place; NULL: none */
+	char		*scope;		/* normalized; NULL: none */
 	char		 ab[200];	/* audit: the audiences, or "-" */
 };
 

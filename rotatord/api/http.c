@@ -86,8 +86,9 @@ dispatch(struct req *rq, const char *url, const char *method)
 		return resp_405(rq, "GET, HEAD");
 	switch (rq->route) {
 	case R_HEALTHZ:
-		return resp_queue(rq, MHD_HTTP_OK, MHD_create_response_from_buffer(3,
-		    (void *)"ok\n", MHD_RESPMEM_PERSISTENT));
+		return resp_queue(rq, MHD_HTTP_OK,
+		    MHD_create_response_from_buffer(3, (void *)"ok\n",
+		    MHD_RESPMEM_PERSISTENT));
 	case R_READYZ:
 		return h_readyz(rq);
 	case R_METRICS:
@@ -222,7 +223,8 @@ http_access(void *cls, struct MHD_Connection *mc, const char *url,
 			/* A chunked body too large: MHD can only close. */
 			log_debug("http: request body over %zu bytes, closing",
 			    ls->srv->cfg->listen.max_body);
-			resp_count(ls->srv, rq->route, MHD_HTTP_CONTENT_TOO_LARGE);
+			resp_count(ls->srv, rq->route,
+			    MHD_HTTP_CONTENT_TOO_LARGE);
 			rq->queued = 1;
 			return MHD_NO;
 		}

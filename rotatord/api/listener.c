@@ -67,6 +67,7 @@ ls_deadlines_arm(struct server *s)
 	loop_timer_at(s->wfd, at);
 }
 
+/* The deadline timer: each hook lets go what is due, then MHD runs. */
 static void
 on_deadline(struct loop *l, int fd, uint32_t events, void *arg)
 {
@@ -180,7 +181,10 @@ ls_peer_load(struct conn *cn, struct MHD_Connection *mc)
 	return 0;
 }
 
-/* Frees the request's body and clears it for the next request. */
+/*
+ * Ends rq (the hooks take it off any long poll or verification), frees
+ * its body and clears it for the next request.
+ */
 void
 ls_req_reset(struct req *rq)
 {

@@ -5,7 +5,7 @@
  * Debian's libmicrohttpd.so.12 pulls in GnuTLS, p11-kit, nettle, gmp,
  * libidn2, libunistring and more, whose pages cost an idle daemon about
  * 2.5 MiB of RSS although rotatord never serves TLS itself.  So rotatord
- * does not link libmicrohttpd: server.c calls it through this table,
+ * does not link libmicrohttpd: api/ calls it through this table,
  * filled by rot_mhd_load() the first time a client connects to the API.
  * Include after <microhttpd.h>; from here on the MHD_* function names
  * below are table calls, so the code using them reads unchanged.

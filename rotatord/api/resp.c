@@ -389,8 +389,8 @@ resp_metrics(const struct server *s, FILE *out)
 				continue;
 			if (i < N_CODES - 1)
 				fprintf(out, "rotatord_http_requests_total{route="
-				    "\"%s\",code=\"%u\"} %llu\n", resp_route_names[r],
-				    status_codes[i],
+				    "\"%s\",code=\"%u\"} %llu\n",
+				    resp_route_names[r], status_codes[i],
 				    (unsigned long long)s->requests[r][i]);
 			else
 				fprintf(out, "rotatord_http_requests_total{route="

@@ -36,8 +36,8 @@
 #define MAX_TOKEN_LEN		IDP_JWT_MAX_LEN	/* a whole compact JWT */
 #define MAX_NAME		CONFIG_MAX_NAME
 #define EXE_MAX			256
-#define LS_MAX_HOOKS		4		/* parts that suspend requests */
-#define N_STATUS		14		/* resp.c: codes counted one by one */
+#define LS_MAX_HOOKS		4		/* parts that suspend */
+#define N_STATUS		14		/* codes counted one by one */
 #define N_CODES			(N_STATUS + 1)	/* and "other" */
 
 #define CT_JSON			"application/json"
@@ -198,7 +198,7 @@ struct server {
 	MHD_AccessHandlerCallback access;	/* http.c's, set by server.c */
 	const struct ls_hooks	*hooks[LS_MAX_HOOKS];
 	size_t			 n_hooks;
-	int			 wfd;		/* earliest hook deadline */
+	int			 wfd;		/* hooks' deadlines */
 	uint64_t		 uid_refused;	/* over per_uid_limit */
 	int64_t			 log_window;
 	unsigned		 log_count;

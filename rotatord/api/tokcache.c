@@ -88,8 +88,8 @@ tv_new(const struct authz_caller *who, struct idp_jws *jws)
 	tv->h_sub = txt_header_dup(who->subject);
 	tv->h_iss = txt_header_dup(iss);
 	tv->h_scope = scope_text(jws->claims);
-	if (asprintf(&tv->desc, "iss=%s sub=%s", txt_safe(b1, sizeof(b1), iss, 128),
-	    txt_safe(b2, sizeof(b2), who->subject, 128)) < 0)
+	if (asprintf(&tv->desc, "iss=%s sub=%s", txt_safe(b1, sizeof(b1), iss,
+	    128), txt_safe(b2, sizeof(b2), who->subject, 128)) < 0)
 		tv->desc = NULL;
 	if (tv->issuer == NULL || (who->subject != NULL && tv->subject == NULL) ||
 	    tv->h_sub == NULL || tv->h_iss == NULL || tv->h_scope == NULL ||
