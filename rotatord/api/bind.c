@@ -164,7 +164,7 @@ listener_alloc(struct server *s, const struct cfg_listen *l, int is_unix)
 		return NULL;
 	ls->srv = s;
 	ls->is_unix = is_unix;
-	ls->epfd = ls->tfd = ls->lfd = -1;
+	ls->epfd = ls->lfd = -1;
 	ls->max_conn = l->max_connections > 0 ? l->max_connections : 512;
 	ls->per_ip = is_unix ? 0 : l->per_ip_limit;
 	ls->timeout_s = l->timeout > 0 ? (unsigned)((l->timeout + 999) / 1000) :

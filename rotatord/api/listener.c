@@ -64,41 +64,31 @@ ls_deadlines_arm(struct server *s)
 		if (s->hooks[i]->next != NULL &&
 		    (t = s->hooks[i]->next(s)) != 0 && (at == 0 || t < at))
 			at = t;
-	loop_timer_at(s->wfd, at);
+	loop_timer_set(s->deadlines, at);
 }
 
 /* The deadline timer: each hook lets go what is due, then MHD runs. */
-static void
-on_deadline(struct loop *l, int fd, uint32_t events, void *arg)
+static int64_t
+on_deadline(struct loop *l, void *arg)
 {
 	struct server *s = arg;
 	int64_t now = loop_now_mono();
 	size_t i;
 
-	loop_timer_ack(fd);
 	for (i = 0; i < s->n_hooks; i++)
 		if (s->hooks[i]->expire != NULL)
 			s->hooks[i]->expire(s, now);
 	ls_resumed_run(s);
 	ls_deadlines_arm(s);
+	return 0;
 }
 
 /* See server_int.h. */
 int
 ls_deadlines_start(struct server *s)
 {
-	int rc;
-
-	if ((s->wfd = loop_timer_new()) < 0) {
-		rc = s->wfd;
-		s->wfd = -1;
-		return rc;
-	}
-	if ((rc = loop_add(s->loop, s->wfd, EPOLLIN, on_deadline, s)) < 0) {
-		close(s->wfd);
-		s->wfd = -1;
-		return rc;
-	}
+	if ((s->deadlines = loop_timer_add(s->loop, on_deadline, s)) == NULL)
+		return -ENOMEM;
 	return 0;
 }
 
@@ -106,11 +96,8 @@ ls_deadlines_start(struct server *s)
 void
 ls_deadlines_stop(struct server *s)
 {
-	if (s->wfd >= 0) {
-		loop_del(s->loop, s->wfd);
-		close(s->wfd);
-		s->wfd = -1;
-	}
+	loop_timer_del(s->deadlines);
+	s->deadlines = NULL;
 }
 
 /*
@@ -135,7 +122,7 @@ void
 ls_run_soon(struct listener *ls)
 {
 	ls->armed = loop_now_mono();
-	loop_timer_at(ls->tfd, ls->armed);
+	loop_timer_set(ls->timer, ls->armed);
 }
 
 /* Reads the peer credentials of a unix connection.  Returns 0 or -errno. */
@@ -397,14 +384,14 @@ on_mhd_io(struct loop *l, int fd, uint32_t events, void *arg)
 	listener_run(arg);
 }
 
-static void
-on_mhd_timer(struct loop *l, int fd, uint32_t events, void *arg)
+static int64_t
+on_mhd_timer(struct loop *l, void *arg)
 {
 	struct listener *ls = arg;
 
-	loop_timer_ack(fd);
 	ls->armed = 0;
-	listener_run(ls);
+	listener_run(ls);		/* re-arms from MHD_get_timeout() */
+	return 0;
 }
 
 /*
@@ -424,8 +411,8 @@ listener_arm(struct listener *ls)
 		at = ls->drain_until;
 	if (at == 0 || (ls->armed != 0 && ls->armed <= at))
 		return;
-	if (loop_timer_at(ls->tfd, at) == 0)
-		ls->armed = at;
+	loop_timer_set(ls->timer, at);
+	ls->armed = at;
 }
 
 /* Stops ls's daemon (no long poll may stay suspended) and frees it. */
@@ -452,10 +439,7 @@ ls_destroy(struct listener *ls)
 		loop_del(s->loop, ls->lfd);
 		close(ls->lfd);
 	}
-	if (ls->tfd >= 0) {
-		loop_del(s->loop, ls->tfd);
-		close(ls->tfd);
-	}
+	loop_timer_del(ls->timer);
 	free(ls->uids);
 	free(ls->path);
 	free(ls->host);
@@ -487,7 +471,7 @@ ls_drain(struct listener *ls)
 	    1000;
 	ls_going(ls);
 	ls->armed = 0;
-	loop_timer_at(ls->tfd, loop_now_mono());
+	loop_timer_set(ls->timer, loop_now_mono());
 }
 
 /*
@@ -526,16 +510,12 @@ listener_boot(struct listener *ls, int lfd)
 		return -EIO;
 	}
 	ls->epfd = di->epoll_fd;
-	if ((ls->tfd = loop_timer_new()) < 0) {
-		rc = ls->tfd;
+	if ((ls->timer = loop_timer_add(s->loop, on_mhd_timer, ls)) == NULL) {
+		rc = -ENOMEM;
 		goto fail;
 	}
 	if ((rc = loop_add(s->loop, ls->epfd, EPOLLIN, on_mhd_io, ls)) < 0)
 		goto fail;
-	if ((rc = loop_add(s->loop, ls->tfd, EPOLLIN, on_mhd_timer, ls)) < 0) {
-		loop_del(s->loop, ls->epfd);
-		goto fail;
-	}
 	listener_arm(ls);
 	return 0;
 fail:

@@ -71,7 +71,6 @@ server_new(struct loop *l, const struct config *c, const struct api_ops *ops,
 	s->ops = *ops;
 	s->cfg = c;
 	s->access = http_access;
-	s->wfd = -1;
 	/*
 	 * The parts that hold requests suspended register their hooks in
 	 * this order: a listener going answers its long polls first.

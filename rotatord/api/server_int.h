@@ -146,8 +146,8 @@ struct listener {
 	struct MHD_Daemon	*d;		/* NULL while dormant */
 	int			 lfd;		/* dormant: the listening socket */
 	int			 epfd;		/* MHD's, watched by the loop */
-	int			 tfd;		/* MHD_get_timeout() */
-	int64_t			 armed;		/* boottime ms tfd fires; 0: off */
+	struct loop_timer	*timer;		/* MHD_get_timeout() */
+	int64_t			 armed;		/* boottime ms it fires; 0: off */
 	int			 draining;	/* replaced: no accepts, ends soon */
 	int64_t			 drain_until;
 	unsigned		 n_waiting;
@@ -198,7 +198,7 @@ struct server {
 	MHD_AccessHandlerCallback access;	/* http.c's, set by server.c */
 	const struct ls_hooks	*hooks[LS_MAX_HOOKS];
 	size_t			 n_hooks;
-	int			 wfd;		/* hooks' deadlines */
+	struct loop_timer	*deadlines;	/* the hooks' next() */
 	uint64_t		 uid_refused;	/* over per_uid_limit */
 	int64_t			 log_window;
 	unsigned		 log_count;

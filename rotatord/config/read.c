@@ -307,6 +307,51 @@ find_word(const char *w, size_t len)
 	return -1;
 }
 
+/*
+ * The part of a header after the type word w: nothing for an unnamed
+ * section, or ' "NAME"' (q is changed in place) for a named one.  Sets
+ * *ret (NULL: unnamed) and returns 0, or -1 after reporting.
+ */
+static int
+header_name(struct parser *ps, int w, char *q, char **ret)
+{
+	char qb[QBUF], *name;
+	size_t len = strlen(q);
+
+	*ret = NULL;
+	if (len == 0) {
+		if (!sect_words[w].named)
+			return 0;
+		lerr(ps, ps->lineno, "section [%s] needs a name: [%s \"NAME\"]",
+		    sect_words[w].word, sect_words[w].word);
+		return -1;
+	}
+	if (len < 3 || q[0] != ' ' || q[1] != '"' || q[len - 1] != '"') {
+		if (sect_words[w].named)
+			lerr(ps, ps->lineno, "bad section header, expected "
+			    "[%s \"NAME\"]", sect_words[w].word);
+		else
+			lerr(ps, ps->lineno, "bad section header, expected "
+			    "[%s]", sect_words[w].word);
+		return -1;
+	}
+	q[len - 1] = '\0';
+	name = q + 2;
+	if (!sect_words[w].named) {
+		lerr(ps, ps->lineno, "section [%s] takes no name",
+		    sect_words[w].word);
+		return -1;
+	}
+	if (!valid_name(name, CONFIG_MAX_NAME)) {
+		lerr(ps, ps->lineno, "bad section name %s: 1 to %d characters "
+		    "of A-Z a-z 0-9 . _ -", cfg_quote(qb, sizeof(qb), name),
+		    CONFIG_MAX_NAME);
+		return -1;
+	}
+	*ret = name;
+	return 0;
+}
+
 /* Parses a [section] line (leading blanks stripped) into a new section. */
 static void
 read_header(struct parser *ps, char *line)
@@ -373,37 +418,8 @@ read_header(struct parser *ps, char *line)
 		return;
 	}
 	kind = sect_words[w].kind;
-	if (inner[wl] != '\0') {
-		char *q = inner + wl;
-		size_t len = strlen(q);
-
-		if (len < 3 || q[0] != ' ' || q[1] != '"' || q[len - 1] != '"') {
-			if (sect_words[w].named)
-				lerr(ps, ps->lineno, "bad section header, "
-				    "expected [%s \"NAME\"]", sect_words[w].word);
-			else
-				lerr(ps, ps->lineno, "bad section header, "
-				    "expected [%s]", sect_words[w].word);
-			return;
-		}
-		q[len - 1] = '\0';
-		name = q + 2;
-		if (!sect_words[w].named) {
-			lerr(ps, ps->lineno, "section [%s] takes no name",
-			    sect_words[w].word);
-			return;
-		}
-		if (!valid_name(name, CONFIG_MAX_NAME)) {
-			lerr(ps, ps->lineno, "bad section name %s: 1 to %d "
-			    "characters of A-Z a-z 0-9 . _ -",
-			    cfg_quote(qb, sizeof(qb), name), CONFIG_MAX_NAME);
-			return;
-		}
-	} else if (sect_words[w].named) {
-		lerr(ps, ps->lineno, "section [%s] needs a name: [%s \"NAME\"]",
-		    sect_words[w].word, sect_words[w].word);
+	if (header_name(ps, w, inner + wl, &name) < 0)
 		return;
-	}
 
 	if (name != NULL) {
 		sect->name = cfg_strdup(ps, name);

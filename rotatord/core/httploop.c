@@ -13,7 +13,7 @@
 struct httploop {
 	struct loop	*loop;
 	struct idp_http	*http;
-	int		 tfd;		/* curl's timer */
+	struct loop_timer *timer;	/* curl's timer */
 };
 
 static void
@@ -29,13 +29,13 @@ on_fd(struct loop *l, int fd, uint32_t events, void *arg)
 	idp_http_on_fd(hl->http, fd, what);
 }
 
-static void
-on_timer(struct loop *l, int fd, uint32_t events, void *arg)
+static int64_t
+on_timer(struct loop *l, void *arg)
 {
 	struct httploop *hl = arg;
 
-	loop_timer_ack(fd);
-	idp_http_timeout(hl->http);
+	idp_http_timeout(hl->http);	/* re-arms through op_timer() */
+	return 0;
 }
 
 static int
@@ -60,27 +60,21 @@ op_timer(void *arg, long ms)
 {
 	struct httploop *hl = arg;
 
-	return loop_timer_at(hl->tfd, ms < 0 ? 0 : loop_now_mono() + ms);
+	loop_timer_set(hl->timer, ms < 0 ? 0 : loop_now_mono() + ms);
+	return 0;
 }
 
 int
 httploop_new(struct loop *l, struct httploop **ret)
 {
 	struct httploop *hl;
-	int rc;
 
 	if ((hl = calloc(1, sizeof(*hl))) == NULL)
 		return -ENOMEM;
 	hl->loop = l;
-	if ((hl->tfd = loop_timer_new()) < 0) {
-		rc = hl->tfd;
+	if ((hl->timer = loop_timer_add(l, on_timer, hl)) == NULL) {
 		free(hl);
-		return rc;
-	}
-	if ((rc = loop_add(l, hl->tfd, EPOLLIN, on_timer, hl)) < 0) {
-		close(hl->tfd);
-		free(hl);
-		return rc;
+		return -ENOMEM;
 	}
 	*ret = hl;
 	return 0;
@@ -116,7 +110,6 @@ httploop_free(struct httploop *hl)
 	if (hl == NULL)
 		return;
 	idp_http_free(hl->http);
-	loop_del(hl->loop, hl->tfd);
-	close(hl->tfd);
+	loop_timer_del(hl->timer);
 	free(hl);
 }

@@ -102,10 +102,10 @@ struct daemon {
 	struct server		*srv;		/* the HTTP API, or NULL */
 	struct fleet		*fleet;		/* [cluster], or NULL */
 	struct trust		*trust;		/* bearer keys; NULL: rebuild */
-	int			 tfd;		/* schedule timer */
+	struct loop_timer	*timer;		/* the schedule */
 	int			 cfd;		/* wall clock watch */
 	int			 sfd;		/* signals */
-	int			 wdfd;		/* watchdog timer */
+	struct loop_timer	*watchdog;	/* WATCHDOG=1, with WatchdogSec */
 	int64_t			 wd_ms;
 	int			 ready;
 	int			 once_failed;
@@ -794,7 +794,7 @@ daemon_tick(struct daemon *d)
 			next = at;
 	}
 	if (next != 0)
-		loop_timer_at(d->tfd, next < now_m ? now_m : next);
+		loop_timer_set(d->timer, next);
 	d->wall0 = now_w;
 	d->mono0 = now_m;
 	daemon_status(d);
@@ -818,22 +818,22 @@ daemon_replan(struct daemon *d)
 	daemon_tick(d);
 }
 
-static void
-on_timer(struct loop *l, int fd, uint32_t events, void *arg)
+static int64_t
+on_timer(struct loop *l, void *arg)
 {
 	struct daemon *d = arg;
 	int64_t step;
 
-	loop_timer_ack(fd);
 	step = sched_clock_step(d->wall0, d->mono0, loop_now_wall(),
 	    loop_now_mono());
 	if (step > CLOCK_STEP_MS || step < -CLOCK_STEP_MS) {
 		log_notice("wall clock moved %+.1fs against the monotonic clock; "
 		    "re-planning", step / 1000.0);
 		daemon_replan(d);
-		return;
+		return 0;
 	}
 	daemon_tick(d);
+	return 0;		/* daemon_tick() set the next deadline */
 }
 
 static void
@@ -846,14 +846,13 @@ on_clock(struct loop *l, int fd, uint32_t events, void *arg)
 	daemon_replan(d);
 }
 
-static void
-on_watchdog(struct loop *l, int fd, uint32_t events, void *arg)
+static int64_t
+on_watchdog(struct loop *l, void *arg)
 {
 	struct daemon *d = arg;
 
-	loop_timer_ack(fd);
 	notify_send("WATCHDOG=1");
-	loop_timer_at(fd, loop_now_mono() + d->wd_ms / 2);
+	return loop_now_mono() + d->wd_ms / 2;
 }
 
 /* SIGHUP: a new config replaces the old one only if all of it works. */
@@ -1803,7 +1802,7 @@ daemon_new(struct config *c, int flags, struct daemon **ret)
 	}
 	d->flags = flags;
 	d->once_rc = -1;
-	d->tfd = d->cfd = d->sfd = d->wdfd = -1;
+	d->cfd = d->sfd = -1;
 	ops.arg = d;
 	if ((rc = loop_new(&d->loop)) < 0 ||
 	    (rc = reload_new(d->loop, &ops, c->retry_min, c->retry_max,
@@ -1859,22 +1858,24 @@ daemon_new(struct config *c, int flags, struct daemon **ret)
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if ((d->sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0 ||
-	    (d->tfd = loop_timer_new()) < 0 ||
 	    (d->cfd = loop_clockwatch_new()) < 0) {
 		rc = -errno;
 		goto fail;
 	}
 	if ((rc = loop_add(d->loop, d->sfd, EPOLLIN, on_signal, d)) < 0 ||
-	    (rc = loop_add(d->loop, d->tfd, EPOLLIN, on_timer, d)) < 0 ||
 	    (rc = loop_add(d->loop, d->cfd, EPOLLIN, on_clock, d)) < 0)
 		goto fail;
+	if ((d->timer = loop_timer_add(d->loop, on_timer, d)) == NULL) {
+		rc = -ENOMEM;
+		goto fail;
+	}
 	if ((d->wd_ms = notify_watchdog_ms()) > 0) {
-		if ((d->wdfd = loop_timer_new()) < 0 ||
-		    loop_add(d->loop, d->wdfd, EPOLLIN, on_watchdog, d) < 0) {
-			rc = -EIO;
+		if ((d->watchdog = loop_timer_add(d->loop, on_watchdog,
+		    d)) == NULL) {
+			rc = -ENOMEM;
 			goto fail;
 		}
-		loop_timer_at(d->wdfd, loop_now_mono() + d->wd_ms / 2);
+		loop_timer_set(d->watchdog, loop_now_mono() + d->wd_ms / 2);
 	}
 	d->wall0 = loop_now_wall();
 	d->mono0 = loop_now_mono();
@@ -1916,12 +1917,10 @@ daemon_free(struct daemon *d)
 	runtime_free(d->rt);
 	if (d->sfd >= 0)
 		close(d->sfd);
-	if (d->tfd >= 0)
-		close(d->tfd);
+	loop_timer_del(d->timer);
+	loop_timer_del(d->watchdog);
 	if (d->cfd >= 0)
 		close(d->cfd);
-	if (d->wdfd >= 0)
-		close(d->wdfd);
 	loop_free(d->loop);
 	free(d);
 }

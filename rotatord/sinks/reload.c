@@ -69,7 +69,7 @@ struct target {
 	char			 name[CONFIG_MAX_NAME + 1];
 	const struct cfg_reload	*cfg;		/* NULL once removed from config */
 	enum rstate		 state;
-	int			 tfd;
+	struct loop_timer	*timer;
 	pid_t			 pid;
 	int			 pidfd;
 	int64_t			 deadline;	/* mono ms, verify */
@@ -89,7 +89,7 @@ struct reloader {
 	size_t			 nt;
 };
 
-static void target_timer(struct loop *, int, uint32_t, void *);
+static int64_t target_timer(struct loop *, void *);
 static void target_child(struct loop *, int, uint32_t, void *);
 static void target_fail(struct target *, const char *, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -194,10 +194,7 @@ target_free(struct target *t)
 	if (t == NULL)
 		return;
 	target_kill_child(t);
-	if (t->tfd >= 0) {
-		loop_del(t->r->loop, t->tfd);
-		close(t->tfd);
-	}
+	loop_timer_del(t->timer);
 	names_clear(&t->batch);
 	names_clear(&t->owed);
 	free(t);
@@ -225,11 +222,9 @@ reload_configure(struct reloader *r, const struct config *c)
 			t->pidfd = -1;
 			snprintf(t->name, sizeof(t->name), "%s",
 			    c->reloads[i]->name);
-			if ((t->tfd = loop_timer_new()) < 0 ||
-			    loop_add(r->loop, t->tfd, EPOLLIN, target_timer, t) < 0) {
-				rc = t->tfd < 0 ? t->tfd : -ENOMEM;
-				if (t->tfd >= 0)
-					close(t->tfd);
+			t->timer = loop_timer_add(r->loop, target_timer, t);
+			if (t->timer == NULL) {
+				rc = -ENOMEM;
 				free(t);
 				goto fail;
 			}
@@ -275,7 +270,7 @@ reload_request(struct reloader *r, const char *target, const char *cred)
 	t->st.pending = 1;
 	if (t->state == RS_IDLE) {
 		t->state = RS_DEBOUNCE;
-		loop_timer_at(t->tfd, loop_now_mono() + t->cfg->debounce);
+		loop_timer_set(t->timer, loop_now_mono() + t->cfg->debounce);
 	}
 	/* Busy or waiting: the owed set is picked up when it is done. */
 }
@@ -401,7 +396,7 @@ target_spawn(struct target *t, char *const argv[], enum rstate next)
 		return rc;
 	}
 	t->state = next;
-	loop_timer_at(t->tfd, loop_now_mono() + t->cfg->timeout);
+	loop_timer_set(t->timer, loop_now_mono() + t->cfg->timeout);
 	return 0;
 }
 
@@ -427,11 +422,11 @@ target_success(struct target *t)
 	names_clear(&t->batch);
 	if (t->owed.n > 0) {
 		t->state = RS_DEBOUNCE;
-		loop_timer_at(t->tfd, loop_now_mono() + t->cfg->debounce);
+		loop_timer_set(t->timer, loop_now_mono() + t->cfg->debounce);
 	} else {
 		t->state = RS_IDLE;
 		t->st.pending = 0;
-		loop_timer_at(t->tfd, 0);
+		loop_timer_set(t->timer, 0);
 	}
 	if (t->r->ops.done != NULL)
 		t->r->ops.done(t->r->ops.arg, t->name, 1);
@@ -454,7 +449,7 @@ target_fail(struct target *t, const char *fmt, ...)
 	log_warn("reload %s: %s; published files unchanged, retrying in %.1fs",
 	    t->name, t->st.last_error, delay / 1000.0);
 	t->state = RS_BACKOFF;
-	loop_timer_at(t->tfd, loop_now_mono() + delay);
+	loop_timer_set(t->timer, loop_now_mono() + delay);
 	if (t->r->ops.done != NULL)
 		t->r->ops.done(t->r->ops.arg, t->name, 0);
 }
@@ -493,7 +488,7 @@ target_start_verify(struct target *t)
 	}
 	t->state = RS_VERIFY;
 	t->deadline = loop_now_mono() + t->cfg->verify_timeout;
-	loop_timer_at(t->tfd, loop_now_mono() + VERIFY_POLL_MS);
+	loop_timer_set(t->timer, loop_now_mono() + VERIFY_POLL_MS);
 }
 
 static void
@@ -559,7 +554,7 @@ target_child(struct loop *l, int fd, uint32_t events, void *arg)
 	close(fd);
 	t->pidfd = -1;
 	t->pid = 0;
-	loop_timer_at(t->tfd, 0);
+	loop_timer_set(t->timer, 0);
 	if (si.si_code != CLD_EXITED || si.si_status != 0) {
 		const char *what = was == RS_CHECK ? "check" : "reload command";
 
@@ -727,14 +722,13 @@ target_verify_once(struct target *t, char *why, size_t whylen)
 	return 1;
 }
 
-static void
-target_timer(struct loop *l, int fd, uint32_t events, void *arg)
+static int64_t
+target_timer(struct loop *l, void *arg)
 {
 	struct target *t = arg;
 	char why[160];
 	int rc;
 
-	loop_timer_ack(fd);
 	switch (t->state) {
 	case RS_DEBOUNCE:
 	case RS_BACKOFF:
@@ -755,9 +749,10 @@ target_timer(struct loop *l, int fd, uint32_t events, void *arg)
 			target_fail(t, "verify %s:%s: %s", t->cfg->verify_host,
 			    t->cfg->verify_port, why);
 		else
-			loop_timer_at(t->tfd, loop_now_mono() + VERIFY_POLL_MS);
+			return loop_now_mono() + VERIFY_POLL_MS;
 		break;
 	case RS_IDLE:
 		break;
 	}
+	return 0;
 }

@@ -1784,232 +1784,299 @@ check_args(const char *dir, const struct material_file *files, size_t n_files,
 	return 0;
 }
 
-int
-sink_publish(struct sink *s, const char *dir, const struct material_file *files,
-    size_t n_files, const struct material_meta *meta, uid_t uid, gid_t gid,
-    mode_t dir_mode, uint64_t *ret_generation)
+/*
+ * One publish in progress: what sink_publish() hands from step to step.
+ * The steps, in order: pub_current() (is it unchanged, and its number),
+ * pub_stage() (the new generation, complete and durable, not visible),
+ * pub_record() (the state record names it), pub_unlink_leaving(), the
+ * "..data" swap, pub_link_new(), then prune().
+ */
+struct pub {
+	struct sink			*s;
+	const char			*dir;
+	const struct material_file	*files;
+	size_t				 n_files;
+	const struct material_meta	*meta;
+	int				 cfd;
+	int				 sync;
+	char				 hex[SINK_MAX_FILES][HEX_LEN + 1];
+	unsigned char			 digest[32];
+	int				 state[SINK_MAX_FILES];
+	char				 cur[GEN_BUF];
+	const char			*cur_ok;	/* cur, when it is ours */
+	char				 gen[GEN_BUF];
+	uint64_t			 generation;	/* the current one */
+	const struct sink_record	*rec;		/* of cur, or NULL */
+	struct sink_record		*nr;		/* the new record */
+	struct sink_record		*old;		/* a copy of rec, or NULL */
+};
+
+/*
+ * The current generation decides "unchanged" and the number: what this
+ * handle last wrote or checked there, or else the state record (never
+ * meta.json, which its owner may rewrite).  Returns 0 when the content
+ * is already current, 1 to go on, or -errno.
+ */
+static int
+pub_current(struct pub *p)
 {
-	char hex[SINK_MAX_FILES][HEX_LEN + 1];
-	char cur[GEN_BUF], gen[GEN_BUF], tmp[GEN_BUF];
-	unsigned char digest[32], rdig[32];
-	int state[SINK_MAX_FILES];
-	const struct sink_record *rec = NULL;
-	struct sink_record *old = NULL, *nr = NULL;
+	struct sink *s = p->s;
+	unsigned char rdig[32];
 	struct last *last;
-	struct timespec ts;
-	uint64_t generation = 0, g;
-	const char *cur_ok = NULL;
-	int cfd = -1, r, sync, tries;
-	size_t i;
+	int r;
 
-	if (dir_mode == 0)
-		dir_mode = SINK_DIR_MODE_DEFAULT;
-	r = check_args(dir, files, n_files, meta, dir_mode);
-	if (r < 0)
-		return r;
-	if (s->sfd < 0)
-		return -EBADF;
-	for (i = 0; i < n_files; i++) {
-		r = sha256_hex(s, files[i].data, files[i].len, hex[i]);
-		if (r < 0)
-			return r;
-	}
-	r = set_digest(s, meta->spec, files, n_files, hex, digest);
-	if (r < 0)
-		return r;
-	cfd = open_cred_dir(s, dir, 1);
-	if (cfd < 0)
-		return cfd;
-
-	/*
-	 * The current generation decides "unchanged" and the number: what
-	 * this handle last wrote or checked there, or else the state record
-	 * (never meta.json, which its owner may rewrite).
-	 */
-	r = read_data_link(cfd, cur);
+	r = read_data_link(p->cfd, p->cur);
 	if (r < 0 && r != -ENOENT)
-		goto out;
-	last = r == 0 ? last_find(s, dir) : NULL;
-	if (last != NULL && strcmp(last->gen, cur) == 0) {
-		generation = last->generation;
-		cur_ok = cur;
-		if (memcmp(last->digest, digest, sizeof(digest)) == 0) {
-			r = 0;
-			goto out;
-		}
-		if (rec_get(s, dir, cur, 0, &rec, NULL, 0) < 0 ||
-		    strcmp(rec->gen_dir, cur) != 0)
-			rec = NULL;
-	} else if (rec_get(s, dir, r == 0 ? cur : NULL, 0, &rec, NULL,
-	    0) == 0) {
-		generation = rec->generation;
-		if (r == 0 && strcmp(rec->gen_dir, cur) == 0) {
-			cur_ok = cur;
+		return r;
+	last = r == 0 ? last_find(s, p->dir) : NULL;
+	if (last != NULL && strcmp(last->gen, p->cur) == 0) {
+		p->generation = last->generation;
+		p->cur_ok = p->cur;
+		if (memcmp(last->digest, p->digest, sizeof(p->digest)) == 0)
+			return 0;
+		if (rec_get(s, p->dir, p->cur, 0, &p->rec, NULL, 0) < 0 ||
+		    strcmp(p->rec->gen_dir, p->cur) != 0)
+			p->rec = NULL;
+	} else if (rec_get(s, p->dir, r == 0 ? p->cur : NULL, 0, &p->rec,
+	    NULL, 0) == 0) {
+		p->generation = p->rec->generation;
+		if (r == 0 && strcmp(p->rec->gen_dir, p->cur) == 0) {
+			p->cur_ok = p->cur;
 			/* Same content: unchanged once the disk agrees. */
-			if (rec_digest(s, rec, rdig) == 0 &&
-			    memcmp(rdig, digest, sizeof(digest)) == 0 &&
-			    rec_verify(s, cfd, rec, NULL, 0) == 0) {
-				last_put(s, dir, cur, generation, digest);
-				r = 0;
-				goto out;
+			if (rec_digest(s, p->rec, rdig) == 0 &&
+			    memcmp(rdig, p->digest, sizeof(p->digest)) == 0 &&
+			    rec_verify(s, p->cfd, p->rec, NULL, 0) == 0) {
+				last_put(s, p->dir, p->cur, p->generation,
+				    p->digest);
+				return 0;
 			}
 		} else
-			rec = NULL;
+			p->rec = NULL;
 	} else
-		rec = NULL;
+		p->rec = NULL;
+	return 1;
+}
+
+/*
+ * Lists the directory, fixes the new number (never below anything on
+ * disk when nothing records what is current) and refuses, before writing
+ * anything, when a visible name is not ours.  Returns 0 or -errno.
+ */
+static int
+pub_check(struct pub *p)
+{
+	uint64_t g;
+	size_t i;
+	int r;
+
 	/* The new record overwrites the cache: keep the old one's names. */
-	if ((nr = calloc(rec != NULL ? 2 : 1, sizeof(*nr))) == NULL) {
-		r = -ENOMEM;
-		goto out;
+	if ((p->nr = calloc(p->rec != NULL ? 2 : 1, sizeof(*p->nr))) == NULL)
+		return -ENOMEM;
+	if (p->rec != NULL) {
+		p->old = p->nr + 1;
+		memcpy(p->old, p->rec, sizeof(*p->old));
 	}
-	if (rec != NULL) {
-		old = nr + 1;
-		memcpy(old, rec, sizeof(*old));
+	if ((r = list_dir(p->s, p->cfd)) < 0)
+		return r;
+	if (p->cur_ok == NULL &&
+	    (g = newest_generation(p->s, p->cfd)) > p->generation)
+		p->generation = g;
+	if (p->generation >= GEN_NUM_MAX)
+		return -EOVERFLOW;
+	for (i = 0; i < p->n_files; i++) {
+		p->state[i] = dent_find(p->s, p->files[i].name) == NULL ?
+		    LINK_ABSENT : link_state(p->cfd, p->files[i].name);
+		if (p->state[i] < 0)
+			return p->state[i];
 	}
+	return 0;
+}
 
-	r = list_dir(s, cfd);
-	if (r < 0)
-		goto out;
-	/* No record of what is current: never below anything on disk. */
-	if (cur_ok == NULL && (g = newest_generation(s, cfd)) > generation)
-		generation = g;
-	if (generation >= GEN_NUM_MAX) {
-		r = -EOVERFLOW;
-		goto out;
-	}
+/*
+ * Writes the new generation under a temporary name, renames it to a
+ * fresh generation name (p->gen) and makes the entry durable before
+ * "..data" may name it.  Returns 0 or -errno (nothing left behind).
+ */
+static int
+pub_stage(struct pub *p, uid_t uid, gid_t gid, mode_t dir_mode)
+{
+	char tmp[GEN_BUF];
+	struct timespec ts;
+	int r, tries;
 
-	/* Refuse before writing anything if a visible name is not ours. */
-	for (i = 0; i < n_files; i++) {
-		state[i] = dent_find(s, files[i].name) == NULL ? LINK_ABSENT :
-		    link_state(cfd, files[i].name);
-		if (state[i] < 0) {
-			r = state[i];
-			goto out;
-		}
-	}
-	sync = s->sync;
-
-	gen_pick(s, gen, &ts);
-	for (tries = 0;; tries++, ts_bump(&ts), gen_format(gen, &ts)) {
-		memcpy(tmp, gen, GEN_LEN);
+	gen_pick(p->s, p->gen, &ts);
+	for (tries = 0;; tries++, ts_bump(&ts), gen_format(p->gen, &ts)) {
+		memcpy(tmp, p->gen, GEN_LEN);
 		memcpy(tmp + GEN_LEN, TMP_SUFFIX, TMP_SUFFIX_LEN + 1);
-		if (mkdirat(cfd, tmp, 0700) == 0)
+		if (mkdirat(p->cfd, tmp, 0700) == 0)
 			break;
-		if (errno != EEXIST || tries == GEN_TRIES) {
-			r = -errno;
-			goto out;
-		}
+		if (errno != EEXIST || tries == GEN_TRIES)
+			return -errno;
 	}
-	r = write_generation(s, cfd, tmp, files, n_files, hex, meta,
-	    generation + 1, uid, gid, dir_mode, sync, nr);
-	for (tries = 0; r == 0; tries++, ts_bump(&ts), gen_format(gen, &ts)) {
-		if (renameat2(cfd, tmp, cfd, gen, RENAME_NOREPLACE) == 0)
+	r = write_generation(p->s, p->cfd, tmp, p->files, p->n_files, p->hex,
+	    p->meta, p->generation + 1, uid, gid, dir_mode, p->sync, p->nr);
+	for (tries = 0; r == 0;
+	    tries++, ts_bump(&ts), gen_format(p->gen, &ts)) {
+		if (renameat2(p->cfd, tmp, p->cfd, p->gen,
+		    RENAME_NOREPLACE) == 0)
 			break;
 		if (errno != EEXIST || tries == GEN_TRIES)
 			r = -errno;
 	}
 	if (r < 0) {
-		(void)remove_tree(cfd, tmp, 0);
-		goto out;
+		(void)remove_tree(p->cfd, tmp, 0);
+		return r;
 	}
-	/* The directory entry must be durable before "..data" names it. */
-	if (sync && fsync(cfd) < 0) {
+	if (p->sync && fsync(p->cfd) < 0) {
 		r = -errno;
-		(void)remove_tree(cfd, gen, 0);
-		goto out;
+		(void)remove_tree(p->cfd, p->gen, 0);
+		return r;
 	}
+	return 0;
+}
 
-	/*
-	 * The state record names the new generation before "..data" does:
-	 * a restart then never meets a visible generation numbered above
-	 * its record.  Without a record the publish fails, so that nothing
-	 * is visible that a restart could not check.
-	 */
-	snprintf(nr->dir, sizeof(nr->dir), "%s", dir);
+/*
+ * The state record names the new generation before "..data" does: a
+ * restart then never meets a visible generation numbered above its
+ * record.  Without a record the publish fails, so that nothing is
+ * visible that a restart could not check.  Returns 0 or -errno.
+ */
+static int
+pub_record(struct pub *p)
+{
+	struct sink_record *nr = p->nr;
+	const struct material_meta *meta = p->meta;
+	size_t i;
+	int r;
+
+	snprintf(nr->dir, sizeof(nr->dir), "%s", p->dir);
 	snprintf(nr->name, sizeof(nr->name), "%s", meta->name);
 	snprintf(nr->type, sizeof(nr->type), "%s", meta->type);
 	snprintf(nr->spec, sizeof(nr->spec), "%s",
 	    meta->spec != NULL ? meta->spec : "");
-	memcpy(nr->gen_dir, gen, GEN_LEN + 1);
-	nr->generation = generation + 1;
+	memcpy(nr->gen_dir, p->gen, GEN_LEN + 1);
+	nr->generation = p->generation + 1;
 	nr->issued_at = meta->issued_at;
 	nr->not_before = meta->not_before;
 	nr->not_after = meta->not_after;
 	nr->renew_at = meta->renew_at;
 	/* write_generation() put meta.json at files[n_files]. */
-	for (i = 0; i < n_files; i++) {
+	for (i = 0; i < p->n_files; i++) {
 		snprintf(nr->files[i].name, sizeof(nr->files[i].name), "%s",
-		    files[i].name);
-		memcpy(nr->files[i].sha256, hex[i], HEX_LEN + 1);
-		nr->files[i].size = files[i].len;
-		nr->files[i].mode = files[i].mode;
+		    p->files[i].name);
+		memcpy(nr->files[i].sha256, p->hex[i], HEX_LEN + 1);
+		nr->files[i].size = p->files[i].len;
+		nr->files[i].mode = p->files[i].mode;
 	}
-	nr->n_files = n_files + 1;
-	r = rec_store(s, nr);
-	if (r < 0) {
-		log_warn("sink: %s: cannot store the state record: %s", dir,
+	nr->n_files = p->n_files + 1;
+	if ((r = rec_store(p->s, nr)) < 0) {
+		log_warn("sink: %s: cannot store the state record: %s", p->dir,
 		    strerror(-r));
-		(void)remove_tree(cfd, gen, 0);
-		goto out;
+		(void)remove_tree(p->cfd, p->gen, 0);
 	}
+	return r;
+}
 
-	/*
-	 * Unlink our links to names leaving the set while the old generation
-	 * is still current, so no visible link ever dangles.
-	 */
+/*
+ * Unlinks our links to names leaving the set while the old generation is
+ * still current, so no visible link ever dangles.
+ */
+static void
+pub_unlink_leaving(struct pub *p)
+{
+	struct sink *s = p->s;
+	size_t i;
+
 	for (i = 0; i < s->n_dents; i++) {
 		struct dent *d = &s->dents[i];
 
-		if (!name_valid(d->name) || in_set(files, n_files, d->name) ||
+		if (!name_valid(d->name) ||
+		    in_set(p->files, p->n_files, d->name) ||
 		    (d->type != DT_LNK && d->type != DT_UNKNOWN) ||
-		    link_state(cfd, d->name) != LINK_OURS)
+		    link_state(p->cfd, d->name) != LINK_OURS)
 			continue;
-		if (unlinkat(cfd, d->name, 0) == 0)
+		if (unlinkat(p->cfd, d->name, 0) == 0)
 			d->unlinked = 1;
 		else
-			log_warn("sink: %s: cannot remove link %s: %s", dir,
+			log_warn("sink: %s: cannot remove link %s: %s", p->dir,
 			    d->name, strerror(errno));
 	}
+}
 
-	r = data_swap(cfd, gen);
-	if (r < 0) {
+/*
+ * The generation is visible: its new names get their links.  What fails
+ * here cannot undo the publish and is left to the next one or to repair.
+ */
+static void
+pub_link_new(struct pub *p)
+{
+	size_t i;
+	int e;
+
+	for (i = 0; i < p->n_files; i++)
+		if (p->state[i] == LINK_ABSENT &&
+		    (e = link_create(p->cfd, p->files[i].name)) < 0)
+			log_warn("sink: %s: cannot create link %s: %s, the file"
+			    " stays reachable as ..data/%s", p->dir,
+			    p->files[i].name, strerror(-e), p->files[i].name);
+}
+
+int
+sink_publish(struct sink *s, const char *dir, const struct material_file *files,
+    size_t n_files, const struct material_meta *meta, uid_t uid, gid_t gid,
+    mode_t dir_mode, uint64_t *ret_generation)
+{
+	struct pub pub = { .s = s, .dir = dir, .files = files,
+	    .n_files = n_files, .meta = meta, .cfd = -1, .sync = s->sync };
+	struct pub *p = &pub;
+	size_t i;
+	int r;
+
+	if (dir_mode == 0)
+		dir_mode = SINK_DIR_MODE_DEFAULT;
+	if ((r = check_args(dir, files, n_files, meta, dir_mode)) < 0)
+		return r;
+	if (s->sfd < 0)
+		return -EBADF;
+	for (i = 0; i < n_files; i++)
+		if ((r = sha256_hex(s, files[i].data, files[i].len,
+		    p->hex[i])) < 0)
+			goto out;
+	if ((r = set_digest(s, meta->spec, files, n_files, p->hex,
+	    p->digest)) < 0)
+		goto out;
+	if ((p->cfd = r = open_cred_dir(s, dir, 1)) < 0)
+		goto out;
+	if ((r = pub_current(p)) <= 0 || (r = pub_check(p)) < 0 ||
+	    (r = pub_stage(p, uid, gid, dir_mode)) < 0 ||
+	    (r = pub_record(p)) < 0)
+		goto out;
+	pub_unlink_leaving(p);
+	if ((r = data_swap(p->cfd, p->gen)) < 0) {
 		/* The old generation stays current: give its links back. */
 		for (i = 0; i < s->n_dents; i++)
 			if (s->dents[i].unlinked)
-				(void)link_create(cfd, s->dents[i].name);
+				(void)link_create(p->cfd, s->dents[i].name);
 		/*
 		 * The record names a generation that is gone; the next publish
 		 * numbers on from it, and a restart re-mints.
 		 */
-		(void)remove_tree(cfd, gen, 0);
+		(void)remove_tree(p->cfd, p->gen, 0);
 		goto out;
 	}
-	generation++;
+	p->generation++;
 	r = 1;
-	last_put(s, dir, gen, generation, digest);
-
-	/*
-	 * The generation is visible now: what follows cannot undo it, so
-	 * failures are logged and left to the next publish or to repair.
-	 */
-	for (i = 0; i < n_files; i++) {
-		int e;
-
-		if (state[i] == LINK_ABSENT &&
-		    (e = link_create(cfd, files[i].name)) < 0)
-			log_warn("sink: %s: cannot create link %s: %s, the file"
-			    " stays reachable as ..data/%s", dir, files[i].name,
-			    strerror(-e), files[i].name);
-	}
-	prune(s, cfd, dir, gen, cur_ok, files, n_files, old);
-	if (sync && fsync(cfd) < 0)
+	last_put(s, dir, p->gen, p->generation, p->digest);
+	pub_link_new(p);
+	prune(s, p->cfd, dir, p->gen, p->cur_ok, files, n_files, p->old);
+	if (p->sync && fsync(p->cfd) < 0)
 		log_warn("sink: %s: fsync: %s", dir, strerror(errno));
 out:
 	if (r >= 0 && ret_generation != NULL)
-		*ret_generation = generation;
-	free(nr);
-	if (cfd >= 0)
-		close(cfd);
+		*ret_generation = p->generation;
+	free(p->nr);
+	if (p->cfd >= 0)
+		close(p->cfd);
 	return r;
 }
 
@@ -2242,30 +2309,18 @@ first_err(int *r, int e)
 		*r = e;
 }
 
-int
-sink_repair(struct sink *s, const char *dir)
+/*
+ * Removes the temporary entries of an interrupted publish: "..data.tmp",
+ * half-made generations, and "NAME.tmp" links to "..data/NAME" (only
+ * those are ours).  Returns 0 or the first -errno.
+ */
+static int
+repair_temps(struct sink *s, int cfd)
 {
-	char cur[GEN_BUF], target[LINK_BUF];
-	const char *names[SINK_MAX_FILES + 1];
-	const struct sink_record *rec = NULL;
-	json_t *m = NULL, *v;
-	const char *cur_ok = NULL, *name;
-	int cfd, r = 0, e;
-	size_t i, j, len, n_names = 0;
+	char target[LINK_BUF];
+	size_t i, len;
+	int r = 0;
 
-	if (!name_valid(dir))
-		return -EINVAL;
-	last_drop(s, dir);
-	cfd = open_cred_dir(s, dir, 0);
-	if (cfd < 0)
-		return cfd == -ENOENT ? 0 : cfd;
-	e = list_dir(s, cfd);
-	if (e < 0) {
-		close(cfd);
-		return e;
-	}
-
-	/* Temporary entries of an interrupted publish. */
 	for (i = 0; i < s->n_dents; i++) {
 		const struct dent *d = &s->dents[i];
 
@@ -2277,7 +2332,6 @@ sink_repair(struct sink *s, const char *dir)
 			first_err(&r, remove_tree(cfd, d->name, 1));
 		} else if (d->name[0] != '.' && len > TMP_SUFFIX_LEN &&
 		    strcmp(d->name + len - TMP_SUFFIX_LEN, TMP_SUFFIX) == 0) {
-			/* Only "NAME.tmp" -> "..data/NAME" links are ours. */
 			ssize_t n = readlinkat(cfd, d->name, target,
 			    sizeof(target));
 
@@ -2292,6 +2346,71 @@ sink_repair(struct sink *s, const char *dir)
 				first_err(&r, -errno);
 		}
 	}
+	return r;
+}
+
+/*
+ * Makes the visible links one per name of the current generation and no
+ * others of ours.  Returns 0 or the first -errno.
+ */
+static int
+repair_links(struct sink *s, int cfd, const char *dir, const char **names,
+    size_t n_names)
+{
+	const char *name;
+	size_t i, j;
+	int r = 0, e;
+
+	for (i = 0; i < s->n_dents; i++) {
+		name = s->dents[i].name;
+		if (!name_valid(name))
+			continue;
+		for (j = 0; j < n_names && strcmp(names[j], name) != 0; j++)
+			;
+		if (j < n_names)
+			continue;
+		if (link_state(cfd, name) == LINK_OURS &&
+		    unlinkat(cfd, name, 0) < 0)
+			first_err(&r, -errno);
+	}
+	for (j = 0; j < n_names; j++) {
+		name = names[j];
+		e = link_state(cfd, name);
+		if (e == LINK_ABSENT)
+			e = link_create(cfd, name);
+		if (e < 0) {
+			log_warn("sink: %s: cannot link %s: %s", dir, name,
+			    strerror(-e));
+			first_err(&r, e);
+		}
+	}
+	return r;
+}
+
+int
+sink_repair(struct sink *s, const char *dir)
+{
+	char cur[GEN_BUF];
+	const char *names[SINK_MAX_FILES + 1];
+	const struct sink_record *rec = NULL;
+	json_t *m = NULL, *v;
+	const char *cur_ok = NULL, *name;
+	int cfd, r = 0, e;
+	size_t i, n_names = 0;
+
+	if (!name_valid(dir))
+		return -EINVAL;
+	last_drop(s, dir);
+	cfd = open_cred_dir(s, dir, 0);
+	if (cfd < 0)
+		return cfd == -ENOENT ? 0 : cfd;
+	e = list_dir(s, cfd);
+	if (e < 0) {
+		close(cfd);
+		return e;
+	}
+
+	first_err(&r, repair_temps(s, cfd));
 
 	/* The current generation, or else the newest complete one. */
 	e = read_data_link(cfd, cur);
@@ -2350,29 +2469,7 @@ sink_repair(struct sink *s, const char *dir)
 	json_object_foreach(json_object_get(m, "files"), name, v)
 		if (n_names < SINK_MAX_FILES)
 			names[n_names++] = name;
-	for (i = 0; i < s->n_dents; i++) {
-		name = s->dents[i].name;
-		if (!name_valid(name))
-			continue;
-		for (j = 0; j < n_names && strcmp(names[j], name) != 0; j++)
-			;
-		if (j < n_names)
-			continue;
-		if (link_state(cfd, name) == LINK_OURS &&
-		    unlinkat(cfd, name, 0) < 0)
-			first_err(&r, -errno);
-	}
-	for (j = 0; j < n_names; j++) {
-		name = names[j];
-		e = link_state(cfd, name);
-		if (e == LINK_ABSENT)
-			e = link_create(cfd, name);
-		if (e < 0) {
-			log_warn("sink: %s: cannot link %s: %s", dir, name,
-			    strerror(-e));
-			first_err(&r, e);
-		}
-	}
+	first_err(&r, repair_links(s, cfd, dir, names, n_names));
 	prune(s, cfd, dir, cur_ok, cur_ok, NULL, 0, NULL);
 out:
 	if (s->sync && fsync(cfd) < 0)

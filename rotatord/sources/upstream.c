@@ -45,7 +45,7 @@ struct issuer {
 	uint64_t		 disc_id;	/* request in flight, or 0 */
 	struct idp_jwks_cache	 jwks;
 	uint64_t		 jwks_id;	/* request in flight, or 0 */
-	int			 jwks_tfd;	/* scheduled refresh */
+	struct loop_timer	*jwks_timer;	/* scheduled refresh */
 	struct idp_key		*client_key;
 	struct fetch		*fetches;
 	struct upstream_stats	 st;
@@ -117,10 +117,7 @@ issuer_free(struct issuer *is)
 	if (is == NULL)
 		return;
 	issuer_cancel(is);
-	if (is->jwks_tfd >= 0) {
-		loop_del(is->u->loop, is->jwks_tfd);
-		close(is->jwks_tfd);
-	}
+	loop_timer_del(is->jwks_timer);
 	idp_discovery_free(is->disc);
 	idp_jwks_cache_clear(&is->jwks);
 	idp_key_free(is->client_key);
@@ -153,13 +150,13 @@ issuer_find(const struct upstream *u, const char *name)
 	return NULL;
 }
 
-static void
-on_jwks_timer(struct loop *l, int fd, uint32_t events, void *arg)
+static int64_t
+on_jwks_timer(struct loop *l, void *arg)
 {
 	struct issuer *is = arg;
 
-	loop_timer_ack(fd);
-	issuer_fetch_jwks(is);
+	issuer_fetch_jwks(is);		/* its answer sets the next refresh */
+	return 0;
 }
 
 /* Loads the private key for private_key_jwt. */
@@ -233,14 +230,12 @@ upstream_configure(struct upstream *u, const struct config *c,
 			}
 			is->u = u;
 			idp_jwks_cache_init(&is->jwks);
-			if ((is->jwks_tfd = loop_timer_new()) < 0 ||
-			    loop_add(u->loop, is->jwks_tfd, EPOLLIN, on_jwks_timer,
-			    is) < 0) {
-				if (is->jwks_tfd >= 0)
-					close(is->jwks_tfd);
+			is->jwks_timer = loop_timer_add(u->loop, on_jwks_timer,
+			    is);
+			if (is->jwks_timer == NULL) {
 				free(is->url);
 				free(is);
-				rc = -EIO;
+				rc = -ENOMEM;
 				goto fail_new;
 			}
 		}
@@ -567,7 +562,7 @@ on_jwks(void *arg, const struct idp_http_resp *resp)
 		    is->cfg->name, idp_jwks_count(set),
 		    (long long)((next - now) / 1000));
 	}
-	loop_timer_at(is->jwks_tfd, loop_now_mono() + (next - now));
+	loop_timer_set(is->jwks_timer, loop_now_mono() + (next - now));
 	if (is->u->keys_cb != NULL)
 		is->u->keys_cb(is->u->keys_arg);
 }
