@@ -11,8 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <unistd.h>
 
 #include <idp/http.h>
 
@@ -67,7 +65,7 @@ struct etcd {
 	int64_t		 timeout;
 	struct call	*calls;
 	uint64_t	 next_id;
-	int		 tfd;		/* queued watch events */
+	struct loop_timer *timer;	/* hands queued watch events over */
 };
 
 static void
@@ -131,11 +129,11 @@ again:
 	}
 }
 
-static void
-on_flush(struct loop *l, int fd, uint32_t events, void *arg)
+static int64_t
+on_flush(struct loop *l, void *arg)
 {
-	loop_timer_ack(fd);
 	flush(arg);
+	return 0;
 }
 
 /* Queues the events of one watch message.  Returns 0 or -1 (stop). */
@@ -194,7 +192,7 @@ watch_message(struct call *c, json_t *j)
 		c->q_tail = w;
 	}
 	if (c->q_head != NULL)
-		loop_timer_at(c->e->tfd, loop_now_mono());
+		loop_timer_set(c->e->timer, loop_now_mono());
 	return 0;
 oom:
 	c->end_rc = -ENOMEM;
@@ -454,7 +452,6 @@ etcd_new(struct loop *l, char *const *endpoints, size_t n,
 	if ((e = calloc(1, sizeof(*e))) == NULL)
 		return -ENOMEM;
 	e->loop = l;
-	e->tfd = -1;
 	e->timeout = timeout_ms > 0 ? timeout_ms : 5000;
 	if ((e->endpoints = calloc(n, sizeof(*e->endpoints))) == NULL)
 		goto fail;
@@ -473,13 +470,8 @@ etcd_new(struct loop *l, char *const *endpoints, size_t n,
 		goto fail;
 	if ((rc = httploop_new(l, &e->hl)) < 0)
 		goto fail;
-	if ((e->tfd = loop_timer_new()) < 0) {
-		rc = e->tfd;
-		goto fail;
-	}
-	if ((rc = loop_add(l, e->tfd, EPOLLIN, on_flush, e)) < 0) {
-		close(e->tfd);
-		e->tfd = -1;
+	if ((e->timer = loop_timer_add(l, on_flush, e)) == NULL) {
+		rc = -ENOMEM;
 		goto fail;
 	}
 	*ret = e;
@@ -503,10 +495,7 @@ etcd_free(struct etcd *e)
 		next = c->next;
 		call_free(c);
 	}
-	if (e->tfd >= 0) {
-		loop_del(e->loop, e->tfd);
-		close(e->tfd);
-	}
+	loop_timer_del(e->timer);
 	for (i = 0; i < e->n; i++)
 		free(e->endpoints[i]);
 	free(e->endpoints);

@@ -53,8 +53,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <unistd.h>
 
 #include <idp/b64.h>
 #include <idp/secret.h>
@@ -192,9 +190,9 @@ struct fleet {
 	char			 leader_name[65];
 	int64_t			 forged_leader;	/* mod_rev of a forged leader key */
 	unsigned		 failures;
-	int			 tfd;		/* retry / next step */
-	int			 kfd;		/* keepalive */
-	int			 dfd;		/* leader duties */
+	struct loop_timer	*step_t;	/* retry / next step */
+	struct loop_timer	*ka_t;		/* keepalive */
+	struct loop_timer	*duty_t;	/* leader duties */
 	struct fsecret		*s;
 	size_t			 n_s;
 	struct host		*hosts;
@@ -399,7 +397,7 @@ retry(struct fleet *f)
 	if (d > RETRY_MAX_MS)
 		d = RETRY_MAX_MS;
 	f->failures++;
-	loop_timer_at(f->tfd, loop_now_mono() + d);
+	loop_timer_set(f->step_t, loop_now_mono() + d);
 }
 
 static struct fsecret *
@@ -443,7 +441,7 @@ step_down(struct fleet *f, const char *why)
 	write_clear(f);
 	etcd_cancel(f->e, f->clean);
 	f->clean = 0;
-	loop_timer_at(f->dfd, 0);
+	loop_timer_set(f->duty_t, 0);
 	log_notice("cluster: no longer leading the fleet: %s", why);
 }
 
@@ -758,7 +756,7 @@ stale_rec(struct fleet *f, const struct etcd_kv *kv, const char *h, size_t len)
 		    (long long)(x != NULL ? x->gen : 0));
 		if (f->state == F_RUN && !f->syncing) {
 			f->state = F_SYNC;
-			loop_timer_at(f->tfd, loop_now_mono());
+			loop_timer_set(f->step_t, loop_now_mono());
 		}
 	}
 }
@@ -1602,7 +1600,7 @@ on_write(void *arg, int rc, json_t *reply, const char *why)
 	if (rc < 0) {
 		fail(f, "cannot write a fleet secret: %s", why);
 		write_clear(f);
-		loop_timer_at(f->dfd, loop_now_mono() + DUTY_MS);
+		loop_timer_set(f->duty_t, loop_now_mono() + DUTY_MS);
 		return;
 	}
 	if (json_is_true(json_object_get(reply, "succeeded"))) {
@@ -1617,7 +1615,7 @@ on_write(void *arg, int rc, json_t *reply, const char *why)
 			fail(f, "secret %s: cannot read back generation %lld",
 			    w.s->name, (long long)w.gen);
 		write_clear(f);
-		loop_timer_at(f->dfd, loop_now_mono() + 50);
+		loop_timer_set(f->duty_t, loop_now_mono() + 50);
 		return;
 	}
 	/* Lost a compare: the leadership, or the record moved. */
@@ -1645,7 +1643,7 @@ on_write(void *arg, int rc, json_t *reply, const char *why)
 		free(vb);
 	}
 	write_clear(f);
-	loop_timer_at(f->dfd, loop_now_mono() + 50);
+	loop_timer_set(f->duty_t, loop_now_mono() + 50);
 }
 
 /*
@@ -1917,10 +1915,10 @@ on_clean(void *arg, int rc, json_t *reply, const char *why)
 		 */
 		for (i = 0; i < f->n_stales; i++)
 			f->stales[i].asked = 0;
-		loop_timer_at(f->dfd, loop_now_mono() + 1000);
+		loop_timer_set(f->duty_t, loop_now_mono() + 1000);
 		return;
 	}
-	loop_timer_at(f->dfd, loop_now_mono() + 50);
+	loop_timer_set(f->duty_t, loop_now_mono() + 50);
 }
 
 /*
@@ -2037,17 +2035,18 @@ duties(struct fleet *f)
 		default:
 			fail(f, "secret %s: cannot write the next generation",
 			    f->s[i].name);
-			loop_timer_at(f->dfd, loop_now_mono() + DUTY_MS);
+			loop_timer_set(f->duty_t, loop_now_mono() + DUTY_MS);
 			return;
 		}
-	loop_timer_at(f->dfd, loop_now_mono() + DUTY_MS);
+	loop_timer_set(f->duty_t, loop_now_mono() + DUTY_MS);
 }
 
-static void
-on_duty_timer(struct loop *l, int fd, uint32_t events, void *arg)
+/* duties() sets its timer again, or leaves that to its write (on_write()). */
+static int64_t
+on_duty_timer(struct loop *l, void *arg)
 {
-	loop_timer_ack(fd);
 	duties(arg);
+	return 0;
 }
 
 static void
@@ -2142,7 +2141,7 @@ on_watch_end(void *arg, int rc, int64_t compact_rev, const char *why)
 		log_notice("cluster: watch fell behind a compaction; reading "
 		    "the prefix again");
 		f->state = F_SYNC;
-		loop_timer_at(f->tfd, loop_now_mono());
+		loop_timer_set(f->step_t, loop_now_mono());
 		return;
 	}
 	fail(f, "%s", why);
@@ -2271,7 +2270,7 @@ on_grant(void *arg, int rc, json_t *reply, const char *why)
 	}
 	f->last_ka = loop_now_mono();
 	f->state = F_REGISTER;
-	loop_timer_at(f->kfd, loop_now_mono() + f->ttl / 3);
+	loop_timer_set(f->ka_t, loop_now_mono() + f->ttl / 3);
 	step(f);
 }
 
@@ -2314,11 +2313,12 @@ step(struct fleet *f)
 	}
 }
 
-static void
-on_step_timer(struct loop *l, int fd, uint32_t events, void *arg)
+/* step() sets its timer itself when it must try again (retry()). */
+static int64_t
+on_step_timer(struct loop *l, void *arg)
 {
-	loop_timer_ack(fd);
 	step(arg);
+	return 0;
 }
 
 /* Starts over: a new lease (the old one is gone), registration, sync. */
@@ -2336,8 +2336,8 @@ restart(struct fleet *f, const char *why)
 	f->state = F_LEASE;
 	for (i = 0; i < f->n_s; i++)
 		f->s[i].acked = 0;	/* acks went with the lease */
-	loop_timer_at(f->kfd, 0);
-	loop_timer_at(f->tfd, loop_now_mono());
+	loop_timer_set(f->ka_t, 0);
+	loop_timer_set(f->step_t, loop_now_mono());
 }
 
 static void
@@ -2385,24 +2385,30 @@ on_keepalive(void *arg, int rc, json_t *reply, const char *why)
 			secret_apply(f, &f->s[i]);
 }
 
-static void
-on_ka_timer(struct loop *l, int fd, uint32_t events, void *arg)
+/*
+ * The next keepalive is due ttl/3 after this one, also when this one is
+ * skipped; it is returned, not set first, as nothing here touches this
+ * timer (the reply comes later, from the loop).
+ */
+static int64_t
+on_ka_timer(struct loop *l, void *arg)
 {
 	struct fleet *f = arg;
+	int64_t next;
 	char id[32];
 
-	loop_timer_ack(fd);
 	if (f->lease == 0)
-		return;
-	loop_timer_at(f->kfd, loop_now_mono() + f->ttl / 3);
+		return 0;
+	next = loop_now_mono() + f->ttl / 3;
 	if (f->ka_call != 0)
-		return;
+		return next;
 	snprintf(id, sizeof(id), "%lld", (long long)f->lease);
 	if (etcd_call(f->e, "/v3/lease/keepalive", json_pack("{s:s}", "ID", id),
 	    on_keepalive, f, &f->ka_call) < 0)
 		fail(f, "cannot send a lease keepalive");
 	if (f->leader && loop_now_mono() - f->last_ka > f->ttl * 2 / 3)
 		step_down(f, "the lease could not be renewed");
+	return next;
 }
 
 /* ---- setup ------------------------------------------------------------------- */
@@ -2545,7 +2551,6 @@ fleet_new(struct loop *l, const struct config *c, const struct fleet_ops *ops,
 	f->loop = l;
 	f->cfg = c;
 	f->ops = *ops;
-	f->tfd = f->kfd = f->dfd = -1;
 	f->ttl = cc->lease_ttl;
 	f->ack_timeout = cc->ack_timeout;
 	f->state = F_LEASE;
@@ -2569,18 +2574,14 @@ fleet_new(struct loop *l, const struct config *c, const struct fleet_ops *ops,
 	if ((rc = etcd_new(l, cc->endpoints, cc->n_endpoints, cc->ca_file,
 	    cc->client_cert, cc->client_key, cc->timeout, &f->e)) < 0)
 		goto fail;
-	if ((f->tfd = loop_timer_new()) < 0 || (f->kfd = loop_timer_new()) < 0 ||
-	    (f->dfd = loop_timer_new()) < 0) {
-		rc = -EMFILE;
-		goto fail;
-	}
-	if ((rc = loop_add(l, f->tfd, EPOLLIN, on_step_timer, f)) < 0 ||
-	    (rc = loop_add(l, f->kfd, EPOLLIN, on_ka_timer, f)) < 0 ||
-	    (rc = loop_add(l, f->dfd, EPOLLIN, on_duty_timer, f)) < 0)
+	rc = -ENOMEM;
+	if ((f->step_t = loop_timer_add(l, on_step_timer, f)) == NULL ||
+	    (f->ka_t = loop_timer_add(l, on_ka_timer, f)) == NULL ||
+	    (f->duty_t = loop_timer_add(l, on_duty_timer, f)) == NULL)
 		goto fail;
 	log_info("cluster: joining as %s through %s (prefix %s)", f->name,
 	    etcd_endpoint(f->e), f->prefix);
-	loop_timer_at(f->tfd, loop_now_mono());
+	loop_timer_set(f->step_t, loop_now_mono());
 	*ret = f;
 	return 0;
 fail:
@@ -2624,7 +2625,7 @@ fleet_configure(struct fleet *f, const struct config *c)
 	if (f->state == F_RUN) {
 		(void)register_self(f, NULL);
 		f->state = F_SYNC;
-		loop_timer_at(f->tfd, loop_now_mono());
+		loop_timer_set(f->step_t, loop_now_mono());
 	}
 	return 0;
 }
@@ -2656,18 +2657,9 @@ fleet_free(struct fleet *f)
 	lease_revoke(f);
 	write_clear(f);
 	etcd_free(f->e);
-	if (f->tfd >= 0) {
-		loop_del(f->loop, f->tfd);
-		close(f->tfd);
-	}
-	if (f->kfd >= 0) {
-		loop_del(f->loop, f->kfd);
-		close(f->kfd);
-	}
-	if (f->dfd >= 0) {
-		loop_del(f->loop, f->dfd);
-		close(f->dfd);
-	}
+	loop_timer_del(f->step_t);
+	loop_timer_del(f->ka_t);
+	loop_timer_del(f->duty_t);
 	for (i = 0; i < f->n_s; i++)
 		secret_forget(&f->s[i]);
 	free(f->s);
