@@ -59,6 +59,11 @@ struct loop {
 	uint64_t	 round;		/* on_timers() calls */
 };
 
+/* Bare CLOCK_BOOTTIME timerfds: the one under the timers, and clockwatch. */
+static int loop_timer_new(void);
+static int loop_timer_at(int fd, int64_t at);
+static void loop_timer_ack(int fd);
+
 int
 loop_new(struct loop **ret)
 {
@@ -216,7 +221,7 @@ loop_now_wall(void)
 	return clock_ms(CLOCK_REALTIME);
 }
 
-int
+static int
 loop_timer_new(void)
 {
 	int fd = timerfd_create(CLOCK_BOOTTIME, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -224,7 +229,7 @@ loop_timer_new(void)
 	return fd < 0 ? -errno : fd;
 }
 
-int
+static int
 loop_timer_at(int fd, int64_t at)
 {
 	struct itimerspec its;
@@ -242,7 +247,7 @@ loop_timer_at(int fd, int64_t at)
 	return 0;
 }
 
-void
+static void
 loop_timer_ack(int fd)
 {
 	uint64_t n;

@@ -64,16 +64,6 @@ int64_t loop_timer_when(const struct loop_timer *t);
 void loop_timer_del(struct loop_timer *t);
 
 /*
- * A bare CLOCK_BOOTTIME timerfd (non-blocking, close-on-exec), for code
- * that must hand a timer fd to someone else.  Returns the fd or -errno.
- */
-int loop_timer_new(void);
-/* Arms timer fd to fire once at absolute boottime ms `at` (<= 0 disarms). */
-int loop_timer_at(int fd, int64_t at);
-/* Reads and discards the expiration count of a timerfd. */
-void loop_timer_ack(int fd);
-
-/*
  * Creates a timerfd that becomes readable when the wall clock is set or
  * steps (TFD_TIMER_CANCEL_ON_SET).  After it fires call
  * loop_clockwatch_rearm().  Returns the fd or -errno.

@@ -109,7 +109,7 @@ fake_find(const char *name)
  */
 static int keys_rotated;		/* atomic */
 static int unknown_kid_calls;		/* loop thread only */
-static int rotate_tfd = -1;
+static struct loop_timer *rotate_timer;
 
 static int
 fake_verify(const struct trust *trust, const char *tok, size_t len,
@@ -196,9 +196,9 @@ static int
 fake_unknown_kid(void *arg, const char *issuer)
 {
 	unknown_kid_calls++;
-	if (strcmp(issuer, "upstream") != 0 || rotate_tfd < 0)
+	if (strcmp(issuer, "upstream") != 0 || rotate_timer == NULL)
 		return 0;
-	loop_timer_at(rotate_tfd, loop_now_mono() + 300);
+	loop_timer_set(rotate_timer, loop_now_mono() + 300);
 	return 1;
 }
 
@@ -428,13 +428,13 @@ static struct fx F;
 static int rotate_gives_keys = 1;	/* loop thread only */
 
 /* The "upstream" issuer's JWKS fetch ends (fake_unknown_kid armed it). */
-static void
-on_rotate(struct loop *l, int fd, uint32_t events, void *arg)
+static int64_t
+on_rotate(struct loop *l, void *arg)
 {
-	loop_timer_ack(fd);
 	if (rotate_gives_keys)
 		__atomic_store_n(&keys_rotated, 1, __ATOMIC_SEQ_CST);
 	server_keys_changed(F.srv);
+	return 0;
 }
 
 static void
@@ -604,10 +604,8 @@ setup(void **state)
 	assert_true(F.efd >= 0);
 	assert_int_equal(loop_add(F.loop, F.efd, EPOLLIN, on_call, NULL), 0);
 	assert_int_equal(server_new(F.loop, F.cfg, &fake_ops, &F.srv), 0);
-	rotate_tfd = loop_timer_new();
-	assert_true(rotate_tfd >= 0);
-	assert_int_equal(loop_add(F.loop, rotate_tfd, EPOLLIN, on_rotate, NULL),
-	    0);
+	rotate_timer = loop_timer_add(F.loop, on_rotate, NULL);
+	assert_non_null(rotate_timer);
 	assert_int_equal(pthread_create(&F.thread, NULL, loop_thread, NULL), 0);
 	*state = &F;
 	return 0;
@@ -634,9 +632,8 @@ teardown(void **state)
 	on_loop(do_quit, NULL);
 	pthread_join(F.thread, NULL);
 	server_free(F.srv);
-	loop_del(F.loop, rotate_tfd);
-	close(rotate_tfd);
-	rotate_tfd = -1;
+	loop_timer_del(rotate_timer);
+	rotate_timer = NULL;
 	/* The socket file goes with the server. */
 	assert_int_not_equal(lstat(F.sock, &st), 0);
 	loop_del(F.loop, F.efd);
