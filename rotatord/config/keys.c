@@ -662,36 +662,45 @@ get_size(struct parser *ps, const struct sect *s, const struct kv *kv,
 	return 0;
 }
 
-/* A group (name or gid) into *ret, with the key's error reported. */
+/* A user or, with group, a group into *ret, with the key's error reported. */
+static int
+get_id(struct parser *ps, const struct sect *s, const struct kv *kv,
+    const char *name, int group, id_t *ret)
+{
+	const char *what = group ? "group" : "user";
+	char qb[QBUF];
+	int r;
+
+	r = lookup_id(name, group, ret);
+	if (r == -ENOENT)
+		kerr(ps, s, kv, "unknown %s %s", what,
+		    cfg_quote(qb, sizeof(qb), name));
+	else if (r < 0)
+		kerr(ps, s, kv, "bad %s %s: %s", what,
+		    cfg_quote(qb, sizeof(qb), name), strerror(-r));
+	return r < 0 ? -1 : 0;
+}
+
 int
 get_group(struct parser *ps, const struct sect *s, const struct kv *kv,
     const char *name, gid_t *ret)
 {
-	char qb[QBUF];
-	int r;
+	id_t v;
 
-	r = lookup_group(name, ret);
-	if (r == -ENOENT)
-		kerr(ps, s, kv, "unknown group %s", cfg_quote(qb, sizeof(qb), name));
-	else if (r < 0)
-		kerr(ps, s, kv, "bad group %s: %s", cfg_quote(qb, sizeof(qb), name),
-		    strerror(-r));
-	return r < 0 ? -1 : 0;
+	if (get_id(ps, s, kv, name, 1, &v) < 0)
+		return -1;
+	*ret = (gid_t)v;
+	return 0;
 }
 
-/* As get_group() for a user. */
 int
 get_user(struct parser *ps, const struct sect *s, const struct kv *kv,
     const char *name, uid_t *ret)
 {
-	char qb[QBUF];
-	int r;
+	id_t v;
 
-	r = lookup_user(name, ret);
-	if (r == -ENOENT)
-		kerr(ps, s, kv, "unknown user %s", cfg_quote(qb, sizeof(qb), name));
-	else if (r < 0)
-		kerr(ps, s, kv, "bad user %s: %s", cfg_quote(qb, sizeof(qb), name),
-		    strerror(-r));
-	return r < 0 ? -1 : 0;
+	if (get_id(ps, s, kv, name, 0, &v) < 0)
+		return -1;
+	*ret = (uid_t)v;
+	return 0;
 }
