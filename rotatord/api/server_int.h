@@ -58,7 +58,7 @@ struct tok_slot;
 struct resp_slot;
 
 /*
- * A verified token: what verify_bearer said, copied (the config it
+ * A verified token: what vf_bearer() said, copied (the config it
  * pointed into may be swapped) with header and audit texts made once.
  * Refcounted: the cache holds one reference, a request in flight another.
  */

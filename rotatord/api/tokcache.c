@@ -70,7 +70,7 @@ scope_text(const json_t *claims)
 	return r;
 }
 
-/* Builds the cached value of a token verify_bearer accepted. */
+/* Builds the cached value of a token vf_bearer() accepted. */
 static struct tok_val *
 tv_new(const struct authz_caller *who, struct idp_jws *jws)
 {
