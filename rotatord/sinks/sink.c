@@ -20,7 +20,9 @@
  *      that names the current generation, the number continues from the
  *      highest of the record's and any meta.json's, so it never goes back;
  *   4. list DIR once; refuse a visible name that is not our own
- *      "NAME -> ..data/NAME" link, before anything is written;
+ *      "NAME -> ..data/NAME" link, before anything is written (links
+ *      that the last publish read back, still with the same inodes, are
+ *      not read again: links_key());
  *   5. mkdirat "..TS.tmp" 0700 (TS after every listed generation); create
  *      each file and then meta.json in it with O_CREAT|O_EXCL|O_NOFOLLOW
  *      and the final mode, fchown and fchmod before the first byte, write
@@ -117,6 +119,7 @@
 struct last {
 	struct last	*next;
 	uint64_t	 generation;
+	uint64_t	 links;		/* see links_key(); 0: not known */
 	unsigned char	 digest[32];	/* see set_digest() */
 	char		 gen[GEN_BUF];
 	char		 dir[];
@@ -124,6 +127,7 @@ struct last {
 
 struct dent {
 	char		 name[DENT_NAME_MAX + 1];
+	uint64_t	 ino;
 	unsigned char	 type;
 	unsigned char	 unlinked;	/* link removed before a swap */
 };
@@ -136,6 +140,7 @@ struct sink {
 	int		 ssync;		/* the same for state_dir */
 	int		 no_openat2;	/* openat2 refused */
 	uid_t		 euid;
+	mode_t		 umask;		/* the process's; only the sink sets it */
 	struct idp_sha256 *sha256;	/* for files hashed while read */
 	char		*buf;		/* META_MAX + 1, meta.json or a record */
 	/*
@@ -580,6 +585,15 @@ list_dir(struct sink *s, int cfd)
 
 	s->n_dents = 0;
 	while ((n = getdents64(cfd, buf, sizeof(buf))) > 0) {
+		int end;
+
+		/*
+		 * tmpfs and ramfs fill the buffer while the next entry fits:
+		 * with room left for the largest one, this was the end, and
+		 * the call that would return 0 is saved.
+		 */
+		end = !s->sync && (size_t)n <= sizeof(buf) -
+		    sizeof(struct dirent64);
 		for (off = 0; off < n; off += d->d_reclen) {
 			d = (struct dirent64 *)(void *)(buf + off);
 			len = strlen(d->d_name);
@@ -600,10 +614,13 @@ list_dir(struct sink *s, int cfd)
 				s->cap_dents = cap;
 			}
 			memcpy(s->dents[s->n_dents].name, d->d_name, len + 1);
+			s->dents[s->n_dents].ino = d->d_ino;
 			s->dents[s->n_dents].type = d->d_type;
 			s->dents[s->n_dents].unlinked = 0;
 			s->n_dents++;
 		}
+		if (end)
+			break;
 	}
 	if (n < 0)
 		return -errno;
@@ -656,7 +673,7 @@ remove_gen(int cfd, const char *name, const struct material_file *files,
 {
 	const char *k;
 	size_t i;
-	int gfd;
+	int gfd, meta = 0;
 
 	if (n_files > 0 || old != NULL) {
 		gfd = open_dir_at(cfd, name);
@@ -666,10 +683,14 @@ remove_gen(int cfd, const char *name, const struct material_file *files,
 			(void)unlinkat(gfd, files[i].name, 0);
 		for (i = 0; old != NULL && i < old->n_files; i++) {
 			k = old->files[i].name;
+			if (strcmp(k, META_NAME) == 0)
+				meta = 1;
 			if (name_valid(k) && !in_set(files, n_files, k))
 				(void)unlinkat(gfd, k, 0);
 		}
-		(void)unlinkat(gfd, META_NAME, 0);
+		/* files never holds it; an old record might not list it. */
+		if (!meta)
+			(void)unlinkat(gfd, META_NAME, 0);
 		close(gfd);
 		if (unlinkat(cfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT)
 			return 0;
@@ -1109,10 +1130,13 @@ last_find(struct sink *s, const char *dir)
 	return NULL;
 }
 
-/* Records a publish; without memory the next publish just reads meta.json. */
+/*
+ * Records a publish; without memory the next publish just reads meta.json.
+ * links: see links_key(), 0 when not known.
+ */
 static void
 last_put(struct sink *s, const char *dir, const char *gen, uint64_t generation,
-    const unsigned char *digest)
+    const unsigned char *digest, uint64_t links)
 {
 	struct last *l = last_find(s, dir);
 	unsigned b;
@@ -1127,8 +1151,34 @@ last_put(struct sink *s, const char *dir, const char *gen, uint64_t generation,
 		s->last[b] = l;
 	}
 	l->generation = generation;
+	l->links = links;
 	memcpy(l->digest, digest, sizeof(l->digest));
 	memcpy(l->gen, gen, GEN_LEN + 1);
+}
+
+/*
+ * One visible link as the listing shows it: its name and inode, mixed
+ * (FNV-1a, then the splitmix64 finalizer).  The sum over a file set's
+ * links, once each was read back as ours, lets the next publish skip the
+ * readlinks while every name still has the same inode: a symlink cannot
+ * be changed in place, only replaced or renamed, and either shows as a
+ * new inode or under another name.  (A filesystem that reuses the inode
+ * number of a link replaced by another link defeats this; only a writer
+ * of the credential directory, rotatord's own uid, can do that, and the
+ * check guards against mistakes, not against that writer.)  Never 0.
+ */
+static uint64_t
+links_key(const char *name, uint64_t ino)
+{
+	uint64_t h = 1469598103934665603u;
+
+	for (; *name != '\0'; name++)
+		h = (h ^ (unsigned char)*name) * 1099511628211u;
+	h ^= ino + 0x9e3779b97f4a7c15u;
+	h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9u;
+	h = (h ^ (h >> 27)) * 0x94d049bb133111ebu;
+	h ^= h >> 31;
+	return h != 0 ? h : 1;
 }
 
 /* Forgets dir, so that its next publish reads meta.json again. */
@@ -1621,7 +1671,8 @@ rec_store(struct sink *s, const struct sink_record *r)
 		    (unlinkat(s->sfd, tmp, 0) < 0 && errno != ENOENT))
 			return -errno;
 	}
-	if (fchmod(fd, 0600) < 0)
+	/* Only a umask that takes the owner's own bits calls for fchmod. */
+	if ((s->umask & 0600) != 0 && fchmod(fd, 0600) < 0)
 		e = -errno;
 	else
 		e = write_all(fd, s->buf, (size_t)len);
@@ -1809,6 +1860,8 @@ struct pub {
 	const struct sink_record	*rec;		/* of cur, or NULL */
 	struct sink_record		*nr;		/* the new record */
 	struct sink_record		*old;		/* a copy of rec, or NULL */
+	uint64_t			 links_was;	/* last->links of cur */
+	uint64_t			 links;		/* of the set, once ours */
 };
 
 /*
@@ -1832,6 +1885,7 @@ pub_current(struct pub *p)
 	if (last != NULL && strcmp(last->gen, p->cur) == 0) {
 		p->generation = last->generation;
 		p->cur_ok = p->cur;
+		p->links_was = last->links;
 		if (memcmp(last->digest, p->digest, sizeof(p->digest)) == 0)
 			return 0;
 		if (rec_get(s, p->dir, p->cur, 0, &p->rec, NULL, 0) < 0 ||
@@ -1847,7 +1901,7 @@ pub_current(struct pub *p)
 			    memcmp(rdig, p->digest, sizeof(p->digest)) == 0 &&
 			    rec_verify(s, p->cfd, p->rec, NULL, 0) == 0) {
 				last_put(s, p->dir, p->cur, p->generation,
-				    p->digest);
+				    p->digest, 0);
 				return 0;
 			}
 		} else
@@ -1855,6 +1909,44 @@ pub_current(struct pub *p)
 	} else
 		p->rec = NULL;
 	return 1;
+}
+
+/*
+ * Classifies the visible name of each file (p->state).  When every name
+ * is a link with the inodes that the last publish read back as ours
+ * (links_key()), they are ours without a readlink each.  p->links is the
+ * key of the set when every name was ours, else 0.  Returns 0 or -errno.
+ */
+static int
+pub_links(struct pub *p)
+{
+	const struct dent *d;
+	uint64_t sum = 0;
+	size_t i;
+	int all = 1, known;
+
+	for (i = 0; i < p->n_files; i++) {
+		d = dent_find(p->s, p->files[i].name);
+		if (d == NULL || d->type != DT_LNK)
+			all = 0;
+		else
+			sum += links_key(d->name, d->ino);
+	}
+	known = all && p->links_was != 0 && sum == p->links_was;
+	for (i = 0; i < p->n_files; i++) {
+		if (known) {
+			p->state[i] = LINK_OURS;
+			continue;
+		}
+		p->state[i] = dent_find(p->s, p->files[i].name) == NULL ?
+		    LINK_ABSENT : link_state(p->cfd, p->files[i].name);
+		if (p->state[i] < 0)
+			return p->state[i];
+		if (p->state[i] != LINK_OURS)
+			all = 0;
+	}
+	p->links = all ? sum : 0;
+	return 0;
 }
 
 /*
@@ -1866,7 +1958,6 @@ static int
 pub_check(struct pub *p)
 {
 	uint64_t g;
-	size_t i;
 	int r;
 
 	/* The new record overwrites the cache: keep the old one's names. */
@@ -1883,13 +1974,7 @@ pub_check(struct pub *p)
 		p->generation = g;
 	if (p->generation >= GEN_NUM_MAX)
 		return -EOVERFLOW;
-	for (i = 0; i < p->n_files; i++) {
-		p->state[i] = dent_find(p->s, p->files[i].name) == NULL ?
-		    LINK_ABSENT : link_state(p->cfd, p->files[i].name);
-		if (p->state[i] < 0)
-			return p->state[i];
-	}
-	return 0;
+	return pub_links(p);
 }
 
 /*
@@ -2066,7 +2151,7 @@ sink_publish(struct sink *s, const char *dir, const struct material_file *files,
 	}
 	p->generation++;
 	r = 1;
-	last_put(s, dir, p->gen, p->generation, p->digest);
+	last_put(s, dir, p->gen, p->generation, p->digest, p->links);
 	pub_link_new(p);
 	prune(s, p->cfd, dir, p->gen, p->cur_ok, files, n_files, p->old);
 	if (p->sync && fsync(p->cfd) < 0)
@@ -2138,7 +2223,7 @@ sink_read_current(struct sink *s, const char *dir, struct sink_current *ret)
 	}
 	rec_current(rec, ret);
 	if (rec_digest(s, rec, digest) == 0)
-		last_put(s, dir, gen, rec->generation, digest);
+		last_put(s, dir, gen, rec->generation, digest, 0);
 	r = 0;
 out:
 	if (cfd >= 0)
@@ -2600,6 +2685,8 @@ sink_open(const char *output_dir, const char *state_dir, struct sink **ret)
 	s->dfd = fd;
 	s->sfd = -1;
 	s->euid = geteuid();
+	s->umask = umask(077);
+	umask(s->umask);
 	s->keep_old = SINK_KEEP_OLD;
 	/*
 	 * Checked once: credential directories are made inside output_dir,

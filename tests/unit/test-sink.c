@@ -748,6 +748,67 @@ test_foreign_visible_symlink(void **state)
 	assert_int_equal(s1.st_mode, s2.st_mode);
 }
 
+/*
+ * In steady state the sink knows its links by inode and skips reading
+ * them back: a link replaced or renamed since is still caught.
+ */
+static void
+test_foreign_link_steady(void **state)
+{
+	struct fx *f = *state;
+	char p[PATH_MAX], q[PATH_MAX], a[64], b[64];
+	static const char *const tags[] = { "s1", "s2", "s3", "s4" };
+	struct set st;
+	size_t i;
+
+	for (i = 0; i < 4; i++) {
+		set_make(&st, tags[i]);
+		assert_int_equal(publish(f, &st, NULL), 1);
+	}
+	assert_true(link_of(f, CRED "/..data", a, sizeof(a)) > 0);
+
+	/* Replaced by a link elsewhere. */
+	assert_int_equal(unlink(path_of(f, CRED "/key.pem", p)), 0);
+	assert_int_equal(symlink("/etc/passwd",
+	    path_of(f, CRED "/key.pem", p)), 0);
+	set_make(&st, "s5");
+	assert_int_equal(publish(f, &st, NULL), -ELOOP);
+	assert_true(link_of(f, CRED "/..data", b, sizeof(b)) > 0);
+	assert_string_equal(a, b);
+
+	/* Put back, learnt again, then two of ours swapped by rename. */
+	assert_int_equal(unlink(path_of(f, CRED "/key.pem", p)), 0);
+	assert_int_equal(publish(f, &st, NULL), 1);
+	set_make(&st, "s6");
+	assert_int_equal(publish(f, &st, NULL), 1);
+	set_make(&st, "s7");
+	assert_int_equal(publish(f, &st, NULL), 1);
+	assert_int_equal(rename(path_of(f, CRED "/key.pem", p),
+	    path_of(f, CRED "/tmp-link", q)), 0);
+	assert_int_equal(rename(path_of(f, CRED "/cert.pem", p),
+	    path_of(f, CRED "/key.pem", q)), 0);
+	assert_int_equal(rename(path_of(f, CRED "/tmp-link", p),
+	    path_of(f, CRED "/cert.pem", q)), 0);
+	set_make(&st, "s8");
+	assert_int_equal(publish(f, &st, NULL), -ELOOP);
+
+	/* A regular file in a link's place. */
+	assert_int_equal(rename(path_of(f, CRED "/key.pem", p),
+	    path_of(f, CRED "/tmp-link", q)), 0);
+	assert_int_equal(rename(path_of(f, CRED "/cert.pem", p),
+	    path_of(f, CRED "/key.pem", q)), 0);
+	assert_int_equal(rename(path_of(f, CRED "/tmp-link", p),
+	    path_of(f, CRED "/cert.pem", q)), 0);
+	assert_int_equal(publish(f, &st, NULL), 1);
+	set_make(&st, "s9");
+	assert_int_equal(publish(f, &st, NULL), 1);
+	assert_int_equal(unlink(path_of(f, CRED "/cert.pem", p)), 0);
+	assert_int_equal(close(open(path_of(f, CRED "/cert.pem", p),
+	    O_WRONLY | O_CREAT | O_EXCL, 0644)), 0);
+	set_make(&st, "s10");
+	assert_int_equal(publish(f, &st, NULL), -EEXIST);
+}
+
 static void
 test_foreign_data_link(void **state)
 {
@@ -1782,6 +1843,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_file_set_changes, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_foreign_visible_symlink,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_foreign_link_steady,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_foreign_data_link, setup,
 		    teardown),
