@@ -9,6 +9,7 @@
 
 #include <openssl/crypto.h>
 
+#include <idp/b64.h>
 #include <idp/jsonw.h>
 
 void
@@ -187,4 +188,23 @@ idp_jw_int(struct idp_jw *w, int64_t v)
 	if (v < 0)
 		*--q = '-';
 	idp_jw_raw(w, q, (size_t)(tmp + sizeof(tmp) - q));
+}
+
+void
+idp_jw_b64(struct idp_jw *w, const void *p, size_t n)
+{
+	size_t need;
+
+	/* idp_b64_enc_len() would overflow first. */
+	if (n > SIZE_MAX / 2) {
+		w->bad = 1;
+		return;
+	}
+	need = idp_b64_enc_len(n);
+	/* The encoder writes a NUL after the text: room for it too. */
+	if (reserve(w, need + 3) < 0)
+		return;
+	w->p[w->len++] = '"';
+	w->len += idp_b64_encode(p, n, w->p + w->len);
+	w->p[w->len++] = '"';
 }

@@ -208,7 +208,7 @@ enum MHD_Result
 h_cred(struct req *rq, const struct caller *cl, const char *name)
 {
 	struct server *s = rq->cn->ls->srv;
-	struct wbuf b = { 0 };
+	struct idp_jw b;
 	json_t *meta = NULL, *e;
 	const char *fname;
 	char *mtext, *data;
@@ -230,12 +230,17 @@ h_cred(struct req *rq, const struct caller *cl, const char *name)
 		    "server_error", "cannot read the credential's metadata");
 	}
 	mtext = json_dumps(meta, JSON_COMPACT);
-	wb_str(&b, "{\"name\":");
-	wb_jstr(&b, name, strlen(name));
-	wb_fmt(&b, ",\"generation\":%llu,\"meta\":%s,\"files\":{",
-	    (unsigned long long)gen, mtext != NULL ? mtext : "null");
-	if (mtext == NULL)
-		b.oom = 1;
+	idp_jw_growing(&b, RESP_MAX);
+	idp_jw_lit(&b, "{\"name\":");
+	idp_jw_str(&b, name);
+	idp_jw_lit(&b, ",\"generation\":");
+	idp_jw_int(&b, (int64_t)gen);
+	idp_jw_lit(&b, ",\"meta\":");
+	if (mtext != NULL)
+		idp_jw_lit(&b, mtext);
+	else
+		b.bad = 1;
+	idp_jw_lit(&b, ",\"files\":{");
 	free(mtext);
 	json_object_foreach(json_object_get(meta, "files"), fname, e) {
 		flen = strlen(fname);
@@ -247,27 +252,29 @@ h_cred(struct req *rq, const struct caller *cl, const char *name)
 			missing = 1;
 			break;
 		}
-		wb_str(&b, first ? "" : ",");
+		idp_jw_lit(&b, first ? "" : ",");
 		first = 0;
-		wb_jstr(&b, fname, flen);
+		idp_jw_strn(&b, fname, flen);
 		if ((flen > 4 && strcmp(fname + flen - 4, ".key") == 0) ||
 		    !txt_utf8_ok((const unsigned char *)data, len)) {
-			wb_str(&b, ":{\"encoding\":\"base64\",\"content\":");
-			wb_b64(&b, data, len);
+			idp_jw_lit(&b,
+			    ":{\"encoding\":\"base64\",\"content\":");
+			idp_jw_b64(&b, data, len);
 		} else {
-			wb_str(&b, ":{\"encoding\":\"text\",\"content\":");
-			wb_jstr(&b, data, len);
+			idp_jw_lit(&b,
+			    ":{\"encoding\":\"text\",\"content\":");
+			idp_jw_strn(&b, data, len);
 		}
-		wb_str(&b, "}");
+		idp_jw_lit(&b, "}");
 		if (data != NULL) {
 			idp_wipe(data, len);
 			free(data);
 		}
 	}
 	json_decref(meta);
-	wb_str(&b, "}}");
-	if (missing || b.oom) {
-		wb_wipe(&b);
+	idp_jw_lit(&b, "}}");
+	if (missing || b.bad) {
+		idp_jw_free(&b);
 		log_warn("http: credential %s: %s", name, missing ?
 		    "a file listed in meta.json cannot be read" :
 		    "out of memory");

@@ -524,21 +524,23 @@ token_reply(struct req *rq, char *token, int64_t expires_in,
     const char *scope)
 {
 	struct MHD_Response *r;
-	struct wbuf b = { 0 };
+	struct idp_jw b;
 
-	wb_str(&b, "{\"access_token\":");
-	wb_jstr(&b, token, strlen(token));
-	wb_fmt(&b, ",\"issued_token_type\":\"%s\",\"token_type\":\"N_A\","
-	    "\"expires_in\":%lld", TOKEN_TYPE_JWT, (long long)expires_in);
+	idp_jw_growing(&b, RESP_MAX);
+	idp_jw_lit(&b, "{\"access_token\":");
+	idp_jw_str(&b, token);
+	idp_jw_lit(&b, ",\"issued_token_type\":\"" TOKEN_TYPE_JWT "\","
+	    "\"token_type\":\"N_A\",\"expires_in\":");
+	idp_jw_int(&b, expires_in);
 	if (scope != NULL) {
-		wb_str(&b, ",\"scope\":");
-		wb_jstr(&b, scope, strlen(scope));
+		idp_jw_lit(&b, ",\"scope\":");
+		idp_jw_str(&b, scope);
 	}
-	wb_str(&b, "}");
+	idp_jw_lit(&b, "}");
 	idp_wipe(token, strlen(token));
 	free(token);
-	if (b.oom) {
-		wb_wipe(&b);
+	if (b.bad) {
+		idp_jw_free(&b);
 		return resp_queue(rq, 500, NULL);
 	}
 	if ((r = resp_secret(b.p, b.len, b.cap)) != NULL) {

@@ -1,18 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Responses of the HTTP API: a growable buffer that wipes what it lets
- * go of, with JSON string and base64 writers; responses whose secret
- * bodies are wiped when MHD frees them; queuing and counting them by
- * route and status code; the JSON errors.
+ * Responses of the HTTP API: responses whose secret bodies (built with
+ * libidp's wiping JSON writer) are wiped when MHD frees them; queuing and
+ * counting them by route and status code; the JSON errors.
  */
-#include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <idp/b64.h>
 #include <idp/crypto.h>
 
 #include "api/server_int.h"
@@ -29,126 +26,6 @@ static const unsigned status_codes[] = {
 };
 _Static_assert(sizeof(status_codes) / sizeof(status_codes[0]) == N_STATUS,
     "N_STATUS (server_int.h) counts status_codes");
-
-static void
-wb_reserve(struct wbuf *b, size_t more)
-{
-	size_t ncap;
-	char *np;
-
-	if (b->oom || b->len + more + 1 <= b->cap)
-		return;
-	if (more > SIZE_MAX / 4 - b->len) {
-		b->oom = 1;
-		return;
-	}
-	for (ncap = b->cap ? b->cap : 512; ncap < b->len + more + 1; ncap *= 2)
-		;
-	if ((np = malloc(ncap)) == NULL) {
-		b->oom = 1;
-		return;
-	}
-	if (b->p != NULL) {
-		memcpy(np, b->p, b->len);
-		idp_wipe(b->p, b->cap);
-		free(b->p);
-	}
-	b->p = np;
-	b->cap = ncap;
-}
-
-void
-wb_put(struct wbuf *b, const void *p, size_t n)
-{
-	wb_reserve(b, n);
-	if (b->oom)
-		return;
-	memcpy(b->p + b->len, p, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-void
-wb_str(struct wbuf *b, const char *s)
-{
-	wb_put(b, s, strlen(s));
-}
-
-void __attribute__((format(printf, 2, 3)))
-wb_fmt(struct wbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0) {
-		b->oom = 1;
-		return;
-	}
-	wb_reserve(b, (size_t)n);
-	if (b->oom)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	b->len += (size_t)n;
-}
-
-/* A JSON string (with quotes) of n bytes of valid UTF-8 at s. */
-void
-wb_jstr(struct wbuf *b, const char *s, size_t n)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t i;
-
-	wb_reserve(b, n + 2);
-	wb_put(b, "\"", 1);
-	for (i = 0; i < n && !b->oom; i++) {
-		unsigned char c = (unsigned char)s[i];
-		char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
-
-		if (c == '"' || c == '\\') {
-			esc[1] = (char)c;
-			wb_put(b, esc, 2);
-		} else if (c == '\n')
-			wb_put(b, "\\n", 2);
-		else if (c < 0x20 || c == 0x7f)
-			wb_put(b, esc, 6);
-		else
-			wb_put(b, s + i, 1);
-	}
-	wb_put(b, "\"", 1);
-}
-
-/* Standard base64 (with padding) of n bytes, in quotes. */
-void
-wb_b64(struct wbuf *b, const void *p, size_t n)
-{
-	size_t need = idp_b64_enc_len(n);
-
-	if (n > INT_MAX / 2) {
-		b->oom = 1;
-		return;
-	}
-	wb_put(b, "\"", 1);
-	wb_reserve(b, need + 1);
-	if (b->oom)
-		return;
-	b->len += idp_b64_encode(p, n, b->p + b->len);
-	wb_put(b, "\"", 1);
-}
-
-void
-wb_wipe(struct wbuf *b)
-{
-	if (b->p != NULL) {
-		idp_wipe(b->p, b->cap);
-		free(b->p);
-	}
-	memset(b, 0, sizeof(*b));
-}
 
 struct secret_body {
 	char	*p;

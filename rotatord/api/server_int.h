@@ -24,6 +24,7 @@
 #include <microhttpd.h>
 #include <jansson.h>
 #include <idp/crypto.h>
+#include <idp/jsonw.h>
 #include <idp/jwt.h>
 
 #include "api/api.h"
@@ -37,6 +38,8 @@
 #define MAX_NAME		CONFIG_MAX_NAME
 #define EXE_MAX			256
 #define LS_MAX_HOOKS		4		/* parts that suspend */
+/* The largest body built in memory: 16 files of 1 MiB, in base64. */
+#define RESP_MAX		(32u << 20)
 #define N_STATUS		14		/* codes counted one by one */
 #define N_CODES			(N_STATUS + 1)	/* and "other" */
 
@@ -232,14 +235,6 @@ struct caller {
 	struct tok_val		*tv;		/* bearer: a held reference */
 };
 
-/* A growable buffer that wipes every copy it lets go of. */
-struct wbuf {
-	char	*p;
-	size_t	 len;
-	size_t	 cap;
-	int	 oom;
-};
-
 /* text.c */
 /* s as printable ASCII for a log line, at most max bytes, in buf. */
 const char *txt_safe(char *buf, size_t size, const char *s, size_t max);
@@ -257,17 +252,6 @@ int txt_media_type_is(const char *v, const char *t);
 /* resp.c */
 /* The route labels of the metrics and audit lines. */
 extern const char *const resp_route_names[R_N];
-/* Appends n bytes at p, a string, a printf format to the buffer. */
-void wb_put(struct wbuf *b, const void *p, size_t n);
-void wb_str(struct wbuf *b, const char *s);
-void wb_fmt(struct wbuf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-/* Appends a JSON string of n UTF-8 bytes at s, with quotes. */
-void wb_jstr(struct wbuf *b, const char *s, size_t n);
-/* Appends standard base64 of n bytes at p, with quotes. */
-void wb_b64(struct wbuf *b, const void *p, size_t n);
-/* Wipes and frees the buffer. */
-void wb_wipe(struct wbuf *b);
 /* A response taking a secret body p, wiped when MHD lets it go. */
 struct MHD_Response *resp_secret(char *p, size_t len, size_t cap);
 /* A response with a copy of n bytes at p. */

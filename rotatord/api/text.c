@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <idp/jsonw.h>
+
+
 #include "api/server_int.h"
 
 /*
@@ -70,40 +73,12 @@ txt_name_ok(const char *s, size_t len, size_t max)
 int
 txt_utf8_ok(const unsigned char *p, size_t n)
 {
-	size_t i = 0, k, len;
-	uint32_t cp;
+	size_t i = 0, k;
 
 	while (i < n) {
-		unsigned char c = p[i];
-
-		if (c == 0)
+		if (p[i] == 0 || (k = idp_utf8_seq(p + i, n - i)) == 0)
 			return 0;
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			len = 2;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			len = 3;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			len = 4;
-			cp = c & 0x07;
-		} else
-			return 0;
-		if (n - i < len)
-			return 0;
-		for (k = 1; k < len; k++) {
-			if ((p[i + k] & 0xc0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (p[i + k] & 0x3f);
-		}
-		if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		i += len;
+		i += k;
 	}
 	return 1;
 }

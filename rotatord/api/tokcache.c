@@ -52,21 +52,23 @@ static char *
 scope_text(const json_t *claims)
 {
 	const json_t *v = json_object_get(claims, "scope"), *el;
-	struct wbuf b = { 0 };
+	struct idp_jw b;
 	size_t i;
 	char *r;
 
 	if (json_is_string(v))
 		return txt_header_dup(json_string_value(v));
+	idp_jw_growing(&b, MAX_TOKEN_LEN);
 	v = json_object_get(claims, "scp");
 	json_array_foreach(v, i, el)
 		if (json_is_string(el)) {
 			if (b.len > 0)
-				wb_put(&b, " ", 1);
-			wb_str(&b, json_string_value(el));
+				idp_jw_lit(&b, " ");
+			idp_jw_lit(&b, json_string_value(el));
 		}
-	r = txt_header_dup(b.p != NULL && !b.oom ? b.p : "");
-	wb_wipe(&b);
+	idp_jw_raw(&b, "", 1);
+	r = txt_header_dup(b.p != NULL && !b.bad ? b.p : "");
+	idp_jw_free(&b);
 	return r;
 }
 

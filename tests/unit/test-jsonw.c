@@ -17,6 +17,8 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include <openssl/evp.h>
+
 #include <idp/jsonw.h>
 
 /* xorshift64*: reproducible without depending on libc's rand(). */
@@ -140,6 +142,47 @@ test_growing_up_to_max(void **state)
 	idp_jw_free(&w);		/* twice is harmless */
 }
 
+/* idp_jw_b64() against OpenSSL's encoder, 0 to 300 bytes, and its limit. */
+static void
+test_base64(void **state)
+{
+	unsigned char in[300], want[2 + 4 * (sizeof(in) + 2) / 3 + 1];
+	char fixed[8];
+	uint64_t seed = 0x5eed;
+	struct idp_jw w;
+	size_t n, i;
+	int k;
+
+	(void)state;
+	for (n = 0; n <= sizeof(in); n++) {
+		for (i = 0; i < n; i++)
+			in[i] = (unsigned char)(next(&seed) >> 56);
+		want[0] = '"';
+		k = EVP_EncodeBlock(want + 1, in, (int)n);
+		want[1 + k] = '"';
+		idp_jw_growing(&w, 4096);
+		idp_jw_lit(&w, "");
+		idp_jw_b64(&w, in, n);
+		assert_false(w.bad);
+		assert_int_equal(w.len, (size_t)k + 2);
+		assert_memory_equal(w.p, want, w.len);
+		idp_jw_free(&w);
+	}
+	/* "AAAA" needs six bytes with its quotes, and room for a NUL. */
+	idp_jw_fixed(&w, fixed, 6);
+	idp_jw_b64(&w, "abc", 3);
+	assert_true(w.bad);
+	idp_jw_fixed(&w, fixed, sizeof(fixed));
+	idp_jw_b64(&w, "abc", 3);
+	assert_false(w.bad);
+	assert_int_equal(w.len, 6);
+	assert_memory_equal(fixed, "\"YWJj\"", 6);
+	idp_jw_growing(&w, 64);
+	idp_jw_b64(&w, in, SIZE_MAX / 2 + 1);
+	assert_true(w.bad);
+	idp_jw_free(&w);
+}
+
 static void
 test_integers(void **state)
 {
@@ -173,6 +216,7 @@ main(void)
 		cmocka_unit_test(test_nul_inside_is_bad),
 		cmocka_unit_test(test_fixed_overflow_is_sticky),
 		cmocka_unit_test(test_growing_up_to_max),
+		cmocka_unit_test(test_base64),
 		cmocka_unit_test(test_integers),
 	};
 

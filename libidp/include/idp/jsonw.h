@@ -51,6 +51,9 @@ void idp_jw_strn(struct idp_jw *w, const char *s, size_t n);
 /* Appends v in decimal. */
 void idp_jw_int(struct idp_jw *w, int64_t v);
 
+/* Appends standard base64 (padded) of n bytes at p, as a JSON string. */
+void idp_jw_b64(struct idp_jw *w, const void *p, size_t n);
+
 /*
  * Returns the length of the valid UTF-8 sequence at s (1 to 4 of the n
  * bytes there), or 0: jansson's rules (no overlong forms, surrogates or
