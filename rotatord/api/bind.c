@@ -287,11 +287,8 @@ plan_kind(struct server *s, const struct cfg_listen *l, int is_unix,
 	*ret_drain = old;
 	return 0;
 fail:
-	free(ls->uids);
-	free(ls->path);
-	free(ls->host);
-	free(ls->port);
-	free(ls);
+	/* ls_start() failing leaves nothing started. */
+	ls_free(ls);
 	return rc;
 }
 

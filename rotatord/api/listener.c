@@ -440,6 +440,12 @@ ls_destroy(struct listener *ls)
 		close(ls->lfd);
 	}
 	loop_timer_del(ls->timer);
+	ls_free(ls);
+}
+
+void
+ls_free(struct listener *ls)
+{
 	free(ls->uids);
 	free(ls->path);
 	free(ls->host);
@@ -519,6 +525,8 @@ listener_boot(struct listener *ls, int lfd)
 	listener_arm(ls);
 	return 0;
 fail:
+	loop_timer_del(ls->timer);
+	ls->timer = NULL;
 	MHD_stop_daemon(ls->d);
 	ls->d = NULL;
 	return rc;

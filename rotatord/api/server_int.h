@@ -354,6 +354,8 @@ void ls_req_reset(struct req *rq);
 int ls_start(struct listener *ls, int lfd);
 /* Stops ls's daemon (its suspended requests answered) and frees it. */
 void ls_destroy(struct listener *ls);
+/* Frees a listener that was never started (nor listed). */
+void ls_free(struct listener *ls);
 /* Stops accepting on ls and lets its connections finish. */
 void ls_drain(struct listener *ls);
 

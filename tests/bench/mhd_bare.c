@@ -2,7 +2,7 @@
 /*
  * mhd_bare: the bare libmicrohttpd baseline of the credential GET row of
  * make bench (README.md, Performance).  It serves one file's bytes from
- * memory to every GET, in the threading mode rotatord's server.c uses:
+ * memory to every GET, in the threading mode rotatord's api/ uses:
  * MHD_USE_EPOLL with no MHD thread, MHD's epoll fd watched by a
  * single-threaded epoll loop of our own that calls MHD_run(), a timeout
  * from MHD_get_timeout().  What rotatord adds on top (routing, bearer

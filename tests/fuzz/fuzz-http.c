@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * libFuzzer harness for the local HTTP API: a real daemon (daemon.c,
- * server.c, libmicrohttpd) runs on a background thread with a signer, a
+ * libFuzzer harness for the local HTTP API: a real daemon (daemon/,
+ * api/, libmicrohttpd) runs on a background thread with a signer, a
  * secret and a jwt credential, a [client] for the fuzzer's own uid and a
  * [route]; each input is written as raw bytes to its unix socket and the
  * answer read until the server closes or 50 ms pass.  What is fuzzed is

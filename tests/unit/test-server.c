@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Unit tests of the HTTP API (server.c) with a real libmicrohttpd on a
+ * Unit tests of the HTTP API (rotatord/api/) with a real libmicrohttpd on a
  * temporary unix socket and a 127.0.0.1 TCP port, and a fake daemon
  * (struct api_ops) in this file.  The server's loop runs in its own
  * thread; the fake ops are only touched there (setup before the thread
