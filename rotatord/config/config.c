@@ -283,13 +283,11 @@ free_issuer(struct cfg_issuer *is)
 {
 	if (is == NULL)
 		return;
+	key_free(SEC_ISSUER, is);
 	free(is->name);
 	free(is->url);
 	free(is->client_id);
-	secret_clear(&is->client_secret);
-	free(is->client_key);
 	free(is->client_key_id);
-	free(is->ca_file);
 	free(is->audience);
 	free(is);
 }
@@ -299,10 +297,8 @@ free_ca(struct cfg_ca *ca)
 {
 	if (ca == NULL)
 		return;
+	key_free(SEC_CA, ca);
 	free(ca->name);
-	free(ca->common_name);
-	free(ca->cert_file);
-	free(ca->key_file);
 	free(ca);
 }
 
@@ -311,9 +307,9 @@ free_signer(struct cfg_signer *sg)
 {
 	if (sg == NULL)
 		return;
+	key_free(SEC_SIGNER, sg);
 	free(sg->name);
 	free(sg->issuer);
-	free(sg->dir);
 	free(sg);
 }
 
@@ -343,8 +339,8 @@ free_reload(struct cfg_reload *r)
 {
 	if (r == NULL)
 		return;
+	key_free(SEC_RELOAD, r);
 	free(r->name);
-	free(r->pidfile);
 	strv_free(r->exec, (size_t)-1);
 	free(r->unit);
 	strv_free(r->check, (size_t)-1);
@@ -362,8 +358,8 @@ free_client(struct cfg_client *cl)
 	free(cl->name);
 	free(cl->uids);
 	free(cl->gids);
+	key_free(SEC_CLIENT, cl);
 	free(cl->issuer);
-	free(cl->subject);
 	claims_free(cl->claims, cl->n_claims);
 	free(cl->allow);
 	strv_free(cl->token_audiences, cl->n_token_audiences);
@@ -420,15 +416,12 @@ config_free(struct config *c)
 	free(c->listen.tcp_host);
 	free(c->listen.audience);
 	free(c->listen.tcp_port);
+	key_free(SEC_LISTEN, &c->listen);
+	key_free(SEC_CLUSTER, &c->cluster);
+	key_free(SEC_ROTATORD, c);
 	free(c->path);
-	free(c->output_dir);
-	free(c->state_dir);
 	free(c->region);
 	strv_free(c->cluster.endpoints, c->cluster.n_endpoints);
-	free(c->cluster.ca_file);
-	free(c->cluster.client_cert);
-	free(c->cluster.client_key);
-	free(c->cluster.key_file);
 	free(c->cluster.prefix);
 	free(c->cluster.name);
 	free(c);

@@ -9,6 +9,7 @@
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config/config.h"
@@ -205,6 +206,36 @@ key_read(struct parser *ps, const struct sect *s, const struct kv *kv,
 		break;
 	}
 	return r == 0 ? 1 : -1;
+}
+
+void
+key_free(int sect, void *base)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const struct key_def *d = &keys[i];
+
+		if (d->sect != sect)
+			continue;
+		switch (d->type) {
+		case K_STR:
+		case K_PATH:
+		case K_READ:
+		case K_PRIV:
+		case K_DIRPATH:
+		case K_DIR:
+		case K_CN:
+			free(*FIELD(base, d, char *));
+			*FIELD(base, d, char *) = NULL;
+			break;
+		case K_SECRET:
+			secret_clear(FIELD(base, d, struct cfg_secret));
+			break;
+		default:
+			break;
+		}
+	}
 }
 
 void

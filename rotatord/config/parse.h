@@ -194,6 +194,8 @@ int key_read(struct parser *ps, const struct sect *s, const struct kv *kv,
     void *base);
 /* Sets the table's defaults of section kind sect in base. */
 void key_defaults(int sect, void *base);
+/* Frees (and clears) the string and secret fields of the table's keys. */
+void key_free(int sect, void *base);
 
 /* keys.c */
 int cfg_split(struct parser *ps, const struct sect *s, const struct kv *kv,
