@@ -47,9 +47,8 @@ endif
 
 B		?= build
 
-IDP_SRCS	 = libidp/err.c libidp/alg.c libidp/curl_dl.c libidp/b64.c libidp/jsonw.c libidp/secret.c libidp/crypto.c libidp/jwk.c \
-		   libidp/jwt.c libidp/x509.c libidp/http.c libidp/oidc.c \
-		   libidp/oauth.c
+# Every .c of libidp/ is a library source: a new file needs no line here.
+IDP_SRCS	 = $(sort $(wildcard libidp/*.c))
 IDP_HDRS	 = libidp/include/idp/idp.h libidp/include/idp/b64.h libidp/include/idp/jsonw.h libidp/include/idp/crypto.h \
 		   libidp/include/idp/secret.h libidp/include/idp/jwk.h \
 		   libidp/include/idp/jwt.h libidp/include/idp/x509.h \
