@@ -5,7 +5,7 @@
  * Debian's libcurl pulls in some thirty libraries (GnuTLS, Kerberos, LDAP,
  * libssh2...) whose pages cost a host daemon about 4 MiB of RSS even when
  * no upstream issuer is configured.  So libidp does not link libcurl:
- * http.c calls it through this table, filled by idp_curl_load() the first
+ * http*.c call it through this table, filled by idp_curl_load() the first
  * time an HTTP client is made.  Include after <curl/curl.h>, which must be
  * included with CURL_DISABLE_TYPECHECK (the names become table calls).
  * Internal to libidp.
