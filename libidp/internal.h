@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * libidp internals shared between jwk.c, jwt.c and x509.c.  Not installed;
- * nothing outside libidp/ may include this file.
+ * libidp internals shared between the key files (jwk*.c, jwks.c), the JWS
+ * files (jws_*.c) and x509.c.  Not installed; nothing outside libidp/ may
+ * include this file.
  */
 #ifndef IDP_INTERNAL_H
 #define IDP_INTERNAL_H
@@ -32,10 +33,10 @@ struct idp_key {
 	/*
 	 * Signing caches, owned by the key and only touched through a
 	 * non-const handle (one thread at a time, see idp/jwk.h).
-	 * jwt.c: an EVP_PKEY_CTX initialised for EVP_PKEY_sign() of an ECDSA
-	 * digest, or an EVP_MD_CTX template (RSA, PSS, Ed25519) that is
-	 * copied into sign_work for every signature; the base64url protected
-	 * header for the last typ used.
+	 * jws_sign.c: an EVP_PKEY_CTX initialised for EVP_PKEY_sign() of an
+	 * ECDSA digest, or an EVP_MD_CTX template (RSA, PSS, Ed25519) that
+	 * is copied into sign_work for every signature; the base64url
+	 * protected header for the last typ used.
 	 */
 	EVP_PKEY_CTX	*es_ctx;
 	EVP_MD_CTX	*sign_tmpl;
@@ -45,9 +46,9 @@ struct idp_key {
 	char		*hdr_typ;	/* NULL: header without typ */
 
 	/*
-	 * Verifying caches (jwt.c).  Verifying takes a const key that a key
-	 * set shares between threads (rotatord verifies bearer tokens on
-	 * several), so each slot is guarded by its own lock, taken with
+	 * Verifying caches (jws_verify.c).  Verifying takes a const key that
+	 * a key set shares between threads (rotatord verifies bearer tokens
+	 * on several), so each slot is guarded by its own lock, taken with
 	 * trylock only: a thread tries the slots in turn and builds fresh
 	 * contexts only when all are held, never waiting.  vctx is
 	 * initialised for EVP_PKEY_verify() of a digest (ECDSA, RSA, PSS);

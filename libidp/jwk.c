@@ -28,7 +28,7 @@
 #include "internal.h"
 #include "jwk_int.h"
 
-/* Group orders, big-endian, for the r and s range checks in jwt.c. */
+/* Group orders, big-endian, for the r and s range checks of jws_verify.c. */
 static const unsigned char p256_order[32] = {
 	0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00,
 	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,

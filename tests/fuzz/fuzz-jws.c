@@ -6,13 +6,11 @@
  * claims path is reached), as a JWKS document, as claims for
  * idp_jwt_check(), and as base64url.
  *
- * Build and run from the project root:
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
- *       -Ilibidp/include tests/fuzz/fuzz-jws.c libidp/err.c libidp/alg.c \
- *       libidp/b64.c libidp/secret.c libidp/jwk.c libidp/jwt.c \
- *       libidp/x509.c -lssl -lcrypto -ljansson -o build/fuzz-jws
- *   mkdir -p build/corpus-jws
- *   build/fuzz-jws -max_total_time=20 build/corpus-jws tests/data/jwt
+ * Build and run from the project root (make fuzz runs every harness; the
+ * build links all of libidp's sources, IDP_SRCS in the Makefile):
+ *   make build-fuzz/fuzz-jws
+ *   mkdir -p build-fuzz/corpus-jws
+ *   build-fuzz/fuzz-jws -max_total_time=20 build-fuzz/corpus-jws tests/data/jwt
  */
 #include <stddef.h>
 #include <stdint.h>
