@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libidp internals shared between the key files (jwk*.c, jwks.c), the JWS
- * files (jws_*.c) and x509.c.  Not installed; nothing outside libidp/ may
- * include this file.
+ * files (jws_*.c) and the certificate files (x509*.c).  Not installed;
+ * nothing outside libidp/ may include this file.
  */
 #ifndef IDP_INTERNAL_H
 #define IDP_INTERNAL_H
