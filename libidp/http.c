@@ -201,7 +201,6 @@ collect(struct idp_http *h)
 	}
 }
 
-
 /* Runs the callbacks of finished requests, outside of any curl call. */
 static void
 dispatch(struct idp_http *h)

@@ -4,7 +4,7 @@
  * idp/http.h), the write, header and pre-request callbacks that enforce
  * the body cap and the loopback rule while the transfer runs, and the
  * mapping of its outcome to an errno and a reason.  The multi handle, the
- * event loop and the request lists are http.c's; nothing here calls back.
+ * event loop, the request lists and the request's callback are http.c's.
  */
 #include <errno.h>
 #include <stdio.h>

@@ -486,7 +486,6 @@ out:
 	return rc;
 }
 
-
 /*
  * Writes the other encoding (s' = n - s) of an ES256 / ES384 signature
  * segment into out; returns its length or -errno (see idp/jwt.h).
