@@ -58,27 +58,13 @@
 #include <idp/secret.h>
 
 #include "core/log.h"
-#include "fleet/etcd.h"
-#include "fleet/fleet.h"
-#include "fleet/fleetrec.h"
-#include "fleet/fleetstate.h"
+#include "fleet/fleet_int.h"
 
 #define KEY_LEN		32
 #define RETRY_MIN_MS	500
 #define RETRY_MAX_MS	10000
-#define DUTY_MS		1000		/* the leader looks at its duties */
 #define WAIT_WARN_MS	60000		/* a promotion waiting: say so */
-#define ROTATE_KEEP_MS	(24LL * 3600 * 1000)	/* rotate requests */
 #define MAX_NAMES	64		/* names in one rotate request */
-#define LOGGED		128		/* refusals remembered for log-once */
-
-enum state { F_LEASE, F_REGISTER, F_SYNC, F_RUN };
-
-/* Why a record was refused (a label of the metric each). */
-enum refusal {
-	RF_LEADER, RF_HOST, RF_ACK, RF_PUB, RF_SECRET, RF_ROLLBACK,
-	RF_ROTATE, RF_DONE, RF_STALE, RF_OTHER, RF_N,
-};
 
 static const char *const refusal_names[RF_N] = {
 	[RF_LEADER] = "leader", [RF_HOST] = "host", [RF_ACK] = "ack",
@@ -87,159 +73,13 @@ static const char *const refusal_names[RF_N] = {
 	[RF_OTHER] = "other",
 };
 
-struct fsecret {
-	char			 name[CONFIG_MAX_NAME + 1];
-	const struct cfg_cred	*cfg;		/* NULL: no longer configured */
-	/* The generation this host holds. */
-	int64_t			 gen;		/* 0: none */
-	char			 fp[FLEETREC_FP_LEN + 1];
-	struct idp_secret	*plain;		/* its document */
-	struct idp_secret	*keys[FLEET_MAX_KEYS];	/* newest first */
-	int64_t			 issued[FLEET_MAX_KEYS];
-	size_t			 n;
-	size_t			 active;	/* the key that encrypts */
-	int64_t			 lifetime;
-	int64_t			 applied;	/* gen published here */
-	int64_t			 acked;		/* gen acknowledged */
-	/* What etcd holds at PREFIX/secrets/NAME. */
-	int64_t			 mod_rev;	/* 0: absent */
-	int64_t			 etcd_gen;	/* 0: absent or not authentic */
-	char			 etcd_fp[FLEETREC_FP_LEN + 1];
-	int64_t			 waiting_since;	/* leader: promotion pending */
-	int64_t			 warned;
-};
-
-struct host {
-	char		 name[65];
-	int64_t		 lease;
-	char		*secrets;	/* ",a,b," the fleet secrets it serves */
-	int64_t		 left;		/* boottime ms its registration went */
-};
-
-struct ack {
-	char		 secret[CONFIG_MAX_NAME + 1];
-	char		 host[65];
-	int64_t		 gen;
-	char		 fp[FLEETREC_FP_LEN + 1];
-};
-
-struct rotreq {
-	char		 id[FLEET_ID_MAX + 1];
-	int64_t		 at;
-	char		**names;
-	size_t		 n;
-	int		 asked;		/* leader: removal asked */
-};
-
-struct done {
-	char		 id[FLEET_ID_MAX + 1];
-	char		 name[CONFIG_MAX_NAME + 1];
-};
-
-struct stale {
-	char		 host[65];
-	char		 secret[CONFIG_MAX_NAME + 1];
-	int64_t		 gen;
-	int		 asked;		/* leader: removal asked */
-};
-
-/* Public keys of a signer or a CA's certificates: another host's or ours. */
-struct pub {
-	char		 host[65];
-	int		 ca;		/* a CA's certificates, not a JWKS */
-	char		 signer[CONFIG_MAX_NAME + 1];	/* signer or CA name */
-	char		*doc;		/* JWKS or PEM; own: the record body */
-	int64_t		 until;		/* wall ms */
-	int		 written;	/* own: in etcd since the last sync */
-	int		 asked;		/* leader: removal asked */
-};
-
-/* The leader's write in flight. */
-struct write {
-	uint64_t		 id;		/* 0: none */
-	struct fsecret		*s;
-	int64_t			 gen;
-	char			 fp[FLEETREC_FP_LEN + 1];
-	struct idp_secret	*plain;
-	char			*key;		/* PREFIX/secrets/NAME */
-};
-
-struct fleet {
-	struct loop		*loop;
-	const struct config	*cfg;
-	struct fleet_ops	 ops;
-	struct etcd		*e;
-	struct fleetrec_keys	 k;
-	struct fleetstate	*st;
-	char			*prefix;
-	char			*name;
-	int64_t			 ttl;		/* ms */
-	int64_t			 ack_timeout;	/* ms */
-	enum state		 state;
-	int64_t			 lease;		/* 0: none */
-	int64_t			 rev;		/* last revision seen */
-	uint64_t		 call;		/* the state machine's call */
-	uint64_t		 watch;
-	uint64_t		 ka_call;
-	uint64_t		 campaign;
-	uint64_t		 clean;		/* leader: a removal */
-	struct write		 wr;
-	int64_t			 last_ka;	/* boottime ms of the last good one */
-	int			 leader;
-	int64_t			 leader_rev;	/* create_revision of our leader key */
-	char			 leader_name[65];
-	int64_t			 forged_leader;	/* mod_rev of a forged leader key */
-	unsigned		 failures;
-	struct loop_timer	*step_t;	/* retry / next step */
-	struct loop_timer	*ka_t;		/* keepalive */
-	struct loop_timer	*duty_t;	/* leader duties */
-	struct fsecret		*s;
-	size_t			 n_s;
-	struct host		*hosts;
-	size_t			 n_hosts;
-	/*
-	 * Hosts whose registration went in the last lease TTL: still waited
-	 * for, so that a registration removed by hand (or by someone who can
-	 * write to etcd) cannot make the leader promote past a live host.
-	 */
-	struct host		*left;
-	size_t			 n_left;
-	struct ack		*acks;
-	size_t			 n_acks;
-	struct rotreq		*reqs;
-	size_t			 n_reqs;
-	struct done		*dones;
-	size_t			 n_dones;
-	struct stale		*stales;
-	size_t			 n_stales;
-	int			 self_stale;
-	int			 syncing;	/* on_range() is applying */
-	struct pub		*pubs;		/* other hosts' signer keys */
-	size_t			 n_pubs;
-	struct pub		*own;		/* this host's */
-	size_t			 n_own;
-	uint64_t		 errors;
-	uint64_t		 writes;
-	uint64_t		 refused[RF_N];
-	uint64_t		 logged[LOGGED];	/* hashes of refused records */
-	size_t			 n_logged;
-	char			 last_error[256];
-};
-
 static void step(struct fleet *);
-static void duties(struct fleet *);
-static void campaign(struct fleet *);
-static void apply(struct fleet *, const struct etcd_kv *, int);
-static void own_write(struct fleet *);
 
 /* ---- small helpers -------------------------------------------------------- */
 
-static void
-fail(struct fleet *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
 /* Records and logs a failure (once per change of reason at warning). */
-static void
-fail(struct fleet *f, const char *fmt, ...)
+void
+rp_fail(struct fleet *f, const char *fmt, ...)
 {
 	char buf[256];
 	va_list ap;
@@ -259,12 +99,8 @@ fail(struct fleet *f, const char *fmt, ...)
  * A record that is refused: counted, and logged once per (key, mod
  * revision), so that an attacker writing garbage cannot flood the log.
  */
-static void
-refuse(struct fleet *f, enum refusal why, const struct etcd_kv *kv,
-    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static void
-refuse(struct fleet *f, enum refusal why, const struct etcd_kv *kv,
+void
+rp_refuse(struct fleet *f, enum refusal why, const struct etcd_kv *kv,
     const char *fmt, ...)
 {
 	uint64_t h = 1469598103934665603ULL;
@@ -291,12 +127,9 @@ refuse(struct fleet *f, enum refusal why, const struct etcd_kv *kv,
 	    (long long)kv->mod_rev, buf);
 }
 
-static char *
-key_of(const struct fleet *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
 /* PREFIX followed by fmt, as a new string. */
-static char *
-key_of(const struct fleet *f, const char *fmt, ...)
+char *
+fl_key_of(const struct fleet *f, const char *fmt, ...)
 {
 	char rest[512], *k;
 	va_list ap;
@@ -309,8 +142,8 @@ key_of(const struct fleet *f, const char *fmt, ...)
 	return k;
 }
 
-static json_t *
-b64s(const char *s)
+json_t *
+fl_b64s(const char *s)
 {
 	return etcd_b64(s, strlen(s));
 }
@@ -319,8 +152,8 @@ b64s(const char *s)
  * The etcd value (base64 JSON string) of an authenticated record with
  * body (taken) at key, or NULL.
  */
-static json_t *
-record(const struct fleet *f, const char *key, json_t *body)
+json_t *
+fl_record(const struct fleet *f, const char *key, json_t *body)
 {
 	char *text, *val;
 	json_t *v;
@@ -334,22 +167,22 @@ record(const struct fleet *f, const char *key, json_t *body)
 	free(text);
 	if (val == NULL)
 		return NULL;
-	v = b64s(val);
+	v = fl_b64s(val);
 	free(val);
 	return v;
 }
 
 /* Writes an authenticated record (body taken), bound to lease if not 0. */
-static int
-put_record(struct fleet *f, const char *key, json_t *body, int64_t lease,
+int
+fl_put_record(struct fleet *f, const char *key, json_t *body, int64_t lease,
     etcd_cb cb, uint64_t *ret_id)
 {
-	json_t *v = record(f, key, body), *req;
+	json_t *v = fl_record(f, key, body), *req;
 	char ls[32];
 
 	if (v == NULL)
 		return -ENOMEM;
-	req = json_pack("{s:o,s:o}", "key", b64s(key), "value", v);
+	req = json_pack("{s:o,s:o}", "key", fl_b64s(key), "value", v);
 	if (req != NULL && lease != 0) {
 		snprintf(ls, sizeof(ls), "%lld", (long long)lease);
 		json_object_set_new(req, "lease", json_string(ls));
@@ -361,8 +194,8 @@ put_record(struct fleet *f, const char *key, json_t *body, int64_t lease,
  * The body of the record kv if it is authentic (0), else refuses it as
  * why and returns -1.  A deleted key has no body.
  */
-static json_t *
-open_record(struct fleet *f, enum refusal why, const struct etcd_kv *kv)
+json_t *
+fl_open_record(struct fleet *f, enum refusal why, const struct etcd_kv *kv)
 {
 	json_t *body = NULL;
 	int rc;
@@ -371,23 +204,23 @@ open_record(struct fleet *f, enum refusal why, const struct etcd_kv *kv)
 	    &body);
 	if (rc == 0)
 		return body;
-	refuse(f, why, kv, "%s", rc == -EKEYREJECTED ? "not authenticated "
+	rp_refuse(f, why, kv, "%s", rc == -EKEYREJECTED ? "not authenticated "
 	    "with the fleet key" : rc == -E2BIG ? "too large" : "not a fleet "
 	    "record");
 	return NULL;
 }
 
 /* Is member name of body the string want (len bytes)? */
-static int
-body_says(const json_t *body, const char *name, const char *want, size_t len)
+int
+fl_body_says(const json_t *body, const char *name, const char *want, size_t len)
 {
 	const char *v = fleetrec_str(body, name);
 
 	return v != NULL && strlen(v) == len && memcmp(v, want, len) == 0;
 }
 
-static void
-retry(struct fleet *f)
+void
+mb_retry(struct fleet *f)
 {
 	int64_t d = RETRY_MIN_MS;
 	unsigned i;
@@ -400,8 +233,8 @@ retry(struct fleet *f)
 	loop_timer_set(f->step_t, loop_now_mono() + d);
 }
 
-static struct fsecret *
-secret_find(struct fleet *f, const char *name, size_t len)
+struct fsecret *
+sc_secret_find(struct fleet *f, const char *name, size_t len)
 {
 	size_t i;
 
@@ -412,8 +245,8 @@ secret_find(struct fleet *f, const char *name, size_t len)
 	return NULL;
 }
 
-static void
-secret_clear_keys(struct fsecret *s)
+void
+sc_secret_clear_keys(struct fsecret *s)
 {
 	size_t i;
 
@@ -422,8 +255,8 @@ secret_clear_keys(struct fsecret *s)
 	s->n = 0;
 }
 
-static void
-write_clear(struct fleet *f)
+void
+ro_write_clear(struct fleet *f)
 {
 	etcd_cancel(f->e, f->wr.id);
 	idp_secret_free(f->wr.plain);
@@ -431,14 +264,14 @@ write_clear(struct fleet *f)
 	memset(&f->wr, 0, sizeof(f->wr));
 }
 
-static void
-step_down(struct fleet *f, const char *why)
+void
+ld_step_down(struct fleet *f, const char *why)
 {
 	if (!f->leader)
 		return;
 	f->leader = 0;
 	f->leader_rev = 0;
-	write_clear(f);
+	ro_write_clear(f);
 	etcd_cancel(f->e, f->clean);
 	f->clean = 0;
 	loop_timer_set(f->duty_t, 0);
@@ -446,8 +279,8 @@ step_down(struct fleet *f, const char *why)
 }
 
 /* A name of the fleet (host, secret): 1 to max bytes of [A-Za-z0-9._-]. */
-static int
-good_name(const char *s, size_t len, size_t max)
+int
+fl_good_name(const char *s, size_t len, size_t max)
 {
 	size_t i;
 
@@ -463,8 +296,8 @@ good_name(const char *s, size_t len, size_t max)
 
 /* ---- hosts, acknowledgements, stale marks ----------------------------------- */
 
-static struct host *
-host_find(struct fleet *f, const char *h, size_t len)
+struct host *
+hs_host_find(struct fleet *f, const char *h, size_t len)
 {
 	size_t i;
 
@@ -494,7 +327,7 @@ left_drop(struct fleet *f, const char *h, size_t len)
 static void
 host_gone(struct fleet *f, const char *h, size_t len, int remember)
 {
-	struct host *x = host_find(f, h, len), *nl;
+	struct host *x = hs_host_find(f, h, len), *nl;
 
 	left_drop(f, h, len);
 	if (x == NULL)
@@ -511,8 +344,8 @@ host_gone(struct fleet *f, const char *h, size_t len, int remember)
 }
 
 /* Does host x serve fleet secret name (then the leader waits for it)? */
-static int
-host_serves(const struct host *x, const char *name)
+int
+hs_host_serves(const struct host *x, const char *name)
 {
 	char pat[CONFIG_MAX_NAME + 3];
 
@@ -527,10 +360,10 @@ static void on_reregister(void *, int, json_t *, const char *);
  * This host's registration: its name, region and lease.  With ret_id,
  * the state machine's step (on_register); without, a repair.
  */
-static int
-register_self(struct fleet *f, uint64_t *ret_id)
+int
+mb_register_self(struct fleet *f, uint64_t *ret_id)
 {
-	char *k = key_of(f, "hosts/%s", f->name), ls[32];
+	char *k = fl_key_of(f, "hosts/%s", f->name), ls[32];
 	json_t *names = json_array();
 	size_t i;
 	int rc;
@@ -543,7 +376,7 @@ register_self(struct fleet *f, uint64_t *ret_id)
 		if (f->s[i].cfg != NULL)
 			json_array_append_new(names, json_string(f->s[i].name));
 	snprintf(ls, sizeof(ls), "%lld", (long long)f->lease);
-	rc = put_record(f, k, json_pack("{s:s,s:s,s:s,s:o}", "host", f->name,
+	rc = fl_put_record(f, k, json_pack("{s:s,s:s,s:s,s:o}", "host", f->name,
 	    "region", f->cfg->region != NULL ? f->cfg->region : "", "lease",
 	    ls, "secrets", names), f->lease, ret_id != NULL ? on_register :
 	    on_reregister, ret_id);
@@ -555,7 +388,7 @@ static void
 on_reregister(void *arg, int rc, json_t *reply, const char *why)
 {
 	if (rc < 0)
-		fail(arg, "cannot register this host again: %s", why);
+		rp_fail(arg, "cannot register this host again: %s", why);
 }
 
 /* The registration's list of fleet secrets as ",a,b," (NULL: none). */
@@ -583,8 +416,9 @@ host_secrets(const json_t *arr)
 }
 
 /* "hosts/HOST": a registration, bound to the lease it names. */
-static void
-host_rec(struct fleet *f, const struct etcd_kv *kv, const char *h, size_t len)
+void
+hs_host_rec(struct fleet *f, const struct etcd_kv *kv, const char *h,
+    size_t len)
 {
 	json_t *body;
 	struct host *x, *nx;
@@ -595,16 +429,16 @@ host_rec(struct fleet *f, const struct etcd_kv *kv, const char *h, size_t len)
 		host_gone(f, h, len, 1);
 		/* Ours removed while we live (by hand, or an attacker). */
 		if (self && f->state == F_RUN && f->lease != 0)
-			(void)register_self(f, NULL);
+			(void)mb_register_self(f, NULL);
 		return;
 	}
 	host_gone(f, h, len, 1);
-	if ((body = open_record(f, RF_HOST, kv)) == NULL)
+	if ((body = fl_open_record(f, RF_HOST, kv)) == NULL)
 		goto mine;
 	lease = fleetrec_int(body, "lease", 0);
-	if (!good_name(h, len, 64) || !body_says(body, "host", h, len) ||
+	if (!fl_good_name(h, len, 64) || !fl_body_says(body, "host", h, len) ||
 	    lease == 0 || lease != kv->lease) {
-		refuse(f, RF_HOST, kv, "a registration that is not bound to "
+		rp_refuse(f, RF_HOST, kv, "a registration that is not bound to "
 		    "the lease it names");
 		json_decref(body);
 		goto mine;
@@ -625,7 +459,7 @@ host_rec(struct fleet *f, const struct etcd_kv *kv, const char *h, size_t len)
 mine:
 	/* Ours overwritten by something else: register again. */
 	if (self && f->state == F_RUN && f->lease != 0)
-		(void)register_self(f, NULL);
+		(void)mb_register_self(f, NULL);
 }
 
 static struct ack *
@@ -644,8 +478,8 @@ ack_find(struct fleet *f, const char *secret, size_t sl, const char *host,
 }
 
 /* "acks/SECRET/HOST": HOST holds generation gen (fingerprint fp). */
-static void
-ack_rec(struct fleet *f, const struct etcd_kv *kv, const char *k, size_t len)
+void
+hs_ack_rec(struct fleet *f, const struct etcd_kv *kv, const char *k, size_t len)
 {
 	const char *slash = memchr(k, '/', len), *fp;
 	struct ack *a, *na;
@@ -659,17 +493,18 @@ ack_rec(struct fleet *f, const struct etcd_kv *kv, const char *k, size_t len)
 	hl = len - sl - 1;
 	if ((a = ack_find(f, k, sl, slash + 1, hl)) != NULL)
 		*a = f->acks[--f->n_acks];
-	if (kv->is_delete || (body = open_record(f, RF_ACK, kv)) == NULL)
+	if (kv->is_delete || (body = fl_open_record(f, RF_ACK, kv)) == NULL)
 		return;
 	lease = fleetrec_int(body, "lease", 0);
 	fp = fleetrec_str(body, "fp");
-	if (!good_name(k, sl, CONFIG_MAX_NAME) || !good_name(slash + 1, hl,
-	    64) || !body_says(body, "secret", k, sl) ||
-	    !body_says(body, "host", slash + 1, hl) || lease == 0 ||
+	if (!fl_good_name(k, sl, CONFIG_MAX_NAME) ||
+	    !fl_good_name(slash + 1, hl, 64) ||
+	    !fl_body_says(body, "secret", k, sl) ||
+	    !fl_body_says(body, "host", slash + 1, hl) || lease == 0 ||
 	    lease != kv->lease || fp == NULL || strlen(fp) != FLEETREC_FP_LEN ||
 	    fleetrec_int(body, "gen", 0) <= 0) {
-		refuse(f, RF_ACK, kv, "an acknowledgement that does not match "
-		    "its key or lease");
+		rp_refuse(f, RF_ACK, kv, "an acknowledgement that does not "
+		    "match its key or lease");
 		json_decref(body);
 		return;
 	}
@@ -687,8 +522,8 @@ ack_rec(struct fleet *f, const struct etcd_kv *kv, const char *k, size_t len)
 }
 
 /* Has host h acknowledged exactly what this host holds of s? */
-static int
-host_acked(const struct fleet *f, const struct fsecret *s, const char *h)
+int
+hs_host_acked(const struct fleet *f, const struct fsecret *s, const char *h)
 {
 	size_t i;
 
@@ -713,8 +548,9 @@ stale_find(struct fleet *f, const char *h, size_t len)
 }
 
 /* "stale/HOST": the leader went on without HOST; it must catch up. */
-static void
-stale_rec(struct fleet *f, const struct etcd_kv *kv, const char *h, size_t len)
+void
+hs_stale_rec(struct fleet *f, const struct etcd_kv *kv, const char *h,
+    size_t len)
 {
 	struct stale *x, *nx;
 	int self = strlen(f->name) == len && memcmp(f->name, h, len) == 0;
@@ -723,7 +559,7 @@ stale_rec(struct fleet *f, const struct etcd_kv *kv, const char *h, size_t len)
 
 	if ((x = stale_find(f, h, len)) != NULL)
 		*x = f->stales[--f->n_stales];
-	if (kv->is_delete || (body = open_record(f, RF_STALE, kv)) == NULL) {
+	if (kv->is_delete || (body = fl_open_record(f, RF_STALE, kv)) == NULL) {
 		if (self && f->self_stale) {
 			f->self_stale = 0;
 			log_notice("cluster: this host is no longer stale");
@@ -731,10 +567,10 @@ stale_rec(struct fleet *f, const struct etcd_kv *kv, const char *h, size_t len)
 		return;
 	}
 	sec = fleetrec_str(body, "secret");
-	if (!good_name(h, len, 64) || !body_says(body, "host", h, len) ||
+	if (!fl_good_name(h, len, 64) || !fl_body_says(body, "host", h, len) ||
 	    sec == NULL || strlen(sec) > CONFIG_MAX_NAME) {
-		refuse(f, RF_STALE, kv, "a stale mark that does not match its "
-		    "key");
+		rp_refuse(f, RF_STALE, kv, "a stale mark that does not match "
+		    "its key");
 		json_decref(body);
 		return;
 	}
@@ -763,8 +599,8 @@ stale_rec(struct fleet *f, const struct etcd_kv *kv, const char *h, size_t len)
 
 /* ---- rotate requests ---------------------------------------------------- */
 
-static int
-done_known(const struct fleet *f, const char *id, const char *name)
+int
+rq_done_known(const struct fleet *f, const char *id, const char *name)
 {
 	size_t i;
 
@@ -776,8 +612,9 @@ done_known(const struct fleet *f, const char *id, const char *name)
 }
 
 /* "done/ID/NAME": request ID's new key for fleet secret NAME is made. */
-static void
-done_rec(struct fleet *f, const struct etcd_kv *kv, const char *k, size_t len)
+void
+rq_done_rec(struct fleet *f, const struct etcd_kv *kv, const char *k,
+    size_t len)
 {
 	const char *slash = memchr(k, '/', len);
 	struct done *d, *nd;
@@ -796,12 +633,14 @@ done_rec(struct fleet *f, const struct etcd_kv *kv, const char *k, size_t len)
 			f->dones[i] = f->dones[--f->n_dones];
 			break;
 		}
-	if (kv->is_delete || (body = open_record(f, RF_DONE, kv)) == NULL)
+	if (kv->is_delete || (body = fl_open_record(f, RF_DONE, kv)) == NULL)
 		return;
-	if (il > FLEET_ID_MAX || !good_name(slash + 1, nl, CONFIG_MAX_NAME) ||
-	    !body_says(body, "id", k, il) ||
-	    !body_says(body, "name", slash + 1, nl)) {
-		refuse(f, RF_DONE, kv, "a done mark that does not match its key");
+	if (il > FLEET_ID_MAX ||
+	    !fl_good_name(slash + 1, nl, CONFIG_MAX_NAME) ||
+	    !fl_body_says(body, "id", k, il) ||
+	    !fl_body_says(body, "name", slash + 1, nl)) {
+		rp_refuse(f, RF_DONE, kv, "a done mark that does not match its "
+		    "key");
 		json_decref(body);
 		return;
 	}
@@ -816,8 +655,8 @@ done_rec(struct fleet *f, const struct etcd_kv *kv, const char *k, size_t len)
 	d->name[nl] = '\0';
 }
 
-static void
-req_free(struct rotreq *r)
+void
+rq_free(struct rotreq *r)
 {
 	size_t i;
 
@@ -826,8 +665,8 @@ req_free(struct rotreq *r)
 	free(r->names);
 }
 
-static int
-req_names(const struct rotreq *r, const char *name)
+int
+rq_names(const struct rotreq *r, const char *name)
 {
 	size_t i;
 
@@ -839,22 +678,22 @@ req_names(const struct rotreq *r, const char *name)
 }
 
 /* Does a request wait for a new key of fleet secret s (none done yet)? */
-static const struct rotreq *
-secret_pending(const struct fleet *f, const struct fsecret *s)
+const struct rotreq *
+rq_secret_pending(const struct fleet *f, const struct fsecret *s)
 {
 	size_t i;
 
 	for (i = 0; i < f->n_reqs; i++)
-		if (req_names(&f->reqs[i], s->name) &&
+		if (rq_names(&f->reqs[i], s->name) &&
 		    f->reqs[i].at >= f->st->joined - ROTATE_KEEP_MS &&
-		    !done_known(f, f->reqs[i].id, s->name))
+		    !rq_done_known(f, f->reqs[i].id, s->name))
 			return &f->reqs[i];
 	return NULL;
 }
 
 /*
  * Applies request r to this host's own credentials, once (fleet secrets
- * are the leader's: see secret_pending()).
+ * are the leader's: see rq_secret_pending()).
  */
 static void
 req_apply(struct fleet *f, const struct rotreq *r)
@@ -875,7 +714,7 @@ req_apply(struct fleet *f, const struct rotreq *r)
 	for (i = 0; i < f->cfg->n_creds; i++) {
 		const struct cfg_cred *c = f->cfg->creds[i];
 
-		if (!req_names(r, c->name))
+		if (!rq_names(r, c->name))
 			continue;
 		if (c->type == CRED_SECRET && c->fleet)
 			continue;	/* the leader makes it */
@@ -883,13 +722,13 @@ req_apply(struct fleet *f, const struct rotreq *r)
 	}
 	if (fleetstate_mark_applied(f->st, r->id, r->at, loop_now_wall() -
 	    2 * ROTATE_KEEP_MS) < 0 || (rc = fleetstate_save(f->st)) < 0)
-		fail(f, "cannot record rotate request %s in %s", r->id,
+		rp_fail(f, "cannot record rotate request %s in %s", r->id,
 		    f->st->path);
 }
 
 /* "rotate/ID": a rotate --fleet request. */
-static void
-req_rec(struct fleet *f, const struct etcd_kv *kv, const char *id, size_t len)
+void
+rq_rec(struct fleet *f, const struct etcd_kv *kv, const char *id, size_t len)
 {
 	struct rotreq r, *nr;
 	json_t *body, *names, *el;
@@ -898,16 +737,16 @@ req_rec(struct fleet *f, const struct etcd_kv *kv, const char *id, size_t len)
 	for (i = 0; i < f->n_reqs; i++)
 		if (strlen(f->reqs[i].id) == len &&
 		    memcmp(f->reqs[i].id, id, len) == 0) {
-			req_free(&f->reqs[i]);
+			rq_free(&f->reqs[i]);
 			f->reqs[i] = f->reqs[--f->n_reqs];
 			break;
 		}
-	if (kv->is_delete || (body = open_record(f, RF_ROTATE, kv)) == NULL)
+	if (kv->is_delete || (body = fl_open_record(f, RF_ROTATE, kv)) == NULL)
 		return;
 	memset(&r, 0, sizeof(r));
 	names = json_object_get(body, "names");
-	if (len > FLEET_ID_MAX || !good_name(id, len, FLEET_ID_MAX) ||
-	    !body_says(body, "id", id, len) || !json_is_array(names) ||
+	if (len > FLEET_ID_MAX || !fl_good_name(id, len, FLEET_ID_MAX) ||
+	    !fl_body_says(body, "id", id, len) || !json_is_array(names) ||
 	    json_array_size(names) == 0 ||
 	    json_array_size(names) > MAX_NAMES ||
 	    (r.at = fleetrec_int(body, "at", 0)) <= 0)
@@ -919,7 +758,7 @@ req_rec(struct fleet *f, const struct etcd_kv *kv, const char *id, size_t len)
 		const char *n = json_string_value(el);
 
 		if (n == NULL || (strcmp(n, "*") != 0 &&
-		    !good_name(n, strlen(n), CONFIG_MAX_NAME)))
+		    !fl_good_name(n, strlen(n), CONFIG_MAX_NAME)))
 			goto bad;
 		if ((r.names[r.n] = strdup(n)) == NULL)
 			goto out;
@@ -935,16 +774,17 @@ req_rec(struct fleet *f, const struct etcd_kv *kv, const char *id, size_t len)
 	req_apply(f, &f->reqs[f->n_reqs - 1]);
 	return;
 bad:
-	refuse(f, RF_ROTATE, kv, "a rotate request that does not match its key");
+	rp_refuse(f, RF_ROTATE, kv, "a rotate request that does not match its "
+	    "key");
 out:
-	req_free(&r);
+	rq_free(&r);
 	json_decref(body);
 }
 
 /* ---- signer keys and CA certificates of the fleet ----------------------------- */
 
-static void
-pubs_clear(struct pub *v, size_t *n)
+void
+pk_pubs_clear(struct pub *v, size_t *n)
 {
 	while (*n > 0)
 		free(v[--*n].doc);
@@ -955,8 +795,8 @@ pubs_clear(struct pub *v, size_t *n)
  * "pub/HOST/ca/CA" = {host, kind: "ca", name, until, pem}, or deleted.
  * Only an authentic record of another host, unexpired, is taken.
  */
-static void
-pub_rec(struct fleet *f, const struct etcd_kv *kv, const char *k, size_t len)
+void
+pk_pub_rec(struct fleet *f, const struct etcd_kv *kv, const char *k, size_t len)
 {
 	const char *s1 = memchr(k, '/', len), *signer;
 	size_t hl, sl, i;
@@ -989,12 +829,13 @@ pub_rec(struct fleet *f, const struct etcd_kv *kv, const char *k, size_t len)
 			if (f->own[i].ca != ca || strlen(f->own[i].signer) != sl ||
 			    memcmp(f->own[i].signer, signer, sl) != 0)
 				continue;
-			body = kv->is_delete ? NULL : open_record(f, RF_PUB, kv);
+			body = kv->is_delete ? NULL : fl_open_record(f, RF_PUB,
+			    kv);
 			doc = body != NULL ? json_dumps(body, JSON_COMPACT |
 			    JSON_SORT_KEYS) : NULL;
 			if (doc == NULL || strcmp(doc, f->own[i].doc) != 0) {
 				f->own[i].written = 0;
-				own_write(f);
+				pk_own_write(f);
 			}
 			free(doc);
 			json_decref(body);
@@ -1009,14 +850,16 @@ pub_rec(struct fleet *f, const struct etcd_kv *kv, const char *k, size_t len)
 			p = &f->pubs[i];
 			break;
 		}
-	if (!kv->is_delete && (body = open_record(f, RF_PUB, kv)) != NULL) {
+	if (!kv->is_delete && (body = fl_open_record(f, RF_PUB, kv)) != NULL) {
 		until = fleetrec_int(body, "until", 0);
-		if (!body_says(body, "host", k, hl) ||
-		    !body_says(body, "name", signer, sl) ||
-		    !body_says(body, "kind", ca ? "ca" : "jwks", ca ? 2 : 4) ||
+		if (!fl_body_says(body, "host", k, hl) ||
+		    !fl_body_says(body, "name", signer, sl) ||
+		    !fl_body_says(body, "kind", ca ? "ca" : "jwks",
+		    ca ? 2 : 4) ||
 		    (ca ? fleetrec_str(body, "pem") == NULL :
 		    !json_is_object(json_object_get(body, "jwks")))) {
-			refuse(f, RF_PUB, kv, "keys that do not match their key");
+			rp_refuse(f, RF_PUB, kv, "keys that do not match their "
+			    "key");
 		} else if (until <= loop_now_wall()) {
 			/* Authentic but past its time: not trusted any more. */
 		} else if (ca) {
@@ -1061,18 +904,18 @@ pub_rec(struct fleet *f, const struct etcd_kv *kv, const char *k, size_t len)
 		f->ops.keys(f->ops.arg);
 }
 
-static void
-on_pub_put(void *arg, int rc, json_t *reply, const char *why)
+void
+pk_on_pub_put(void *arg, int rc, json_t *reply, const char *why)
 {
 	struct fleet *f = arg;
 
 	if (rc < 0)
-		fail(f, "cannot publish this host's signer keys: %s", why);
+		rp_fail(f, "cannot publish this host's signer keys: %s", why);
 }
 
 /* Writes this host's signer keys that are not in etcd yet. */
-static void
-own_write(struct fleet *f)
+void
+pk_own_write(struct fleet *f)
 {
 	struct pub *p;
 	json_t *body;
@@ -1083,11 +926,11 @@ own_write(struct fleet *f)
 		return;
 	for (i = 0; i < f->n_own; i++) {
 		p = &f->own[i];
-		if (p->written || (k = key_of(f, "pub/%s/%s/%s", f->name,
+		if (p->written || (k = fl_key_of(f, "pub/%s/%s/%s", f->name,
 		    p->ca ? "ca" : "jwks", p->signer)) == NULL)
 			continue;
 		body = json_loads(p->doc, 0, NULL);
-		if (put_record(f, k, body, 0, on_pub_put, NULL) == 0)
+		if (fl_put_record(f, k, body, 0, pk_on_pub_put, NULL) == 0)
 			p->written = 1;
 		free(k);
 	}
@@ -1129,7 +972,7 @@ own_set(struct fleet *f, int ca, const char *signer, json_t *v,
 	p->doc = val;
 	p->until = until;
 	p->written = 0;
-	own_write(f);
+	pk_own_write(f);
 	return 0;
 }
 
@@ -1194,22 +1037,22 @@ fleet_peer_jwks(const struct fleet *f, const char *signer, const char **docs,
 }
 
 /* Leader: other hosts' keys past their time go (a host long gone). */
-static void
-pubs_expire(struct fleet *f, int64_t now)
+void
+pk_pubs_expire(struct fleet *f, int64_t now)
 {
 	size_t i;
 	char *k;
 
 	for (i = 0; i < f->n_pubs; i++) {
 		if (f->pubs[i].until >= now || f->pubs[i].asked ||
-		    (k = key_of(f, "pub/%s/%s/%s", f->pubs[i].host,
+		    (k = fl_key_of(f, "pub/%s/%s/%s", f->pubs[i].host,
 		    f->pubs[i].ca ? "ca" : "jwks", f->pubs[i].signer)) == NULL)
 			continue;
 		log_info("cluster: host %s's %s of %s expired; removing them",
 		    f->pubs[i].host, f->pubs[i].ca ? "certificates" : "keys",
 		    f->pubs[i].signer);
 		(void)etcd_call(f->e, "/v3/kv/deleterange", json_pack("{s:o}",
-		    "key", b64s(k)), on_pub_put, f, NULL);
+		    "key", fl_b64s(k)), pk_on_pub_put, f, NULL);
 		f->pubs[i].asked = 1;		/* once */
 		free(k);
 	}
@@ -1222,9 +1065,10 @@ pubs_expire(struct fleet *f, int64_t now)
  * (base64url, newest first), when each was made, which one encrypts, the
  * lifetime.  Its bytes are what the fingerprint covers.
  */
-static struct idp_secret *
-doc_plain(const struct fsecret *s, int64_t gen, struct idp_secret *const *keys,
-    const int64_t *issued, size_t n, size_t active)
+struct idp_secret *
+sc_doc_plain(const struct fsecret *s, int64_t gen,
+    struct idp_secret *const *keys, const int64_t *issued, size_t n,
+    size_t active)
 {
 	struct idp_secret *out = NULL;
 	json_t *doc, *ka, *ia;
@@ -1270,12 +1114,12 @@ on_ack_put(void *arg, int rc, json_t *reply, const char *why)
 	struct fleet *f = arg;
 
 	if (rc < 0)
-		fail(f, "cannot acknowledge a fleet secret: %s", why);
+		rp_fail(f, "cannot acknowledge a fleet secret: %s", why);
 }
 
 /* Publishes s here (when it changed) and acknowledges its generation. */
-static void
-secret_apply(struct fleet *f, struct fsecret *s)
+void
+sc_secret_apply(struct fleet *f, struct fsecret *s)
 {
 	struct idp_secret *order[FLEET_MAX_KEYS];
 	char *k, ls[32];
@@ -1293,8 +1137,9 @@ secret_apply(struct fleet *f, struct fsecret *s)
 		rc = f->ops.secret(f->ops.arg, s->name, order, o,
 		    s->issued[s->active], s->issued[s->active] + s->lifetime);
 		if (rc < 0) {
-			fail(f, "secret %s: cannot publish generation %lld: %s",
-			    s->name, (long long)s->gen, strerror(-rc));
+			rp_fail(f, "secret %s: cannot publish generation "
+			    "%lld: %s", s->name, (long long)s->gen,
+			    strerror(-rc));
 			return;
 		}
 		s->applied = s->gen;
@@ -1305,10 +1150,10 @@ secret_apply(struct fleet *f, struct fsecret *s)
 	}
 	if (s->acked == s->gen || f->lease == 0 || f->state != F_RUN)
 		return;
-	if ((k = key_of(f, "acks/%s/%s", s->name, f->name)) == NULL)
+	if ((k = fl_key_of(f, "acks/%s/%s", s->name, f->name)) == NULL)
 		return;
 	snprintf(ls, sizeof(ls), "%lld", (long long)f->lease);
-	if (put_record(f, k, json_pack("{s:s,s:s,s:I,s:s,s:s}", "secret",
+	if (fl_put_record(f, k, json_pack("{s:s,s:s,s:I,s:s,s:s}", "secret",
 	    s->name, "host", f->name, "gen", (json_int_t)s->gen, "fp", s->fp,
 	    "lease", ls), f->lease, on_ack_put, NULL) == 0)
 		s->acked = s->gen;
@@ -1321,8 +1166,8 @@ secret_apply(struct fleet *f, struct fsecret *s)
  * publishes.  Returns 0, or -EBADMSG for a document that does not parse
  * (nothing changed then).
  */
-static int
-secret_take(struct fleet *f, struct fsecret *s, int64_t gen, const char *fp,
+int
+sc_secret_take(struct fleet *f, struct fsecret *s, int64_t gen, const char *fp,
     struct idp_secret *plain)
 {
 	struct idp_secret *keys[FLEET_MAX_KEYS];
@@ -1339,7 +1184,7 @@ secret_take(struct fleet *f, struct fsecret *s, int64_t gen, const char *fp,
 	active = (size_t)json_integer_value(json_object_get(doc, "active"));
 	lifetime = json_integer_value(json_object_get(doc, "lifetime"));
 	if (json_integer_value(json_object_get(doc, "v")) != 2 ||
-	    !body_says(doc, "name", s->name, strlen(s->name)) ||
+	    !fl_body_says(doc, "name", s->name, strlen(s->name)) ||
 	    json_integer_value(json_object_get(doc, "gen")) != gen ||
 	    !json_is_array(ka) || json_array_size(ka) == 0 ||
 	    json_array_size(ka) > FLEET_MAX_KEYS ||
@@ -1371,9 +1216,9 @@ secret_take(struct fleet *f, struct fsecret *s, int64_t gen, const char *fp,
 	/* Durable first: a restart must never accept anything older. */
 	if (fleetstate_set_hw(f->st, s->name, gen, fp) < 0 ||
 	    fleetstate_save(f->st) < 0)
-		fail(f, "secret %s: cannot record generation %lld in %s; "
+		rp_fail(f, "secret %s: cannot record generation %lld in %s; "
 		    "going on with it", s->name, (long long)gen, f->st->path);
-	secret_clear_keys(s);
+	sc_secret_clear_keys(s);
 	for (i = 0; i < n; i++) {
 		s->keys[i] = keys[i];
 		s->issued[i] = issued[i];
@@ -1388,7 +1233,7 @@ secret_take(struct fleet *f, struct fsecret *s, int64_t gen, const char *fp,
 	s->active = active;
 	s->lifetime = lifetime;
 	s->waiting_since = 0;
-	secret_apply(f, s);
+	sc_secret_apply(f, s);
 	rc = 0;
 out:
 	for (i = 0; i < n; i++)
@@ -1408,11 +1253,11 @@ out:
  * "secrets/NAME" = {name, gen, fp, by, nonce, ct}: authenticated, then
  * opened, then compared with what this host has accepted before.
  */
-static void
-secret_rec(struct fleet *f, const struct etcd_kv *kv, const char *name,
+void
+sc_secret_rec(struct fleet *f, const struct etcd_kv *kv, const char *name,
     size_t nlen)
 {
-	struct fsecret *s = secret_find(f, name, nlen);
+	struct fsecret *s = sc_secret_find(f, name, nlen);
 	struct idp_secret *plain = NULL;
 	const struct fleet_hw *hw;
 	char fp[FLEETREC_FP_LEN + 1];
@@ -1425,20 +1270,21 @@ secret_rec(struct fleet *f, const struct etcd_kv *kv, const char *name,
 	s->mod_rev = kv->is_delete ? 0 : kv->mod_rev;
 	s->etcd_gen = 0;
 	s->etcd_fp[0] = '\0';
-	if (kv->is_delete || (body = open_record(f, RF_SECRET, kv)) == NULL)
+	if (kv->is_delete || (body = fl_open_record(f, RF_SECRET, kv)) == NULL)
 		return;
 	gen = fleetrec_int(body, "gen", 0);
 	bfp = fleetrec_str(body, "fp");
-	if (!body_says(body, "name", name, nlen) || gen <= 0 || bfp == NULL ||
-	    strlen(bfp) != FLEETREC_FP_LEN) {
-		refuse(f, RF_SECRET, kv, "a secret that does not match its key");
+	if (!fl_body_says(body, "name", name, nlen) || gen <= 0 ||
+	    bfp == NULL || strlen(bfp) != FLEETREC_FP_LEN) {
+		rp_refuse(f, RF_SECRET, kv, "a secret that does not match its "
+		    "key");
 		goto out;
 	}
 	if (fleetrec_open(&f->k, kv->key, gen, body, &plain) < 0 ||
 	    fleetrec_fp(&f->k, plain->buf, plain->len, fp) < 0 ||
 	    !idp_secret_equal(fp, FLEETREC_FP_LEN, bfp, FLEETREC_FP_LEN)) {
-		refuse(f, RF_SECRET, kv, "generation %lld does not open with "
-		    "the fleet key", (long long)gen);
+		rp_refuse(f, RF_SECRET, kv, "generation %lld does not open "
+		    "with the fleet key", (long long)gen);
 		goto out;
 	}
 	s->etcd_gen = gen;
@@ -1446,18 +1292,18 @@ secret_rec(struct fleet *f, const struct etcd_kv *kv, const char *name,
 	hw = fleetstate_hw(f->st, s->name);
 	if (hw != NULL && (gen < hw->gen || (gen == hw->gen &&
 	    strcmp(fp, hw->fp) != 0))) {
-		refuse(f, RF_ROLLBACK, kv, "generation %lld %s generation %lld "
-		    "accepted before", (long long)gen, gen < hw->gen ?
+		rp_refuse(f, RF_ROLLBACK, kv, "generation %lld %s generation "
+		    "%lld accepted before", (long long)gen, gen < hw->gen ?
 		    "is older than" : "holds another key than",
 		    (long long)hw->gen);
 		goto out;
 	}
 	if (gen == s->gen) {
-		secret_apply(f, s);	/* an acknowledgement still owed */
+		sc_secret_apply(f, s);	/* an acknowledgement still owed */
 		goto out;
 	}
-	if (secret_take(f, s, gen, fp, plain) < 0)
-		refuse(f, RF_SECRET, kv, "generation %lld is malformed",
+	if (sc_secret_take(f, s, gen, fp, plain) < 0)
+		rp_refuse(f, RF_SECRET, kv, "generation %lld is malformed",
 		    (long long)gen);
 	plain = NULL;
 out:
@@ -1471,7 +1317,7 @@ static void
 on_clear_forged(void *arg, int rc, json_t *reply, const char *why)
 {
 	if (rc < 0)
-		fail(arg, "cannot remove a forged leader key: %s", why);
+		rp_fail(arg, "cannot remove a forged leader key: %s", why);
 }
 
 /*
@@ -1482,7 +1328,7 @@ on_clear_forged(void *arg, int rc, json_t *reply, const char *why)
 static void
 leader_clear_forged(struct fleet *f)
 {
-	char *lk = key_of(f, "leader"), rev[32];
+	char *lk = fl_key_of(f, "leader"), rev[32];
 	json_t *cmp, *del;
 
 	if (lk == NULL || f->forged_leader == 0) {
@@ -1490,17 +1336,18 @@ leader_clear_forged(struct fleet *f)
 		return;
 	}
 	snprintf(rev, sizeof(rev), "%lld", (long long)f->forged_leader);
-	cmp = json_pack("[{s:o,s:s,s:s,s:s}]", "key", b64s(lk), "target", "MOD",
-	    "result", "EQUAL", "mod_revision", rev);
-	del = json_pack("[{s:{s:o}}]", "requestDeleteRange", "key", b64s(lk));
+	cmp = json_pack("[{s:o,s:s,s:s,s:s}]", "key", fl_b64s(lk), "target",
+	    "MOD", "result", "EQUAL", "mod_revision", rev);
+	del = json_pack("[{s:{s:o}}]", "requestDeleteRange", "key",
+	    fl_b64s(lk));
 	free(lk);
 	(void)etcd_call(f->e, "/v3/kv/txn", json_pack("{s:o,s:o}", "compare",
 	    cmp, "success", del), on_clear_forged, f, NULL);
 }
 
 /* "leader" = {host, lease}, bound to that lease. */
-static void
-leader_rec(struct fleet *f, const struct etcd_kv *kv)
+void
+ld_leader_rec(struct fleet *f, const struct etcd_kv *kv)
 {
 	const char *h;
 	json_t *body;
@@ -1509,22 +1356,22 @@ leader_rec(struct fleet *f, const struct etcd_kv *kv)
 	if (kv->is_delete) {
 		f->leader_name[0] = '\0';
 		f->forged_leader = 0;
-		step_down(f, "the leader key is gone");
+		ld_step_down(f, "the leader key is gone");
 		if (f->state == F_RUN)
-			campaign(f);
+			ld_campaign(f);
 		return;
 	}
-	body = open_record(f, RF_LEADER, kv);
+	body = fl_open_record(f, RF_LEADER, kv);
 	h = fleetrec_str(body, "host");
 	lease = fleetrec_int(body, "lease", 0);
-	if (body == NULL || h == NULL || !good_name(h, strlen(h), 64) ||
+	if (body == NULL || h == NULL || !fl_good_name(h, strlen(h), 64) ||
 	    lease == 0 || lease != kv->lease) {
 		if (body != NULL)
-			refuse(f, RF_LEADER, kv, "a leader key not bound to the "
-			    "lease it names");
+			rp_refuse(f, RF_LEADER, kv, "a leader key not bound to "
+			    "the lease it names");
 		json_decref(body);
 		f->leader_name[0] = '\0';
-		step_down(f, "the leader key is not authentic");
+		ld_step_down(f, "the leader key is not authentic");
 		f->forged_leader = kv->mod_rev;
 		if (f->state == F_RUN)
 			leader_clear_forged(f);
@@ -1534,7 +1381,7 @@ leader_rec(struct fleet *f, const struct etcd_kv *kv)
 	snprintf(f->leader_name, sizeof(f->leader_name), "%s", h);
 	json_decref(body);
 	if (strcmp(f->leader_name, f->name) != 0) {
-		step_down(f, "another host holds the leader key");
+		ld_step_down(f, "another host holds the leader key");
 	} else if (!f->leader && f->lease != 0 && lease == f->lease &&
 	    f->campaign == 0) {
 		/*
@@ -1546,15 +1393,15 @@ leader_rec(struct fleet *f, const struct etcd_kv *kv)
 		log_notice("cluster: leading the fleet again (the leader key "
 		    "is still this host's)");
 	} else if (f->leader && kv->create_rev != f->leader_rev) {
-		step_down(f, "the leader key was made again");
+		ld_step_down(f, "the leader key was made again");
 	}
 }
 
 /* ---- what the prefix says ----------------------------------------------------- */
 
 /* One key of the prefix (from the first read, a watch or a txn answer). */
-static void
-apply(struct fleet *f, const struct etcd_kv *kv, int live)
+void
+vw_apply(struct fleet *f, const struct etcd_kv *kv, int live)
 {
 	size_t pl = strlen(f->prefix), n;
 	const char *k;
@@ -1564,25 +1411,25 @@ apply(struct fleet *f, const struct etcd_kv *kv, int live)
 	k = kv->key + pl;
 	n = kv->klen - pl;
 	if (n == 6 && memcmp(k, "leader", 6) == 0)
-		leader_rec(f, kv);
+		ld_leader_rec(f, kv);
 	else if (n > 6 && memcmp(k, "hosts/", 6) == 0)
-		host_rec(f, kv, k + 6, n - 6);
+		hs_host_rec(f, kv, k + 6, n - 6);
 	else if (n > 5 && memcmp(k, "acks/", 5) == 0)
-		ack_rec(f, kv, k + 5, n - 5);
+		hs_ack_rec(f, kv, k + 5, n - 5);
 	else if (n > 4 && memcmp(k, "pub/", 4) == 0)
-		pub_rec(f, kv, k + 4, n - 4);
+		pk_pub_rec(f, kv, k + 4, n - 4);
 	else if (n > 8 && memcmp(k, "secrets/", 8) == 0)
-		secret_rec(f, kv, k + 8, n - 8);
+		sc_secret_rec(f, kv, k + 8, n - 8);
 	else if (n > 7 && memcmp(k, "rotate/", 7) == 0)
-		req_rec(f, kv, k + 7, n - 7);
+		rq_rec(f, kv, k + 7, n - 7);
 	else if (n > 5 && memcmp(k, "done/", 5) == 0)
-		done_rec(f, kv, k + 5, n - 5);
+		rq_done_rec(f, kv, k + 5, n - 5);
 	else if (n > 6 && memcmp(k, "stale/", 6) == 0)
-		stale_rec(f, kv, k + 6, n - 6);
+		hs_stale_rec(f, kv, k + 6, n - 6);
 	else if (!kv->is_delete)
-		refuse(f, RF_OTHER, kv, "not a key rotatord writes");
+		rp_refuse(f, RF_OTHER, kv, "not a key rotatord writes");
 	if (live && f->leader)
-		duties(f);
+		ld_duties(f);
 }
 
 /* ---- the leader -------------------------------------------------------------- */
@@ -1598,8 +1445,8 @@ on_write(void *arg, int rc, json_t *reply, const char *why)
 
 	f->wr.id = 0;
 	if (rc < 0) {
-		fail(f, "cannot write a fleet secret: %s", why);
-		write_clear(f);
+		rp_fail(f, "cannot write a fleet secret: %s", why);
+		ro_write_clear(f);
 		loop_timer_set(f->duty_t, loop_now_mono() + DUTY_MS);
 		return;
 	}
@@ -1611,10 +1458,10 @@ on_write(void *arg, int rc, json_t *reply, const char *why)
 		w.s->etcd_gen = w.gen;
 		snprintf(w.s->etcd_fp, sizeof(w.s->etcd_fp), "%s", w.fp);
 		f->wr.plain = NULL;
-		if (secret_take(f, w.s, w.gen, w.fp, w.plain) < 0)
-			fail(f, "secret %s: cannot read back generation %lld",
-			    w.s->name, (long long)w.gen);
-		write_clear(f);
+		if (sc_secret_take(f, w.s, w.gen, w.fp, w.plain) < 0)
+			rp_fail(f, "secret %s: cannot read back generation "
+			    "%lld", w.s->name, (long long)w.gen);
+		ro_write_clear(f);
 		loop_timer_set(f->duty_t, loop_now_mono() + 50);
 		return;
 	}
@@ -1624,8 +1471,9 @@ on_write(void *arg, int rc, json_t *reply, const char *why)
 	    "response_range"), "kvs");
 	if (etcd_int(json_object_get(json_array_get(kvs, 0),
 	    "create_revision"), 0) != f->leader_rev) {
-		write_clear(f);
-		step_down(f, "the leader key changed under a write (fenced)");
+		ro_write_clear(f);
+		ld_step_down(f, "the leader key changed under a write "
+		    "(fenced)");
 		return;
 	}
 	kvs = json_object_get(json_object_get(json_array_get(resp, 1),
@@ -1636,13 +1484,13 @@ on_write(void *arg, int rc, json_t *reply, const char *why)
 		w.s->mod_rev = 0;
 		w.s->etcd_gen = 0;
 	} else if (etcd_kv_decode(json_array_get(kvs, 0), &kv, &kb, &vb) == 0) {
-		apply(f, &kv, 0);
+		vw_apply(f, &kv, 0);
 		free(kb);
 		if (vb != NULL)
 			explicit_bzero(vb, kv.vlen);
 		free(vb);
 	}
-	write_clear(f);
+	ro_write_clear(f);
 	loop_timer_set(f->duty_t, loop_now_mono() + 50);
 }
 
@@ -1662,8 +1510,8 @@ secret_write(struct fleet *f, struct fsecret *s, int64_t gen,
 
 	if (plain == NULL)
 		goto out;
-	sk = key_of(f, "secrets/%s", s->name);
-	lk = key_of(f, "leader");
+	sk = fl_key_of(f, "secrets/%s", s->name);
+	lk = fl_key_of(f, "leader");
 	body = json_pack("{s:s,s:I,s:s}", "name", s->name, "gen",
 	    (json_int_t)gen, "by", f->name);
 	if (sk == NULL || lk == NULL || body == NULL ||
@@ -1673,29 +1521,29 @@ secret_write(struct fleet *f, struct fsecret *s, int64_t gen,
 		goto out;
 	json_object_set_new(body, "fp", json_string(fp));
 	rc = -ENOMEM;
-	val = record(f, sk, body);
+	val = fl_record(f, sk, body);
 	body = NULL;
 	if (val == NULL)
 		goto out;
 	snprintf(rev, sizeof(rev), "%lld", (long long)f->leader_rev);
-	cmp = json_pack("[{s:o,s:s,s:s,s:s}]", "key", b64s(lk), "target",
+	cmp = json_pack("[{s:o,s:s,s:s,s:s}]", "key", fl_b64s(lk), "target",
 	    "CREATE", "result", "EQUAL", "create_revision", rev);
 	if (s->mod_rev != 0) {
 		snprintf(rev, sizeof(rev), "%lld", (long long)s->mod_rev);
 		json_array_append_new(cmp, json_pack("{s:o,s:s,s:s,s:s}", "key",
-		    b64s(sk), "target", "MOD", "result", "EQUAL",
+		    fl_b64s(sk), "target", "MOD", "result", "EQUAL",
 		    "mod_revision", rev));
 	} else {
 		json_array_append_new(cmp, json_pack("{s:o,s:s,s:s,s:s}", "key",
-		    b64s(sk), "target", "CREATE", "result", "EQUAL",
+		    fl_b64s(sk), "target", "CREATE", "result", "EQUAL",
 		    "create_revision", "0"));
 	}
-	succ = json_pack("[{s:{s:o,s:o}}]", "requestPut", "key", b64s(sk),
+	succ = json_pack("[{s:{s:o,s:o}}]", "requestPut", "key", fl_b64s(sk),
 	    "value", val);
 	if (extra != NULL)
 		json_array_extend(succ, extra);
 	fl = json_pack("[{s:{s:o}},{s:{s:o}}]", "requestRange", "key",
-	    b64s(lk), "requestRange", "key", b64s(sk));
+	    fl_b64s(lk), "requestRange", "key", fl_b64s(sk));
 	if ((rc = etcd_call(f->e, "/v3/kv/txn", json_pack("{s:o,s:o,s:o}",
 	    "compare", cmp, "success", succ, "failure", fl), on_write, f,
 	    &f->wr.id)) < 0)
@@ -1717,13 +1565,13 @@ out:
 }
 
 /* A txn operation that writes an authenticated record. */
-static json_t *
-put_op(const struct fleet *f, const char *key, json_t *body)
+json_t *
+fl_put_op(const struct fleet *f, const char *key, json_t *body)
 {
-	json_t *v = record(f, key, body);
+	json_t *v = fl_record(f, key, body);
 
 	return v != NULL ? json_pack("{s:{s:o,s:o}}", "requestPut", "key",
-	    b64s(key), "value", v) : NULL;
+	    fl_b64s(key), "value", v) : NULL;
 }
 
 /* The highest generation of s anyone has seen: new ones go above it. */
@@ -1752,9 +1600,9 @@ promote(struct fleet *f, struct fsecret *s, const char **missing,
 
 	n = s->n < keep ? s->n : keep;
 	for (i = 0; i < n_missing; i++) {
-		if ((k = key_of(f, "stale/%s", missing[i])) == NULL)
+		if ((k = fl_key_of(f, "stale/%s", missing[i])) == NULL)
 			continue;
-		json_array_append_new(extra, put_op(f, k, json_pack(
+		json_array_append_new(extra, fl_put_op(f, k, json_pack(
 		    "{s:s,s:s,s:I,s:I}", "host", missing[i], "secret", s->name,
 		    "gen", (json_int_t)s->gen, "at", (json_int_t)now)));
 		free(k);
@@ -1768,13 +1616,13 @@ promote(struct fleet *f, struct fsecret *s, const char **missing,
 	else
 		log_notice("cluster: secret %s: every host has the new key; "
 		    "promoting it", s->name);
-	return secret_write(f, s, gen, doc_plain(s, gen, s->keys, s->issued,
+	return secret_write(f, s, gen, sc_doc_plain(s, gen, s->keys, s->issued,
 	    n, 0), extra);
 }
 
 /* One secret's next step, if any.  Returns 1 when a write started. */
-static int
-duty(struct fleet *f, struct fsecret *s, int64_t now)
+int
+ro_duty(struct fleet *f, struct fsecret *s, int64_t now)
 {
 	struct idp_secret *keys[FLEET_MAX_KEYS], *fresh = NULL;
 	struct idp_secret *fillers[FLEET_MAX_KEYS] = { NULL };
@@ -1803,15 +1651,15 @@ duty(struct fleet *f, struct fsecret *s, int64_t now)
 		log_notice("cluster: secret %s: etcd holds a generation this "
 		    "host refused; writing its own keys as generation %lld",
 		    s->name, (long long)gen);
-		return secret_write(f, s, gen, doc_plain(s, gen, s->keys,
+		return secret_write(f, s, gen, sc_doc_plain(s, gen, s->keys,
 		    s->issued, s->n, s->active), NULL) < 0 ? -1 : 1;
 	}
 	if (s->gen > 0 && s->n > 0 && s->active != 0) {
 		/* Accept-only out there: promote once every host has it. */
 		for (i = 0; i < f->n_hosts; i++) {
-			if (!host_serves(&f->hosts[i], s->name) ||
+			if (!hs_host_serves(&f->hosts[i], s->name) ||
 			    (strcmp(f->hosts[i].name, f->name) == 0 ?
-			    s->applied == s->gen : host_acked(f, s,
+			    s->applied == s->gen : hs_host_acked(f, s,
 			    f->hosts[i].name)))
 				continue;
 			if (n_missing < sizeof(missing) / sizeof(missing[0]))
@@ -1819,7 +1667,7 @@ duty(struct fleet *f, struct fsecret *s, int64_t now)
 		}
 		for (i = 0; i < f->n_left; i++) {
 			if (loop_now_mono() - f->left[i].left >= f->ttl ||
-			    !host_serves(&f->left[i], s->name))
+			    !hs_host_serves(&f->left[i], s->name))
 				continue;
 			if (n_missing < sizeof(missing) / sizeof(missing[0]))
 				missing[n_missing++] = f->left[i].name;
@@ -1842,7 +1690,7 @@ duty(struct fleet *f, struct fsecret *s, int64_t now)
 		}
 		return 0;
 	}
-	req = secret_pending(f, s);
+	req = rq_secret_pending(f, s);
 	if (s->gen > 0 && s->n > 0 && req == NULL &&
 	    now < s->issued[0] + (int64_t)((double)s->cfg->lifetime *
 	    s->cfg->renew_at))
@@ -1871,17 +1719,17 @@ duty(struct fleet *f, struct fsecret *s, int64_t now)
 	/* Every request waiting for it is done by this generation. */
 	extra = json_array();
 	for (i = 0; i < f->n_reqs; i++) {
-		if (!req_names(&f->reqs[i], s->name) ||
-		    done_known(f, f->reqs[i].id, s->name) ||
-		    (k = key_of(f, "done/%s/%s", f->reqs[i].id,
+		if (!rq_names(&f->reqs[i], s->name) ||
+		    rq_done_known(f, f->reqs[i].id, s->name) ||
+		    (k = fl_key_of(f, "done/%s/%s", f->reqs[i].id,
 		    s->name)) == NULL)
 			continue;
-		json_array_append_new(extra, put_op(f, k, json_pack(
+		json_array_append_new(extra, fl_put_op(f, k, json_pack(
 		    "{s:s,s:s,s:I}", "id", f->reqs[i].id, "name", s->name,
 		    "gen", (json_int_t)gen)));
 		free(k);
 	}
-	rc = secret_write(f, s, gen, doc_plain(s, gen, keys, issued, n,
+	rc = secret_write(f, s, gen, sc_doc_plain(s, gen, keys, issued, n,
 	    s->n > 0 ? 1 : 0), extra);
 	idp_secret_free(fresh);
 	for (i = 0; i < FLEET_MAX_KEYS; i++)
@@ -1904,7 +1752,7 @@ on_clean(void *arg, int rc, json_t *reply, const char *why)
 
 	f->clean = 0;
 	if (rc < 0) {
-		fail(f, "cannot remove an old fleet record: %s", why);
+		rp_fail(f, "cannot remove an old fleet record: %s", why);
 		return;
 	}
 	if (!json_is_true(json_object_get(reply, "succeeded"))) {
@@ -1929,8 +1777,8 @@ static int
 clean(struct fleet *f, const char *key, int prefix, const struct fsecret *s)
 {
 	char *sk;
-	char *lk = key_of(f, "leader"), *end = prefix ? etcd_prefix_end(key) :
-	    NULL, rev[32];
+	char *lk = fl_key_of(f, "leader"), *end = prefix ?
+	    etcd_prefix_end(key) : NULL, rev[32];
 	json_t *cmp, *del;
 
 	if (lk == NULL || (prefix && end == NULL)) {
@@ -1939,19 +1787,20 @@ clean(struct fleet *f, const char *key, int prefix, const struct fsecret *s)
 		return -ENOMEM;
 	}
 	snprintf(rev, sizeof(rev), "%lld", (long long)f->leader_rev);
-	cmp = json_pack("[{s:o,s:s,s:s,s:s}]", "key", b64s(lk), "target",
+	cmp = json_pack("[{s:o,s:s,s:s,s:s}]", "key", fl_b64s(lk), "target",
 	    "CREATE", "result", "EQUAL", "create_revision", rev);
-	if (s != NULL && (sk = key_of(f, "secrets/%s", s->name)) != NULL) {
+	if (s != NULL && (sk = fl_key_of(f, "secrets/%s", s->name)) != NULL) {
 		snprintf(rev, sizeof(rev), "%lld", (long long)s->mod_rev);
 		json_array_append_new(cmp, json_pack("{s:o,s:s,s:s,s:s}", "key",
-		    b64s(sk), "target", "MOD", "result", "EQUAL",
+		    fl_b64s(sk), "target", "MOD", "result", "EQUAL",
 		    "mod_revision", rev));
 		free(sk);
 	}
-	del = json_pack("[{s:{s:o}}]", "requestDeleteRange", "key", b64s(key));
+	del = json_pack("[{s:{s:o}}]", "requestDeleteRange", "key",
+	    fl_b64s(key));
 	if (end != NULL)
 		json_object_set_new(json_object_get(json_array_get(del, 0),
-		    "requestDeleteRange"), "range_end", b64s(end));
+		    "requestDeleteRange"), "range_end", fl_b64s(end));
 	free(lk);
 	free(end);
 	return etcd_call(f->e, "/v3/kv/txn", json_pack("{s:o,s:o}", "compare",
@@ -1971,11 +1820,12 @@ housekeeping(struct fleet *f, int64_t now)
 	for (i = 0; i < f->n_stales; i++) {
 		struct stale *x = &f->stales[i];
 
-		s = secret_find(f, x->secret, strlen(x->secret));
-		if (x->asked || (host_find(f, x->host, strlen(x->host)) != NULL &&
-		    (s == NULL || s->gen == 0 || !host_acked(f, s, x->host))))
+		s = sc_secret_find(f, x->secret, strlen(x->secret));
+		if (x->asked || (hs_host_find(f, x->host,
+		    strlen(x->host)) != NULL && (s == NULL || s->gen == 0 ||
+		    !hs_host_acked(f, s, x->host))))
 			continue;
-		if ((k = key_of(f, "stale/%s", x->host)) == NULL)
+		if ((k = fl_key_of(f, "stale/%s", x->host)) == NULL)
 			continue;
 		x->asked = 1;
 		log_info("cluster: host %s has caught up (or left); no longer "
@@ -1995,18 +1845,18 @@ housekeeping(struct fleet *f, int64_t now)
 		if (r->asked || r->at >= now - ROTATE_KEEP_MS)
 			continue;
 		r->asked = 1;
-		if ((k = key_of(f, "done/%s/", r->id)) != NULL) {
+		if ((k = fl_key_of(f, "done/%s/", r->id)) != NULL) {
 			char *end = etcd_prefix_end(k);
 
 			if (end != NULL)
 				(void)etcd_call(f->e, "/v3/kv/deleterange",
-				    json_pack("{s:o,s:o}", "key", b64s(k),
-				    "range_end", b64s(end)), on_pub_put, f,
-				    NULL);
+				    json_pack("{s:o,s:o}", "key", fl_b64s(k),
+				    "range_end", fl_b64s(end)), pk_on_pub_put,
+				    f, NULL);
 			free(end);
 			free(k);
 		}
-		if ((k = key_of(f, "rotate/%s", r->id)) != NULL) {
+		if ((k = fl_key_of(f, "rotate/%s", r->id)) != NULL) {
 			(void)clean(f, k, 0, NULL);
 			free(k);
 		}
@@ -2014,38 +1864,41 @@ housekeeping(struct fleet *f, int64_t now)
 	}
 }
 
-static void
-duties(struct fleet *f)
+void
+ld_duties(struct fleet *f)
 {
 	int64_t now = loop_now_wall();
 	size_t i;
 
 	if (!f->leader || f->state != F_RUN)
 		return;
-	pubs_expire(f, now);
+	pk_pubs_expire(f, now);
 	housekeeping(f, now);
 	if (f->wr.id != 0)
 		return;
 	for (i = 0; i < f->n_s; i++)
-		switch (duty(f, &f->s[i], now)) {
+		switch (ro_duty(f, &f->s[i], now)) {
 		case 0:
 			continue;
 		case 1:
 			return;		/* one write at a time */
 		default:
-			fail(f, "secret %s: cannot write the next generation",
-			    f->s[i].name);
+			rp_fail(f, "secret %s: cannot write the next "
+			    "generation", f->s[i].name);
 			loop_timer_set(f->duty_t, loop_now_mono() + DUTY_MS);
 			return;
 		}
 	loop_timer_set(f->duty_t, loop_now_mono() + DUTY_MS);
 }
 
-/* duties() sets its timer again, or leaves that to its write (on_write()). */
-static int64_t
-on_duty_timer(struct loop *l, void *arg)
+/*
+ * ld_duties() sets its timer again, or leaves that to its write
+ * (on_write()).
+ */
+int64_t
+ld_on_duty_timer(struct loop *l, void *arg)
 {
-	duties(arg);
+	ld_duties(arg);
 	return 0;
 }
 
@@ -2056,7 +1909,7 @@ on_campaign(void *arg, int rc, json_t *reply, const char *why)
 
 	f->campaign = 0;
 	if (rc < 0) {
-		fail(f, "campaign for leader: %s", why);
+		rp_fail(f, "campaign for leader: %s", why);
 		return;
 	}
 	if (json_is_true(json_object_get(reply, "succeeded"))) {
@@ -2066,26 +1919,26 @@ on_campaign(void *arg, int rc, json_t *reply, const char *why)
 		snprintf(f->leader_name, sizeof(f->leader_name), "%s", f->name);
 		log_notice("cluster: leading the fleet (%zu hosts)",
 		    f->n_hosts);
-		duties(f);
+		ld_duties(f);
 	}
 	/* Lost: the winner's key arrives through the watch. */
 }
 
 /* Takes the leader key if nobody holds it. */
-static void
-campaign(struct fleet *f)
+void
+ld_campaign(struct fleet *f)
 {
 	json_t *cmp, *put;
 	char *lk, ls[32];
 
 	if (f->campaign != 0 || f->leader || f->lease == 0 ||
 	    f->leader_name[0] != '\0' || f->forged_leader != 0 ||
-	    (lk = key_of(f, "leader")) == NULL)
+	    (lk = fl_key_of(f, "leader")) == NULL)
 		return;
 	snprintf(ls, sizeof(ls), "%lld", (long long)f->lease);
-	cmp = json_pack("[{s:o,s:s,s:s,s:s}]", "key", b64s(lk), "target",
+	cmp = json_pack("[{s:o,s:s,s:s,s:s}]", "key", fl_b64s(lk), "target",
 	    "CREATE", "result", "EQUAL", "create_revision", "0");
-	put = put_op(f, lk, json_pack("{s:s,s:s}", "host", f->name, "lease",
+	put = fl_put_op(f, lk, json_pack("{s:s,s:s}", "host", f->name, "lease",
 	    ls));
 	if (put != NULL)
 		json_object_set_new(json_object_get(put, "requestPut"), "lease",
@@ -2094,7 +1947,7 @@ campaign(struct fleet *f)
 	if (put == NULL || etcd_call(f->e, "/v3/kv/txn", json_pack(
 	    "{s:o,s:[o]}", "compare", cmp, "success", put), on_campaign, f,
 	    &f->campaign) < 0)
-		fail(f, "cannot campaign for leader");
+		rp_fail(f, "cannot campaign for leader");
 }
 
 /* ---- the state machine ---------------------------------------------------------- */
@@ -2102,8 +1955,8 @@ campaign(struct fleet *f)
 static void on_watch_event(void *, const struct etcd_kv *);
 static void on_watch_end(void *, int, int64_t, const char *);
 
-static void
-watch_start(struct fleet *f)
+void
+vw_watch_start(struct fleet *f)
 {
 	char *end = etcd_prefix_end(f->prefix);
 	int rc;
@@ -2114,9 +1967,9 @@ watch_start(struct fleet *f)
 	    on_watch_end, f, &f->watch);
 	free(end);
 	if (rc < 0) {
-		fail(f, "cannot watch: %s", strerror(-rc));
+		rp_fail(f, "cannot watch: %s", strerror(-rc));
 		f->state = F_SYNC;
-		retry(f);
+		mb_retry(f);
 	}
 }
 
@@ -2127,7 +1980,7 @@ on_watch_event(void *arg, const struct etcd_kv *kv)
 
 	if (kv->mod_rev > f->rev)
 		f->rev = kv->mod_rev;
-	apply(f, kv, 1);
+	vw_apply(f, kv, 1);
 }
 
 static void
@@ -2144,9 +1997,9 @@ on_watch_end(void *arg, int rc, int64_t compact_rev, const char *why)
 		loop_timer_set(f->step_t, loop_now_mono());
 		return;
 	}
-	fail(f, "%s", why);
+	rp_fail(f, "%s", why);
 	f->state = F_SYNC;
-	retry(f);
+	mb_retry(f);
 }
 
 /* Forgets what the prefix said (before reading it again). */
@@ -2162,9 +2015,9 @@ forget_view(struct fleet *f)
 	f->n_dones = 0;
 	f->n_stales = 0;
 	for (i = 0; i < f->n_reqs; i++)
-		req_free(&f->reqs[i]);
+		rq_free(&f->reqs[i]);
 	f->n_reqs = 0;
-	pubs_clear(f->pubs, &f->n_pubs);
+	pk_pubs_clear(f->pubs, &f->n_pubs);
 	for (i = 0; i < f->n_s; i++) {
 		f->s[i].mod_rev = 0;
 		f->s[i].etcd_gen = 0;
@@ -2172,8 +2025,8 @@ forget_view(struct fleet *f)
 	}
 }
 
-static void
-on_range(void *arg, int rc, json_t *reply, const char *why)
+void
+vw_on_range(void *arg, int rc, json_t *reply, const char *why)
 {
 	struct fleet *f = arg;
 	json_t *kvs, *kv;
@@ -2184,8 +2037,8 @@ on_range(void *arg, int rc, json_t *reply, const char *why)
 
 	f->call = 0;
 	if (rc < 0) {
-		fail(f, "cannot read the prefix: %s", why);
-		retry(f);
+		rp_fail(f, "cannot read the prefix: %s", why);
+		mb_retry(f);
 		return;
 	}
 	f->rev = etcd_int(json_object_get(json_object_get(reply, "header"),
@@ -2203,7 +2056,7 @@ on_range(void *arg, int rc, json_t *reply, const char *why)
 		if (ekv.klen == strlen(f->prefix) + 6 &&
 		    memcmp(ekv.key + strlen(f->prefix), "leader", 6) == 0)
 			had_leader = 1;
-		apply(f, &ekv, 0);
+		vw_apply(f, &ekv, 0);
 		explicit_bzero(v, ekv.vlen);
 		free(v);
 		free(k);
@@ -2211,7 +2064,7 @@ on_range(void *arg, int rc, json_t *reply, const char *why)
 	f->syncing = 0;
 	if (!had_leader) {
 		f->leader_name[0] = '\0';
-		step_down(f, "no leader key");
+		ld_step_down(f, "no leader key");
 	}
 	if (was_stale && !f->self_stale)
 		log_notice("cluster: this host is no longer stale");
@@ -2220,23 +2073,23 @@ on_range(void *arg, int rc, json_t *reply, const char *why)
 	log_info("cluster: in sync with etcd at revision %lld (%zu hosts, "
 	    "leader %s)", (long long)f->rev, f->n_hosts,
 	    f->leader_name[0] ? f->leader_name : "none");
-	watch_start(f);
+	vw_watch_start(f);
 	/* This host's keys again (they may have expired meanwhile). */
 	for (i = 0; i < f->n_own; i++)
 		f->own[i].written = 0;
-	own_write(f);
+	pk_own_write(f);
 	/* Acknowledgements the lease took with it. */
 	for (i = 0; i < f->n_s; i++)
 		if (f->s[i].gen > 0) {
 			f->s[i].acked = 0;
-			secret_apply(f, &f->s[i]);
+			sc_secret_apply(f, &f->s[i]);
 		}
 	if (f->ops.keys != NULL)
 		f->ops.keys(f->ops.arg);
 	if (!had_leader || f->forged_leader != 0)
-		campaign(f);
+		ld_campaign(f);
 	else if (f->leader)
-		duties(f);
+		ld_duties(f);
 }
 
 static void
@@ -2246,8 +2099,8 @@ on_register(void *arg, int rc, json_t *reply, const char *why)
 
 	f->call = 0;
 	if (rc < 0) {
-		fail(f, "cannot register this host: %s", why);
-		retry(f);
+		rp_fail(f, "cannot register this host: %s", why);
+		mb_retry(f);
 		return;
 	}
 	f->state = F_SYNC;
@@ -2264,8 +2117,8 @@ on_grant(void *arg, int rc, json_t *reply, const char *why)
 	if (rc < 0 || (f->lease = etcd_int(json_object_get(reply, "ID"),
 	    0)) <= 0) {
 		f->lease = 0;
-		fail(f, "cannot get a lease: %s", rc < 0 ? why : "no ID");
-		retry(f);
+		rp_fail(f, "cannot get a lease: %s", rc < 0 ? why : "no ID");
+		mb_retry(f);
 		return;
 	}
 	f->last_ka = loop_now_mono();
@@ -2288,34 +2141,34 @@ step(struct fleet *f)
 		snprintf(ttl, sizeof(ttl), "%lld", (long long)(f->ttl / 1000));
 		if (etcd_call(f->e, "/v3/lease/grant", json_pack("{s:s}", "TTL",
 		    ttl), on_grant, f, &f->call) < 0)
-			retry(f);
+			mb_retry(f);
 		break;
 	case F_REGISTER:
-		if (register_self(f, &f->call) < 0)
-			retry(f);
+		if (mb_register_self(f, &f->call) < 0)
+			mb_retry(f);
 		break;
 	case F_SYNC:
 		etcd_cancel(f->e, f->watch);
 		f->watch = 0;
 		if ((end = etcd_prefix_end(f->prefix)) == NULL)
 			break;
-		body = json_pack("{s:o,s:o}", "key", b64s(f->prefix),
-		    "range_end", b64s(end));
+		body = json_pack("{s:o,s:o}", "key", fl_b64s(f->prefix),
+		    "range_end", fl_b64s(end));
 		free(end);
-		if (etcd_call(f->e, "/v3/kv/range", body, on_range, f,
+		if (etcd_call(f->e, "/v3/kv/range", body, vw_on_range, f,
 		    &f->call) < 0)
-			retry(f);
+			mb_retry(f);
 		break;
 	case F_RUN:
 		if (f->watch == 0)
-			watch_start(f);
+			vw_watch_start(f);
 		break;
 	}
 }
 
-/* step() sets its timer itself when it must try again (retry()). */
-static int64_t
-on_step_timer(struct loop *l, void *arg)
+/* step() sets its timer itself when it must try again (mb_retry()). */
+int64_t
+mb_on_step_timer(struct loop *l, void *arg)
 {
 	step(arg);
 	return 0;
@@ -2327,7 +2180,7 @@ restart(struct fleet *f, const char *why)
 {
 	size_t i;
 
-	step_down(f, why);
+	ld_step_down(f, why);
 	etcd_cancel(f->e, f->call);
 	etcd_cancel(f->e, f->watch);
 	etcd_cancel(f->e, f->campaign);
@@ -2349,10 +2202,10 @@ on_keepalive(void *arg, int rc, json_t *reply, const char *why)
 
 	f->ka_call = 0;
 	if (rc < 0) {
-		fail(f, "lease keepalive: %s", why);
+		rp_fail(f, "lease keepalive: %s", why);
 		/* Not renewed for 2/3 of the lease: it may be gone. */
 		if (f->leader && loop_now_mono() - f->last_ka > f->ttl * 2 / 3)
-			step_down(f, "the lease could not be renewed");
+			ld_step_down(f, "the lease could not be renewed");
 		/*
 		 * The member the watch hangs on may be the one that stopped
 		 * answering (a stopped or cut-off member keeps the stream
@@ -2361,7 +2214,7 @@ on_keepalive(void *arg, int rc, json_t *reply, const char *why)
 		if (f->state == F_RUN && f->watch != 0) {
 			etcd_cancel(f->e, f->watch);
 			f->watch = 0;
-			watch_start(f);
+			vw_watch_start(f);
 		}
 		return;
 	}
@@ -2382,7 +2235,7 @@ on_keepalive(void *arg, int rc, json_t *reply, const char *why)
 	for (i = 0; i < f->n_s; i++)
 		if (f->s[i].gen > 0 && (f->s[i].applied != f->s[i].gen ||
 		    f->s[i].acked != f->s[i].gen))
-			secret_apply(f, &f->s[i]);
+			sc_secret_apply(f, &f->s[i]);
 }
 
 /*
@@ -2390,8 +2243,8 @@ on_keepalive(void *arg, int rc, json_t *reply, const char *why)
  * skipped; it is returned, not set first, as nothing here touches this
  * timer (the reply comes later, from the loop).
  */
-static int64_t
-on_ka_timer(struct loop *l, void *arg)
+int64_t
+mb_on_ka_timer(struct loop *l, void *arg)
 {
 	struct fleet *f = arg;
 	int64_t next;
@@ -2405,9 +2258,9 @@ on_ka_timer(struct loop *l, void *arg)
 	snprintf(id, sizeof(id), "%lld", (long long)f->lease);
 	if (etcd_call(f->e, "/v3/lease/keepalive", json_pack("{s:s}", "ID", id),
 	    on_keepalive, f, &f->ka_call) < 0)
-		fail(f, "cannot send a lease keepalive");
+		rp_fail(f, "cannot send a lease keepalive");
 	if (f->leader && loop_now_mono() - f->last_ka > f->ttl * 2 / 3)
-		step_down(f, "the lease could not be renewed");
+		ld_step_down(f, "the lease could not be renewed");
 	return next;
 }
 
@@ -2492,7 +2345,7 @@ done:
 static void
 secret_forget(struct fsecret *s)
 {
-	secret_clear_keys(s);
+	sc_secret_clear_keys(s);
 	idp_secret_free(s->plain);
 	s->plain = NULL;
 }
@@ -2511,7 +2364,8 @@ secrets_bind(struct fleet *f, const struct config *c)
 
 		if (cr->type != CRED_SECRET || !cr->fleet)
 			continue;
-		if ((s = secret_find(f, cr->name, strlen(cr->name))) == NULL) {
+		if ((s = sc_secret_find(f, cr->name,
+		    strlen(cr->name))) == NULL) {
 			if ((ns = reallocarray(f->s, f->n_s + 1,
 			    sizeof(*ns))) == NULL)
 				return -ENOMEM;
@@ -2532,7 +2386,7 @@ secrets_bind(struct fleet *f, const struct config *c)
 	}
 	f->n_s = j;
 	/* The leader's write points into f->s, which may have moved. */
-	write_clear(f);
+	ro_write_clear(f);
 	return 0;
 }
 
@@ -2575,9 +2429,9 @@ fleet_new(struct loop *l, const struct config *c, const struct fleet_ops *ops,
 	    cc->client_cert, cc->client_key, cc->timeout, &f->e)) < 0)
 		goto fail;
 	rc = -ENOMEM;
-	if ((f->step_t = loop_timer_add(l, on_step_timer, f)) == NULL ||
-	    (f->ka_t = loop_timer_add(l, on_ka_timer, f)) == NULL ||
-	    (f->duty_t = loop_timer_add(l, on_duty_timer, f)) == NULL)
+	if ((f->step_t = loop_timer_add(l, mb_on_step_timer, f)) == NULL ||
+	    (f->ka_t = loop_timer_add(l, mb_on_ka_timer, f)) == NULL ||
+	    (f->duty_t = loop_timer_add(l, ld_on_duty_timer, f)) == NULL)
 		goto fail;
 	log_info("cluster: joining as %s through %s (prefix %s)", f->name,
 	    etcd_endpoint(f->e), f->prefix);
@@ -2623,7 +2477,7 @@ fleet_configure(struct fleet *f, const struct config *c)
 	 * to it are published as soon as they are read.
 	 */
 	if (f->state == F_RUN) {
-		(void)register_self(f, NULL);
+		(void)mb_register_self(f, NULL);
 		f->state = F_SYNC;
 		loop_timer_set(f->step_t, loop_now_mono());
 	}
@@ -2655,7 +2509,7 @@ fleet_free(struct fleet *f)
 	if (f == NULL)
 		return;
 	lease_revoke(f);
-	write_clear(f);
+	ro_write_clear(f);
 	etcd_free(f->e);
 	loop_timer_del(f->step_t);
 	loop_timer_del(f->ka_t);
@@ -2671,13 +2525,13 @@ fleet_free(struct fleet *f)
 	free(f->left);
 	free(f->acks);
 	for (i = 0; i < f->n_reqs; i++)
-		req_free(&f->reqs[i]);
+		rq_free(&f->reqs[i]);
 	free(f->reqs);
 	free(f->dones);
 	free(f->stales);
-	pubs_clear(f->pubs, &f->n_pubs);
+	pk_pubs_clear(f->pubs, &f->n_pubs);
 	free(f->pubs);
-	pubs_clear(f->own, &f->n_own);
+	pk_pubs_clear(f->own, &f->n_own);
 	free(f->own);
 	fleetstate_free(f->st);
 	free(f->prefix);
@@ -2692,7 +2546,7 @@ on_rotate_put(void *arg, int rc, json_t *reply, const char *why)
 	struct fleet *f = arg;
 
 	if (rc < 0)
-		fail(f, "rotate --fleet: %s", why);
+		rp_fail(f, "rotate --fleet: %s", why);
 }
 
 int
@@ -2726,12 +2580,12 @@ fleet_rotate(struct fleet *f, const char *const *names, size_t n,
 	arr = json_array();
 	for (i = 0; i < (n > 0 ? n : 1); i++)
 		json_array_append_new(arr, json_string(n > 0 ? names[i] : "*"));
-	if ((k = key_of(f, "rotate/%s", id)) == NULL) {
+	if ((k = fl_key_of(f, "rotate/%s", id)) == NULL) {
 		json_decref(arr);
 		return -ENOMEM;
 	}
-	rc = put_record(f, k, json_pack("{s:s,s:o,s:s,s:I}", "id", id, "names",
-	    arr, "by", f->name, "at", (json_int_t)loop_now_wall()), 0,
+	rc = fl_put_record(f, k, json_pack("{s:s,s:o,s:s,s:I}", "id", id,
+	    "names", arr, "by", f->name, "at", (json_int_t)loop_now_wall()), 0,
 	    on_rotate_put, NULL);
 	free(k);
 	if (rc < 0) {
