@@ -17,7 +17,7 @@
  * Trust.  etcd is a transport: every value under the prefix is an
  * authenticated record (fleetrec.h) and one that does not verify, or that
  * names another key, host, secret or generation than the one it is
- * stored at, is refused: counted (rotatord_cluster_records_refused_total)
+ * stored at, is refused: counted (rotatord_fleet_records_refused_total)
  * and logged once, never half applied.  Leases are checked too: a host's
  * registration, its acknowledgements and the leader key count only while
  * bound to the lease they name.
@@ -46,15 +46,21 @@
  * the request done for that secret (PREFIX/done/ID/NAME) in the same
  * transaction, so a leader change never repeats it.  Requests are kept a
  * day.
+ *
+ * The parts, a file each (fleet_int.h): member.c the lease, the
+ * registration and the state machine's steps; view.c the read, the watch
+ * and each key to its reader; hosts.c, secrets.c, pubs.c and rotate.c
+ * those readers; leader.c the leader key and the leader's duties;
+ * rollout.c the leader's generations; report.c failures, refusals, status
+ * and metrics.  This file: the fleet's life (new, configure, free), its
+ * key, and how records under the prefix are named, written and read.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <idp/b64.h>
 #include <idp/secret.h>
 
 #include "core/log.h"
@@ -62,7 +68,7 @@
 
 #define KEY_LEN		32
 
-/* ---- small helpers -------------------------------------------------------- */
+/* ---- records under the prefix ---------------------------------------- */
 
 /* PREFIX followed by fmt, as a new string. */
 char *
@@ -107,6 +113,16 @@ fl_record(const struct fleet *f, const char *key, json_t *body)
 	v = fl_b64s(val);
 	free(val);
 	return v;
+}
+
+/* A txn operation that writes an authenticated record. */
+json_t *
+fl_put_op(const struct fleet *f, const char *key, json_t *body)
+{
+	json_t *v = fl_record(f, key, body);
+
+	return v != NULL ? json_pack("{s:{s:o,s:o}}", "requestPut", "key",
+	    fl_b64s(key), "value", v) : NULL;
 }
 
 /* Writes an authenticated record (body taken), bound to lease if not 0. */
@@ -170,18 +186,6 @@ fl_good_name(const char *s, size_t len, size_t max)
 		    s[i] == '.' || s[i] == '_' || s[i] == '-'))
 			return 0;
 	return 1;
-}
-
-/* ---- the leader -------------------------------------------------------------- */
-
-/* A txn operation that writes an authenticated record. */
-json_t *
-fl_put_op(const struct fleet *f, const char *key, json_t *body)
-{
-	json_t *v = fl_record(f, key, body);
-
-	return v != NULL ? json_pack("{s:{s:o,s:o}}", "requestPut", "key",
-	    fl_b64s(key), "value", v) : NULL;
 }
 
 /* ---- setup ------------------------------------------------------------------- */

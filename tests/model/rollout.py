@@ -1,9 +1,9 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: Apache-2.0
-"""An explicit-state model of the fleet rollout (rotatord/fleet/fleet.c), checked
+"""An explicit-state model of the fleet rollout (rotatord/fleet/), checked
 exhaustively for small sizes.
 
-What is modelled is the protocol fleet.c implements, one fleet secret:
+What is modelled is the protocol fleet/ implements, one fleet secret:
 
   etcd      one secret record (gen, encrypting key, accepted keys,
             promoted) with its mod revision; the leader key with its create
@@ -55,7 +55,7 @@ MUTANTS = ("none", "no-cas", "no-persist", "done-later", "no-wait",
            "clear-unchecked")
 
 # A record: (gen, enc, accept, promoted); accept is the keys newest first
-# (fleet.c's document: a new key, then the keep before it while
+# (the document of fleet/rollout.c: a new key, then the keep before it while
 # accept-only; the first keep once promoted), enc one of them (the second
 # while accept-only, the first once promoted).  With keep = 1 a promoted
 # host accepts only the new key while hosts that have not seen the

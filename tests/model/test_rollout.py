@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 """The rollout model (rollout.py) at sizes that finish in seconds: the
-design holds, and every mutant of it (one rule of fleet.c turned off) is
+design holds, and every mutant of it (one rule of fleet/ turned off) is
 caught with a trace.  `make faults` runs the large sizes."""
 import os
 import re
