@@ -134,7 +134,8 @@ struct fleet {
 	uint64_t		 campaign;
 	uint64_t		 clean;		/* leader: a removal */
 	struct write		 wr;
-	int64_t			 last_ka;	/* boottime ms of the last good one */
+	int64_t			 ka_sent;	/* when ka_call went out */
+	int64_t			 last_ka;	/* when the last good one did */
 	int			 leader;
 	int64_t			 leader_rev;	/* create_revision of our leader key */
 	char			 leader_name[65];

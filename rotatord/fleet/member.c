@@ -200,7 +200,8 @@ on_keepalive(void *arg, int rc, json_t *reply, const char *why)
 		restart(f, "the lease expired");
 		return;
 	}
-	f->last_ka = loop_now_mono();
+	/* Renewed when etcd took it, so no earlier than it was sent. */
+	f->last_ka = f->ka_sent;
 	/* Stepped down, but the leader key is ours: read it again. */
 	if (!f->leader && strcmp(f->leader_name, f->name) == 0 &&
 	    f->state == F_RUN && f->call == 0) {
@@ -218,24 +219,37 @@ on_keepalive(void *arg, int rc, json_t *reply, const char *why)
  * The next keepalive is due ttl/3 after this one, also when this one is
  * skipped; it is returned, not set first, as nothing here touches this
  * timer (the reply comes later, from the loop).
+ *
+ * A leader whose lease has not been renewed for 2/3 of the TTL steps
+ * down, also while a keepalive is still waiting for its answer: a member
+ * that does not answer holds the call until the cluster's timeout, which
+ * may be longer than the lease, and another host may lead by then.  So
+ * a leader also wakes when that time comes, not only for the next
+ * keepalive.
  */
 int64_t
 mb_on_ka_timer(struct loop *l, void *arg)
 {
 	struct fleet *f = arg;
-	int64_t next;
+	int64_t now, next, stale;
 	char id[32];
 
 	if (f->lease == 0)
 		return 0;
-	next = loop_now_mono() + f->ttl / 3;
-	if (f->ka_call != 0)
-		return next;
-	snprintf(id, sizeof(id), "%lld", (long long)f->lease);
-	if (etcd_call(f->e, "/v3/lease/keepalive", json_pack("{s:s}", "ID", id),
-	    on_keepalive, f, &f->ka_call) < 0)
-		rp_fail(f, "cannot send a lease keepalive");
-	if (f->leader && loop_now_mono() - f->last_ka > f->ttl * 2 / 3)
+	now = loop_now_mono();
+	next = now + f->ttl / 3;
+	if (f->ka_call == 0) {
+		snprintf(id, sizeof(id), "%lld", (long long)f->lease);
+		if (etcd_call(f->e, "/v3/lease/keepalive", json_pack("{s:s}",
+		    "ID", id), on_keepalive, f, &f->ka_call) < 0)
+			rp_fail(f, "cannot send a lease keepalive");
+		else
+			f->ka_sent = now;
+	}
+	stale = f->last_ka + f->ttl * 2 / 3;
+	if (f->leader && now > stale)
 		ld_step_down(f, "the lease could not be renewed");
+	else if (f->leader && stale + 1 < next)
+		next = stale + 1;
 	return next;
 }

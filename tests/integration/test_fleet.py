@@ -23,14 +23,15 @@ from test_api import parse_prometheus
 ROTATORCTL = os.path.join(ROOT, BUILD, "rotatorctl")
 
 
-def host_config(name, endpoints, key_file, lifetime="6s", ttl="3s"):
+def host_config(name, endpoints, key_file, lifetime="6s", ttl="3s",
+                timeout="2s"):
     return """
 [cluster]
 endpoints = %(ep)s
 key_file = %(key)s
 name = %(name)s
 lease_ttl = %(ttl)s
-timeout = 2s
+timeout = %(timeout)s
 
 [credential "tickets"]
 type = secret
@@ -43,7 +44,7 @@ fleet = yes
 type = secret
 bytes = 16
 """ % {"ep": endpoints, "key": key_file, "name": name, "ttl": ttl,
-       "lt": lifetime}
+       "lt": lifetime, "timeout": timeout}
 
 
 def key_spellings(raw):
@@ -290,6 +291,59 @@ def test_leader_failover_and_catch_up(fleet):
     wait_for(lambda: same_keys(fl.hosts), timeout=15,
              what="the returning host to catch up")
     assert len(leaders(fl)) == 1
+
+
+def test_leader_steps_down_while_keepalive_hangs(etcd_cluster, tmpdir_short):
+    """A leader whose only etcd member stops answering (SIGSTOP) steps
+    down once its lease has gone unrenewed for 2/3 of the TTL, although
+    its keepalive is still waiting for an answer (the call's timeout, 30
+    s, is far longer than the 3 s lease): by the time the lease has
+    expired and another host has been elected, it no longer leads.  Never
+    two leaders.  When the member answers again it rejoins, one leader."""
+    c = etcd_cluster()
+    key = os.path.join(tmpdir_short, "fleet.key")
+    with open(key, "wb") as f:
+        f.write(os.urandom(32))
+    os.chmod(key, 0o600)
+    m0 = c.members[0]
+    # host0 talks to m0 alone; host1 to the two others.
+    eps = [m0.url, ", ".join(m.url for m in c.members[1:])]
+    hosts = []
+    for i, ep in enumerate(eps):
+        d = os.path.join(tmpdir_short, "host%d" % i)
+        os.makedirs(d)
+        hosts.append(Rotatord(d, host_config("host%d" % i, ep, key,
+                                             timeout="30s")))
+    old, new = hosts
+
+    def leads(h):
+        return api_status(h)["cluster"]["leader"]
+    try:
+        old.start(wait_ready=False)
+        wait_for(lambda: os.path.exists(os.path.join(old.out, "api.sock"))
+                 and leads(old), timeout=20, what="host0 to lead")
+        new.start(wait_ready=False)
+        wait_for(lambda: same_keys(hosts), timeout=20,
+                 what="host1 on the fleet's keys")
+        assert leads(old) and not leads(new)
+        c.pause(m0)
+        wait_for(lambda: leads(new), timeout=30,
+                 what="host1 to lead once host0's lease expired")
+        assert not leads(old), "two leaders: host0 still leads on a " \
+            "lease that has expired"
+        assert "no longer leading the fleet: the lease could not be " \
+            "renewed" in old.text()
+        c.resume(m0)
+        wait_for(lambda: api_status(old)["cluster"]["leader_name"] ==
+                 "host1" and same_keys(hosts), timeout=40,
+                 what="host0 back in the fleet under host1")
+        assert leads(new) and not leads(old)
+    finally:
+        # What each host said, shown when the test fails.
+        for h in hosts:
+            h.stop(signal.SIGKILL)
+            print("===== %s" % h.dir)
+            print("\n".join(h.text().splitlines()[-60:]))
 
 
 def test_rotate_fleet_reaches_every_host(fleet):
