@@ -126,8 +126,10 @@ step(struct fleet *f)
 	case F_SYNC:
 		etcd_cancel(f->e, f->watch);
 		f->watch = 0;
-		if ((end = etcd_prefix_end(f->prefix)) == NULL)
+		if ((end = etcd_prefix_end(f->prefix)) == NULL) {
+			mb_retry(f);
 			break;
+		}
 		body = json_pack("{s:o,s:o}", "key", fl_b64s(f->prefix),
 		    "range_end", fl_b64s(end));
 		free(end);

@@ -52,12 +52,11 @@ void
 vw_watch_start(struct fleet *f)
 {
 	char *end = etcd_prefix_end(f->prefix);
-	int rc;
+	int rc = -ENOMEM;
 
-	if (end == NULL)
-		return;
-	rc = etcd_watch(f->e, f->prefix, end, f->rev + 1, on_watch_event,
-	    on_watch_end, f, &f->watch);
+	if (end != NULL)
+		rc = etcd_watch(f->e, f->prefix, end, f->rev + 1,
+		    on_watch_event, on_watch_end, f, &f->watch);
 	free(end);
 	if (rc < 0) {
 		rp_fail(f, "cannot watch: %s", strerror(-rc));

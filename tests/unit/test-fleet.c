@@ -5,8 +5,9 @@
  * documents (bound to their key and generation), the persistent state
  * (high-water marks, applied requests, trust checks), and the gateway's
  * encodings (base64 values, int64 as strings above
- * 2^53, prefix range ends).  The fleet itself runs against a real etcd
- * cluster in tests/integration/test_fleet.py.
+ * 2^53, prefix range ends), and the state machine's steps that fail
+ * before they reach etcd (through fleet/fleet_int.h).  The fleet itself
+ * runs against a real etcd cluster in tests/integration/test_fleet.py.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -20,11 +21,15 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config/config.h"
+#include "core/loop.h"
 #include "fleet/etcd.h"
 #include "fleet/fleet.h"
+#include "fleet/fleet_int.h"
 #include "fleet/fleetrec.h"
 #include "fleet/fleetstate.h"
 
@@ -259,6 +264,82 @@ test_encodings(void **state)
 	assert_null(etcd_prefix_end(""));
 }
 
+static int
+no_secret(void *arg, const char *name, struct idp_secret *const *keys,
+    size_t n, int64_t issued_at, int64_t not_after)
+{
+	return 0;
+}
+
+static void
+no_rotate(void *arg, const char *name)
+{
+}
+
+/*
+ * Out of memory where the state machine reads or watches the prefix
+ * (etcd_prefix_end() returning NULL), it tries again after a backoff like
+ * every other failed step, instead of stopping for good.  The fleet is a
+ * real one on a config of its own, but etcd is never called: nothing
+ * listens at its endpoint and the loop does not run; the steps are driven
+ * by hand.  etcd_prefix_end() returns NULL out of memory and for an
+ * empty prefix, which no config allows: the stand-in here.
+ */
+static void
+test_retry_out_of_memory(void **state)
+{
+	char dir[] = "/tmp/rtd-fleetsm-XXXXXX", path[600], *text;
+	struct fleet_ops ops = { no_secret, no_rotate, NULL, NULL };
+	struct config *c;
+	struct fleet *f;
+	struct loop *l;
+	int fd;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/fleet.key", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, key, sizeof(key)), sizeof(key));
+	close(fd);
+	assert_true(asprintf(&text, "[rotatord]\noutput_dir = %s/out\n"
+	    "state_dir = %s\n\n[cluster]\nendpoints = http://127.0.0.1:9\n"
+	    "key_file = %s\nname = t\n", dir, dir, path) > 0);
+	assert_int_equal(config_load_buf("t.ini", text, strlen(text), stderr,
+	    &c), 0);
+	free(text);
+	assert_int_equal(loop_new(&l), 0);
+	assert_int_equal(fleet_new(l, c, &ops, &f), 0);
+	free(f->prefix);
+	assert_non_null(f->prefix = strdup(""));
+
+	/* The read of the whole prefix. */
+	loop_timer_set(f->step_t, 0);
+	f->state = F_SYNC;
+	(void)mb_on_step_timer(l, f);
+	assert_int_equal(f->call, 0);
+	assert_int_equal(f->state, F_SYNC);
+	assert_true(loop_timer_when(f->step_t) > 0);
+	assert_int_equal(f->failures, 1);
+
+	/* The watch after it: the prefix is read again, later. */
+	loop_timer_set(f->step_t, 0);
+	f->state = F_RUN;
+	vw_watch_start(f);
+	assert_int_equal(f->watch, 0);
+	assert_int_equal(f->state, F_SYNC);
+	assert_true(loop_timer_when(f->step_t) > 0);
+	assert_int_equal(f->failures, 2);
+
+	fleet_free(f);
+	loop_free(l);
+	config_free(c);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/fleet.json", dir);
+	unlink(path);
+	rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -267,6 +348,7 @@ main(void)
 		cmocka_unit_test(test_seal_open),
 		cmocka_unit_test(test_state),
 		cmocka_unit_test(test_encodings),
+		cmocka_unit_test(test_retry_out_of_memory),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
