@@ -2,8 +2,7 @@
 /*
  * The etcd JSON gateway's encodings (etcd.h): base64 keys and values,
  * int64 as strings, prefix range ends, range reply elements.  Pure; kept
- * apart from the client so that the fleet's simulation (tests/unit/
- * test-fleet-sim.c) can link it with its own etcd.
+ * apart from the client so that a test can link it without the client.
  */
 #include <errno.h>
 #include <stdlib.h>
