@@ -37,14 +37,12 @@
 #include "core/notify.h"
 #include "core/sched.h"
 #include "daemon/daemon.h"
+#include "daemon/daemon_int.h"
 #include "fleet/fleet.h"
 #include "sinks/reload.h"
 #include "sinks/sink.h"
 #include "sources/mint.h"
 #include "sources/upstream.h"
-
-#define CLOCK_STEP_MS	2000	/* a larger jump of the wall clock re-plans */
-#define FLEET_WAIT_MS	(3600 * 1000)	/* fleet secrets: no local schedule */
 
 /*
  * Files of one generation that the API has served, kept in memory so a
@@ -56,61 +54,6 @@ struct file_cache {
 	size_t			 n;
 	char			 name[SINK_MAX_FILES + 1][64];
 	struct idp_secret	*data[SINK_MAX_FILES + 1];
-};
-
-struct cred_rt {
-	const struct cfg_cred	*cfg;
-	char			 spec[65];
-	int			 published;	/* a valid generation exists */
-	uint64_t		 generation;
-	int64_t			 issued_at;	/* wall ms */
-	int64_t			 not_before;
-	int64_t			 not_after;
-	int64_t			 renew_wall;	/* planned renewal, wall ms */
-	int64_t			 due_mono;	/* next attempt, boottime ms */
-	unsigned		 failures;	/* consecutive */
-	uint64_t		 rotations;
-	uint64_t		 errors;
-	char			 leaf_sha256[65];
-	char			 serial[64];
-	char			 last_error[256];
-	int			 inflight;	/* oauth: a token request runs */
-	struct file_cache	*cache;		/* files served by the API, lazily */
-};
-
-struct runtime {
-	struct config		 *cfg;
-	struct sink		 *sink;
-	struct ca_state		**cas;		/* parallel to cfg->cas */
-	struct signer_state	**signers;	/* parallel to cfg->signers */
-	int64_t			 *signer_due;	/* wall ms of next JWKS change */
-	uint64_t		 *ca_minted;	/* hash of the ca.pem leaves have */
-	struct cred_rt		 *creds;	/* parallel to cfg->creds */
-	const char		**names;	/* credential names, NULL-terminated */
-	uint32_t		 *index;	/* name hash -> creds[] slot + 1 */
-	size_t			  index_size;	/* a power of two */
-	char			 *jwks;		/* union of the signers' JWKS, lazily */
-	size_t			  jwks_len;
-};
-
-struct daemon {
-	struct runtime		*rt;
-	int			 flags;
-	struct loop		*loop;
-	struct reloader		*rl;
-	struct upstream		*up;
-	struct server		*srv;		/* the HTTP API, or NULL */
-	struct fleet		*fleet;		/* [cluster], or NULL */
-	struct trust		*trust;		/* bearer keys; NULL: rebuild */
-	struct loop_timer	*timer;		/* the schedule */
-	int			 cfd;		/* wall clock watch */
-	int			 sfd;		/* signals */
-	struct loop_timer	*watchdog;	/* WATCHDOG=1, with WatchdogSec */
-	int64_t			 wd_ms;
-	int			 ready;
-	int			 once_failed;
-	int			 once_rc;	/* --once: exit code, -1 until known */
-	int64_t			 wall0, mono0;	/* last clock readings */
 };
 
 static void daemon_tick(struct daemon *);
