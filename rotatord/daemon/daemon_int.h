@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "config/config.h"
 
@@ -74,5 +75,11 @@ struct daemon {
 	int			 once_rc;	/* --once: exit code, -1 until known */
 	int64_t			 wall0, mono0;	/* last clock readings */
 };
+
+/* Returns the name of credential type t, as meta.json and the API spell it. */
+const char *type_name(enum cred_type t);
+
+/* api_ops.metrics (arg: the daemon): writes the Prometheus text to out. */
+void api_metrics(void *arg, FILE *out);
 
 #endif
