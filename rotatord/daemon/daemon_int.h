@@ -76,10 +76,50 @@ struct daemon {
 	int64_t			 wall0, mono0;	/* last clock readings */
 };
 
+struct api_ops;
+struct idp_jwks;
+
+/* daemon.c */
+
 /* Returns the name of credential type t, as meta.json and the API spell it. */
 const char *type_name(enum cred_type t);
 
+/* Rotates whatever is due and arms the timer for the next due time. */
+void daemon_tick(struct daemon *d);
+
+/*
+ * Re-reads the config: a new config replaces the old one only if all of it
+ * works.  Returns 0, or -errno with a reason in why (the running
+ * configuration stays).
+ */
+int daemon_reconfigure(struct daemon *d, char *why, size_t whylen);
+
+/* Returns the state of the credential called name in rt, or NULL. */
+struct cred_rt *cred_find(struct runtime *rt, const char *name);
+
+/*
+ * Signer i's keys: this host's, plus in a fleet the other hosts' (a kid
+ * already present is not added twice).  A new set (idp_jwks_free()).
+ */
+struct idp_jwks *signer_keys(struct daemon *d, size_t i);
+
+/* metrics.c */
+
 /* api_ops.metrics (arg: the daemon): writes the Prometheus text to out. */
 void api_metrics(void *arg, FILE *out);
+
+/* ops.c */
+
+/* The API's operations; server_new() gets a copy with .arg set. */
+extern const struct api_ops daemon_api;
+
+/* Frees fc (the files the API read of one generation); accepts NULL. */
+void file_cache_free(struct file_cache *fc);
+
+/*
+ * Drops the trust set; it is rebuilt when next asked for (keys were
+ * fetched, a signer rotated, or the config changed).
+ */
+void trust_dirty(struct daemon *d);
 
 #endif
