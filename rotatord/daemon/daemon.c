@@ -44,9 +44,6 @@
 #include "sources/mint.h"
 #include "sources/upstream.h"
 
-static int fleet_apply(struct daemon *, const struct config *);
-static int signer_refresh(struct daemon *, size_t);
-static void daemon_publish_jwks(struct daemon *);
 static int runtime_index(struct runtime *);
 static void once_check(struct daemon *);
 
@@ -112,125 +109,6 @@ type_name(enum cred_type t)
 	case CRED_OAUTH:	return "oauth";
 	}
 	return "?";
-}
-
-/* A 64-bit FNV-1a hash: tells whether a ca.pem changed. */
-static uint64_t
-fnv1a(const char *p, size_t n)
-{
-	uint64_t h = 14695981039346656037ULL;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		h ^= (unsigned char)p[i];
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
-/*
- * CA ci's certificates with the other hosts' of the same CA appended
- * (each certificate once), as a new string; NULL when there are none
- * (or outside a fleet): then this host's own.
- */
-static char *
-ca_fleet_pem(struct daemon *d, size_t ci)
-{
-	static const char end_mark[] = "-----END CERTIFICATE-----";
-	struct ca_state *ca = d->rt->cas[ci];
-	const char *docs[64], *p, *e;
-	char *out;
-	size_t n, j, len, cap, k;
-
-	if (d->fleet == NULL || (n = fleet_peer_ca(d->fleet,
-	    d->rt->cfg->cas[ci]->name, docs, 64)) == 0)
-		return NULL;
-	if (n > 64)
-		n = 64;
-	for (cap = ca->trust_len + 1, j = 0; j < n; j++)
-		cap += strlen(docs[j]) + 1;
-	if ((out = malloc(cap)) == NULL)
-		return NULL;
-	memcpy(out, ca->trust_pem, ca->trust_len);
-	len = ca->trust_len;
-	out[len] = '\0';
-	for (j = 0; j < n; j++)
-		for (p = docs[j]; (e = strstr(p, end_mark)) != NULL; p = e) {
-			e += sizeof(end_mark) - 1;
-			if (*e == '\n')
-				e++;
-			k = (size_t)(e - p);
-			while (k > 0 && (*p == '\n' || *p == '\r')) {
-				p++;
-				k--;
-			}
-			/* A certificate already there is not added twice. */
-			if (k == 0 || memmem(out, len, p, k) != NULL)
-				continue;
-			memcpy(out + len, p, k);
-			len += k;
-			if (out[len - 1] != '\n')
-				out[len++] = '\n';
-			out[len] = '\0';
-		}
-	return out;
-}
-
-/*
- * Publishes signer i's JWKS and discovery document (no-op if unchanged);
- * jwks (may be NULL: the signer's own) is the JWKS to publish, in a
- * fleet the union of every host's keys of this signer.
- */
-static int
-signer_publish(struct runtime *rt, size_t i, const char *jwks)
-{
-	struct signer_state *s = rt->signers[i];
-	struct mint_result r;
-	struct material_meta m;
-	char *own = s->jwks_json;
-	size_t own_len = s->jwks_len;
-	int64_t next;
-	size_t j;
-	int rc;
-
-	if (jwks != NULL) {
-		s->jwks_json = (char *)(uintptr_t)jwks;
-		s->jwks_len = strlen(jwks);
-	}
-	rc = mint_signer_files(s, &r);
-	s->jwks_json = own;
-	s->jwks_len = own_len;
-	if (rc < 0)
-		return rc;
-	memset(&m, 0, sizeof(m));
-	m.name = s->cfg->name;
-	m.type = "signer";
-	m.issued_at = r.issued_at / 1000;
-	m.not_before = r.not_before / 1000;
-	m.not_after = r.not_after / 1000;
-	m.renew_at = r.not_after / 1000;
-	rc = sink_publish(rt->sink, s->cfg->dir, r.files, r.n_files, &m,
-	    (uid_t)-1, (gid_t)-1, 0755, NULL);
-	mint_result_clear(&r);
-	if (rc < 0)
-		return rc;
-	if (rc == 1) {
-		log_notice("signer %s: published JWKS (current key %s)",
-		    s->cfg->name, idp_key_kid(s->key));
-		free(rt->jwks);
-		rt->jwks = NULL;
-	}
-	/* Next change: key rotation or a retired key leaving the JWKS. */
-	next = s->rotate_wall;
-	for (j = 0; j < json_array_size(s->retired); j++) {
-		int64_t until = json_integer_value(json_object_get(
-		    json_array_get(s->retired, j), "until")) * 1000;
-
-		if (until < next)
-			next = until;
-	}
-	rt->signer_due[i] = next;
-	return 0;
 }
 
 /*
@@ -420,7 +298,7 @@ read_prev_keys(struct runtime *rt, const struct cfg_cred *c,
  * records its failure (rc < 0, reason in err), and plans the next attempt.
  * This is where the outcome is logged.  Returns 0 or -errno.
  */
-static int
+int
 cred_finish(struct daemon *d, size_t i, int rc, struct mint_result *r,
     struct idp_err *err)
 {
@@ -609,7 +487,7 @@ cred_rotate(struct daemon *d, size_t i)
  * running holds it back, so that READY=1 (and the "ready:" line) never
  * comes before a token that was about to arrive.
  */
-static void
+void
 daemon_status(struct daemon *d)
 {
 	struct runtime *rt = d->rt;
@@ -1003,205 +881,6 @@ on_keys(void *arg)
 
 	trust_dirty(d);
 	server_keys_changed(d->srv);
-}
-
-/*
- * Signer i's keys: this host's, plus in a fleet the other hosts' (a kid
- * already present is not added twice).  A new set (idp_jwks_free()).
- */
-struct idp_jwks *
-signer_keys(struct daemon *d, size_t i)
-{
-	const struct idp_jwks *own = d->rt->signers[i]->jwks;
-	const char *docs[64];
-	struct idp_jwks *set, *peer;
-	struct idp_key *k;
-	size_t j, n = 0, m;
-
-	if ((set = idp_jwks_new()) == NULL)
-		return NULL;
-	for (j = 0; j < idp_jwks_count(own); j++) {
-		k = idp_key_ref((struct idp_key *)(uintptr_t)idp_jwks_get(own, j));
-		if (idp_jwks_add(set, k) < 0)
-			idp_key_free(k);
-	}
-	if (d->fleet != NULL)
-		n = fleet_peer_jwks(d->fleet, d->rt->cfg->signers[i]->name, docs,
-		    sizeof(docs) / sizeof(docs[0]));
-	for (j = 0; j < n && j < sizeof(docs) / sizeof(docs[0]); j++) {
-		if (idp_jwks_parse(docs[j], strlen(docs[j]), 64, &peer,
-		    NULL) < 0)
-			continue;
-		for (m = 0; m < idp_jwks_count(peer); m++) {
-			k = idp_key_ref((struct idp_key *)(uintptr_t)
-			    idp_jwks_get(peer, m));
-			if (idp_jwks_add(set, k) < 0)
-				idp_key_free(k);	/* a kid seen already */
-		}
-		idp_jwks_free(peer);
-	}
-	return set;
-}
-
-/* Publishes signer i with the fleet's keys of it (own only outside one). */
-static int
-signer_refresh(struct daemon *d, size_t i)
-{
-	struct idp_jwks *keys = NULL;
-	char *txt = NULL;
-	size_t len;
-	int rc;
-
-	if (d->fleet != NULL && (keys = signer_keys(d, i)) != NULL &&
-	    idp_jwks_count(keys) > idp_jwks_count(d->rt->signers[i]->jwks) &&
-	    idp_jwks_dump(keys, &txt, &len) < 0)
-		txt = NULL;
-	idp_jwks_free(keys);
-	rc = signer_publish(d->rt, i, txt);
-	free(txt);
-	return rc;
-}
-
-/* The fleet brought a new key set of fleet secret name: publish it. */
-static int
-fleet_secret(void *arg, const char *name, struct idp_secret *const *keys,
-    size_t n, int64_t issued_at, int64_t not_after)
-{
-	struct daemon *d = arg;
-	struct cred_rt *cr = cred_find(d->rt, name);
-	struct mint_result r;
-	struct idp_err err;
-	int rc;
-
-	if (cr == NULL)
-		return -ENOENT;
-	err.msg[0] = '\0';
-	if ((rc = mint_secret_keys(cr->cfg, keys, n, issued_at, not_after,
-	    &r)) < 0)
-		return rc;
-	rc = cred_finish(d, (size_t)(cr - d->rt->creds), 0, &r, &err);
-	/* Renewal is the leader's; nothing local is due. */
-	cr->due_mono = loop_now_mono() + FLEET_WAIT_MS;
-	daemon_status(d);
-	daemon_tick(d);
-	return rc;
-}
-
-/* Another host's signer keys came or went: verify with them too. */
-static void
-fleet_keys(void *arg)
-{
-	struct daemon *d = arg;
-
-	struct runtime *rt = d->rt;
-	uint64_t h;
-	char *pem;
-	size_t i, j;
-	int any = 0;
-
-	trust_dirty(d);
-	free(rt->jwks);
-	rt->jwks = NULL;
-	server_keys_changed(d->srv);
-	/* The published jwks.json of each signer: the fleet's too. */
-	for (i = 0; i < rt->cfg->n_signers; i++)
-		if (signer_refresh(d, i) < 0)
-			log_warn("signer %s: cannot publish the fleet's JWKS",
-			    rt->cfg->signers[i]->name);
-	/* A CA's fleet ca.pem changed: its leaves are minted again with it. */
-	for (i = 0; i < rt->cfg->n_cas; i++) {
-		pem = ca_fleet_pem(d, i);
-		h = pem != NULL ? fnv1a(pem, strlen(pem)) :
-		    fnv1a(rt->cas[i]->trust_pem, rt->cas[i]->trust_len);
-		free(pem);
-		if (rt->ca_minted[i] == 0)
-			rt->ca_minted[i] = fnv1a(rt->cas[i]->trust_pem,
-			    rt->cas[i]->trust_len);
-		if (h == rt->ca_minted[i])
-			continue;
-		log_notice("cluster: the fleet's certificates of CA %s changed; "
-		    "renewing its certificates", rt->cfg->cas[i]->name);
-		for (j = 0; j < rt->cfg->n_creds; j++)
-			if (rt->creds[j].cfg->ca == rt->cfg->cas[i]) {
-				/* Soon, once: more hosts' may follow in a sync. */
-				rt->creds[j].due_mono = loop_now_mono() + 500;
-				any = 1;
-			}
-		rt->ca_minted[i] = h;	/* asked once */
-	}
-	if (any)
-		daemon_tick(d);
-}
-
-/*
- * Gives the fleet this host's signer keys, kept after this host is gone
- * for as long as a token it signed may live (two key lifetimes).
- */
-static void
-daemon_publish_jwks(struct daemon *d)
-{
-	struct runtime *rt = d->rt;
-	int64_t now = loop_now_wall(), keep;
-	size_t i;
-
-	if (d->fleet == NULL)
-		return;
-	for (i = 0; i < rt->cfg->n_signers; i++) {
-		keep = 2 * rt->cfg->signers[i]->key_lifetime;
-		if (2 * rt->signers[i]->max_token_life > keep)
-			keep = 2 * rt->signers[i]->max_token_life;
-		/* Whole hours: the value changes with the keys, not the clock. */
-		keep = ((now + keep) / 3600000 + 1) * 3600000;
-		if (fleet_publish_jwks(d->fleet, rt->cfg->signers[i]->name,
-		    rt->signers[i]->jwks_json, keep) < 0)
-			log_warn("cluster: cannot publish the keys of signer %s",
-			    rt->cfg->signers[i]->name);
-	}
-	/* CA certificates: until the current one expires. */
-	for (i = 0; i < rt->cfg->n_cas; i++)
-		if (fleet_publish_ca(d->fleet, rt->cfg->cas[i]->name,
-		    rt->cas[i]->trust_pem, rt->cas[i]->not_after) < 0)
-			log_warn("cluster: cannot publish the certificates of "
-			    "CA %s", rt->cfg->cas[i]->name);
-}
-
-/* rotate --fleet reached this host. */
-static void
-fleet_rotate_one(void *arg, const char *name)
-{
-	struct daemon *d = arg;
-	struct cred_rt *cr = cred_find(d->rt, name);
-
-	if (cr == NULL || cr->inflight)
-		return;
-	cr->due_mono = 0;
-	daemon_tick(d);
-}
-
-/* Makes, keeps or drops the fleet for config c (the new runtime's). */
-static int
-fleet_apply(struct daemon *d, const struct config *c)
-{
-	struct fleet_ops ops = { .secret = fleet_secret,
-	    .rotate = fleet_rotate_one, .keys = fleet_keys };
-	int rc;
-
-	if (d->flags & DAEMON_ONCE)
-		return 0;
-	if (d->fleet != NULL && c->cluster.line != 0 &&
-	    (rc = fleet_configure(d->fleet, c)) <= 0) {
-		if (rc == 0)
-			daemon_publish_jwks(d);
-		return rc;
-	}
-	fleet_free(d->fleet);
-	d->fleet = NULL;
-	if (c->cluster.line == 0)
-		return 0;
-	ops.arg = d;
-	if ((rc = fleet_new(d->loop, c, &ops, &d->fleet)) == 0)
-		daemon_publish_jwks(d);
-	return rc;
 }
 
 static void

@@ -77,7 +77,9 @@ struct daemon {
 };
 
 struct api_ops;
+struct idp_err;
 struct idp_jwks;
+struct mint_result;
 
 /* daemon.c */
 
@@ -98,15 +100,64 @@ int daemon_reconfigure(struct daemon *d, char *why, size_t whylen);
 struct cred_rt *cred_find(struct runtime *rt, const char *name);
 
 /*
- * Signer i's keys: this host's, plus in a fleet the other hosts' (a kid
- * already present is not added twice).  A new set (idp_jwks_free()).
+ * Publishes what a rotation of credential i produced (rc 0 and r), or
+ * records its failure (rc < 0, reason in err), and plans the next attempt.
+ * This is where the outcome is logged.  Returns 0 or -errno.
  */
-struct idp_jwks *signer_keys(struct daemon *d, size_t i);
+int cred_finish(struct daemon *d, size_t i, int rc, struct mint_result *r,
+    struct idp_err *err);
+
+/* Sends READY=1 once (when every first attempt has ended) and STATUS=. */
+void daemon_status(struct daemon *d);
+
+/* cluster.c */
+
+/* Makes, keeps or drops the fleet for config c (the new runtime's). */
+int fleet_apply(struct daemon *d, const struct config *c);
 
 /* metrics.c */
 
 /* api_ops.metrics (arg: the daemon): writes the Prometheus text to out. */
 void api_metrics(void *arg, FILE *out);
+
+/* signer.c */
+
+/* A 64-bit FNV-1a hash: tells whether a ca.pem changed. */
+uint64_t fnv1a(const char *p, size_t n);
+
+/*
+ * CA ci's certificates with the other hosts' of the same CA appended
+ * (each certificate once), as a new string (free()); NULL when there are
+ * none (or outside a fleet): then this host's own.
+ */
+char *ca_fleet_pem(struct daemon *d, size_t ci);
+
+/*
+ * Publishes signer i's JWKS and discovery document (no-op if unchanged)
+ * and sets rt->signer_due[i]; jwks (may be NULL: the signer's own) is the
+ * JWKS to publish, in a fleet the union of every host's keys of this
+ * signer.  Returns 0 or -errno.
+ */
+int signer_publish(struct runtime *rt, size_t i, const char *jwks);
+
+/*
+ * Signer i's keys: this host's, plus in a fleet the other hosts' (a kid
+ * already present is not added twice).  A new set (idp_jwks_free()).
+ */
+struct idp_jwks *signer_keys(struct daemon *d, size_t i);
+
+/*
+ * Publishes signer i with the fleet's keys of it (own only outside one).
+ * Returns 0 or -errno.
+ */
+int signer_refresh(struct daemon *d, size_t i);
+
+/*
+ * Gives the fleet this host's signer keys, kept after this host is gone
+ * for as long as a token it signed may live (two key lifetimes), and its
+ * CA certificates.  No-op outside a fleet.
+ */
+void daemon_publish_jwks(struct daemon *d);
 
 /* ops.c */
 
