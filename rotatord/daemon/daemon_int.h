@@ -81,23 +81,7 @@ struct idp_err;
 struct idp_jwks;
 struct mint_result;
 
-/* daemon.c */
-
-/* Returns the name of credential type t, as meta.json and the API spell it. */
-const char *type_name(enum cred_type t);
-
-/* Rotates whatever is due and arms the timer for the next due time. */
-void daemon_tick(struct daemon *d);
-
-/*
- * Re-reads the config: a new config replaces the old one only if all of it
- * works.  Returns 0, or -errno with a reason in why (the running
- * configuration stays).
- */
-int daemon_reconfigure(struct daemon *d, char *why, size_t whylen);
-
-/* Returns the state of the credential called name in rt, or NULL. */
-struct cred_rt *cred_find(struct runtime *rt, const char *name);
+/* cred.c */
 
 /*
  * Publishes what a rotation of credential i produced (rc 0 and r), or
@@ -109,6 +93,39 @@ int cred_finish(struct daemon *d, size_t i, int rc, struct mint_result *r,
 
 /* Sends READY=1 once (when every first attempt has ended) and STATUS=. */
 void daemon_status(struct daemon *d);
+
+/* Rotates whatever is due and arms the timer for the next due time. */
+void daemon_tick(struct daemon *d);
+
+/* Re-derives every due time from the wall-clock renewal points, then ticks. */
+void daemon_replan(struct daemon *d);
+
+/* daemon.c */
+
+/* Returns the index of ca in c->cas (0 if absent). */
+size_t ca_index(const struct config *c, const struct cfg_ca *ca);
+
+/* Returns the index of sg in c->signers (0 if absent). */
+size_t signer_index(const struct config *c, const struct cfg_signer *sg);
+
+/*
+ * --once: quits the loop when no token request runs and no reload is
+ * owed; any failure ends it at once with 1.  No-op without DAEMON_ONCE.
+ */
+void once_check(struct daemon *d);
+
+/* Returns the name of credential type t, as meta.json and the API spell it. */
+const char *type_name(enum cred_type t);
+
+/*
+ * Re-reads the config: a new config replaces the old one only if all of it
+ * works.  Returns 0, or -errno with a reason in why (the running
+ * configuration stays).
+ */
+int daemon_reconfigure(struct daemon *d, char *why, size_t whylen);
+
+/* Returns the state of the credential called name in rt, or NULL. */
+struct cred_rt *cred_find(struct runtime *rt, const char *name);
 
 /* cluster.c */
 
