@@ -2,7 +2,15 @@
 /*
  * What the files of daemon/ share, and nothing outside daemon/ sees: the
  * daemon, its runtime and each credential's state.  daemon.h stays the
- * interface of main.c.
+ * interface of main.c.  The files, by duty:
+ *
+ *   daemon.c    lifecycle, signals, timers, clock watch, config reloads
+ *   runtime.c   the runtime built from a config; credentials by name
+ *   cred.c      the credential state machine: rotate, publish, back off
+ *   signer.c    signer JWKS and CA certificates, own and the fleet's
+ *   cluster.c   the fleet's callbacks and its (re)configuration
+ *   ops.c       the HTTP API's operations (struct api_ops) and file cache
+ *   metrics.c   GET /metrics
  */
 #ifndef ROTATORD_DAEMON_INT_H
 #define ROTATORD_DAEMON_INT_H
@@ -102,20 +110,11 @@ void daemon_replan(struct daemon *d);
 
 /* daemon.c */
 
-/* Returns the index of ca in c->cas (0 if absent). */
-size_t ca_index(const struct config *c, const struct cfg_ca *ca);
-
-/* Returns the index of sg in c->signers (0 if absent). */
-size_t signer_index(const struct config *c, const struct cfg_signer *sg);
-
 /*
  * --once: quits the loop when no token request runs and no reload is
  * owed; any failure ends it at once with 1.  No-op without DAEMON_ONCE.
  */
 void once_check(struct daemon *d);
-
-/* Returns the name of credential type t, as meta.json and the API spell it. */
-const char *type_name(enum cred_type t);
 
 /*
  * Re-reads the config: a new config replaces the old one only if all of it
@@ -123,9 +122,6 @@ const char *type_name(enum cred_type t);
  * configuration stays).
  */
 int daemon_reconfigure(struct daemon *d, char *why, size_t whylen);
-
-/* Returns the state of the credential called name in rt, or NULL. */
-struct cred_rt *cred_find(struct runtime *rt, const char *name);
 
 /* cluster.c */
 
@@ -136,6 +132,31 @@ int fleet_apply(struct daemon *d, const struct config *c);
 
 /* api_ops.metrics (arg: the daemon): writes the Prometheus text to out. */
 void api_metrics(void *arg, FILE *out);
+
+/* runtime.c */
+
+/*
+ * Builds a runtime from config c (owned on success and on failure).  Loads
+ * or creates every CA and signer, publishes signers, adopts published
+ * credentials.  Returns 0 and the runtime in *ret (runtime_free()), or
+ * -errno after logging.
+ */
+int runtime_build(struct config *c, struct runtime **ret);
+
+/* Frees rt with its config and sink; published files stay.  Accepts NULL. */
+void runtime_free(struct runtime *rt);
+
+/* Returns the index of ca in c->cas (0 if absent). */
+size_t ca_index(const struct config *c, const struct cfg_ca *ca);
+
+/* Returns the index of sg in c->signers (0 if absent). */
+size_t signer_index(const struct config *c, const struct cfg_signer *sg);
+
+/* Returns the name of credential type t, as meta.json and the API spell it. */
+const char *type_name(enum cred_type t);
+
+/* Returns the state of the credential called name in rt, or NULL. */
+struct cred_rt *cred_find(struct runtime *rt, const char *name);
 
 /* signer.c */
 

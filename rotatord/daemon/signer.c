@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "core/log.h"
-#include "core/loop.h"
 #include "daemon/daemon_int.h"
 #include "fleet/fleet.h"
 #include "sinks/sink.h"
