@@ -91,8 +91,9 @@ cred_finish(struct daemon *d, size_t i, int rc, struct mint_result *r,
 		cr->errors++;
 		snprintf(cr->last_error, sizeof(cr->last_error), "%s",
 		    err->msg[0] ? err->msg : strerror(-rc));
-		delay = sched_backoff(rt->cfg->retry_min, rt->cfg->retry_max,
-		    cr->failures, sched_random());
+		cr->due_mono = schedule_retry(rt->cfg->retry_min,
+		    rt->cfg->retry_max, cr->failures, sched_random(), now_m,
+		    &delay);
 		if (cr->published && now_w < cr->not_after)
 			log_warn("credential %s: %s; keeping generation %llu "
 			    "(expires in %llds), retrying in %.1fs", c->name,
@@ -109,7 +110,6 @@ cred_finish(struct daemon *d, size_t i, int rc, struct mint_result *r,
 			log_err("credential %s: %s; nothing published yet, "
 			    "retrying in %.1fs", c->name, cr->last_error,
 			    delay / 1000.0);
-		cr->due_mono = now_m + delay;
 		if (r != NULL)
 			mint_result_clear(r);
 		return rc;
@@ -125,7 +125,7 @@ cred_finish(struct daemon *d, size_t i, int rc, struct mint_result *r,
 	cr->not_before = r->not_before;
 	cr->not_after = r->not_after;
 	cr->renew_wall = renew;
-	cr->due_mono = now_m + (renew - now_w);
+	cr->due_mono = schedule_mono(renew, now_w, now_m);
 	memcpy(cr->leaf_sha256, r->leaf_sha256, sizeof(cr->leaf_sha256));
 	memcpy(cr->serial, r->serial, sizeof(cr->serial));
 	if (rc == 1) {
@@ -232,7 +232,8 @@ cred_rotate(struct daemon *d, size_t i)
 		}
 		/* The answer arrives through on_oauth_token(); not due before. */
 		cr->inflight = 1;
-		cr->due_mono = loop_now_mono() + c->issuer->timeout * 3 + 60000;
+		cr->due_mono = schedule_oauth_wait(c->issuer->timeout,
+		    loop_now_mono());
 		return 0;
 	}
 	return cred_finish(d, i, rc, rc == 0 ? &r : NULL, &err);
@@ -324,28 +325,21 @@ daemon_tick(struct daemon *d)
 	for (i = 0; i < rt->cfg->n_creds; i++) {
 		struct cred_rt *cr = &rt->creds[i];
 
-		if (cr->due_mono <= now_m ||
-		    (cr->published && cr->failures == 0 && now_w >= cr->renew_wall))
+		if (schedule_cred_due(cr->due_mono, cr->published, cr->failures,
+		    cr->renew_wall, now_w, now_m))
 			cred_rotate(d, i);
 	}
 	now_w = loop_now_wall();
 	now_m = loop_now_mono();
 	for (i = 0; i < rt->cfg->n_creds; i++)
-		if (next == 0 || rt->creds[i].due_mono < next)
-			next = rt->creds[i].due_mono;
+		next = schedule_earliest(next, rt->creds[i].due_mono);
 	for (i = 0; i < rt->cfg->n_cas; i++)
-		if (rt->cas[i]->renew_wall != 0) {
-			int64_t at = now_m + (rt->cas[i]->renew_wall - now_w);
-
-			if (next == 0 || at < next)
-				next = at;
-		}
-	for (i = 0; i < rt->cfg->n_signers; i++) {
-		int64_t at = now_m + (rt->signer_due[i] - now_w);
-
-		if (next == 0 || at < next)
-			next = at;
-	}
+		if (rt->cas[i]->renew_wall != 0)
+			next = schedule_earliest(next, schedule_mono(
+			    rt->cas[i]->renew_wall, now_w, now_m));
+	for (i = 0; i < rt->cfg->n_signers; i++)
+		next = schedule_earliest(next, schedule_mono(rt->signer_due[i],
+		    now_w, now_m));
 	if (next != 0)
 		loop_timer_set(d->timer, next);
 	d->wall0 = now_w;
@@ -366,7 +360,7 @@ daemon_replan(struct daemon *d)
 		struct cred_rt *cr = &rt->creds[i];
 
 		if (cr->published && cr->failures == 0)
-			cr->due_mono = now_m + (cr->renew_wall - now_w);
+			cr->due_mono = schedule_mono(cr->renew_wall, now_w, now_m);
 	}
 	daemon_tick(d);
 }

@@ -27,7 +27,6 @@
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/notify.h"
-#include "core/sched.h"
 #include "daemon/daemon.h"
 #include "daemon/daemon_int.h"
 #include "fleet/fleet.h"
@@ -41,9 +40,8 @@ on_timer(struct loop *l, void *arg)
 	struct daemon *d = arg;
 	int64_t step;
 
-	step = sched_clock_step(d->wall0, d->mono0, loop_now_wall(),
-	    loop_now_mono());
-	if (step > CLOCK_STEP_MS || step < -CLOCK_STEP_MS) {
+	if (schedule_clock_stepped(d->wall0, d->mono0, loop_now_wall(),
+	    loop_now_mono(), &step)) {
 		log_notice("wall clock moved %+.1fs against the monotonic clock; "
 		    "re-planning", step / 1000.0);
 		daemon_replan(d);

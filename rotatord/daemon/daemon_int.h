@@ -7,6 +7,7 @@
  *   daemon.c    lifecycle, signals, timers, clock watch, config reloads
  *   runtime.c   the runtime built from a config; credentials by name
  *   cred.c      the credential state machine: rotate, publish, back off
+ *   schedule.c  its arithmetic, pure: due times, retries, clock steps
  *   signer.c    signer JWKS and CA certificates, own and the fleet's
  *   cluster.c   the fleet's callbacks and its (re)configuration
  *   ops.c       the HTTP API's operations (struct api_ops) and file cache
@@ -20,9 +21,7 @@
 #include <stdio.h>
 
 #include "config/config.h"
-
-#define CLOCK_STEP_MS	2000	/* a larger jump of the wall clock re-plans */
-#define FLEET_WAIT_MS	(3600 * 1000)	/* fleet secrets: no local schedule */
+#include "daemon/schedule.h"
 
 struct file_cache;
 

@@ -141,7 +141,7 @@ cred_adopt(struct runtime *rt, size_t i, int64_t now_w, int64_t now_m)
 	cr->not_after = cur.not_after * 1000;
 	cr->renew_wall = cur.renew_at * 1000;
 	if (now_w < cr->renew_wall) {
-		cr->due_mono = now_m + (cr->renew_wall - now_w);
+		cr->due_mono = schedule_mono(cr->renew_wall, now_w, now_m);
 		log_info("credential %s: reusing generation %llu%s%s, renewal in %llds",
 		    c->name, (unsigned long long)cur.generation,
 		    cr->serial[0] ? " serial " : "", cr->serial,

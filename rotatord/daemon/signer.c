@@ -204,11 +204,9 @@ daemon_publish_jwks(struct daemon *d)
 	if (d->fleet == NULL)
 		return;
 	for (i = 0; i < rt->cfg->n_signers; i++) {
-		keep = 2 * rt->cfg->signers[i]->key_lifetime;
-		if (2 * rt->signers[i]->max_token_life > keep)
-			keep = 2 * rt->signers[i]->max_token_life;
 		/* Whole hours: the value changes with the keys, not the clock. */
-		keep = ((now + keep) / 3600000 + 1) * 3600000;
+		keep = schedule_fleet_keep(rt->cfg->signers[i]->key_lifetime,
+		    rt->signers[i]->max_token_life, now);
 		if (fleet_publish_jwks(d->fleet, rt->cfg->signers[i]->name,
 		    rt->signers[i]->jwks_json, keep) < 0)
 			log_warn("cluster: cannot publish the keys of signer %s",
