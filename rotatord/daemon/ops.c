@@ -3,7 +3,8 @@
  * ops.c: the HTTP API's view of the daemon (struct api_ops, daemon_api):
  * lookups, files (with their cache), tokens, trust, readiness, status and
  * admin requests.  api/ calls these through the table and never sees the
- * daemon; schedule changes go through daemon_tick(), nothing else.
+ * daemon; the schedule is changed only by setting due times for
+ * daemon_tick(), never by minting or publishing here.
  */
 #include <errno.h>
 #include <stdio.h>

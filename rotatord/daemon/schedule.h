@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The daemon's schedule arithmetic (schedule.c) as pure functions, on top of
- * core/sched.h (renewal points, backoff).  No I/O, no clock, no globals:
- * times (ms) and randomness are passed in.  Tested by tests/unit/test-schedule.c.
+ * The daemon's schedule arithmetic (schedule.c) as pure functions, on top
+ * of core/sched.h (renewal points, backoff).  No I/O, no clock, no
+ * globals: times (ms) and randomness are passed in.  Tested by
+ * tests/unit/test-schedule.c.
  */
 #ifndef ROTATORD_DAEMON_SCHEDULE_H
 #define ROTATORD_DAEMON_SCHEDULE_H
