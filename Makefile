@@ -58,7 +58,7 @@ IDP_HDRS	 = libidp/include/idp/idp.h libidp/include/idp/b64.h libidp/include/idp
 # line here (make check-includes says which folder may include what).
 ROT_SRCS	 = $(filter-out rotatord/rotatorctl/%,$(sort $(wildcard rotatord/*/*.c)))
 MAIN_SRCS	 = rotatord/main.c
-UNIT_TESTS	 = b64 crypto jsonw loop jwk jwt x509 wycheproof config sink sched schedule http oidc oauth secretref authz trust fleet \
+UNIT_TESTS	 = b64 crypto jsonw loop store jwk jwt x509 wycheproof config sink sched schedule http oidc oauth secretref authz trust fleet \
 		   server
 BENCH_SRCS	 = tests/bench/bench.c
 

@@ -23,6 +23,7 @@
 #include "api/trust.h"
 #include "config/config.h"
 #include "core/loop.h"
+#include "store/store.h"
 
 struct api_ops {
 	/*
@@ -54,11 +55,12 @@ struct api_ops {
 	int	(*generation)(void *arg, const char *cred, uint64_t *ret_gen,
 		    const char **ret_type, int64_t *ret_not_after);
 	/*
-	 * Reads file of cred's current generation into a buffer the caller
-	 * wipes and frees.  -ENOENT for an unknown credential or file.
+	 * File of cred's current generation: a new reference to the
+	 * store's blob of it (store/store.h), which the caller drops.
+	 * -ENOENT for an unknown credential or file.
 	 */
 	int	(*read_file)(void *arg, const char *cred, const char *file,
-		    char **ret, size_t *ret_len, uint64_t *ret_gen);
+		    struct blob **ret, uint64_t *ret_gen);
 	/* meta.json of cred's current generation (new reference). */
 	int	(*meta)(void *arg, const char *cred, json_t **ret);
 	/*

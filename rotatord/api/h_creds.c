@@ -210,8 +210,9 @@ h_cred(struct req *rq, const struct caller *cl, const char *name)
 	struct server *s = rq->cn->ls->srv;
 	struct idp_jw b;
 	json_t *meta = NULL, *e;
-	const char *fname;
-	char *mtext, *data;
+	const char *fname, *data;
+	struct blob *bl;
+	char *mtext;
 	enum MHD_Result ret;
 	uint64_t gen, fgen;
 	size_t len, flen;
@@ -246,12 +247,13 @@ h_cred(struct req *rq, const struct caller *cl, const char *name)
 		flen = strlen(fname);
 		if (!txt_name_ok(fname, flen, MAX_FILE_NAME))
 			continue;
-		data = NULL;
-		if ((rc = s->ops.read_file(s->ops.arg, name, fname, &data, &len,
+		if ((rc = s->ops.read_file(s->ops.arg, name, fname, &bl,
 		    &fgen)) < 0) {
 			missing = 1;
 			break;
 		}
+		data = blob_data(bl);
+		len = blob_len(bl);
 		idp_jw_lit(&b, first ? "" : ",");
 		first = 0;
 		idp_jw_strn(&b, fname, flen);
@@ -266,10 +268,7 @@ h_cred(struct req *rq, const struct caller *cl, const char *name)
 			idp_jw_strn(&b, data, len);
 		}
 		idp_jw_lit(&b, "}");
-		if (data != NULL) {
-			idp_wipe(data, len);
-			free(data);
-		}
+		blob_unref(bl);
 	}
 	json_decref(meta);
 	idp_jw_lit(&b, "}}");
@@ -350,11 +349,11 @@ h_cred_file(struct req *rq, const struct caller *cl, const char *name,
 	struct resp_slot *e = NULL;
 	struct MHD_Response *r;
 	const char *inm, *w;
-	char etag[24], *data = NULL, what[MAX_NAME + MAX_FILE_NAME + 2], sb[80];
+	char etag[24], what[MAX_NAME + MAX_FILE_NAME + 2], sb[80];
+	struct blob *bl;
 	enum MHD_Result ret;
 	int64_t wait_ms = 0;
 	uint64_t gen, fgen = 0;
-	size_t len = 0;
 	int rc;
 
 	w = MHD_lookup_connection_value(rq->mc, MHD_GET_ARGUMENT_KIND, "wait");
@@ -403,8 +402,7 @@ h_cred_file(struct req *rq, const struct caller *cl, const char *name,
 		    file, (unsigned long long)gen, cl->desc);
 		return resp_shared(rq, MHD_HTTP_OK, e->r);
 	}
-	if ((rc = s->ops.read_file(s->ops.arg, name, file, &data, &len,
-	    &fgen)) < 0) {
+	if ((rc = s->ops.read_file(s->ops.arg, name, file, &bl, &fgen)) < 0) {
 		what_of(what, sizeof(what), name, file);
 		if (rc == -ENOENT) {
 			log_info("audit: credential_file %s by %s not_found",
@@ -417,7 +415,7 @@ h_cred_file(struct req *rq, const struct caller *cl, const char *name,
 		    "server_error", "cannot read the file");
 	}
 	snprintf(etag, sizeof(etag), "\"%llu\"", (unsigned long long)fgen);
-	if ((r = resp_secret(data, len, len)) != NULL) {
+	if ((r = resp_blob(bl)) != NULL) {
 		MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, etag);
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
 		    file_type(file));

@@ -68,6 +68,29 @@ resp_secret(char *p, size_t len, size_t cap)
 	return r;
 }
 
+/* MHD's free callback of blob bodies: the response's reference goes. */
+static void
+blob_body_free(void *cls)
+{
+	blob_unref(cls);
+}
+
+/*
+ * A response whose body is blob b, without a copy: it takes the caller's
+ * reference.  On failure the reference is dropped and NULL returned.
+ */
+struct MHD_Response *
+resp_blob(struct blob *b)
+{
+	struct MHD_Response *r;
+
+	r = MHD_create_response_from_buffer_with_free_callback_cls(
+	    blob_len(b), (void *)(uintptr_t)blob_data(b), blob_body_free, b);
+	if (r == NULL)
+		blob_unref(b);
+	return r;
+}
+
 /* A response with a copy of n bytes at p (MHD_RESPMEM_MUST_COPY). */
 struct MHD_Response *
 resp_copy(const void *p, size_t n, const char *ctype)

@@ -254,6 +254,8 @@ int txt_media_type_is(const char *v, const char *t);
 extern const char *const resp_route_names[R_N];
 /* A response taking a secret body p, wiped when MHD lets it go. */
 struct MHD_Response *resp_secret(char *p, size_t len, size_t cap);
+/* A response over blob b (the reference taken), no copy. */
+struct MHD_Response *resp_blob(struct blob *b);
 /* A response with a copy of n bytes at p. */
 struct MHD_Response *resp_copy(const void *p, size_t n, const char *ctype);
 /* A response taking p (malloc'ed). */

@@ -78,7 +78,8 @@ fleet_keys(void *arg)
 		for (j = 0; j < rt->cfg->n_creds; j++)
 			if (rt->creds[j].cfg->ca == rt->cfg->cas[i]) {
 				/* Soon, once: more hosts' may follow in a sync. */
-				rt->creds[j].due_mono = loop_now_mono() + 500;
+				cred_ask(&rt->creds[j],
+				    loop_now_mono() + 500);
 				any = 1;
 			}
 		rt->ca_minted[i] = h;	/* asked once */
@@ -96,7 +97,7 @@ fleet_rotate_one(void *arg, const char *name)
 
 	if (cr == NULL || cr->inflight)
 		return;
-	cr->due_mono = 0;
+	cred_ask(cr, 0);
 	daemon_tick(d);
 }
 

@@ -186,6 +186,8 @@ cred_rotate(struct daemon *d, size_t i)
 	size_t n_prev = 0, j;
 	int rc = -EINVAL;
 
+	cr->asked = 0;
+
 	err.msg[0] = '\0';
 	memset(&r, 0, sizeof(r));
 	switch (c->type) {
@@ -300,7 +302,7 @@ daemon_tick(struct daemon *d)
 			if (rt->creds[j].cfg->ca == rt->cfg->cas[i]) {
 				mint_spec(rt->creds[j].cfg, ns->sha256,
 				    rt->creds[j].spec);
-				rt->creds[j].due_mono = now_m;
+				cred_ask(&rt->creds[j], now_m);
 			}
 	}
 	/* Signer key rotation and retired keys leaving the JWKS. */
@@ -359,8 +361,19 @@ daemon_replan(struct daemon *d)
 	for (i = 0; i < rt->cfg->n_creds; i++) {
 		struct cred_rt *cr = &rt->creds[i];
 
-		if (cr->published && cr->failures == 0)
-			cr->due_mono = schedule_mono(cr->renew_wall, now_w, now_m);
+		if (!cr->published || cr->failures != 0)
+			continue;
+		/* A rotation asked for (a CA changed, rotate) still runs. */
+		cr->due_mono = schedule_replanned(cr->due_mono, cr->asked,
+		    schedule_mono(cr->renew_wall, now_w, now_m));
 	}
 	daemon_tick(d);
+}
+
+void
+cred_ask(struct cred_rt *cr, int64_t at)
+{
+	if (!cr->asked || at < cr->due_mono)
+		cr->due_mono = at;
+	cr->asked = 1;
 }

@@ -178,7 +178,7 @@ on_signal(struct loop *l, int fd, uint32_t events, void *arg)
 			log_notice("SIGUSR1: rotating every credential now");
 			for (i = 0; i < d->rt->cfg->n_creds; i++)
 				if (!d->rt->creds[i].inflight)
-					d->rt->creds[i].due_mono = 0;
+					cred_ask(&d->rt->creds[i], 0);
 			daemon_tick(d);
 			break;
 		case SIGTERM:

@@ -22,8 +22,8 @@
 
 #include "config/config.h"
 #include "daemon/schedule.h"
+#include "store/store.h"
 
-struct file_cache;
 
 /* One credential: its published generation and its schedule. */
 struct cred_rt {
@@ -36,6 +36,7 @@ struct cred_rt {
 	int64_t			 not_after;
 	int64_t			 renew_wall;	/* planned renewal, wall ms */
 	int64_t			 due_mono;	/* next attempt, boottime ms */
+	int			 asked;		/* due_mono was asked for */
 	unsigned		 failures;	/* consecutive */
 	uint64_t		 rotations;
 	uint64_t		 errors;
@@ -43,7 +44,7 @@ struct cred_rt {
 	char			 serial[64];
 	char			 last_error[256];
 	int			 inflight;	/* oauth: a token request runs */
-	struct file_cache	*cache;		/* files served by the API, lazily */
+	struct genfiles		*files;		/* served by the API, lazily */
 };
 
 /* What was built from one config; a reload builds a new one whole. */
@@ -106,6 +107,11 @@ void daemon_tick(struct daemon *d);
 
 /* Re-derives every due time from the wall-clock renewal points, then ticks. */
 void daemon_replan(struct daemon *d);
+/*
+ * Asks for cr's rotation at boottime ms at (0: now), unless one is due
+ * sooner; a re-plan (the wall clock set) keeps the request until it runs.
+ */
+void cred_ask(struct cred_rt *cr, int64_t at);
 
 /* daemon.c */
 
@@ -201,8 +207,6 @@ void daemon_publish_jwks(struct daemon *d);
 /* The API's operations; server_new() gets a copy with .arg set. */
 extern const struct api_ops daemon_api;
 
-/* Frees fc (the files the API read of one generation); accepts NULL. */
-void file_cache_free(struct file_cache *fc);
 
 /*
  * Drops the trust set; it is rebuilt when next asked for (keys were

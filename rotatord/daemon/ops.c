@@ -13,7 +13,6 @@
 
 #include <idp/b64.h>
 #include <idp/crypto.h>
-#include <idp/secret.h>
 
 #include "api/api.h"
 #include "api/trust.h"
@@ -25,31 +24,7 @@
 #include "sinks/sink.h"
 #include "sources/mint.h"
 #include "sources/upstream.h"
-
-/*
- * Files of one generation that the API has served, kept in memory so a
- * hot credential costs no open/read per request.  Filled on first read,
- * dropped when the generation changes; idle credentials cost nothing.
- */
-struct file_cache {
-	uint64_t		 generation;
-	size_t			 n;
-	char			 name[SINK_MAX_FILES + 1][64];
-	struct idp_secret	*data[SINK_MAX_FILES + 1];
-};
-
-/* See daemon_int.h. */
-void
-file_cache_free(struct file_cache *fc)
-{
-	size_t i;
-
-	if (fc == NULL)
-		return;
-	for (i = 0; i < fc->n; i++)
-		idp_secret_free(fc->data[i]);
-	free(fc);
-}
+#include "store/store.h"
 
 /*
  * The trust set is rebuilt when next asked for: keys were fetched, a
@@ -139,46 +114,47 @@ api_generation(void *arg, const char *cred, uint64_t *ret_gen,
 	return 0;
 }
 
+/*
+ * Files of the current generation are read from disk (checked against
+ * the state record) the first time the API asks, then held in the store
+ * (cr->files) until the generation changes: a hot credential costs no
+ * open or read per request, an idle one nothing, and the API's cached
+ * responses share the same bytes.
+ */
 static int
-api_read_file(void *arg, const char *cred, const char *file, char **ret,
-    size_t *ret_len, uint64_t *ret_gen)
+api_read_file(void *arg, const char *cred, const char *file,
+    struct blob **ret, uint64_t *ret_gen)
 {
 	struct daemon *d = arg;
 	struct cred_rt *cr = cred_find(d->rt, cred);
-	struct file_cache *fc;
+	struct blob *b;
 	char *buf = NULL;
-	size_t len, i;
+	size_t len;
 	int rc;
 
-	if (cr == NULL || !cr->published)
+	if (cr == NULL || !cr->published || strlen(file) > STORE_NAME_MAX)
 		return -ENOENT;
-	if (strlen(file) >= sizeof(fc->name[0]))
-		return -ENOENT;
-	if ((fc = cr->cache) != NULL && fc->generation != cr->generation) {
-		file_cache_free(fc);
-		fc = cr->cache = NULL;
+	if (cr->files != NULL &&
+	    genfiles_generation(cr->files) != cr->generation) {
+		genfiles_free(cr->files);
+		cr->files = NULL;
 	}
-	for (i = 0; fc != NULL && i < fc->n; i++)
-		if (strcmp(fc->name[i], file) == 0) {
-			if ((buf = malloc(fc->data[i]->len + 1)) == NULL)
-				return -ENOMEM;
-			memcpy(buf, fc->data[i]->buf, fc->data[i]->len + 1);
-			len = fc->data[i]->len;
-			goto out;
-		}
-	if ((rc = sink_read_file(d->rt->sink, cr->cfg->dir, file, &buf,
-	    &len)) < 0)
-		return rc == -EINVAL ? -ENOENT : rc;
-	if (fc == NULL && (fc = cr->cache = calloc(1, sizeof(*fc))) != NULL)
-		fc->generation = cr->generation;
-	if (fc != NULL && fc->n < SINK_MAX_FILES + 1 &&
-	    (fc->data[fc->n] = idp_secret_dup(buf, len)) != NULL) {
-		snprintf(fc->name[fc->n], sizeof(fc->name[0]), "%s", file);
-		fc->n++;
+	if (cr->files == NULL || (b = genfiles_get(cr->files, file)) == NULL) {
+		if ((rc = sink_read_file(d->rt->sink, cr->cfg->dir, file,
+		    &buf, &len)) < 0)
+			return rc == -EINVAL ? -ENOENT : rc;
+		b = blob_new(buf, len);
+		idp_wipe(buf, len);
+		free(buf);
+		if (b == NULL)
+			return -ENOMEM;
+		if (cr->files == NULL)
+			cr->files = genfiles_new(cr->generation);
+		/* Without room or memory, served all the same, not kept. */
+		if (cr->files != NULL)
+			(void)genfiles_put(cr->files, file, b);
 	}
-out:
-	*ret = buf;
-	*ret_len = len;
+	*ret = b;
 	if (ret_gen != NULL)
 		*ret_gen = cr->generation;
 	return 0;
@@ -187,15 +163,15 @@ out:
 static int
 api_meta(void *arg, const char *cred, json_t **ret)
 {
-	char *buf = NULL;
-	size_t len;
+	struct blob *b;
 	json_t *j;
 	int rc;
 
-	if ((rc = api_read_file(arg, cred, "meta.json", &buf, &len, NULL)) < 0)
+	if ((rc = api_read_file(arg, cred, "meta.json", &b, NULL)) < 0)
 		return rc;
-	j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL);
-	free(buf);
+	j = json_loadb(blob_data(b), blob_len(b), JSON_REJECT_DUPLICATES,
+	    NULL);
+	blob_unref(b);
 	if (j == NULL)
 		return -EBADMSG;
 	*ret = j;
@@ -411,7 +387,7 @@ api_rotate(void *arg, const char *const *names, size_t n, char *why,
 	for (i = 0; i < (n == 0 ? rt->cfg->n_creds : n); i++) {
 		cr = n == 0 ? &rt->creds[i] : cred_find(rt, names[i]);
 		if (!cr->inflight)
-			cr->due_mono = 0;
+			cred_ask(cr, 0);
 	}
 	log_notice("rotatorctl: rotating %s", n == 0 ? "every credential" :
 	    "on request");

@@ -27,7 +27,7 @@ runtime_free(struct runtime *rt)
 		return;
 	for (i = 0; rt->creds != NULL && rt->cfg != NULL &&
 	    i < rt->cfg->n_creds; i++)
-		file_cache_free(rt->creds[i].cache);
+		genfiles_free(rt->creds[i].files);
 	if (rt->cfg != NULL) {
 		for (i = 0; rt->cas != NULL && i < rt->cfg->n_cas; i++)
 			ca_state_free(rt->cas[i]);

@@ -64,3 +64,9 @@ schedule_oauth_wait(int64_t timeout, int64_t now_m)
 {
 	return now_m + timeout * 3 + 60000;
 }
+
+int64_t
+schedule_replanned(int64_t due_mono, int asked, int64_t plan)
+{
+	return asked && due_mono < plan ? due_mono : plan;
+}

@@ -29,6 +29,13 @@ int schedule_cred_due(int64_t due_mono, int published, unsigned failures,
     int64_t renew_wall, int64_t now_w, int64_t now_m);
 
 /*
+ * Returns a credential's due time after a re-plan (the wall clock was
+ * set): plan (its renewal point on the new clock), or its current due
+ * time when a rotation was asked for (asked) and is due sooner.
+ */
+int64_t schedule_replanned(int64_t due_mono, int asked, int64_t plan);
+
+/*
  * Returns the earlier of the deadline next and at, where a next of 0 means
  * no deadline yet (so the first at is taken, whatever its value).
  */

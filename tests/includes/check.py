@@ -3,7 +3,7 @@
 """make check-includes: the layering of rotatord/ and libidp/, enforced.
 
 Each file of rotatord/ belongs to the folder it is in (core, config,
-sources, sinks, api, fleet, daemon, rotatorctl), or is main.c or
+sources, sinks, store, api, fleet, daemon, rotatorctl), or is main.c or
 material.h at the top.  A folder may include only the folders RULES names
 for it; a quoted include of rotatord is spelled "folder/file.h" (or
 "material.h") and must name a file that exists; no file includes itself
@@ -24,10 +24,11 @@ RULES = {
     "material": set(),
     "sources": {"core", "config", "material"},
     "sinks": {"core", "config", "material"},
-    "api": {"core", "config"},
+    "store": set(),
+    "api": {"core", "config", "store"},
     "fleet": {"core", "config"},
     "daemon": {"core", "config", "material", "sources", "sinks", "api",
-               "fleet"},
+               "fleet", "store"},
     "main": {"core", "config", "daemon"},
     "rotatorctl": set(),
 }

@@ -250,6 +250,25 @@ test_failure_before_expiry(void **state)
 	assert_true(schedule_cred_due(now_m, 0, 0, renew, now_w, now_m));
 }
 
+/* A re-plan moves a planned renewal, but never delays one asked for. */
+static void
+test_replanned(void **state)
+{
+	(void)state;
+	/* Planned only: the new plan, earlier or later. */
+	assert_int_equal(schedule_replanned(now_m + HOUR, 0, now_m + 2 * HOUR),
+	    now_m + 2 * HOUR);
+	assert_int_equal(schedule_replanned(now_m + HOUR, 0, now_m + SEC),
+	    now_m + SEC);
+	/* Asked for (rotate, a CA changed): kept when sooner. */
+	assert_int_equal(schedule_replanned(now_m + 500, 1, now_m + HOUR),
+	    now_m + 500);
+	assert_int_equal(schedule_replanned(0, 1, now_m + HOUR), 0);
+	/* ... and the plan when that is sooner still. */
+	assert_int_equal(schedule_replanned(now_m + HOUR, 1, now_m + SEC),
+	    now_m + SEC);
+}
+
 static void
 test_clock_steps(void **state)
 {
@@ -357,6 +376,7 @@ main(void)
 		cmocka_unit_test(test_clock_steps),
 		cmocka_unit_test(test_clock_behind_issuance),
 		cmocka_unit_test(test_earliest),
+		cmocka_unit_test(test_replanned),
 		cmocka_unit_test(test_fleet_keep),
 		cmocka_unit_test(test_oauth_wait),
 	};

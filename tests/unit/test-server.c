@@ -255,16 +255,20 @@ fake_content(const struct fake_cred *c, const char *file, size_t *ret_len)
 }
 
 static int
-fake_read_file(void *arg, const char *cred, const char *file, char **ret,
-    size_t *ret_len, uint64_t *ret_gen)
+fake_read_file(void *arg, const char *cred, const char *file,
+    struct blob **ret, uint64_t *ret_gen)
 {
 	struct fake_cred *c = fake_find(cred);
+	size_t len;
 	char *p;
 
 	if (c == NULL || c->gen == 0 ||
-	    (p = fake_content(c, file, ret_len)) == NULL)
+	    (p = fake_content(c, file, &len)) == NULL)
 		return -ENOENT;
-	*ret = p;
+	*ret = blob_new(p, len);
+	free(p);
+	if (*ret == NULL)
+		return -ENOMEM;
 	if (ret_gen != NULL)
 		*ret_gen = c->gen;
 	return 0;
