@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Inside sinks/: the names and limits of the on-disk layout, struct sink
+ * with its caches (shared by every file of the sink), and the functions
+ * the sink's files offer each other.  Nothing outside sinks/ includes
+ * this; the rest of rotatord sees sink.h.
+ */
+#ifndef ROTATORD_SINK_INT_H
+#define ROTATORD_SINK_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <idp/crypto.h>
+
+#include "sinks/sink.h"
+
+#define DATA_LINK	"..data"
+#define DATA_TMP	"..data_tmp"
+#define DATA_PREFIX	"..data/"
+#define META_NAME	"meta.json"
+#define META_MODE	0644
+#define META_MAX	(64 * 1024)
+#define META_STR_MAX	SINK_META_STR_MAX /* meta->name and meta->type */
+#define SPEC_MAX	SINK_SPEC_MAX	/* sizeof(sink_current.spec) - 1 */
+#define STATE_SUB	"creds"		/* below state_dir */
+#define REC_SUFFIX	".json"
+#define REC_MAX		META_MAX
+#define GEN_NUM_MAX	((uint64_t)1 << 53)	/* exact in every JSON reader */
+#define TMP_SUFFIX	".tmp"
+#define TMP_SUFFIX_LEN	(sizeof(TMP_SUFFIX) - 1)
+
+/* "..2026_11_29_04_50_01.123456789": D is a digit, the rest literal. */
+#define GEN_TEMPLATE	"..DDDD_DD_DD_DD_DD_DD.DDDDDDDDD"
+#define GEN_LEN		(sizeof(GEN_TEMPLATE) - 1)
+#define GEN_BUF		(GEN_LEN + TMP_SUFFIX_LEN + 1)
+#define GEN_TRIES	64
+
+/* Longest directory entry the sink may have made: "NAME.tmp". */
+#define DENT_NAME_MAX	(SINK_NAME_MAX + TMP_SUFFIX_LEN)
+#define DENTS_MAX	4096
+#define LINK_BUF	(sizeof(DATA_PREFIX) + SINK_NAME_MAX + 1)
+#define HEX_LEN		(2 * 32)
+
+#define LAST_BUCKETS	256
+
+/*
+ * What this handle last swapped into a directory.  Generation directories
+ * are immutable, so while "..data" still names gen, its meta.json says
+ * exactly this and is not read back (nor parsed) on the next publish.
+ * After a restart, a repair or another writer, "..data" names something
+ * else and meta.json is read as usual.
+ */
+struct last {
+	struct last	*next;
+	uint64_t	 generation;
+	uint64_t	 links;		/* see links_key(); 0: not known */
+	unsigned char	 digest[32];	/* see set_digest() */
+	char		 gen[GEN_BUF];
+	char		 dir[];
+};
+
+struct dent {
+	char		 name[DENT_NAME_MAX + 1];
+	uint64_t	 ino;
+	unsigned char	 type;
+	unsigned char	 unlinked;	/* link removed before a swap */
+};
+
+struct sink {
+	int		 dfd;		/* output_dir */
+	int		 sfd;		/* state_dir/creds */
+	unsigned	 keep_old;
+	int		 sync;		/* 0 on tmpfs or ramfs */
+	int		 ssync;		/* the same for state_dir */
+	int		 no_openat2;	/* openat2 refused */
+	uid_t		 euid;
+	mode_t		 umask;		/* the process's; only the sink sets it */
+	struct idp_sha256 *sha256;	/* for files hashed while read */
+	char		*buf;		/* META_MAX + 1, meta.json or a record */
+	/*
+	 * The state record last read or written, for one directory: reads of
+	 * that directory's files check against it without reading it again.
+	 * rc_checked: the files of rc->gen_dir were found to match it (by
+	 * sink_repair(), for the sink_read_current() that follows).
+	 */
+	struct sink_record *rc;
+	int		 rc_valid;
+	int		 rc_checked;
+	struct dent	*dents;		/* listing of the directory */
+	size_t		 n_dents;
+	size_t		 cap_dents;
+	struct last	*last[LAST_BUCKETS];
+};
+
+/* States of a visible name before a publish. */
+enum {
+	LINK_ABSENT,
+	LINK_OURS,
+};
+
+#endif
