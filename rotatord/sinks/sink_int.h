@@ -100,4 +100,52 @@ enum {
 	LINK_OURS,
 };
 
+/* sink.c */
+/* [A-Za-z0-9._-], not hidden, not ending in ".tmp": a dir or file name. */
+int name_valid(const char *name);
+/* A generation directory name of ours, "..TS". */
+int gen_is_name(const char *s);
+/* Writes all of buf, across short writes; returns 0 or -errno. */
+int write_all(int fd, const void *buf, size_t len);
+/* Reads up to max bytes; returns the count or -errno. */
+ssize_t read_full(int fd, char *buf, size_t max);
+/* Opens a directory below dfd, no symlink (-ELOOP); the fd or -errno. */
+int open_dir_at(int dfd, const char *name);
+/* A non-NULL printable ASCII string of at most max bytes. */
+int ascii_valid(const char *s, size_t max);
+
+/* sink_rec.c */
+/* The lowercase hex of the SHA-256 of data into hex (HEX_LEN + 1). */
+int sha256_hex(const struct sink *s, const void *data, size_t len, char *hex);
+/*
+ * The digest of what decides "unchanged" (spec, each file's name, hash
+ * and size, in name order): of a file set about to be published, and of
+ * what a state record lists.  Return 0 or -EIO.
+ */
+int set_digest(const struct sink *s, const char *spec,
+    const struct material_file *files, size_t n_files, char hex[][HEX_LEN + 1],
+    unsigned char *out);
+int rec_digest(const struct sink *s, const struct sink_record *r,
+    unsigned char *out);
+/* Formats a reason into why (may be NULL). */
+void why_set(char *why, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* 64 lowercase hex digits. */
+int hex_valid(const char *hex);
+/*
+ * The state record of dir, cached in s->rc (see rec_get() in sink_rec.c),
+ * stored (rec_store()), checked against generation r->gen_dir of cfd
+ * (rec_verify()); errors are -errno with the reason in why.
+ */
+int rec_get(struct sink *s, const char *dir, const char *gen, int fresh,
+    const struct sink_record **ret, char *why, size_t whylen);
+int rec_store(struct sink *s, const struct sink_record *r);
+int rec_verify(struct sink *s, int cfd, const struct sink_record *r, char *why,
+    size_t whylen);
+/* Copies what a record says of its generation into c. */
+void rec_current(const struct sink_record *r, struct sink_current *c);
+/* The entry of file name in r, or NULL. */
+const struct sink_record_file *rec_file(const struct sink_record *r,
+    const char *name);
+
 #endif
