@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <jansson.h>
 #include <idp/crypto.h>
 
 #include "sinks/sink.h"
@@ -113,6 +114,10 @@ ssize_t read_full(int fd, char *buf, size_t max);
 int open_dir_at(int dfd, const char *name);
 /* A non-NULL printable ASCII string of at most max bytes. */
 int ascii_valid(const char *s, size_t max);
+/* A listed entry that may be a generation directory of ours. */
+int dent_is_gen(const struct dent *d);
+/* Opens file name of generation gen of cfd, no symlink; fd or -errno. */
+int open_gen_file(struct sink *s, int cfd, const char *gen, const char *name);
 
 /* sink_rec.c */
 /* The lowercase hex of the SHA-256 of data into hex (HEX_LEN + 1). */
@@ -147,5 +152,19 @@ void rec_current(const struct sink_record *r, struct sink_current *c);
 /* The entry of file name in r, or NULL. */
 const struct sink_record_file *rec_file(const struct sink_record *r,
     const char *name);
+
+/* sink_meta.c */
+/* Loads meta.json of generation gen (json_decref() it); 0 or -errno. */
+int meta_load(struct sink *s, int cfd, const char *gen, json_t **ret);
+/* The generation number of meta m, or 0 when it has none. */
+uint64_t meta_generation(const json_t *m);
+/* The "files" object of m when every entry is well formed, else NULL. */
+json_t *meta_files(json_t *m);
+/* meta.json of a new generation into s->buf: its length, or -E2BIG. */
+ssize_t meta_build(struct sink *s, const struct material_meta *meta,
+    uint64_t generation, const struct material_file *files, size_t n_files,
+    char hex[][HEX_LEN + 1]);
+/* The highest generation number in the listed generations' meta.json. */
+uint64_t newest_generation(struct sink *s, int cfd);
 
 #endif
