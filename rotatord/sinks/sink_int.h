@@ -118,6 +118,37 @@ int ascii_valid(const char *s, size_t max);
 int dent_is_gen(const struct dent *d);
 /* Opens file name of generation gen of cfd, no symlink; fd or -errno. */
 int open_gen_file(struct sink *s, int cfd, const char *gen, const char *name);
+/* A half-made generation directory name, "..TS.tmp". */
+int gen_is_tmp(const char *s);
+/*
+ * Opens credential directory dir below output_dir (made 0755 when create
+ * is set), refusing one that is not ours; the fd or -errno.
+ */
+int open_cred_dir(struct sink *s, const char *dir, int create);
+/* "..data" of cfd into gen (GEN_BUF): 0, -ENOENT, -EEXIST or -ELOOP. */
+int read_data_link(int cfd, char *gen);
+/* A visible name: LINK_OURS, LINK_ABSENT, -ELOOP or -EEXIST. */
+int link_state(int cfd, const char *name);
+/* The visible link "name" -> "..data/name"; 0 or -errno. */
+int link_create(int cfd, const char *name);
+/* Points "..data" at gen through "..data_tmp"; 0 or -errno. */
+int data_swap(int cfd, const char *gen);
+/* Removes directory name below dfd, at most depth levels down. */
+int remove_tree(int dfd, const char *name, int depth);
+/* Lists cfd into s->dents, sorted by name; 0, -E2BIG or -errno. */
+int list_dir(struct sink *s, int cfd);
+/* Removes the generations of cfd beyond the grace (logged). */
+void prune(struct sink *s, int cfd, const char *dir, const char *keep,
+    const char *limit, const struct material_file *files, size_t n_files,
+    const struct sink_record *old);
+/*
+ * What this handle last swapped into dir: recorded after a publish or a
+ * check (links: see links_key() in sink.c, 0 when not known), forgotten
+ * when the next publish must read meta.json again.
+ */
+void last_put(struct sink *s, const char *dir, const char *gen,
+    uint64_t generation, const unsigned char *digest, uint64_t links);
+void last_drop(struct sink *s, const char *dir);
 
 /* sink_rec.c */
 /* The lowercase hex of the SHA-256 of data into hex (HEX_LEN + 1). */
