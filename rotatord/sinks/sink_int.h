@@ -102,24 +102,32 @@ enum {
 };
 
 /* sink.c */
+/*
+ * What this handle last swapped into dir: recorded after a publish or a
+ * check (links: see links_key() in sink.c, 0 when not known), forgotten
+ * when the next publish must read meta.json again.
+ */
+void last_put(struct sink *s, const char *dir, const char *gen,
+    uint64_t generation, const unsigned char *digest, uint64_t links);
+void last_drop(struct sink *s, const char *dir);
 /* [A-Za-z0-9._-], not hidden, not ending in ".tmp": a dir or file name. */
 int name_valid(const char *name);
+/* A non-NULL printable ASCII string of at most max bytes. */
+int ascii_valid(const char *s, size_t max);
 /* A generation directory name of ours, "..TS". */
 int gen_is_name(const char *s);
+/* A half-made generation directory name, "..TS.tmp". */
+int gen_is_tmp(const char *s);
+
+/* sink_dir.c */
+/* 1 on tmpfs or ramfs, where fsync buys nothing. */
+int fs_volatile(int fd);
 /* Writes all of buf, across short writes; returns 0 or -errno. */
 int write_all(int fd, const void *buf, size_t len);
 /* Reads up to max bytes; returns the count or -errno. */
 ssize_t read_full(int fd, char *buf, size_t max);
 /* Opens a directory below dfd, no symlink (-ELOOP); the fd or -errno. */
 int open_dir_at(int dfd, const char *name);
-/* A non-NULL printable ASCII string of at most max bytes. */
-int ascii_valid(const char *s, size_t max);
-/* A listed entry that may be a generation directory of ours. */
-int dent_is_gen(const struct dent *d);
-/* Opens file name of generation gen of cfd, no symlink; fd or -errno. */
-int open_gen_file(struct sink *s, int cfd, const char *gen, const char *name);
-/* A half-made generation directory name, "..TS.tmp". */
-int gen_is_tmp(const char *s);
 /*
  * Opens credential directory dir below output_dir (made 0755 when create
  * is set), refusing one that is not ours; the fd or -errno.
@@ -137,18 +145,18 @@ int data_swap(int cfd, const char *gen);
 int remove_tree(int dfd, const char *name, int depth);
 /* Lists cfd into s->dents, sorted by name; 0, -E2BIG or -errno. */
 int list_dir(struct sink *s, int cfd);
+/* The listed entry called name, or NULL. */
+const struct dent *dent_find(const struct sink *s, const char *name);
+/* A listed entry that may be a generation directory of ours. */
+int dent_is_gen(const struct dent *d);
+/* 1 when name is one of files. */
+int in_set(const struct material_file *files, size_t n_files, const char *name);
 /* Removes the generations of cfd beyond the grace (logged). */
 void prune(struct sink *s, int cfd, const char *dir, const char *keep,
     const char *limit, const struct material_file *files, size_t n_files,
     const struct sink_record *old);
-/*
- * What this handle last swapped into dir: recorded after a publish or a
- * check (links: see links_key() in sink.c, 0 when not known), forgotten
- * when the next publish must read meta.json again.
- */
-void last_put(struct sink *s, const char *dir, const char *gen,
-    uint64_t generation, const unsigned char *digest, uint64_t links);
-void last_drop(struct sink *s, const char *dir);
+/* Opens file name of generation gen of cfd, no symlink; fd or -errno. */
+int open_gen_file(struct sink *s, int cfd, const char *gen, const char *name);
 
 /* sink_rec.c */
 /* The lowercase hex of the SHA-256 of data into hex (HEX_LEN + 1). */
