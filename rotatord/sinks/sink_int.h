@@ -2,8 +2,12 @@
 /*
  * Inside sinks/: the names and limits of the on-disk layout, struct sink
  * with its caches (shared by every file of the sink), and the functions
- * the sink's files offer each other.  Nothing outside sinks/ includes
- * this; the rest of rotatord sees sink.h.
+ * the sink's files offer each other: sink.c (open, close, publish, the
+ * "last publish" cache), sink_dir.c (directory fds, listing, links,
+ * pruning), sink_gen.c (names, writing a generation), sink_meta.c
+ * (meta.json), sink_rec.c (state records, hashing), sink_read.c (reading
+ * back, repair).  Nothing outside sinks/ includes this; the rest of
+ * rotatord sees sink.h.
  */
 #ifndef ROTATORD_SINK_INT_H
 #define ROTATORD_SINK_INT_H
@@ -11,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include <jansson.h>
 #include <idp/crypto.h>
@@ -110,14 +115,6 @@ enum {
 void last_put(struct sink *s, const char *dir, const char *gen,
     uint64_t generation, const unsigned char *digest, uint64_t links);
 void last_drop(struct sink *s, const char *dir);
-/* [A-Za-z0-9._-], not hidden, not ending in ".tmp": a dir or file name. */
-int name_valid(const char *name);
-/* A non-NULL printable ASCII string of at most max bytes. */
-int ascii_valid(const char *s, size_t max);
-/* A generation directory name of ours, "..TS". */
-int gen_is_name(const char *s);
-/* A half-made generation directory name, "..TS.tmp". */
-int gen_is_tmp(const char *s);
 
 /* sink_dir.c */
 /* 1 on tmpfs or ramfs, where fsync buys nothing. */
@@ -157,6 +154,31 @@ void prune(struct sink *s, int cfd, const char *dir, const char *keep,
     const struct sink_record *old);
 /* Opens file name of generation gen of cfd, no symlink; fd or -errno. */
 int open_gen_file(struct sink *s, int cfd, const char *gen, const char *name);
+
+/* sink_gen.c */
+/* [A-Za-z0-9._-], not hidden, not ending in ".tmp": a dir or file name. */
+int name_valid(const char *name);
+/* A generation directory name of ours, "..TS". */
+int gen_is_name(const char *s);
+/* A half-made generation directory name, "..TS.tmp". */
+int gen_is_tmp(const char *s);
+/* Writes the generation name of ts into buf (GEN_BUF bytes). */
+void gen_format(char *buf, const struct timespec *ts);
+/* Adds a nanosecond to ts. */
+void ts_bump(struct timespec *ts);
+/*
+ * Fills the half-made generation directory tmp of cfd (files, meta.json,
+ * owner and mode, fsync); meta.json's entry and the owner go into *mrec.
+ * Returns 0 or -errno.
+ */
+int write_generation(struct sink *s, int cfd, const char *tmp,
+    const struct material_file *files, size_t n_files, char hex[][HEX_LEN + 1],
+    const struct material_meta *meta, uint64_t generation, uid_t uid, gid_t gid,
+    mode_t dir_mode, int sync, struct sink_record *mrec);
+/* The name of a new generation, after every listed one, into gen. */
+void gen_pick(const struct sink *s, char *gen, struct timespec *ret);
+/* A non-NULL printable ASCII string of at most max bytes. */
+int ascii_valid(const char *s, size_t max);
 
 /* sink_rec.c */
 /* The lowercase hex of the SHA-256 of data into hex (HEX_LEN + 1). */
