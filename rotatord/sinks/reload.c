@@ -403,18 +403,25 @@ target_spawn(struct target *t, char *const argv[], enum rstate next)
 static void
 target_success(struct target *t)
 {
+	const struct reload_ops *ops = &t->r->ops;
 	const char *sep = "";
 	char list[256];
 	size_t i, off = 0;
+	int leaf = 0;
 
 	list[0] = '\0';
-	for (i = 0; i < t->batch.n && off < sizeof(list); i++) {
-		off += snprintf(list + off, sizeof(list) - off, "%s%s", sep,
-		    t->batch.v[i]);
+	for (i = 0; i < t->batch.n; i++) {
+		if (off < sizeof(list))
+			off += snprintf(list + off, sizeof(list) - off, "%s%s",
+			    sep, t->batch.v[i]);
 		sep = ",";
+		/* Verified only when the batch has a certificate. */
+		if (t->cfg->verify_host != NULL &&
+		    ops->leaf_sha256(ops->arg, t->batch.v[i]) != NULL)
+			leaf = 1;
 	}
 	log_notice("reload %s: done for %s%s", t->name, list,
-	    t->cfg->verify_host != NULL ? " (new certificate served)" : "");
+	    leaf ? " (new certificate served)" : "");
 	t->failures = 0;
 	t->st.ok++;
 	t->st.last_ok = loop_now_wall();

@@ -247,7 +247,7 @@ first_err(int *r, int e)
 }
 
 /*
- * Removes the temporary entries of an interrupted publish: "..data.tmp",
+ * Removes the temporary entries of an interrupted publish: "..data_tmp",
  * half-made generations, and "NAME.tmp" links to "..data/NAME" (only
  * those are ours).  Returns 0 or the first -errno.
  */

@@ -83,17 +83,21 @@ state_write(const char *dir, const char *name, const void *data, size_t len,
 		p += n;
 		len -= n;
 	}
-	if (fsync(fd) < 0 || close(fd) < 0) {
-		fd = -1;
+	if (fsync(fd) < 0) {
 		rc = -errno;
 		goto out;
 	}
+	/* Linux frees the fd even when close fails. */
+	rc = close(fd) < 0 ? -errno : 0;
 	fd = -1;
-	if (renameat(dfd, tmp, dfd, name) < 0) {
-		rc = -errno;
+	if (rc < 0 || renameat(dfd, tmp, dfd, name) < 0) {
+		if (rc == 0)
+			rc = -errno;
+		unlinkat(dfd, tmp, 0);
 		goto out;
 	}
-	fsync(dfd);
+	/* The file is in place; a directory that cannot sync still has it. */
+	(void)fsync(dfd);
 out:
 	if (fd >= 0) {
 		close(fd);
