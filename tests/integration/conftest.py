@@ -18,10 +18,21 @@ BUILD = os.environ.get("B", "build")
 ROTATORD = os.path.join(ROOT, BUILD, "rotatord")
 
 
+_ports_given = set()
+
+
 def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port free on 127.0.0.1 now, never one this run handed out before
+    (the kernel may give a just-closed port again: two members of one etcd
+    cluster would then race for it)."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _ports_given:
+            _ports_given.add(port)
+            return port
+    raise RuntimeError("no fresh free port")
 
 
 def wait_for(pred, timeout=10.0, step=0.05, what="condition"):

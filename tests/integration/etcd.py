@@ -75,9 +75,16 @@ class EtcdCluster:
             self.ctx = ssl.create_default_context(cafile=self.tls["ca"])
             self.ctx.load_cert_chain(self.tls["client"],
                                      self.tls["client-key"])
+        self.n = n
+        self.plan()
+
+    def plan(self):
+        """Members on fresh ports, with empty data directories."""
         self.members = [Member("m%d" % i, os.path.join(self.dir, "m%d" % i),
-                               "https" if tls else "http")
-                        for i in range(n)]
+                               "https" if self.tls else "http")
+                        for i in range(self.n)]
+        for m in self.members:
+            shutil.rmtree(m.dir, ignore_errors=True)
         self.initial = ",".join("%s=http://127.0.0.1:%d" % (m.name, m.peer)
                                 for m in self.members)
 
@@ -103,11 +110,21 @@ class EtcdCluster:
         log.close()
 
     def start(self):
-        for m in self.members:
-            self.start_member(m)
-        wait_for(lambda: all(self.healthy(m) for m in self.members),
-                 timeout=30, what="etcd cluster")
-        return self
+        # A member exits when another process took its port between
+        # free_port() and etcd's bind: then the cluster starts again on
+        # other ports (up to three times).
+        for _ in range(3):
+            for m in self.members:
+                self.start_member(m)
+            state = wait_for(lambda: "exited" if any(
+                m.proc.poll() is not None for m in self.members) else all(
+                self.healthy(m) for m in self.members),
+                timeout=60, what="etcd cluster")
+            if state is True:
+                return self
+            self.stop()
+            self.plan()
+        raise AssertionError("etcd members kept exiting; logs in " + self.dir)
 
     def healthy(self, m):
         try:
