@@ -60,11 +60,16 @@ ROT_SRCS	 = $(filter-out rotatord/rotatorctl/%,$(sort $(wildcard rotatord/*/*.c)
 MAIN_SRCS	 = rotatord/main.c
 UNIT_TESTS	 = b64 crypto jsonw loop store jwk jwt x509 wycheproof config sink sched schedule http oidc oauth secretref authz trust fleet \
 		   server
+# What the unit tests share (tests/unit/util.h), one archive member per
+# part so a test links only the parts it calls.
+UTIL_SRCS	 = tests/unit/util.c tests/unit/util_config.c tests/unit/util_net.c \
+		   tests/unit/util_httpd.c tests/unit/util_loop.c
 BENCH_SRCS	 = tests/bench/bench.c
 
 IDP_OBJS	 = $(IDP_SRCS:%.c=$(B)/obj/%.o)
 ROT_OBJS	 = $(ROT_SRCS:%.c=$(B)/obj/%.o)
 MAIN_OBJS	 = $(MAIN_SRCS:%.c=$(B)/obj/%.o)
+UTIL_OBJS	 = $(UTIL_SRCS:%.c=$(B)/obj/%.o)
 UNIT_BINS	 = $(UNIT_TESTS:%=$(B)/tests/unit/test-%)
 
 all: $(B)/rotatord $(B)/rotatorctl $(B)/libidp.a $(B)/libidp.so $(B)/idp.pc
@@ -98,7 +103,13 @@ $(B)/rotatorctl: $(B)/obj/rotatord/rotatorctl/rotatorctl.o
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs jansson)
 
-$(B)/tests/unit/test-%: tests/unit/test-%.c $(ROT_OBJS) $(B)/libidp.a
+$(B)/tests/unit/libutil.a: $(UTIL_OBJS)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(B)/tests/unit/test-%: tests/unit/test-%.c $(B)/tests/unit/libutil.a $(ROT_OBJS) \
+		$(B)/libidp.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS_ALL) -lcmocka

@@ -23,6 +23,7 @@
 
 #include "api/authz.h"
 #include "config/config.h"
+#include "util.h"
 
 static const char conf_text[] =
 	"[signer \"workload\"]\n"
@@ -486,7 +487,7 @@ test_route_edges(void **state)
 	}
 
 	/* No routes at all: every URI is refused. */
-	assert_int_equal(config_load_buf("t", "", 0, NULL, &c), 0);
+	c = ut_config("%s", "");
 	assert_int_equal(authz_route(c, "/", "GET", caller("okta-pay"), NULL,
 	    NULL, 0), AUTHZ_DENIED);
 	assert_int_equal(authz_may_read(c, caller("root"), "x"), 0);
@@ -547,7 +548,7 @@ test_is_admin(void **state)
 			fail_msg("row %zu: %s admin: want %d", i, t[i].who,
 			    t[i].want);
 	/* Without admin_group only root is. */
-	assert_int_equal(config_load_buf("t", "", 0, NULL, &c), 0);
+	c = ut_config("%s", "");
 	assert_int_equal(authz_is_admin(c, caller("root")), 1);
 	assert_int_equal(authz_is_admin(c, caller("admin-supp")), 0);
 	assert_int_equal(authz_is_admin(c, caller("admin-primary")), 0);
@@ -640,8 +641,7 @@ test_client_matches_all(void **state)
 	size_t i;
 
 	(void)state;
-	assert_int_equal(config_load_buf("t", text, strlen(text), stderr, &c),
-	    0);
+	c = ut_config("%s", text);
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
 		if (authz_client_matches(c->clients[0], caller(t[i].who)) !=
 		    t[i].want)

@@ -34,6 +34,7 @@
 #include <idp/x509.h>
 
 #include "config/config.h"
+#include "util.h"
 
 #define MIN_MS	(60 * 1000LL)
 #define HOUR_MS	(60 * MIN_MS)
@@ -934,20 +935,14 @@ test_owner_group_numeric(void **state)
 static void
 test_ca_files(void **state)
 {
-	char dir[] = "/tmp/test-config-XXXXXX", cert[256], key[256], text[1024];
+	char *dir, cert[256], key[256], text[1024];
 	struct config *c;
-	FILE *f;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
-	snprintf(cert, sizeof(cert), "%s/ca.pem", dir);
-	snprintf(key, sizeof(key), "%s/ca.key", dir);
-	f = fopen(cert, "w");
-	assert_non_null(f);
-	fclose(f);
-	f = fopen(key, "w");
-	assert_non_null(f);
-	fclose(f);
+	dir = ut_tmpdir("test-config", UT_TMP_TMP);
+	assert_non_null(dir);
+	ut_put(cert, sizeof(cert), dir, "ca.pem", "", 0, 0644);
+	ut_put(key, sizeof(key), dir, "ca.key", "", 0, 0644);
 
 	snprintf(text, sizeof(text), "[ca \"imported\"]\ncert_file = %s\n"
 	    "key_file = %s\n", cert, key);
@@ -973,9 +968,8 @@ test_ca_files(void **state)
 		    "key_file = %s\n", cert, key);
 		expect_error(text, 3, "Permission denied");
 	}
-	unlink(cert);
-	unlink(key);
-	rmdir(dir);
+	assert_int_equal(ut_rm_rf(dir), 0);
+	free(dir);
 }
 
 static void
@@ -1130,28 +1124,20 @@ static const char *
 make_file(char *buf, size_t size, const char *dir, const char *name,
     const char *content, mode_t mode)
 {
-	FILE *f;
-
-	snprintf(buf, size, "%s/%s", dir, name);
-	unlink(buf);
-	f = fopen(buf, "w");
-	assert_non_null(f);
-	fputs(content, f);
-	fclose(f);
-	assert_int_equal(chmod(buf, mode), 0);
-	return buf;
+	return ut_put(buf, size, dir, name, content, strlen(content), mode);
 }
 
 static void
 test_issuer_auth(void **state)
 {
-	char dir[] = "/tmp/test-config-XXXXXX", key[256], loose[256], text[1024];
+	char *dir, key[256], loose[256], text[1024];
 	char ca[256], link[256];
 	struct config *c;
 	const struct cfg_issuer *is;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
+	dir = ut_tmpdir("test-config", UT_TMP_TMP);
+	assert_non_null(dir);
 	make_file(key, sizeof(key), dir, "client.pem", "not parsed here\n", 0600);
 	make_file(ca, sizeof(ca), dir, "ca.pem", "", 0644);
 
@@ -1294,11 +1280,8 @@ test_issuer_auth(void **state)
 	expect_error(ISS "url = https://x\nurl = https://y\n", 3,
 	    "duplicate key");
 
-	unlink(link);
-	unlink(loose);
-	unlink(key);
-	unlink(ca);
-	rmdir(dir);
+	assert_int_equal(ut_rm_rf(dir), 0);
+	free(dir);
 }
 
 /* Loads path with config_load(); returns r and the messages in *out. */
@@ -1320,13 +1303,14 @@ static void
 test_literal_secrets(void **state)
 {
 	static const char lit[] = "Very-Secret-Literal-77";
-	char dir[] = "/tmp/test-config-XXXXXX", path[256], text[1024], fx[4096];
+	char *dir, path[256], text[1024], fx[4096];
 	struct config *c;
 	char *out;
 	int r;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
+	dir = ut_tmpdir("test-config", UT_TMP_TMP);
+	assert_non_null(dir);
 	snprintf(text, sizeof(text), ISS "url = https://x\nclient_id = c\n"
 	    "client_secret = %s\n"
 	    "[credential \"t\"]\ntype = oauth\nissuer = i\n"
@@ -1411,8 +1395,8 @@ test_literal_secrets(void **state)
 	assert_null(strstr(out, lit));
 	free(out);
 
-	unlink(path);
-	rmdir(dir);
+	assert_int_equal(ut_rm_rf(dir), 0);
+	free(dir);
 }
 
 static void

@@ -32,6 +32,7 @@
 #include "fleet/fleet_int.h"
 #include "fleet/fleetrec.h"
 #include "fleet/fleetstate.h"
+#include "util.h"
 
 static const unsigned char key[32] = "0123456789abcdef0123456789abcde";
 static const unsigned char other[32] = "0123456789abcdef0123456789abcdX";
@@ -155,12 +156,13 @@ test_seal_open(void **state)
 static void
 test_state(void **state)
 {
-	char dir[] = "/tmp/rtd-fleetstate-XXXXXX", why[512], path[600];
+	char *dir, why[512], path[600];
 	struct fleetstate *st;
 	const struct fleet_hw *hw;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
+	dir = ut_tmpdir("rtd-fleetstate", 0);
+	assert_non_null(dir);
 	/* Missing: fresh, joined now, no complaint. */
 	assert_int_equal(fleetstate_load(dir, "/p/", 1000, &st, why,
 	    sizeof(why)), 0);
@@ -194,7 +196,7 @@ test_state(void **state)
 	assert_int_equal(st->joined, 3000);
 	fleetstate_free(st);
 	/* Group-readable: not trusted. */
-	snprintf(path, sizeof(path), "%s/fleet.json", dir);
+	ut_snprintf(path, sizeof(path), "%s/fleet.json", dir);
 	assert_int_equal(chmod(path, 0640), 0);
 	assert_int_equal(fleetstate_load(dir, "/p/", 4000, &st, why,
 	    sizeof(why)), 0);
@@ -202,8 +204,8 @@ test_state(void **state)
 	assert_null(fleetstate_hw(st, "t"));
 	assert_int_equal(st->joined, 4000);
 	fleetstate_free(st);
-	unlink(path);
-	rmdir(dir);
+	assert_int_equal(ut_rm_rf(dir), 0);
+	free(dir);
 }
 
 static void

@@ -37,6 +37,8 @@
 #include <idp/jwk.h>
 #include <idp/x509.h>
 
+#include "util.h"
+
 #define SHORT_MS	1500L	/* timeout of the hostile cases */
 #define SLACK_MS	1000	/* allowed beyond the timeout */
 
@@ -47,61 +49,9 @@ static char ca_path[64] = "", wrong_ca_path[64] = "";
 /* ---- the servers (child processes) --------------------------------- */
 
 static int
-send_all(int fd, const void *p, size_t n)
-{
-	const char *c = p;
-	ssize_t w;
-
-	while (n > 0) {
-		w = send(fd, c, n, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		c += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static int
 send_str(int fd, const char *s)
 {
-	return send_all(fd, s, strlen(s));
-}
-
-/* Reads a request head (and a Content-Length body) into buf. */
-static ssize_t
-read_request(int fd, char *buf, size_t sz)
-{
-	size_t have = 0, want = 0;
-	ssize_t n;
-	char *end, *cl;
-
-	for (;;) {
-		if (have + 1 >= sz)
-			return (ssize_t)have;
-		n = read(fd, buf + have, sz - have - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return have > 0 ? (ssize_t)have : -1;
-		have += (size_t)n;
-		buf[have] = '\0';
-		/* Not HTTP (a TLS ClientHello, say): stop reading. */
-		if (buf[0] < 'A' || buf[0] > 'Z')
-			return (ssize_t)have;
-		if ((end = strstr(buf, "\r\n\r\n")) == NULL)
-			continue;
-		if (want == 0) {
-			want = (size_t)(end + 4 - buf);
-			cl = strcasestr(buf, "\r\ncontent-length:");
-			if (cl != NULL && cl < end)
-				want += strtoul(cl + 17, NULL, 10);
-		}
-		if (have >= want)
-			return (ssize_t)have;
-	}
+	return ut_send_all(fd, s, strlen(s));
 }
 
 static void
@@ -112,7 +62,7 @@ serve_plain(int fd)
 	ssize_t n;
 	int i;
 
-	n = read_request(fd, req, sizeof(req));
+	n = ut_read_request(fd, req, sizeof(req));
 	if (n <= 0)
 		return;
 	if (req[0] < 'A' || req[0] > 'Z') {
@@ -142,14 +92,14 @@ serve_plain(int fd)
 		send_str(fd, "HTTP/1.1 200 OK\r\nContent-Type: application/json"
 		    "\r\nConnection: close\r\nContent-Length: 10485760\r\n\r\n");
 		for (i = 0; i < 160; i++)
-			if (send_all(fd, big, sizeof(big)) < 0)
+			if (ut_send_all(fd, big, sizeof(big)) < 0)
 				break;
 	} else if (strcmp(path, "/bignolen") == 0) {
 		memset(big, 'x', sizeof(big));
 		send_str(fd, "HTTP/1.1 200 OK\r\nContent-Type: application/json"
 		    "\r\nConnection: close\r\n\r\n");
 		for (i = 0; i < 160; i++)
-			if (send_all(fd, big, sizeof(big)) < 0)
+			if (ut_send_all(fd, big, sizeof(big)) < 0)
 				break;
 	} else if (strcmp(path, "/chunked") == 0) {
 		memset(big, 'x', 4096);
@@ -158,7 +108,7 @@ serve_plain(int fd)
 		/* Endless, until the client hangs up. */
 		for (;;)
 			if (send_str(fd, "1000\r\n") < 0 ||
-			    send_all(fd, big, 4096) < 0 ||
+			    ut_send_all(fd, big, 4096) < 0 ||
 			    send_str(fd, "\r\n") < 0)
 				break;
 	} else if (strcmp(path, "/trickle") == 0) {
@@ -194,31 +144,11 @@ serve_plain(int fd)
 		    "text/plain\r\nConnection: close\r\nContent-Length: %zd"
 		    "\r\n\r\n", n);
 		send_str(fd, hdr);
-		send_all(fd, req, (size_t)n);
+		ut_send_all(fd, req, (size_t)n);
 	} else {
 		send_str(fd, "HTTP/1.1 500 Unknown\r\nConnection: close\r\n"
 		    "Content-Length: 0\r\n\r\n");
 	}
-}
-
-static int
-listen_loopback(int *ret_port)
-{
-	struct sockaddr_in sa;
-	socklen_t sl = sizeof(sa);
-	int fd, one = 1;
-
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_true(fd >= 0);
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(listen(fd, 64), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
-	*ret_port = ntohs(sa.sin_port);
-	return fd;
 }
 
 /* Accepts forever; each connection is served by its own child. */
@@ -350,7 +280,7 @@ setup(void **state)
 	int64_t now = time(NULL);
 
 	(void)state;
-	lfd = listen_loopback(&plain_port);
+	lfd = ut_listen_loopback(&plain_port);
 	plain_pid = start_server(lfd, serve_plain_cb, NULL);
 
 	make_ca("test-http CA", ca_path, &ca_key, &ca);
@@ -370,7 +300,7 @@ setup(void **state)
 	assert_non_null(ctx);
 	assert_int_equal(SSL_CTX_use_certificate(ctx, idp_cert_x509(leaf)), 1);
 	assert_int_equal(SSL_CTX_use_PrivateKey(ctx, idp_key_evp(srv_key)), 1);
-	lfd = listen_loopback(&tls_port);
+	lfd = ut_listen_loopback(&tls_port);
 	tls_pid = start_server(lfd, serve_tls_cb, ctx);
 	SSL_CTX_free(ctx);
 	idp_cert_free(leaf);
@@ -396,15 +326,6 @@ teardown(void **state)
 }
 
 /* ---- helpers ------------------------------------------------------- */
-
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static char *
 url(const char *scheme, int port, const char *path)
@@ -433,9 +354,9 @@ fetch(const char *u, int allow, const char *ca, size_t max_body,
 	req.connect_timeout_ms = SHORT_MS;
 	req.timeout_ms = SHORT_MS;
 	req.max_body = max_body;
-	t0 = mono_ms();
+	t0 = ut_mono_ms();
 	rc = idp_http_fetch(&req, r);
-	dt = mono_ms() - t0;
+	dt = ut_mono_ms() - t0;
 	assert_true(dt <= SHORT_MS + SLACK_MS);
 	assert_int_equal(rc, r->rc);
 	assert_non_null(r->body);
@@ -654,7 +575,7 @@ test_transport_errors(void **state)
 	    &r), -EIO);
 	idp_http_resp_free(&r);
 	/* Nothing listening. */
-	fd = listen_loopback(&port);
+	fd = ut_listen_loopback(&port);
 	close(fd);
 	assert_int_equal(fetch(url("http", port, "/"), 1, NULL, 0, &r),
 	    -ECONNREFUSED);
@@ -833,7 +754,7 @@ a_timer(void *arg, long ms)
 {
 	struct aloop *l = arg;
 
-	l->deadline = ms < 0 ? -1 : mono_ms() + ms;
+	l->deadline = ms < 0 ? -1 : ut_mono_ms() + ms;
 	if (ms < 0)
 		l->timer_cancelled = 1;
 	return 0;
@@ -881,11 +802,11 @@ static void
 a_run(struct aloop *l, int64_t limit_ms)
 {
 	struct epoll_event evs[16];
-	int64_t end = mono_ms() + limit_ms, now, wait;
+	int64_t end = ut_mono_ms() + limit_ms, now, wait;
 	int n, i, what;
 
 	while (l->h != NULL && idp_http_pending(l->h) > 0) {
-		now = mono_ms();
+		now = ut_mono_ms();
 		if (now >= end)
 			break;
 		wait = l->deadline < 0 ? end - now : l->deadline - now;
@@ -903,7 +824,7 @@ a_run(struct aloop *l, int64_t limit_ms)
 			idp_http_on_fd(l->h, evs[i].data.fd, what);
 		}
 		if (l->h != NULL && l->deadline >= 0 &&
-		    mono_ms() >= l->deadline) {
+		    ut_mono_ms() >= l->deadline) {
 			l->deadline = -1;
 			idp_http_timeout(l->h);
 		}
@@ -944,7 +865,7 @@ test_async(void **state)
 	 * C (black hole) is cancelled right away.  Neither B nor C may ever
 	 * call back; the loop must finish long before their timeouts.
 	 */
-	t0 = mono_ms();
+	t0 = ut_mono_ms();
 	ida = a_start(&l, "/json", &a, 5000);
 	idb = a_start(&l, "/blackhole", &b, 5000);
 	idc = a_start(&l, "/blackhole", &c, 5000);
@@ -959,7 +880,7 @@ test_async(void **state)
 	a.next = &d;
 	a_run(&l, 4000);
 	assert_int_equal(idp_http_pending(l.h), 0);
-	assert_true(mono_ms() - t0 < 4000);
+	assert_true(ut_mono_ms() - t0 < 4000);
 	assert_int_equal(a.calls, 1);
 	assert_int_equal(a.rc, 0);
 	assert_int_equal(a.status, 200);
@@ -1054,9 +975,9 @@ test_stream(void **state)
 	req.line_arg = &ls;
 	req.timeout_ms = 200;		/* no total timeout on a stream */
 	ls.stop_after = 3;
-	t0 = mono_ms();
+	t0 = ut_mono_ms();
 	assert_int_equal(idp_http_fetch(&req, &r), -ECANCELED);
-	assert_true(mono_ms() - t0 < 3000);
+	assert_true(ut_mono_ms() - t0 < 3000);
 	assert_int_equal(ls.n, 3);
 	assert_string_equal(ls.got[0], "one");
 	assert_string_equal(ls.got[1], "two");

@@ -25,6 +25,8 @@
 #include <idp/jwk.h>
 #include <idp/secret.h>
 
+#include "util.h"
+
 /* RFC 7638 section 3.1. */
 #define RFC7638_N \
 	"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7" \
@@ -684,16 +686,8 @@ static char *
 tmp_file(const char *name, const char *content, size_t len, mode_t mode)
 {
 	static char path[128];
-	int fd;
 
-	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
-	unlink(path);
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, content, len), (ssize_t)len);
-	assert_int_equal(fchmod(fd, mode), 0);
-	close(fd);
-	return path;
+	return ut_put(path, sizeof(path), tmpdir, name, content, len, mode);
 }
 
 static void
@@ -718,8 +712,10 @@ test_secret_file(void **state)
 	char *p;
 
 	(void)state;
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test-jwk.XXXXXX");
-	assert_non_null(mkdtemp(tmpdir));
+	p = ut_tmpdir("test-jwk", 0);
+	assert_non_null(p);
+	ut_snprintf(tmpdir, sizeof(tmpdir), "%s", p);
+	free(p);
 
 	read_expect("hunter2\n", IDP_SECRET_STRIP_NL, "hunter2");
 	read_expect("hunter2\r\n", IDP_SECRET_STRIP_NL, "hunter2");
@@ -775,12 +771,7 @@ test_secret_file(void **state)
 	    -ENOENT);
 	assert_ptr_equal(s, (struct idp_secret *)(uintptr_t)1);
 
-	unlink(p);
-	snprintf(path, sizeof(path), "%s/s", tmpdir);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/big", tmpdir);
-	unlink(path);
-	assert_int_equal(rmdir(tmpdir), 0);
+	assert_int_equal(ut_rm_rf(tmpdir), 0);
 }
 
 static void

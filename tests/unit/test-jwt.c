@@ -28,6 +28,8 @@
 #include <idp/jwk.h>
 #include <idp/jwt.h>
 
+#include "util.h"
+
 #define NOW	INT64_C(1700000000)
 
 enum { K_ES256, K_ES384, K_RS256, K_PS256, K_EDDSA, K_N };
@@ -1356,21 +1358,10 @@ static char *
 fixture(const char *name, size_t *ret_len)
 {
 	char path[256], *buf;
-	FILE *f;
-	long n;
 
-	snprintf(path, sizeof(path), "tests/data/jwt/%s", name);
-	f = fopen(path, "rb");
-	if (f == NULL)
-		fail_msg("cannot open %s (run from the project root)", path);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	*ret_len = (size_t)n;
+	ut_snprintf(path, sizeof(path), "tests/data/jwt/%s", name);
+	if ((buf = ut_read_file(path, 0, ret_len)) == NULL)
+		fail_msg("cannot read %s (run from the project root)", path);
 	return buf;
 }
 

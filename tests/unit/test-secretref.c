@@ -14,7 +14,6 @@
 #include <cmocka.h>
 
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +25,7 @@
 
 #include "config/config.h"
 #include "config/secretref.h"
+#include "util.h"
 
 #define VALUE	"S3cr3t-Value-Not-For-Logs"
 #define ENVVAR	"ROTATORD_TEST_SECRETREF"
@@ -35,28 +35,21 @@ static char dir[256];
 static int
 setup(void **state)
 {
-	const char *tmp = getenv("TMPDIR");
+	char *d = ut_tmpdir("test-secretref", 0);
 
 	(void)state;
-	snprintf(dir, sizeof(dir), "%s/test-secretref-XXXXXX",
-	    tmp != NULL && tmp[0] == '/' ? tmp : "/tmp");
-	return mkdtemp(dir) == NULL ? -1 : 0;
-}
-
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
+	if (d == NULL)
+		return -1;
+	ut_snprintf(dir, sizeof(dir), "%s", d);
+	free(d);
+	return 0;
 }
 
 static int
 teardown(void **state)
 {
 	(void)state;
-	return nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	return ut_rm_rf(dir);
 }
 
 /* Writes len bytes of content to dir/name with mode; path into buf. */
@@ -64,16 +57,7 @@ static char *
 put(char *buf, size_t size, const char *name, const void *content,
     size_t len, mode_t mode)
 {
-	FILE *f;
-
-	snprintf(buf, size, "%s/%s", dir, name);
-	unlink(buf);
-	f = fopen(buf, "w");
-	assert_non_null(f);
-	assert_int_equal(fwrite(content, 1, len, f), len);
-	assert_int_equal(fclose(f), 0);
-	assert_int_equal(chmod(buf, mode), 0);
-	return buf;
+	return ut_put(buf, size, dir, name, content, len, mode);
 }
 
 /*
@@ -241,8 +225,7 @@ test_take_env(void **state)
 
 	(void)state;
 	secretref_forget_env();
-	assert_int_equal(config_load_buf("t", text, strlen(text), stderr, &c),
-	    0);
+	c = ut_config("%s", text);
 	assert_int_equal(setenv(ENVVAR "_A", VALUE "-a", 1), 0);
 	assert_int_equal(setenv(ENVVAR "_B", VALUE "-b", 1), 0);
 	assert_int_equal(setenv(ENVVAR "_C", VALUE "-c", 1), 0);

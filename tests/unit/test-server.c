@@ -39,25 +39,10 @@
 #include "config/config.h"
 #include "core/log.h"
 #include "core/loop.h"
+#include "util.h"
 
 #define NOBODY		65534
 #define OTHER_UID	54321
-
-/* snprintf that fails the test instead of truncating. */
-static void xsnprintf(char *buf, size_t size, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void
-xsnprintf(char *buf, size_t size, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, size, fmt, ap);
-	va_end(ap);
-	assert_true(n >= 0 && (size_t)n < size);
-}
 
 /* ------------------------------------------------------------------ */
 /* The fake daemon                                                      */
@@ -487,42 +472,10 @@ do_quit(void *arg)
 	loop_quit(F.loop, 0);
 }
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* A TCP port nothing listens on right now. */
-static int
-free_port(void)
-{
-	struct sockaddr_in sa;
-	socklen_t sl = sizeof(sa);
-	int fd, port;
-
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
-	port = ntohs(sa.sin_port);
-	close(fd);
-	return port;
-}
-
 static struct config *
 load_cfg(const char *sock, size_t max_body)
 {
-	struct config *c = NULL;
-	char *text;
-	int n, rc;
-
-	n = asprintf(&text,
+	return ut_config(
 	    "[rotatord]\n"
 	    "output_dir = %s/out\n"
 	    "state_dir = %s/state\n"
@@ -569,27 +522,24 @@ load_cfg(const char *sock, size_t max_body)
 	    "scope = payments.read\n",
 	    F.dir, F.dir, sock, getuid() == 0 ? NOBODY : (int)getgid(),
 	    F.port, max_body, (unsigned)getuid(), OTHER_UID);
-	assert_true(n > 0);
-	rc = config_load_buf("test.ini", text, strlen(text), stderr, &c);
-	free(text);
-	assert_int_equal(rc, 0);
-	return c;
 }
 
 static int
 setup(void **state)
 {
+	char *dir;
 	int rc;
 
 	signal(SIGPIPE, SIG_IGN);
-	snprintf(F.dir, sizeof(F.dir), "%s/rotatord-server-XXXXXX",
-	    getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp");
-	assert_non_null(mkdtemp(F.dir));
+	dir = ut_tmpdir("rotatord-server", 0);
+	assert_non_null(dir);
+	ut_snprintf(F.dir, sizeof(F.dir), "%s", dir);
+	free(dir);
 	/* nobody (the denied caller) must reach the socket. */
 	chmod(F.dir, 0711);
-	xsnprintf(F.sock, sizeof(F.sock), "%s/api.sock", F.dir);
-	xsnprintf(F.log, sizeof(F.log), "%s/log", F.dir);
-	F.port = free_port();
+	ut_snprintf(F.sock, sizeof(F.sock), "%s/api.sock", F.dir);
+	ut_snprintf(F.log, sizeof(F.log), "%s/log", F.dir);
+	F.port = ut_free_port();
 	F.cfg = load_cfg(F.sock, 1024);
 	pthread_mutex_init(&F.mu, NULL);
 	pthread_cond_init(&F.cv, NULL);
@@ -613,16 +563,6 @@ setup(void **state)
 	assert_int_equal(pthread_create(&F.thread, NULL, loop_thread, NULL), 0);
 	*state = &F;
 	return 0;
-}
-
-static void
-rm_rf(const char *dir)
-{
-	char cmd[PATH_MAX + 16];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", dir);
 }
 
 static char *log_text(void);
@@ -657,7 +597,8 @@ teardown(void **state)
 		if (line[0] != '<' || getenv("TEST_SERVER_LOG") != NULL)
 			fprintf(stderr, "%s\n", line);
 	free(log);
-	rm_rf(F.dir);
+	if (ut_rm_rf(F.dir) < 0)
+		fprintf(stderr, "cannot remove %s\n", F.dir);
 	return 0;
 }
 
@@ -694,7 +635,7 @@ connect_to(int tcp, const char *path)
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		memset(&sa, 0, sizeof(sa));
 		sa.sun_family = AF_UNIX;
-		xsnprintf(sa.sun_path, sizeof(sa.sun_path), "%s",
+		ut_snprintf(sa.sun_path, sizeof(sa.sun_path), "%s",
 		    path != NULL ? path : F.sock);
 		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 			close(fd);
@@ -736,14 +677,14 @@ read_resp(int fd, struct resp *r, int timeout_ms)
 {
 	char buf[65536];
 	size_t have = 0, need = 0, hl = 0;
-	int64_t end = now_ms() + timeout_ms;
+	int64_t end = ut_mono_ms() + timeout_ms;
 	const char *cl;
 	ssize_t n;
 
 	memset(r, 0, sizeof(*r));
 	for (;;) {
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		int left = (int)(end - now_ms());
+		int left = (int)(end - ut_mono_ms());
 		char *hend;
 
 		if (hl > 0 && have >= hl + need)
@@ -830,19 +771,11 @@ get(int tcp, const char *path, const char *hdrs, struct resp *r)
 static char *
 log_text(void)
 {
-	FILE *f;
 	char *buf;
-	long n;
 
 	fflush(stderr);
-	f = fopen(F.log, "r");
-	assert_non_null(f);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = calloc(1, (size_t)n + 1);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
+	buf = ut_read_file(F.log, 0, NULL);
+	assert_non_null(buf);
 	return buf;
 }
 
@@ -1094,10 +1027,10 @@ test_long_poll_notify(void **state)
 	assert_int_equal(read_resp(fd, &r, 200), -1);
 	on_loop(do_bump, &other);
 	assert_int_equal(read_resp(fd, &r, 200), -1);
-	t0 = now_ms();
+	t0 = ut_mono_ms();
 	on_loop(do_bump, &b);
 	assert_int_equal(read_resp(fd, &r, 2000), 200);
-	t1 = now_ms();
+	t1 = ut_mono_ms();
 	if (t1 - t0 >= 100)
 		fail_msg("answered %lld ms after the notify", (long long)(t1 - t0));
 	snprintf(want, sizeof(want), "\"%llu\"", (unsigned long long)creds[0].gen);
@@ -1173,10 +1106,10 @@ test_long_poll_expiry(void **state)
 	int64_t t0, dt;
 	int fd;
 
-	t0 = now_ms();
+	t0 = ut_mono_ms();
 	fd = long_poll("/v1/credentials/web/cert.pem", creds[0].gen, "300ms");
 	assert_int_equal(read_resp(fd, &r, 3000), 304);
-	dt = now_ms() - t0;
+	dt = ut_mono_ms() - t0;
 	if (dt < 280 || dt >= 1500)
 		fail_msg("answered after %lld ms", (long long)dt);
 	assert_non_null(header(&r, "ETag"));
@@ -1184,10 +1117,10 @@ test_long_poll_expiry(void **state)
 	close(fd);
 
 	/* Capped at max_wait (1s). */
-	t0 = now_ms();
+	t0 = ut_mono_ms();
 	fd = long_poll("/v1/credentials/web/cert.pem", creds[0].gen, "60m");
 	assert_int_equal(read_resp(fd, &r, 5000), 304);
-	dt = now_ms() - t0;
+	dt = ut_mono_ms() - t0;
 	assert_true(dt >= 950 && dt < 2500);
 	resp_free(&r);
 	close(fd);
@@ -1585,9 +1518,9 @@ test_key_hold(void **state)
 	on_loop(set_gives_keys, &v);
 	__atomic_store_n(&keys_rotated, 0, __ATOMIC_SEQ_CST);
 	on_loop(read_kid_calls, &calls0);
-	t0 = now_ms();
+	t0 = ut_mono_ms();
 	assert_int_equal(get(1, "/v1/authz", HDRS("rotkey.dave.1"), &r), 200);
-	dt = now_ms() - t0;
+	dt = ut_mono_ms() - t0;
 	assert_string_equal(header(&r, "X-Auth-Subject"), "dave");
 	resp_free(&r);
 	assert_true(dt >= 250);
@@ -1601,9 +1534,9 @@ test_key_hold(void **state)
 	v = 0;
 	on_loop(set_gives_keys, &v);
 	__atomic_store_n(&keys_rotated, 0, __ATOMIC_SEQ_CST);
-	t0 = now_ms();
+	t0 = ut_mono_ms();
 	assert_int_equal(get(1, "/v1/authz", HDRS("rotkey.erin.1"), &r), 401);
-	dt = now_ms() - t0;
+	dt = ut_mono_ms() - t0;
 	assert_non_null(strstr(header(&r, "WWW-Authenticate"), "unknown kid"));
 	resp_free(&r);
 	assert_true(dt >= 250);
@@ -1925,12 +1858,12 @@ static void
 test_idle_timeout(void **state)
 {
 	struct resp r;
-	int64_t t0 = now_ms();
+	int64_t t0 = ut_mono_ms();
 	int fd;
 
 	fd = connect_to(0, NULL);
 	assert_int_equal(read_resp(fd, &r, 5000), 0);	/* closed by the server */
-	assert_true(now_ms() - t0 < 2000 + 1500);
+	assert_true(ut_mono_ms() - t0 < 2000 + 1500);
 	close(fd);
 }
 
@@ -1958,7 +1891,7 @@ test_configure(void **state)
 	/* A long poll on the old socket is answered when it is replaced. */
 	fd = long_poll("/v1/credentials/web/cert.pem", creds[0].gen, "5s");
 	assert_int_equal(read_resp(fd, &r, 200), -1);
-	xsnprintf(sock2, sizeof(sock2), "%s/api2.sock", F.dir);
+	ut_snprintf(sock2, sizeof(sock2), "%s/api2.sock", F.dir);
 	F.cfg2 = load_cfg(sock2, 8192);
 	on_loop(do_configure, &rc);
 	assert_int_equal(rc, 0);
@@ -1997,7 +1930,7 @@ test_configure(void **state)
 static void
 test_socket_file(void **state)
 {
-	char path[PATH_MAX], text[1024];
+	char path[PATH_MAX];
 	struct sockaddr_un sa;
 	struct config *c;
 	struct server *s = NULL;
@@ -2005,11 +1938,9 @@ test_socket_file(void **state)
 	struct stat st;
 	int fd;
 
-	xsnprintf(path, sizeof(path), "%s/x.sock", F.dir);
-	xsnprintf(text, sizeof(text), "[rotatord]\noutput_dir = %s/out\n"
+	ut_snprintf(path, sizeof(path), "%s/x.sock", F.dir);
+	c = ut_config("[rotatord]\noutput_dir = %s/out\n"
 	    "state_dir = %s/state\n[listen]\nunix = %s\n", F.dir, F.dir, path);
-	assert_int_equal(config_load_buf("x.ini", text, strlen(text), stderr,
-	    &c), 0);
 	assert_int_equal(loop_new(&l), 0);
 	fd = open(path, O_WRONLY | O_CREAT, 0600);
 	close(fd);
@@ -2022,7 +1953,7 @@ test_socket_file(void **state)
 	fd = socket(AF_UNIX, SOCK_STREAM, 0);
 	memset(&sa, 0, sizeof(sa));
 	sa.sun_family = AF_UNIX;
-	xsnprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	ut_snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
 	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	close(fd);
 	assert_int_equal(server_new(l, c, &fake_ops, &s), 0);

@@ -15,7 +15,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <regex.h>
 #include <signal.h>
@@ -32,6 +31,7 @@
 
 #include "core/log.h"
 #include "sinks/sink.h"
+#include "util.h"
 
 #define GEN_RE	"^\\.\\.[0-9]{4}_[0-9]{2}_[0-9]{2}_" \
 		"[0-9]{2}_[0-9]{2}_[0-9]{2}\\.[0-9]{9}$"
@@ -45,22 +45,6 @@ struct fx {
 };
 
 static regex_t gen_re;
-
-/* snprintf that fails the test instead of truncating a path. */
-static void xsnprintf(char *buf, size_t size, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void
-xsnprintf(char *buf, size_t size, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, size, fmt, ap);
-	va_end(ap);
-	assert_true(n >= 0 && (size_t)n < size);
-}
 
 static const struct material_meta meta_x509 = {
 	.name = "nginx",
@@ -86,8 +70,8 @@ set_make(struct set *st, const char *tag)
 	size_t i;
 
 	memset(st, 0, sizeof(*st));
-	xsnprintf(st->cert, sizeof(st->cert), "CERT %s\n", tag);
-	xsnprintf(st->key, sizeof(st->key), "KEY %s\n", tag);
+	ut_snprintf(st->cert, sizeof(st->cert), "CERT %s\n", tag);
+	ut_snprintf(st->key, sizeof(st->key), "KEY %s\n", tag);
 	for (i = 0; i + 1 < sizeof(st->bundle); i++)
 		st->bundle[i] = (char)('a' + (i + strlen(tag)) % 26);
 	memcpy(st->bundle, tag, strlen(tag));
@@ -102,43 +86,25 @@ set_make(struct set *st, const char *tag)
 }
 
 static int
-rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static void
-rm_rf(const char *path)
-{
-	(void)nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static int
 setup(void **state)
 {
-	const char *base = getenv("TMPDIR");
 	struct fx *f;
+	char *dir;
 
-	if (access("/dev/shm", W_OK) == 0)
-		base = "/dev/shm";
-	else if (base == NULL)
-		base = "/tmp";
 	f = calloc(1, sizeof(*f));
 	if (f == NULL)
 		return -1;
-	xsnprintf(f->root, sizeof(f->root), "%s/test-sink.XXXXXX", base);
-	if (mkdtemp(f->root) == NULL) {
+	if ((dir = ut_tmpdir("test-sink", UT_TMP_SHM)) == NULL) {
 		free(f);
 		return -1;
 	}
-	xsnprintf(f->out, sizeof(f->out), "%s/out", f->root);
-	xsnprintf(f->state, sizeof(f->state), "%s/state", f->root);
+	ut_snprintf(f->root, sizeof(f->root), "%s", dir);
+	free(dir);
+	ut_snprintf(f->out, sizeof(f->out), "%s/out", f->root);
+	ut_snprintf(f->state, sizeof(f->state), "%s/state", f->root);
 	if (mkdir(f->state, 0700) < 0 ||
 	    sink_open(f->out, f->state, &f->s) < 0) {
-		rm_rf(f->root);
+		ut_rm_rf(f->root);
 		free(f);
 		return -1;
 	}
@@ -152,7 +118,7 @@ teardown(void **state)
 	struct fx *f = *state;
 
 	sink_close(f->s);
-	rm_rf(f->root);
+	ut_rm_rf(f->root);
 	free(f);
 	return 0;
 }
@@ -160,7 +126,7 @@ teardown(void **state)
 static char *
 path_of(struct fx *f, const char *rel, char *buf)
 {
-	xsnprintf(buf, PATH_MAX, "%s/%s", f->out, rel);
+	ut_snprintf(buf, PATH_MAX, "%s/%s", f->out, rel);
 	return buf;
 }
 
@@ -186,33 +152,6 @@ link_of(struct fx *f, const char *rel, char *buf, size_t size)
 	if (n >= 0)
 		buf[n] = '\0';
 	return n;
-}
-
-/* Reads a whole file without following a final symlink; caller frees. */
-static char *
-slurp(const char *path, int nofollow, size_t *ret_len)
-{
-	char *buf = NULL;
-	struct stat st;
-	ssize_t n;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0));
-	if (fd < 0)
-		return NULL;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-	    (buf = malloc((size_t)st.st_size + 1)) != NULL) {
-		n = read(fd, buf, (size_t)st.st_size);
-		if (n != st.st_size) {
-			free(buf);
-			buf = NULL;
-		} else {
-			buf[n] = '\0';
-			*ret_len = (size_t)n;
-		}
-	}
-	close(fd);
-	return buf;
 }
 
 /* Counts entries of output_dir/dir matching GEN_RE, and *.tmp entries. */
@@ -273,14 +212,14 @@ check_record(struct fx *f, const char *dir, const char *gen, uint64_t g,
 	size_t i, j, len, mlen;
 	char *buf, *meta;
 
-	xsnprintf(p, sizeof(p), "%s/creds/%s.json", f->state, dir);
+	ut_snprintf(p, sizeof(p), "%s/creds/%s.json", f->state, dir);
 	assert_int_equal(lstat(p, &sb), 0);
 	assert_true(S_ISREG(sb.st_mode));
 	assert_int_equal(sb.st_mode & 07777, 0600);
 	assert_int_equal(sb.st_uid, geteuid());
-	xsnprintf(gp, sizeof(gp), "%s/creds", f->state);
+	ut_snprintf(gp, sizeof(gp), "%s/creds", f->state);
 	assert_int_equal(mode_of(gp), 0700);
-	buf = slurp(p, 1, &len);
+	buf = ut_read_file(p, UT_NOFOLLOW, &len);
 	assert_non_null(buf);
 	assert_int_equal(sink_record_parse(buf, len, &r), 0);
 	free(buf);
@@ -302,8 +241,8 @@ check_record(struct fx *f, const char *dir, const char *gen, uint64_t g,
 			mf = &r.files[j];
 	assert_non_null(mf);
 	assert_int_equal(r.n_files, (st != NULL ? st->n : r.n_files - 1) + 1);
-	xsnprintf(gp, sizeof(gp), "%s/%s/%s/meta.json", f->out, dir, gen);
-	meta = slurp(gp, 1, &mlen);
+	ut_snprintf(gp, sizeof(gp), "%s/%s/%s/meta.json", f->out, dir, gen);
+	meta = ut_read_file(gp, UT_NOFOLLOW, &mlen);
 	assert_non_null(meta);
 	sha_hex(meta, mlen, hex);
 	free(meta);
@@ -336,7 +275,7 @@ first_publish(struct fx *f, mode_t um)
 	assert_int_equal(mode_of(path_of(f, CRED, p)), 0755);
 	assert_true(link_of(f, CRED "/..data", gen, sizeof(gen)) > 0);
 	assert_int_equal(regexec(&gen_re, gen, 0, NULL, 0), 0);
-	xsnprintf(q, sizeof(q), CRED "/%s", gen);
+	ut_snprintf(q, sizeof(q), CRED "/%s", gen);
 	assert_int_equal(lstat(path_of(f, q, p), &sb), 0);
 	assert_true(S_ISDIR(sb.st_mode));
 	assert_int_equal(sb.st_mode & 07777, 0750);
@@ -344,22 +283,22 @@ first_publish(struct fx *f, mode_t um)
 	assert_int_equal(tmp, 0);
 
 	for (i = 0; i < st.n; i++) {
-		xsnprintf(q, sizeof(q), CRED "/%s/%s", gen, st.f[i].name);
+		ut_snprintf(q, sizeof(q), CRED "/%s/%s", gen, st.f[i].name);
 		assert_int_equal(mode_of(path_of(f, q, p)), st.f[i].mode);
-		buf = slurp(p, 1, &len);
+		buf = ut_read_file(p, UT_NOFOLLOW, &len);
 		assert_non_null(buf);
 		assert_int_equal(len, st.f[i].len);
 		assert_memory_equal(buf, st.f[i].len ? st.f[i].data : "", len);
 		free(buf);
-		xsnprintf(q, sizeof(q), CRED "/%s", st.f[i].name);
+		ut_snprintf(q, sizeof(q), CRED "/%s", st.f[i].name);
 		assert_true(link_of(f, q, target, sizeof(target)) > 0);
-		xsnprintf(q, sizeof(q), "..data/%s", st.f[i].name);
+		ut_snprintf(q, sizeof(q), "..data/%s", st.f[i].name);
 		assert_string_equal(target, q);
 	}
 	/* meta.json is reached through ..data only: no visible link. */
 	assert_int_equal(lstat(path_of(f, CRED "/meta.json", p), &sb), -1);
 
-	xsnprintf(q, sizeof(q), CRED "/%s/meta.json", gen);
+	ut_snprintf(q, sizeof(q), CRED "/%s/meta.json", gen);
 	assert_int_equal(mode_of(path_of(f, q, p)), 0644);
 	m = json_load_file(p, JSON_REJECT_DUPLICATES, &jerr);
 	assert_non_null(m);
@@ -397,7 +336,7 @@ first_publish(struct fx *f, mode_t um)
 		    st.f[i].len);
 	}
 	json_decref(m);
-	buf = slurp(p, 1, &len);
+	buf = ut_read_file(p, UT_NOFOLLOW, &len);
 	assert_non_null(buf);
 	sha_hex(st.key, strlen(st.key), hex);
 	assert_null(strstr(buf, hex));
@@ -447,9 +386,9 @@ test_default_dir_mode_and_owner(void **state)
 	assert_int_equal(sink_publish(f->s, CRED, st.f, st.n, &meta_x509,
 	    getuid(), getgid(), 0, NULL), 1);
 	assert_true(link_of(f, CRED "/..data", gen, sizeof(gen)) > 0);
-	xsnprintf(q, sizeof(q), CRED "/%s", gen);
+	ut_snprintf(q, sizeof(q), CRED "/%s", gen);
 	assert_int_equal(mode_of(path_of(f, q, p)), SINK_DIR_MODE_DEFAULT);
-	xsnprintf(q, sizeof(q), CRED "/%s/key.pem", gen);
+	ut_snprintf(q, sizeof(q), CRED "/%s/key.pem", gen);
 	assert_int_equal(lstat(path_of(f, q, p), &sb), 0);
 	assert_int_equal(sb.st_uid, getuid());
 	assert_int_equal(sb.st_gid, getgid());
@@ -588,12 +527,12 @@ test_changed_keeps_previous(void **state)
 	assert_true(strcmp(a, b) < 0);
 	assert_int_equal(count_gens(f, CRED, NULL), 2);
 	/* The previous generation stays complete for readers mid-read. */
-	xsnprintf(q, sizeof(q), CRED "/%s/cert.pem", a);
-	buf = slurp(path_of(f, q, p), 1, &len);
+	ut_snprintf(q, sizeof(q), CRED "/%s/cert.pem", a);
+	buf = ut_read_file(path_of(f, q, p), UT_NOFOLLOW, &len);
 	assert_non_null(buf);
 	assert_string_equal(buf, "CERT v1\n");
 	free(buf);
-	buf = slurp(path_of(f, CRED "/cert.pem", p), 0, &len);
+	buf = ut_read_file(path_of(f, CRED "/cert.pem", p), 0, &len);
 	assert_non_null(buf);
 	assert_string_equal(buf, "CERT v2\n");
 	free(buf);
@@ -613,7 +552,7 @@ test_prune(void **state)
 	int i;
 
 	for (i = 0; i < 5; i++) {
-		xsnprintf(tag, sizeof(tag), "p%d", i);
+		ut_snprintf(tag, sizeof(tag), "p%d", i);
 		set_make(&st, tag);
 		assert_int_equal(publish(f, &st, &g), 1);
 		assert_int_equal(g, (uint64_t)i + 1);
@@ -622,7 +561,7 @@ test_prune(void **state)
 	}
 	assert_int_equal(count_gens(f, CRED, NULL), 1 + SINK_KEEP_OLD);
 	for (i = 0; i < 5; i++) {
-		xsnprintf(q, sizeof(q), CRED "/%s", names[i]);
+		ut_snprintf(q, sizeof(q), CRED "/%s", names[i]);
 		assert_int_equal(lstat(path_of(f, q, p), &sb) == 0,
 		    i >= 5 - 1 - SINK_KEEP_OLD);
 	}
@@ -670,11 +609,11 @@ test_file_set_changes(void **state)
 	assert_int_equal(lstat(path_of(f, CRED "/extra.pem", p), &sb), -1);
 	assert_int_equal(errno, ENOENT);
 	assert_int_equal(lstat(path_of(f, CRED "/chain.pem", p), &sb), -1);
-	buf = slurp(path_of(f, CRED "/new.pem", p), 0, &len);
+	buf = ut_read_file(path_of(f, CRED "/new.pem", p), 0, &len);
 	assert_non_null(buf);
 	assert_string_equal(buf, "N");
 	free(buf);
-	buf = slurp(path_of(f, CRED "/README", p), 1, &len);
+	buf = ut_read_file(path_of(f, CRED "/README", p), UT_NOFOLLOW, &len);
 	assert_non_null(buf);
 	assert_string_equal(buf, "hi");
 	free(buf);
@@ -690,7 +629,7 @@ fingerprint(const char *path, char hex[65], struct stat *sb)
 	char *buf;
 
 	assert_int_equal(stat(path, sb), 0);
-	buf = slurp(path, 0, &len);
+	buf = ut_read_file(path, 0, &len);
 	assert_non_null(buf);
 	sha_hex(buf, len, hex);
 	free(buf);
@@ -872,7 +811,7 @@ test_planted_regular_file(void **state)
 	close(fd);
 	set_make(&st, "r2");
 	assert_int_equal(publish(f, &st, NULL), -EEXIST);
-	buf = slurp(p, 1, &len);
+	buf = ut_read_file(p, UT_NOFOLLOW, &len);
 	assert_non_null(buf);
 	assert_string_equal(buf, "mine");
 	free(buf);
@@ -895,7 +834,7 @@ test_cred_dir_not_a_dir(void **state)
 	int fd;
 
 	set_make(&st, "c1");
-	xsnprintf(q, sizeof(q), "%s/elsewhere", f->root);
+	ut_snprintf(q, sizeof(q), "%s/elsewhere", f->root);
 	assert_int_equal(mkdir(q, 0755), 0);
 	assert_int_equal(symlink(q, path_of(f, CRED, p)), 0);
 	assert_int_equal(publish(f, &st, NULL), -ELOOP);
@@ -979,7 +918,7 @@ test_bad_arguments(void **state)
 		char *n = malloc(16);
 
 		assert_non_null(n);
-		xsnprintf(n, 16, "f%zu", i);
+		ut_snprintf(n, 16, "f%zu", i);
 		many[i] = (struct material_file){ n, "x", 1, 0644 };
 	}
 	assert_int_equal(sink_publish(f->s, "many", many, SINK_MAX_FILES + 1,
@@ -1028,7 +967,7 @@ plant(struct fx *f, const char *rel, char type, const char *arg)
 	char p[PATH_MAX], q[PATH_MAX];
 	int fd;
 
-	xsnprintf(q, sizeof(q), CRED "/%s", rel);
+	ut_snprintf(q, sizeof(q), CRED "/%s", rel);
 	path_of(f, q, p);
 	if (type == 'l') {
 		assert_int_equal(symlink(arg, p), 0);
@@ -1050,7 +989,7 @@ exists(struct fx *f, const char *rel)
 	char p[PATH_MAX], q[PATH_MAX];
 	struct stat sb;
 
-	xsnprintf(q, sizeof(q), CRED "/%s", rel);
+	ut_snprintf(q, sizeof(q), CRED "/%s", rel);
 	return lstat(path_of(f, q, p), &sb) == 0;
 }
 
@@ -1138,7 +1077,7 @@ test_repair_broken_current(void **state)
 	int fd, i;
 
 	for (i = 0; i < 3; i++) {
-		xsnprintf(t, sizeof(t), "b%d", i);
+		ut_snprintf(t, sizeof(t), "b%d", i);
 		set_make(&st, t);
 		assert_int_equal(publish(f, &st, NULL), 1);
 		assert_true(link_of(f, CRED "/..data", g[i], sizeof(g[i])) > 0);
@@ -1148,7 +1087,7 @@ test_repair_broken_current(void **state)
 	plant(f, "..2999_01_01_00_00_00.000000000/meta.json", 'f', "{}");
 
 	/* Current loses its meta.json: back to the newest complete one. */
-	xsnprintf(q, sizeof(q), CRED "/%s/meta.json", g[2]);
+	ut_snprintf(q, sizeof(q), CRED "/%s/meta.json", g[2]);
 	assert_int_equal(unlink(path_of(f, q, p)), 0);
 	assert_int_equal(sink_repair(f->s, CRED), 0);
 	assert_true(link_of(f, CRED "/..data", t, sizeof(t)) > 0);
@@ -1161,7 +1100,7 @@ test_repair_broken_current(void **state)
 	assert_false(exists(f, g[2]));
 
 	/* A corrupted file is incomplete too. */
-	xsnprintf(q, sizeof(q), CRED "/%s/key.pem", g[1]);
+	ut_snprintf(q, sizeof(q), CRED "/%s/key.pem", g[1]);
 	fd = open(path_of(f, q, p), O_WRONLY | O_TRUNC | O_NOFOLLOW);
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, "bad", 3), 3);
@@ -1184,9 +1123,9 @@ test_repair_broken_current(void **state)
 
 	/* Nothing complete left: repair says so and touches nothing. */
 	assert_true(link_of(f, CRED "/..data", t, sizeof(t)) > 0);
-	xsnprintf(q, sizeof(q), CRED "/%s/meta.json", t);
+	ut_snprintf(q, sizeof(q), CRED "/%s/meta.json", t);
 	assert_int_equal(unlink(path_of(f, q, p)), 0);
-	xsnprintf(q, sizeof(q), CRED "/%s/meta.json", g[0]);
+	ut_snprintf(q, sizeof(q), CRED "/%s/meta.json", g[0]);
 	assert_int_equal(unlink(path_of(f, q, p)), 0);
 	assert_int_equal(sink_repair(f->s, CRED), -ENOENT);
 	assert_true(link_of(f, CRED "/..data", q, sizeof(q)) > 0);
@@ -1246,7 +1185,7 @@ check_invariant(struct fx *f, int repaired, int *ret_tmp)
 
 	assert_true(link_of(f, CRED "/..data", gen, sizeof(gen)) > 0);
 	assert_int_equal(regexec(&gen_re, gen, 0, NULL, 0), 0);
-	xsnprintf(q, sizeof(q), CRED "/%s/meta.json", gen);
+	ut_snprintf(q, sizeof(q), CRED "/%s/meta.json", gen);
 	m = json_load_file(path_of(f, q, p), JSON_REJECT_DUPLICATES, &jerr);
 	assert_non_null(m);
 	g = (uint64_t)json_integer_value(json_object_get(m, "generation"));
@@ -1256,8 +1195,8 @@ check_invariant(struct fx *f, int repaired, int *ret_tmp)
 	json_object_foreach(files, name, e) {
 		const char *h = json_string_value(json_object_get(e, "sha256"));
 
-		xsnprintf(q, sizeof(q), CRED "/%s/%s", gen, name);
-		buf = slurp(path_of(f, q, p), 1, &len);
+		ut_snprintf(q, sizeof(q), CRED "/%s/%s", gen, name);
+		buf = ut_read_file(path_of(f, q, p), UT_NOFOLLOW, &len);
 		assert_non_null(buf);
 		sha_hex(buf, len, hex);
 		free(buf);
@@ -1272,7 +1211,7 @@ check_invariant(struct fx *f, int repaired, int *ret_tmp)
 			assert_string_equal(hex, h);
 		assert_int_equal(len, json_integer_value(json_object_get(e,
 		    "size")));
-		xsnprintf(q, sizeof(q), CRED "/%s", name);
+		ut_snprintf(q, sizeof(q), CRED "/%s", name);
 		if (repaired)
 			assert_int_equal(lstat(path_of(f, q, p), &sb), 0);
 	}
@@ -1286,12 +1225,12 @@ check_invariant(struct fx *f, int repaired, int *ret_tmp)
 		if (len > 4 && strcmp(d->d_name + len - 4, ".tmp") == 0)
 			continue;
 		/* A visible link: ours, and resolving into this generation. */
-		xsnprintf(q, sizeof(q), CRED "/%s", d->d_name);
+		ut_snprintf(q, sizeof(q), CRED "/%s", d->d_name);
 		assert_true(link_of(f, q, t, sizeof(t)) > 0);
-		xsnprintf(q, sizeof(q), "..data/%s", d->d_name);
+		ut_snprintf(q, sizeof(q), "..data/%s", d->d_name);
 		assert_string_equal(t, q);
 		assert_non_null(json_object_get(files, d->d_name));
-		xsnprintf(q, sizeof(q), CRED "/%s", d->d_name);
+		ut_snprintf(q, sizeof(q), CRED "/%s", d->d_name);
 		assert_int_equal(stat(path_of(f, q, p), &sb), 0);
 		assert_true(S_ISREG(sb.st_mode));
 	}
@@ -1299,8 +1238,8 @@ check_invariant(struct fx *f, int repaired, int *ret_tmp)
 	json_decref(m);
 
 	/* The state record is stored first: never below what is visible. */
-	xsnprintf(p, sizeof(p), "%s/creds/" CRED ".json", f->state);
-	buf = slurp(p, 1, &len);
+	ut_snprintf(p, sizeof(p), "%s/creds/" CRED ".json", f->state);
+	buf = ut_read_file(p, UT_NOFOLLOW, &len);
 	assert_non_null(buf);
 	assert_int_equal(sink_record_parse(buf, len, &rec), 0);
 	free(buf);
@@ -1344,7 +1283,7 @@ child_loop(struct fx *f, int ready)
 		_exit(99);
 	close(ready);
 	for (i = 0;; i++) {
-		xsnprintf(tag, sizeof(tag), "%ld-%u", (long)getpid(), i);
+		ut_snprintf(tag, sizeof(tag), "%ld-%u", (long)getpid(), i);
 		set_make(&st, tag);
 		/* Names come and go, to exercise link removal and creation. */
 		if (i % 3 == 0)
@@ -1527,7 +1466,7 @@ test_record_format_parse(void **state)
 static char *
 record_of(struct fx *f, const char *dir, char *buf)
 {
-	xsnprintf(buf, PATH_MAX, "%s/creds/%s.json", f->state, dir);
+	ut_snprintf(buf, PATH_MAX, "%s/creds/%s.json", f->state, dir);
 	return buf;
 }
 
@@ -1563,7 +1502,7 @@ test_record_untrusted(void **state)
 			rc = -EPERM;
 			break;
 		case 2:
-			xsnprintf(q, sizeof(q), "%s/copy.json", f->root);
+			ut_snprintf(q, sizeof(q), "%s/copy.json", f->root);
 			assert_int_equal(rename(p, q), 0);
 			assert_int_equal(symlink(q, p), 0);
 			why = "symlink";
@@ -1606,7 +1545,7 @@ test_record_untrusted(void **state)
 		/* Replaced by a record of ours, never followed. */
 		assert_int_equal(mode_of(p), 0600);
 		if (i == 2) {
-			buf = slurp(q, 1, &len);
+			buf = ut_read_file(q, UT_NOFOLLOW, &len);
 			assert_non_null(buf);
 			assert_non_null(strstr(buf, "\"generation\": 3,"));
 			free(buf);
@@ -1622,7 +1561,7 @@ tamper(struct fx *f, const char *name, const char *data)
 	int fd;
 
 	assert_true(link_of(f, CRED "/..data", gen, sizeof(gen)) > 0);
-	xsnprintf(q, sizeof(q), CRED "/%s/%s", gen, name);
+	ut_snprintf(q, sizeof(q), CRED "/%s/%s", gen, name);
 	fd = open(path_of(f, q, p), O_WRONLY | O_TRUNC | O_NOFOLLOW);
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, data, strlen(data)), (ssize_t)strlen(data));
@@ -1666,8 +1605,8 @@ test_tampered_generation(void **state)
 
 	/* meta.json is checked too: a later not_after is a change. */
 	assert_true(link_of(f, CRED "/..data", gen, sizeof(gen)) > 0);
-	xsnprintf(q, sizeof(q), CRED "/%s/meta.json", gen);
-	buf = slurp(path_of(f, q, p), 1, &len);
+	ut_snprintf(q, sizeof(q), CRED "/%s/meta.json", gen);
+	buf = ut_read_file(path_of(f, q, p), UT_NOFOLLOW, &len);
 	assert_non_null(buf);
 	assert_non_null(strstr(buf, "\"not_after\": 2000"));
 	memcpy(strstr(buf, "\"not_after\": 2000") + 13, "9000", 4);
@@ -1682,13 +1621,13 @@ test_tampered_generation(void **state)
 
 	/* Another mode, another owner: not what was published. */
 	assert_true(link_of(f, CRED "/..data", gen, sizeof(gen)) > 0);
-	xsnprintf(q, sizeof(q), CRED "/%s/cert.pem", gen);
+	ut_snprintf(q, sizeof(q), CRED "/%s/cert.pem", gen);
 	assert_int_equal(chmod(path_of(f, q, p), 0600), 0);
 	assert_int_equal(sink_read_current(f->s, CRED, &cur), -EPERM);
 	assert_non_null(strstr(cur.why, "cert.pem is"));
 	assert_int_equal(chmod(p, 0644), 0);
 	assert_int_equal(sink_read_current(f->s, CRED, &cur), 0);
-	xsnprintf(q, sizeof(q), CRED "/%s", gen);
+	ut_snprintf(q, sizeof(q), CRED "/%s", gen);
 	assert_int_equal(chown(path_of(f, q, p), 65534, 65534), 0);
 	assert_int_equal(sink_read_current(f->s, CRED, &cur), -EPERM);
 	assert_non_null(strstr(cur.why, "65534:65534"));
@@ -1697,7 +1636,7 @@ test_tampered_generation(void **state)
 
 	/* A file swapped for a symlink is not followed. */
 	fingerprint("/etc/passwd", h1, &s1);
-	xsnprintf(q, sizeof(q), CRED "/%s/key.pem", gen);
+	ut_snprintf(q, sizeof(q), CRED "/%s/key.pem", gen);
 	assert_int_equal(unlink(path_of(f, q, p)), 0);
 	assert_int_equal(symlink("/etc/passwd", p), 0);
 	assert_int_equal(sink_read_current(f->s, CRED, &cur), -ELOOP);
@@ -1757,7 +1696,7 @@ test_planted_data_tmp(void **state)
 	char *buf;
 	int fd;
 
-	xsnprintf(victim, sizeof(victim), "%s/victim", f->root);
+	ut_snprintf(victim, sizeof(victim), "%s/victim", f->root);
 	fd = open(victim, O_WRONLY | O_CREAT | O_EXCL, 0600);
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, "precious", 8), 8);
@@ -1775,7 +1714,7 @@ test_planted_data_tmp(void **state)
 	assert_false(exists(f, "..data_tmp"));
 	assert_true(link_of(f, CRED "/..data", t, sizeof(t)) > 0);
 	assert_int_equal(regexec(&gen_re, t, 0, NULL, 0), 0);
-	buf = slurp(victim, 1, &len);
+	buf = ut_read_file(victim, UT_NOFOLLOW, &len);
 	assert_non_null(buf);
 	assert_string_equal(buf, "precious");
 	free(buf);
@@ -1801,12 +1740,12 @@ test_state_dir_trust(void **state)
 	assert_int_equal(chown(f->state, geteuid(), getegid()), 0);
 	assert_int_equal(chmod(f->state, 0700), 0);
 
-	xsnprintf(p, sizeof(p), "%s/creds", f->state);
+	ut_snprintf(p, sizeof(p), "%s/creds", f->state);
 	/* creds of another user, or a symlink: refused. */
 	assert_int_equal(chown(p, 65534, 65534), 0);
 	assert_int_equal(sink_open(f->out, f->state, &other), -EPERM);
 	assert_int_equal(chown(p, geteuid(), getegid()), 0);
-	xsnprintf(q, sizeof(q), "%s/elsewhere", f->root);
+	ut_snprintf(q, sizeof(q), "%s/elsewhere", f->root);
 	assert_int_equal(rename(p, q), 0);
 	assert_int_equal(symlink(q, p), 0);
 	assert_int_equal(sink_open(f->out, f->state, &other), -EPERM);
@@ -1814,7 +1753,7 @@ test_state_dir_trust(void **state)
 	assert_int_equal(rename(q, p), 0);
 	/* Group bits of ours are dropped; leftover temporaries removed. */
 	assert_int_equal(chmod(p, 0750), 0);
-	xsnprintf(q, sizeof(q), "%s/.x.json.tmp", p);
+	ut_snprintf(q, sizeof(q), "%s/.x.json.tmp", p);
 	fd = open(q, O_WRONLY | O_CREAT | O_EXCL, 0600);
 	assert_true(fd >= 0);
 	close(fd);
