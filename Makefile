@@ -85,6 +85,14 @@ $(B)/libidp.a: $(IDP_OBJS)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
+# rotatord's objects as an archive, for the unit tests and the benchmark:
+# the linker takes from it only the objects a program uses.  Appended
+# (q), not replaced (r): two folders may hold files of the same name.
+$(B)/librotatord.a: $(ROT_OBJS)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar qcs $@ $^
+
 $(B)/libidp.so: $(IDP_OBJS)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -shared -Wl,-soname,libidp.so.0 -o $@ $^ $(IDP_PKG_LIBS) $(LDFLAGS)
@@ -108,13 +116,15 @@ $(B)/tests/unit/libutil.a: $(UTIL_OBJS)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(B)/tests/unit/test-%: tests/unit/test-%.c $(B)/tests/unit/libutil.a $(ROT_OBJS) \
-		$(B)/libidp.a
+# Each test links what it tests: its own file, then the archives, in the
+# order they depend on each other.
+$(B)/tests/unit/test-%: tests/unit/test-%.c $(B)/tests/unit/libutil.a \
+		$(B)/librotatord.a $(B)/libidp.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS_ALL) -lcmocka
 
-$(B)/bench: $(BENCH_SRCS) $(ROT_OBJS) $(B)/libidp.a
+$(B)/bench: $(BENCH_SRCS) $(B)/librotatord.a $(B)/libidp.a
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS_ALL) -lpthread
 
