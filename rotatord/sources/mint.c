@@ -126,6 +126,14 @@ mint_x509(const struct config *c, const struct cfg_cred *cr,
 	int rc;
 
 	memset(ret, 0, sizeof(*ret));
+	/*
+	 * An expired CA (an imported one; rotatord rolls its own over long
+	 * before) would give a leaf that expired before it was issued, due
+	 * for renewal at once, again and again.
+	 */
+	if (now >= ca->not_after)
+		return idp_err_set(err, -EKEYEXPIRED, "ca %s expired %llds ago",
+		    ca->cfg->name, (long long)((now - ca->not_after) / 1000));
 	/* A leaf never outlives its CA. */
 	if (na > ca->not_after) {
 		log_warn("credential %s: lifetime cut to the CA's notAfter",

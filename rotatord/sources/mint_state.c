@@ -27,6 +27,7 @@
 int
 mint_mkdirs(const char *path, mode_t mode)
 {
+	struct stat st;
 	char buf[4096], *p;
 
 	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
@@ -47,7 +48,10 @@ mint_mkdirs(const char *path, mode_t mode)
 		return chmod(buf, mode) < 0 ? -errno : 0;
 	if (errno != EEXIST)
 		return -errno;
-	return 0;
+	/* What is there must be a directory (or a link to one). */
+	if (stat(buf, &st) < 0)
+		return -errno;
+	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
 }
 
 /*
