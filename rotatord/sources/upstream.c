@@ -250,9 +250,15 @@ upstream_configure(struct upstream *u, const struct config *c,
 	free(u->is);
 	u->is = nis;
 	u->n = c->n_issuers;
-	/* Trusted issuers need their keys before the first caller does. */
+	/*
+	 * Trusted issuers need their keys before the first caller does.  A
+	 * kept issuer whose scheduled refresh was in flight (its timer has
+	 * fired and only the answer re-arms it) lost it to issuer_cancel():
+	 * start it again, or its keys would never be refreshed.
+	 */
 	for (i = 0; i < u->n; i++)
-		if (u->is[i]->cfg->trust && u->is[i]->jwks.keys == NULL)
+		if (u->is[i]->cfg->trust && (u->is[i]->jwks.keys == NULL ||
+		    loop_timer_when(u->is[i]->jwks_timer) == 0))
 			issuer_fetch_jwks(u->is[i]);
 	return 0;
 fail_new:
@@ -452,6 +458,18 @@ on_discovery(void *arg, const struct idp_http_resp *resp)
 		    err.msg[0] ? err.msg : strerror(-rc));
 	if (rc < 0) {
 		issuer_failed(is, "discovery", why);
+		/*
+		 * A trusted issuer's keys are still owed: try again (discovery
+		 * first) after the cooldown, as after a failed JWKS fetch, not
+		 * only when a caller's token names a kid.
+		 */
+		if (is->cfg->trust && is->disc == NULL) {
+			log_warn("issuer %s: %s; no keys yet, retrying in %llds",
+			    is->cfg->name, why,
+			    (long long)(is->jwks.cooldown / 1000));
+			loop_timer_set(is->jwks_timer, loop_now_mono() +
+			    is->jwks.cooldown);
+		}
 		/* A key fetch that waited for discovery has ended too. */
 		if (is->cfg->trust && is->u->keys_cb != NULL)
 			is->u->keys_cb(is->u->keys_arg);
