@@ -150,25 +150,27 @@ static void
 conn_request(struct ut_http_conn *c, char *end, size_t body_len)
 {
 	struct ut_http_req r;
-	char *sp, *sp2;
+	char method[32] = "", *path;
+	size_t n;
 
 	memset(&r, 0, sizeof(r));
 	end[2] = '\0';			/* the head keeps its last "\r\n" */
 	r.head = c->in;
 	r.body = end + 4;
 	r.body_len = body_len;
-	r.method = c->in;
-	if ((sp = strchr(c->in, ' ')) != NULL) {
-		*sp = '\0';
-		r.path = sp + 1;
-		if ((sp2 = strchr(sp + 1, ' ')) != NULL)
-			*sp2 = '\0';
-	} else {
-		r.path = "";
-	}
+	n = strcspn(c->in, " \r\n");
+	if (n < sizeof(method))
+		memcpy(method, c->in, n);
+	method[n < sizeof(method) ? n : 0] = '\0';
+	r.method = method;
+	path = c->in + n + (c->in[n] == ' ');
+	path = strndup(path, strcspn(path, " \r\n"));
+	assert_non_null(path);
+	r.path = path;
 	c->handled = 1;
 	r.seq = ++c->s->seq;
 	c->s->h(c->s->arg, c, &r);
+	free(path);
 }
 
 static void
