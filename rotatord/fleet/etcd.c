@@ -155,13 +155,15 @@ watch_message(struct call *c, json_t *j)
 		return -1;
 	}
 	if (json_is_true(json_object_get(res, "canceled"))) {
+		const char *reason = json_string_value(json_object_get(res,
+		    "cancel_reason"));
+
 		c->compact_rev = etcd_int(json_object_get(res,
 		    "compact_revision"), 0);
 		c->end_rc = c->compact_rev > 0 ? -ESTALE : -EIO;
-		snprintf(c->why, sizeof(c->why), "watch cancelled%s%s",
+		snprintf(c->why, sizeof(c->why), "watch cancelled%s%s%s",
 		    c->compact_rev > 0 ? " (revision compacted)" : "",
-		    json_string_value(json_object_get(res, "cancel_reason")) !=
-		    NULL ? ": " : "");
+		    reason != NULL ? ": " : "", reason != NULL ? reason : "");
 		return -1;
 	}
 	evs = json_object_get(res, "events");
