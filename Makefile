@@ -59,7 +59,7 @@ IDP_HDRS	 = libidp/include/idp/idp.h libidp/include/idp/b64.h libidp/include/idp
 ROT_SRCS	 = $(filter-out rotatord/rotatorctl/%,$(sort $(wildcard rotatord/*/*.c)))
 MAIN_SRCS	 = rotatord/main.c
 UNIT_TESTS	 = b64 crypto jsonw loop store jwk jwt x509 wycheproof config sink sched schedule http \
-		   oidc oauth secretref authz trust fleet server mint reload upstream
+		   oidc oauth secretref authz trust fleet server mint reload upstream etcd
 # What the unit tests share (tests/unit/util.h), one archive member per
 # part so a test links only the parts it calls.
 UTIL_SRCS	 = tests/unit/util.c tests/unit/util_config.c tests/unit/util_net.c \
