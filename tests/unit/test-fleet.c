@@ -3,11 +3,11 @@
  * Tests for the parts of the fleet that need no etcd: authenticated
  * records (bound to the fleet key and their etcd key), sealed secret
  * documents (bound to their key and generation), the persistent state
- * (high-water marks, applied requests, trust checks), and the gateway's
- * encodings (base64 values, int64 as strings above
- * 2^53, prefix range ends), and the state machine's steps that fail
- * before they reach etcd (through fleet/fleet_int.h).  The fleet itself
- * runs against a real etcd cluster in tests/integration/test_fleet.py.
+ * (high-water marks, applied requests, trust checks), and the state
+ * machine's steps that fail before they reach etcd (through
+ * fleet/fleet_int.h).  The etcd client and the gateway's encodings are
+ * test-etcd.c's.  The fleet itself runs against a real etcd cluster in
+ * tests/integration/test_fleet.py.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -208,64 +208,6 @@ test_state(void **state)
 	free(dir);
 }
 
-static void
-test_encodings(void **state)
-{
-	unsigned char *out;
-	size_t len;
-	json_t *j;
-	char *end;
-
-	(void)state;
-	j = etcd_b64("/rotatord/leader", 16);
-	assert_string_equal(json_string_value(j), "L3JvdGF0b3JkL2xlYWRlcg==");
-	assert_int_equal(etcd_unb64(j, &out, &len), 0);
-	assert_int_equal(len, 16);
-	assert_memory_equal(out, "/rotatord/leader", 16);
-	free(out);
-	json_decref(j);
-	j = json_string("YQ==");
-	assert_int_equal(etcd_unb64(j, &out, &len), 0);
-	assert_int_equal(len, 1);
-	free(out);
-	json_decref(j);
-	j = json_string("YWI=");
-	assert_int_equal(etcd_unb64(j, &out, &len), 0);
-	assert_int_equal(len, 2);
-	free(out);
-	json_decref(j);
-	/* Absent: empty; not base64: refused. */
-	assert_int_equal(etcd_unb64(NULL, &out, &len), 0);
-	assert_int_equal(len, 0);
-	free(out);
-	j = json_string("abc");
-	assert_int_equal(etcd_unb64(j, &out, &len), -EBADMSG);
-	json_decref(j);
-	j = json_integer(5);
-	assert_int_equal(etcd_unb64(j, &out, &len), -EBADMSG);
-	json_decref(j);
-
-	/* int64 as strings: lease IDs are above 2^53. */
-	j = json_string("2324035690285792521");
-	assert_true(etcd_int(j, -1) == 2324035690285792521LL);
-	json_decref(j);
-	j = json_integer(42);
-	assert_int_equal(etcd_int(j, -1), 42);
-	json_decref(j);
-	j = json_string("12x");
-	assert_int_equal(etcd_int(j, -1), -1);
-	json_decref(j);
-	j = json_string("");
-	assert_int_equal(etcd_int(j, -1), -1);
-	json_decref(j);
-	assert_int_equal(etcd_int(NULL, 7), 7);
-
-	end = etcd_prefix_end("/rotatord/");
-	assert_string_equal(end, "/rotatord0");
-	free(end);
-	assert_null(etcd_prefix_end(""));
-}
-
 static int
 no_secret(void *arg, const char *name, struct idp_secret *const *keys,
     size_t n, int64_t issued_at, int64_t not_after)
@@ -349,7 +291,6 @@ main(void)
 		cmocka_unit_test(test_envelope),
 		cmocka_unit_test(test_seal_open),
 		cmocka_unit_test(test_state),
-		cmocka_unit_test(test_encodings),
 		cmocka_unit_test(test_retry_out_of_memory),
 	};
 
