@@ -40,7 +40,7 @@
 
 #define DEADLINE	30000		/* ms: against hangs only */
 
-/* ---- the codec ------------------------------------------------------- */
+/* ---- the codec ----------------------------------------------------------- */
 
 static json_t *
 b64(const char *s)
@@ -136,7 +136,8 @@ test_codec_int_and_prefix(void **state)
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		j = json_string(t[i].s);
 		if (etcd_int(j, -1) != t[i].want)
-			fail_msg("\"%s\": %lld", t[i].s, (long long)etcd_int(j, -1));
+			fail_msg("\"%s\": %lld", t[i].s,
+			    (long long)etcd_int(j, -1));
 		json_decref(j);
 	}
 	j = json_integer(2324035690285792521LL);
@@ -210,7 +211,7 @@ test_codec_kv(void **state)
 	json_decref(j);
 }
 
-/* ---- a fake gateway ---------------------------------------------------- */
+/* ---- a fake gateway ------------------------------------------------------ */
 
 struct answer {
 	int		 status;	/* 0: hang up */
@@ -249,7 +250,7 @@ static struct {
 	int			 end_rc;
 	int64_t			 end_compact;
 	char			 end_why[512];
-	int			 cancel_in_ev;	/* etcd_cancel(watch_id) at this event */
+	int			 cancel_in_ev;	/* etcd_cancel() at this event */
 	uint64_t		 watch_id;
 	int			 call_in_ev;	/* etcd_call() from the event */
 } E;
@@ -383,7 +384,7 @@ endpoint_of(int i)
 	return ut_httpd_url(E.srv[i], "");
 }
 
-/* ---- calls ----------------------------------------------------------- */
+/* ---- calls --------------------------------------------------------------- */
 
 static void
 test_call(void **state)
@@ -638,7 +639,7 @@ test_not_loopback(void **state)
 	assert_true(rc < 0);
 }
 
-/* ---- watches --------------------------------------------------------- */
+/* ---- watches ------------------------------------------------------------- */
 
 static void
 on_ev(void *arg, const struct etcd_kv *kv)
@@ -937,7 +938,7 @@ test_watch_cancel(void **state)
 	assert_int_equal(E.n_ev, 1);
 }
 
-/* ---- etcd_call_wait(): it blocks, so the server is another process ------ */
+/* ---- etcd_call_wait(): it blocks, so the server is another process ------- */
 
 /*
  * Forks a server that answers one request with status (0: never) and

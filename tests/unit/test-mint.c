@@ -193,7 +193,7 @@ hex_of(const unsigned char *p, size_t n, char *out)
 		sprintf(out + 2 * i, "%02x", p[i]);
 }
 
-/* ---- CA ---------------------------------------------------------------- */
+/* ---- CA ------------------------------------------------------------------ */
 
 #define CA_INI	"[ca \"int\"]\nlifetime = 30d\n"
 
@@ -499,20 +499,24 @@ san_text(X509 *x, char *out, size_t size, int *ret_critical)
 			snprintf(buf, sizeof(buf), "DNS:%s",
 			    ASN1_STRING_get0_data(g->d.dNSName));
 			break;
-		case GEN_URI:
+		case GEN_URI: {
+			const ASN1_IA5STRING *u = g->d.uniformResourceIdentifier;
+
 			snprintf(buf, sizeof(buf), "URI:%s",
-			    ASN1_STRING_get0_data(g->d.uniformResourceIdentifier));
+			    ASN1_STRING_get0_data(u));
 			break;
+		}
 		case GEN_IPADD: {
-			const unsigned char *p = ASN1_STRING_get0_data(g->d.iPAddress);
-			int n = ASN1_STRING_length(g->d.iPAddress);
+			const ASN1_OCTET_STRING *ip = g->d.iPAddress;
+			const unsigned char *p = ASN1_STRING_get0_data(ip);
+			int n = ASN1_STRING_length(ip);
 
 			if (n == 4)
-				snprintf(buf, sizeof(buf), "IP:%d.%d.%d.%d", p[0],
-				    p[1], p[2], p[3]);
+				snprintf(buf, sizeof(buf), "IP:%d.%d.%d.%d",
+				    p[0], p[1], p[2], p[3]);
 			else
-				snprintf(buf, sizeof(buf), "IP6:%02x%02x..%02x", p[0],
-				    p[1], p[n - 1]);
+				snprintf(buf, sizeof(buf), "IP6:%02x%02x..%02x",
+				    p[0], p[1], p[n - 1]);
 			break;
 		}
 		default:
@@ -763,7 +767,7 @@ test_x509_errors(void **state)
 	fx_close(&f);
 }
 
-/* ---- signers and JWTs --------------------------------------------------- */
+/* ---- signers and JWTs ---------------------------------------------------- */
 
 #define SIG_INI \
 	"[signer \"sig\"]\nissuer = https://issuer.test\nkey_lifetime = 1d\n" \
@@ -1083,8 +1087,8 @@ test_jwt_algs_and_rotation(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		fx_open(&f, "[signer \"sig\"]\nissuer = https://i.test\nalg = %s\n"
-		    "[credential \"tok\"]\ntype = jwt\nsigner = sig\n"
+		fx_open(&f, "[signer \"sig\"]\nissuer = https://i.test\n"
+		    "alg = %s\n[credential \"tok\"]\ntype = jwt\nsigner = sig\n"
 		    "subject = svc\naudience = a\n", t[i].alg);
 		assert_int_equal(signer_state_load(f.c, f.c->signers[0], NOW,
 		    &sg, &err), 0);
@@ -1223,7 +1227,7 @@ test_jwt_jti_and_text(void **state)
 	fx_close(&f);
 }
 
-/* ---- secrets and oauth ----------------------------------------------------- */
+/* ---- secrets and oauth --------------------------------------------------- */
 
 static void
 test_secret(void **state)
@@ -1415,7 +1419,7 @@ test_oauth(void **state)
 	fx_close(&f);
 }
 
-/* ---- spec, helpers ------------------------------------------------------------ */
+/* ---- spec, helpers ------------------------------------------------------- */
 
 static void
 test_spec(void **state)

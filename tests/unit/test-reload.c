@@ -77,7 +77,7 @@ static struct {
 	const char	*leaf;		/* leaf_sha256() of any credential */
 	const char	*sni;		/* sni() of any credential */
 	int		 n_leaf_calls;
-	int		 saved_stderr;	/* the log goes to DIR/stderr meanwhile */
+	int		 saved_stderr;	/* the log is in DIR/stderr meanwhile */
 } F;
 
 static const char *
@@ -126,7 +126,7 @@ setup(void **state)
 	/* Read-write: never blocks, and a reader's open does not either. */
 	F.go = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	assert_true(F.go >= 0);
-	/* The reloader's log (and cmocka's messages) go to a file: see logs(). */
+	/* The reloader's log (and cmocka's messages) go to a file: logs(). */
 	ut_snprintf(path, sizeof(path), "%s/stderr", F.dir);
 	fflush(stderr);
 	F.saved_stderr = dup(2);
@@ -317,7 +317,7 @@ gone(pid_t pid)
 
 #define PROBE(what) "/bin/sh %s/probe.sh " what " %s\n"
 
-/* ---- exec, debounce, owed requests -------------------------------------- */
+/* ---- exec, debounce, owed requests --------------------------------------- */
 
 static void
 test_debounce_merges(void **state)
@@ -422,7 +422,7 @@ test_two_targets(void **state)
 	assert_int_equal(F.n_ok, 2);
 }
 
-/* ---- check ---------------------------------------------------------------- */
+/* ---- check --------------------------------------------------------------- */
 
 static void
 check_fixed(const char *target, int ok)
@@ -482,7 +482,7 @@ test_check_decides(void **state)
 	assert_int_equal(count_log("reload", NULL), 2);
 }
 
-/* ---- exec failures, retry, timeouts -------------------------------------------- */
+/* ---- exec failures, retry, timeouts -------------------------------------- */
 
 static void
 fix_reload(const char *target, int ok)
@@ -570,7 +570,7 @@ test_free_kills(void **state)
 	assert_int_equal(F.n_done, 0);
 }
 
-/* ---- unit = ---------------------------------------------------------------- */
+/* ---- unit = -------------------------------------------------------------- */
 
 static void
 test_unit_target(void **state)
@@ -593,7 +593,7 @@ test_unit_target(void **state)
 	    NULL);
 }
 
-/* ---- the environment of children ---------------------------------------- */
+/* ---- the environment of children ----------------------------------------- */
 
 /* Runs one reload of /usr/bin/env with stdout in a file; returns it. */
 static char *
@@ -651,7 +651,6 @@ test_child_environment(void **state)
 
 /* ---- pidfile ------------------------------------------------------------- */
 
-static volatile sig_atomic_t last_sig;
 static int sig_pipe = -1;
 
 static void
@@ -881,7 +880,7 @@ test_reconfigure(void **state)
 	    "debounce = 0ms\n", F.dir, F.dir, F.dir, F.dir);
 	reload_request(F.r, "keep", "a");
 	reload_request(F.r, "drop", "a");
-	/* A new config before either ran: keep's owed reload stays, drop's goes. */
+	/* A new config before either ran: keep's owed reload stays. */
 	configure("[reload \"keep\"]\nexec = " PROBE("reload-keep")
 	    "debounce = 30ms\n[reload \"new\"]\nexec = " PROBE("reload-new")
 	    "debounce = 0ms\n", F.dir, F.dir, F.dir, F.dir);
@@ -1126,7 +1125,8 @@ test_verify(void **state)
 	assert_non_null(strstr(tls_names(&t), "other.test\n"));
 
 	/* A leaf that is never served: failed at verify_timeout, retried. */
-	F.leaf = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+	F.leaf = "00112233445566778899aabbccddeeff"
+	    "00112233445566778899aabbccddeeff";
 	reload_request(F.r, "short", "web");
 	wait_done(3);
 	assert_int_equal(F.n_fail, 1);

@@ -78,7 +78,7 @@ static struct {
 	int64_t			 tok_expires_in;
 } S;
 
-/* ---- the provider --------------------------------------------------- */
+/* ---- the provider -------------------------------------------------------- */
 
 static int
 served(const char *path)
@@ -163,8 +163,9 @@ provider(void *arg, struct ut_http_conn *c, const struct ut_http_req *req)
 		    "\r\n" : "");
 		answer(c, &S.jwks, hdrs, S.jwks_doc);
 	} else if (ends_with(req->path, "/token")) {
-		ut_snprintf(S.token_req, sizeof(S.token_req), "%s %s\r\n%s\r\n%s",
-		    req->method, req->path, req->head, req->body);
+		ut_snprintf(S.token_req, sizeof(S.token_req),
+		    "%s %s\r\n%s\r\n%s", req->method, req->path, req->head,
+		    req->body);
 		answer(c, &S.token, "Content-Type: application/json\r\n",
 		    "{\"access_token\":\"at-1\",\"token_type\":\"Bearer\","
 		    "\"expires_in\":300,\"scope\":\"read\"}");
@@ -202,7 +203,7 @@ make_jwks(size_t n, char kid[128])
 	return json;
 }
 
-/* ---- fixture -------------------------------------------------------- */
+/* ---- fixture ------------------------------------------------------------- */
 
 static void
 on_keys(void *arg)
@@ -315,7 +316,7 @@ p_held_gone(void *arg)
 	return S.held != NULL && ut_http_gone(S.held);
 }
 
-/* ---- tokens ---------------------------------------------------------- */
+/* ---- tokens -------------------------------------------------------------- */
 
 static void
 on_token(void *arg, const struct cfg_cred *cr, int rc,
@@ -354,7 +355,6 @@ test_token(void **state)
 	const struct upstream_stats *st;
 	struct config *c;
 	char basic[128], *enc;
-	size_t n;
 
 	(void)state;
 	c = load(OAUTH_INI, ut_httpd_url(S.srv, ""));
@@ -407,8 +407,7 @@ test_token(void **state)
 		assert_int_equal(upstream_fetch_token(S.u, &x, on_token, NULL),
 		    -ENOENT);
 	}
-	n = (size_t)S.n_tok;
-	assert_int_equal(n, 2);
+	assert_int_equal(S.n_tok, 2);
 }
 
 static void
@@ -490,7 +489,8 @@ test_discovery_errors(void **state)
 	/* A document for another issuer. */
 	S.disc.status = 200;
 	S.disc.body = "{\"issuer\":\"http://127.0.0.1:1\",\"token_endpoint\":"
-	    "\"http://127.0.0.1:1/token\",\"jwks_uri\":\"http://127.0.0.1:1/k\"}";
+	    "\"http://127.0.0.1:1/token\",\"jwks_uri\":"
+	    "\"http://127.0.0.1:1/k\"}";
 	fetch(c, "o");
 	assert_true(S.tok_rc < 0);
 	assert_non_null(strstr(S.tok_why, "issuer mismatch"));
@@ -774,7 +774,7 @@ test_trusted_discovery_outage(void **state)
 	assert_int_equal(st->discovery, 2);
 }
 
-/* ---- reconfiguration --------------------------------------------------- */
+/* ---- reconfiguration ----------------------------------------------------- */
 
 static int tok_cancelled;
 
@@ -846,8 +846,8 @@ test_reconfigure(void **state)
 		int i;
 
 		for (i = 0; i < 65; i++) {
-			next = ut_asprintf("%s[issuer \"x%d\"]\nurl = https://x%d."
-			    "test\n", ini, i, i);
+			next = ut_asprintf("%s[issuer \"x%d\"]\n"
+			    "url = https://x%d.test\n", ini, i, i);
 			free(ini);
 			ini = next;
 		}

@@ -8,8 +8,9 @@
  *
  * Each part is its own file of libutil.a (util.c, util_config.c,
  * util_net.c, util_httpd.c, util_loop.c), so a test links the config
- * loader or the loop only when it calls the helpers that need them.  Include after <cmocka.h>'s
- * prerequisites (stdarg.h, stddef.h, setjmp.h, stdint.h).
+ * loader or the loop only when it calls the helpers that need them.
+ * Include after <cmocka.h>'s prerequisites (stdarg.h, stddef.h, setjmp.h,
+ * stdint.h).
  */
 #ifndef ROTATORD_TEST_UTIL_H
 #define ROTATORD_TEST_UTIL_H
@@ -18,7 +19,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* ---- util.c: files and strings ------------------------------------- */
+/* ---- util.c: files and strings ------------------------------------------- */
 
 /* snprintf that fails the test instead of truncating; returns buf. */
 char *ut_snprintf(char *buf, size_t size, const char *fmt, ...)
@@ -28,7 +29,7 @@ char *ut_snprintf(char *buf, size_t size, const char *fmt, ...)
 char *ut_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #define UT_TMP_SHM	0x1	/* under /dev/shm when writable */
-#define UT_TMP_TMP	0x2	/* under /tmp: paths short enough for a config line */
+#define UT_TMP_TMP	0x2	/* under /tmp: short paths for config lines */
 
 /*
  * Makes a fresh directory BASE/TAG.XXXXXX, where BASE is /dev/shm (with
@@ -71,7 +72,7 @@ char *ut_read_file(const char *path, int flags, size_t *ret_len);
 /* Milliseconds on CLOCK_MONOTONIC. */
 int64_t ut_mono_ms(void);
 
-/* ---- util_config.c: configs from text ------------------------------ */
+/* ---- util_config.c: configs from text ------------------------------------ */
 
 struct config;
 
@@ -89,7 +90,7 @@ struct config *ut_config(const char *fmt, ...)
  */
 int ut_config_try(const char *text, char **ret_msgs, struct config **ret);
 
-/* ---- util_net.c: loopback sockets, blocking ------------------------ */
+/* ---- util_net.c: loopback sockets, blocking ------------------------------ */
 
 /* A TCP socket listening on 127.0.0.1 at a free port (in *ret_port). */
 int ut_listen_loopback(int *ret_port);
@@ -108,7 +109,7 @@ int ut_send_all(int fd, const void *p, size_t n);
  */
 ssize_t ut_read_request(int fd, char *buf, size_t size);
 
-/* ---- util_httpd.c: an HTTP server on the loop ---------------------- */
+/* ---- util_httpd.c: an HTTP server on the loop ---------------------------- */
 
 struct loop;
 struct ut_httpd;
@@ -180,7 +181,7 @@ void ut_http_chunk(struct ut_http_conn *c, const void *data, size_t len);
 /* Ends the stream on c with the last chunk, then closes it once sent. */
 void ut_http_stream_end(struct ut_http_conn *c);
 
-/* ---- util_loop.c: running the loop until something holds ----------- */
+/* ---- util_loop.c: running the loop until something holds ----------------- */
 
 /*
  * Runs loop l until pred(arg) is true (checked after every callback

@@ -49,8 +49,8 @@ ut_config(const char *fmt, ...)
 	assert_true(rc >= 0);
 	rc = ut_config_try(text, &msgs, &c);
 	if (rc != 0 || msgs[0] != '\0')
-		print_error("config_load_buf: %d\n%s--- test.ini:\n%s", rc, msgs,
-		    text);
+		print_error("config_load_buf: %d\n%s--- test.ini:\n%s", rc,
+		    msgs, text);
 	assert_int_equal(rc, 0);
 	assert_string_equal(msgs, "");
 	assert_non_null(c);
