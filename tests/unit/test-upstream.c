@@ -620,6 +620,7 @@ test_jwks_outage_keeps_keys(void **state)
 	char kid1[128], kid2[128];
 	struct config *c;
 	int64_t now = loop_now_wall();
+	uint64_t f;
 	int n;
 
 	(void)state;
@@ -636,38 +637,47 @@ test_jwks_outage_keeps_keys(void **state)
 	assert_int_equal(st->jwks, 1);
 	assert_int_equal(st->failures, 0);
 
-	/* The provider fails: the last good set stays, each time. */
+	/*
+	 * The provider fails: the last good set stays, each time.  (A failed
+	 * fetch is retried after the 1 s cooldown too: on a slow machine
+	 * that retry may come between the steps, so failures are counted
+	 * from what they were.)
+	 */
 	S.jwks.status = 503;
 	n = S.n_keys_cb;
+	f = st->failures;
 	assert_int_equal(upstream_unknown_kid(S.u, "t", now), 1);
 	wait_count(&S.n_keys_cb, n + 1, "key callbacks");
 	assert_ptr_equal(upstream_keys(S.u, "t"), keys);
-	assert_int_equal(st->failures, 1);
+	assert_true(st->failures > f);
 	assert_string_equal(st->last_error, "jwks: HTTP status 503");
 	/* Garbage, a hang-up, a set over the limit (64 keys): the same. */
 	S.jwks.status = 200;
 	S.jwks.body = "{\"keys\":[{\"kty\":\"nope\"}";
 	n = S.n_keys_cb;
+	f = st->failures;
 	assert_int_equal(upstream_unknown_kid(S.u, "t", now + 1000), 1);
 	wait_count(&S.n_keys_cb, n + 1, "key callbacks");
 	assert_ptr_equal(upstream_keys(S.u, "t"), keys);
-	assert_int_equal(st->failures, 2);
+	assert_true(st->failures > f);
 	S.jwks.status = 0;
 	n = S.n_keys_cb;
+	f = st->failures;
 	assert_int_equal(upstream_unknown_kid(S.u, "t", now + 2000), 1);
 	wait_count(&S.n_keys_cb, n + 1, "key callbacks");
 	assert_ptr_equal(upstream_keys(S.u, "t"), keys);
-	assert_int_equal(st->failures, 3);
+	assert_true(st->failures > f);
 	{
 		char *many = make_jwks(65, NULL), *max;
 
 		S.jwks.status = 200;
 		S.jwks.body = many;
 		n = S.n_keys_cb;
+		f = st->failures;
 		assert_int_equal(upstream_unknown_kid(S.u, "t", now + 3000), 1);
 		wait_count(&S.n_keys_cb, n + 1, "key callbacks");
 		assert_ptr_equal(upstream_keys(S.u, "t"), keys);
-		assert_int_equal(st->failures, 4);
+		assert_true(st->failures > f);
 		/* 64 is fine. */
 		max = make_jwks(64, kid2);
 		S.jwks.body = max;
@@ -708,13 +718,13 @@ test_jwks_retry_after_failure(void **state)
 	n = S.n_keys_cb;
 	assert_int_equal(upstream_unknown_kid(S.u, "t", loop_now_wall()), 1);
 	wait_count(&S.n_keys_cb, n + 1, "key callbacks");
-	assert_int_equal(st->jwks, 2);
+	assert_true(st->jwks >= 2);
 	free(S.jwks_doc);
 	S.jwks_doc = make_jwks(1, kid2);
 	S.jwks.status = 200;
 	wait_kid(kid2);
-	assert_int_equal(st->jwks, 3);
-	assert_int_equal(st->failures, 1);
+	assert_true(st->jwks >= 3);
+	assert_true(st->failures >= 1);
 }
 
 static void
@@ -771,7 +781,7 @@ test_trusted_discovery_outage(void **state)
 	/* It comes back: the keys come without a caller asking. */
 	S.disc.status = 200;
 	wait_kid(kid1);
-	assert_int_equal(st->discovery, 2);
+	assert_true(st->discovery >= 2);
 }
 
 /* ---- reconfiguration ----------------------------------------------------- */
