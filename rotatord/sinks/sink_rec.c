@@ -139,6 +139,29 @@ ob_mode(struct idp_jw *o, mode_t m)
 	idp_jw_lit(o, tmp);
 }
 
+/* One member of a record after the first: ",\n  "key": ' and the value. */
+static void
+rf_key(struct idp_jw *o, const char *key)
+{
+	idp_jw_lit(o, ",\n  \"");
+	idp_jw_lit(o, key);
+	idp_jw_lit(o, "\": ");
+}
+
+static void
+rf_str(struct idp_jw *o, const char *key, const char *v)
+{
+	rf_key(o, key);
+	idp_jw_str(o, v);
+}
+
+static void
+rf_int(struct idp_jw *o, const char *key, int64_t v)
+{
+	rf_key(o, key);
+	idp_jw_int(o, v);
+}
+
 ssize_t
 sink_record_format(const struct sink_record *r, char *buf, size_t cap)
 {
@@ -146,31 +169,20 @@ sink_record_format(const struct sink_record *r, char *buf, size_t cap)
 	size_t i;
 
 	idp_jw_fixed(&o, buf, cap);
-	idp_jw_lit(&o, "{\n  \"version\": 1,\n  \"dir\": ");
-	idp_jw_str(&o, r->dir);
-	idp_jw_lit(&o, ",\n  \"name\": ");
-	idp_jw_str(&o, r->name);
-	idp_jw_lit(&o, ",\n  \"type\": ");
-	idp_jw_str(&o, r->type);
-	idp_jw_lit(&o, ",\n  \"spec\": ");
-	idp_jw_str(&o, r->spec);
-	idp_jw_lit(&o, ",\n  \"generation\": ");
-	idp_jw_int(&o, (int64_t)r->generation);
-	idp_jw_lit(&o, ",\n  \"gen_dir\": ");
-	idp_jw_str(&o, r->gen_dir);
-	idp_jw_lit(&o, ",\n  \"issued_at\": ");
-	idp_jw_int(&o, r->issued_at);
-	idp_jw_lit(&o, ",\n  \"not_before\": ");
-	idp_jw_int(&o, r->not_before);
-	idp_jw_lit(&o, ",\n  \"not_after\": ");
-	idp_jw_int(&o, r->not_after);
-	idp_jw_lit(&o, ",\n  \"renew_at\": ");
-	idp_jw_int(&o, r->renew_at);
-	idp_jw_lit(&o, ",\n  \"uid\": ");
-	idp_jw_int(&o, (int64_t)r->uid);
-	idp_jw_lit(&o, ",\n  \"gid\": ");
-	idp_jw_int(&o, (int64_t)r->gid);
-	idp_jw_lit(&o, ",\n  \"dir_mode\": ");
+	idp_jw_lit(&o, "{\n  \"version\": 1");
+	rf_str(&o, "dir", r->dir);
+	rf_str(&o, "name", r->name);
+	rf_str(&o, "type", r->type);
+	rf_str(&o, "spec", r->spec);
+	rf_int(&o, "generation", (int64_t)r->generation);
+	rf_str(&o, "gen_dir", r->gen_dir);
+	rf_int(&o, "issued_at", r->issued_at);
+	rf_int(&o, "not_before", r->not_before);
+	rf_int(&o, "not_after", r->not_after);
+	rf_int(&o, "renew_at", r->renew_at);
+	rf_int(&o, "uid", (int64_t)r->uid);
+	rf_int(&o, "gid", (int64_t)r->gid);
+	rf_key(&o, "dir_mode");
 	ob_mode(&o, r->dir_mode);
 	idp_jw_lit(&o, ",\n  \"files\": {");
 	for (i = 0; i < r->n_files; i++) {
