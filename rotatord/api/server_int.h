@@ -3,7 +3,7 @@
  * What the files of the HTTP API share, and nothing outside api/ sees:
  * a server, its listeners, their connections and requests, and the
  * functions one file offers the others (a prefix per file: txt_ text.c,
- * wb_ and resp_ resp.c, tc_ tokcache.c, vf_ verify.c, caller_ caller.c,
+ * resp_ resp.c, tc_ tokcache.c, vf_ verify.c, caller_ caller.c,
  * lp_ longpoll.c, ls_ listener.c, bind_ bind.c, http_ http.c, h_ the
  * handler files h_*.c).
  *
