@@ -611,6 +611,7 @@ sink_open(const char *output_dir, const char *state_dir, struct sink **ret)
 {
 	struct sink *s;
 	int fd, created = 0, r;
+	unsigned b;
 
 	if (output_dir == NULL || output_dir[0] == '\0' || state_dir == NULL ||
 	    state_dir[0] == '\0')
@@ -639,6 +640,8 @@ sink_open(const char *output_dir, const char *state_dir, struct sink **ret)
 	}
 	s->dfd = fd;
 	s->sfd = -1;
+	for (b = 0; b < REC_FDS; b++)
+		s->rfd[b].fd = -1;
 	s->euid = geteuid();
 	s->umask = umask(077);
 	umask(s->umask);
@@ -681,6 +684,9 @@ sink_close(struct sink *s)
 		close(s->dfd);
 	if (s->sfd >= 0)
 		close(s->sfd);
+	for (b = 0; b < REC_FDS; b++)
+		if (s->rfd[b].fd >= 0)
+			close(s->rfd[b].fd);
 	idp_sha256_free(s->sha256);
 	free(s->rc);
 	free(s->buf);

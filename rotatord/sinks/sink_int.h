@@ -74,6 +74,17 @@ struct dent {
 	unsigned char	 unlinked;	/* link removed before a swap */
 };
 
+/*
+ * A state record kept open to be rewritten in place (rec_store()): the
+ * records of the last REC_FDS directories stored.
+ */
+#define REC_FDS		4
+struct rec_fd {
+	int		 fd;		/* -1: free */
+	size_t		 size;		/* of the file: never shrinks */
+	char		 dir[SINK_NAME_MAX + 1];
+};
+
 struct sink {
 	int		 dfd;		/* output_dir */
 	int		 sfd;		/* state_dir/creds */
@@ -94,6 +105,8 @@ struct sink {
 	struct sink_record *rc;
 	int		 rc_valid;
 	int		 rc_checked;
+	struct rec_fd	 rfd[REC_FDS];
+	unsigned	 rfd_next;	/* the slot to reuse next */
 	struct dent	*dents;		/* listing of the directory */
 	size_t		 n_dents;
 	size_t		 cap_dents;

@@ -477,14 +477,98 @@ rec_get(struct sink *s, const char *dir, const char *gen, int fresh,
 	return 0;
 }
 
+static void
+rfd_drop(struct rec_fd *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+}
+
+static struct rec_fd *
+rfd_find(struct sink *s, const char *dir)
+{
+	unsigned i;
+
+	for (i = 0; i < REC_FDS; i++)
+		if (s->rfd[i].fd >= 0 && strcmp(s->rfd[i].dir, dir) == 0)
+			return &s->rfd[i];
+	return NULL;
+}
+
 /*
- * Stores r as the state record of r->dir: an O_EXCL temporary of mode
- * 0600, written, fsynced, renamed over the record, the directory fsynced
- * (not on tmpfs).  Then r is the cached record.  Returns 0 or -errno.
+ * Rewrites the existing record name of dir in place with the len bytes
+ * in s->buf, padded with spaces to the file's size (JSON allows them), so
+ * that the file never holds a tail of an older record and is never
+ * truncated.  The file stays open for the next store (REC_FDS of them).
+ * One pwrite of a record (about 1 KiB, one page) is not torn by a crash
+ * of the process; a torn one after a power loss fails to parse and the
+ * credential is minted again, never trusted.  Returns 0, or -errno
+ * (-ENOENT: no record yet; -EPERM: not ours to rewrite).
+ */
+static int
+rec_in_place(struct sink *s, const char *dir, const char *name, size_t len)
+{
+	struct rec_fd *c = rfd_find(s, dir);
+	struct stat st;
+	size_t n, off;
+	ssize_t w;
+	int fd;
+
+	if (c == NULL) {
+		fd = openat(s->sfd, name, O_WRONLY | O_NOFOLLOW | O_NONBLOCK |
+		    O_NOCTTY | O_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+		    st.st_uid != s->euid || (st.st_mode & 077) != 0 ||
+		    st.st_size > REC_MAX) {
+			close(fd);
+			return -EPERM;
+		}
+		c = &s->rfd[s->rfd_next++ % REC_FDS];
+		rfd_drop(c);
+		c->fd = fd;
+		c->size = (size_t)st.st_size;
+		snprintf(c->dir, sizeof(c->dir), "%s", dir);
+	}
+	if (c->size > REC_MAX)
+		return -E2BIG;
+	n = len;
+	if (c->size > n) {
+		memset(s->buf + n, ' ', c->size - n);
+		n = c->size;
+	}
+	for (off = 0; off < n; off += (size_t)w)
+		if ((w = pwrite(c->fd, s->buf + off, n - off, (off_t)off)) <= 0) {
+			if (w < 0 && errno == EINTR) {
+				w = 0;
+				continue;
+			}
+			w = w < 0 ? -errno : -EIO;
+			rfd_drop(c);
+			return (int)w;
+		}
+	if (s->ssync && fsync(c->fd) < 0) {
+		w = -errno;
+		rfd_drop(c);
+		return (int)w;
+	}
+	c->size = n;
+	return 0;
+}
+
+/*
+ * Stores r as the state record of r->dir: rewritten in place when it
+ * exists (rec_in_place()); the first one (or one that cannot be) as an
+ * O_EXCL temporary of mode 0600, written, fsynced, renamed over the
+ * record, the directory fsynced (not on tmpfs).  Then r is the cached
+ * record.  Returns 0 or -errno.
  */
 int
 rec_store(struct sink *s, const struct sink_record *r)
 {
+	struct rec_fd *c;
 	char name[SINK_NAME_MAX + sizeof(REC_SUFFIX)];
 	char tmp[SINK_NAME_MAX + sizeof(REC_SUFFIX) + TMP_SUFFIX_LEN + 1];
 	ssize_t len;
@@ -499,6 +583,11 @@ rec_store(struct sink *s, const struct sink_record *r)
 	snprintf(tmp, sizeof(tmp), ".%s" REC_SUFFIX TMP_SUFFIX, r->dir);
 	s->rc_valid = 0;
 	s->rc_checked = 0;
+	if (rec_in_place(s, r->dir, name, (size_t)len) == 0)
+		goto stored;
+	/* The rename below replaces the inode an open record points to. */
+	if ((c = rfd_find(s, r->dir)) != NULL)
+		rfd_drop(c);
 	for (tries = 0;; tries++) {
 		fd = openat(s->sfd, tmp, O_WRONLY | O_CREAT | O_EXCL |
 		    O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -526,6 +615,7 @@ rec_store(struct sink *s, const struct sink_record *r)
 	}
 	if (s->ssync && fsync(s->sfd) < 0)
 		return -errno;
+stored:
 	if (s->rc != r)
 		memcpy(s->rc, r, sizeof(*r));
 	s->rc_valid = 1;

@@ -394,6 +394,77 @@ test_default_dir_mode_and_owner(void **state)
 	assert_int_equal(sb.st_gid, getgid());
 }
 
+/* The record's inode and size (an in-place rewrite keeps the inode). */
+static void
+record_stat(struct fx *f, struct stat *sb)
+{
+	char p[PATH_MAX];
+
+	ut_snprintf(p, sizeof(p), "%s/creds/%s.json", f->state, CRED);
+	assert_int_equal(lstat(p, sb), 0);
+}
+
+/*
+ * After the first publish the state record is rewritten in place: the same
+ * inode, never shorter (a shorter record is padded with spaces, so no tail
+ * of an older one is left), still a valid record of the new generation;
+ * another handle rewrites the same file; a record that is not ours to
+ * rewrite (group bits) is replaced by a fresh 0600 one.
+ */
+static void
+test_record_in_place(void **state)
+{
+	struct fx *f = *state;
+	struct stat a, b;
+	struct sink *other;
+	struct set st;
+	char gen[64], p[PATH_MAX];
+	uint64_t g = 0;
+
+	set_make(&st, "one");
+	assert_int_equal(publish(f, &st, &g), 1);
+	record_stat(f, &a);
+	set_make(&st, "two");
+	assert_int_equal(publish(f, &st, &g), 1);
+	record_stat(f, &b);
+	assert_int_equal(a.st_ino, b.st_ino);
+	assert_true(link_of(f, CRED "/..data", gen, sizeof(gen)) > 0);
+	check_record(f, CRED, gen, 2, &st);
+	/* Two files fewer: a shorter record, in a file as long as before. */
+	set_make(&st, "three");
+	st.n = 2;
+	assert_int_equal(publish(f, &st, &g), 1);
+	record_stat(f, &b);
+	assert_int_equal(a.st_ino, b.st_ino);
+	assert_int_equal(b.st_size, a.st_size);
+	assert_true(link_of(f, CRED "/..data", gen, sizeof(gen)) > 0);
+	check_record(f, CRED, gen, 3, &st);
+	/* Another handle writes the same file, and this one then again. */
+	assert_int_equal(sink_open(f->out, f->state, &other), 0);
+	set_make(&st, "four");
+	assert_int_equal(sink_publish(other, CRED, st.f, st.n, &meta_x509,
+	    (uid_t)-1, (gid_t)-1, 0750, &g), 1);
+	sink_close(other);
+	set_make(&st, "five");
+	assert_int_equal(publish(f, &st, &g), 1);
+	record_stat(f, &b);
+	assert_int_equal(a.st_ino, b.st_ino);
+	assert_true(link_of(f, CRED "/..data", gen, sizeof(gen)) > 0);
+	check_record(f, CRED, gen, 5, &st);
+	/* Not ours to rewrite: a new handle stores a new 0600 record. */
+	ut_snprintf(p, sizeof(p), "%s/creds/%s.json", f->state, CRED);
+	assert_int_equal(chmod(p, 0640), 0);
+	assert_int_equal(sink_open(f->out, f->state, &other), 0);
+	set_make(&st, "six");
+	assert_int_equal(sink_publish(other, CRED, st.f, st.n, &meta_x509,
+	    (uid_t)-1, (gid_t)-1, 0750, &g), 1);
+	sink_close(other);
+	record_stat(f, &b);
+	assert_true(a.st_ino != b.st_ino);
+	assert_true(link_of(f, CRED "/..data", gen, sizeof(gen)) > 0);
+	check_record(f, CRED, gen, 6, &st);
+}
+
 static void
 test_unchanged(void **state)
 {
@@ -1773,6 +1844,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_default_dir_mode_and_owner,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_record_in_place, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_unchanged, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_spec, setup, teardown),
