@@ -76,8 +76,12 @@ struct api_ops {
 	/* Discovery document and JWKS of the signers (borrowed), or NULL. */
 	const char *(*discovery)(void *arg, size_t *ret_len);
 	const char *(*jwks)(void *arg, size_t *ret_len);
-	/* 1 when ready; else 0 and the names not ready in *ret (new ref). */
-	int	(*ready)(void *arg, json_t **ret);
+	/*
+	 * 1 when ready; else 0 and the names not ready in *ret (new ref).
+	 * Either way *ret_degraded may get what still serves but needs an
+	 * operator (a renewal failing, etcd out of reach; new ref).
+	 */
+	int	(*ready)(void *arg, json_t **ret, json_t **ret_degraded);
 	/* Writes the daemon's Prometheus metrics (the server adds its own). */
 	void	(*metrics)(void *arg, FILE *out);
 	/* Admin: status (new ref), rotate (n == 0: all), re-read config. */

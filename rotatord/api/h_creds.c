@@ -156,7 +156,9 @@ what_of(char *buf, size_t size, const char *name, const char *file)
 /*
  * Looks up credential name for a read by cl (of one of its files when
  * file is not NULL): 0 with its generation, or -1 after queuing 404 / 403
- * (audited).
+ * / 503 (audited).  A generation past its not_after is not served: the
+ * caller gets 503 "expired" until a new one is published (renewal failing,
+ * or a fleet secret this host cannot reach), as with no generation yet.
  */
 static int
 cred_check(struct req *rq, const struct caller *cl, const char *name,
@@ -164,9 +166,11 @@ cred_check(struct req *rq, const struct caller *cl, const char *name,
 {
 	struct server *s = rq->cn->ls->srv;
 	char what[MAX_NAME + MAX_FILE_NAME + 2], sb[80];
+	struct MHD_Response *r;
+	int64_t not_after = 0;
 
 	if (!txt_name_ok(name, strlen(name), MAX_NAME) ||
-	    s->ops.generation(s->ops.arg, name, ret_gen, NULL, NULL) < 0) {
+	    s->ops.generation(s->ops.arg, name, ret_gen, NULL, &not_after) < 0) {
 		log_info("audit: %s %s by %s not_found",
 		    resp_route_names[rq->route], txt_safe(sb, sizeof(sb),
 		    what_of(what, sizeof(what), name, file), 64), cl->desc);
@@ -181,6 +185,19 @@ cred_check(struct req *rq, const struct caller *cl, const char *name,
 		    what_of(what, sizeof(what), name, file), 64), cl->desc);
 		*ret = resp_error(rq, MHD_HTTP_FORBIDDEN, "access_denied",
 		    "not allowed to read %s", name);
+		return -1;
+	}
+	if (*ret_gen > 0 && not_after <= loop_now_wall() / 1000) {
+		log_notice("audit: %s %s by %s expired",
+		    resp_route_names[rq->route], txt_safe(sb, sizeof(sb),
+		    what_of(what, sizeof(what), name, file), 64), cl->desc);
+		r = resp_json(json_pack("{s:s,s:s}", "error", "expired",
+		    "error_description", "the published generation has expired "
+		    "and no new one could be made yet"));
+		if (r != NULL)
+			MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER,
+			    "5");
+		*ret = resp_queue(rq, MHD_HTTP_SERVICE_UNAVAILABLE, r);
 		return -1;
 	}
 	return 0;

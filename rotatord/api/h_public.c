@@ -32,16 +32,23 @@ enum MHD_Result
 h_readyz(struct req *rq)
 {
 	struct server *s = rq->cn->ls->srv;
-	json_t *bad = NULL;
+	json_t *bad = NULL, *deg = NULL, *o;
 
-	if (s->ops.ready(s->ops.arg, &bad) == 1) {
+	if (s->ops.ready(s->ops.arg, &bad, &deg) == 1) {
 		json_decref(bad);
-		return resp_queue(rq, MHD_HTTP_OK,
-		    resp_copy("{\"ready\":true}", 14, CT_JSON));
+		if (deg == NULL)
+			return resp_queue(rq, MHD_HTTP_OK,
+			    resp_copy("{\"ready\":true}", 14, CT_JSON));
+		return resp_queue(rq, MHD_HTTP_OK, resp_json(json_pack(
+		    "{s:b,s:o}", "ready", 1, "degraded", deg)));
 	}
-	return resp_queue(rq, MHD_HTTP_SERVICE_UNAVAILABLE, resp_json(
-	    json_pack("{s:b,s:o}", "ready", 0, "not_ready",
-	    bad != NULL ? bad : json_array())));
+	o = json_pack("{s:b,s:o}", "ready", 0, "not_ready",
+	    bad != NULL ? bad : json_array());
+	if (o != NULL && deg != NULL)
+		json_object_set_new(o, "degraded", deg);
+	else
+		json_decref(deg);
+	return resp_queue(rq, MHD_HTTP_SERVICE_UNAVAILABLE, resp_json(o));
 }
 
 enum MHD_Result

@@ -295,21 +295,41 @@ api_jwks(void *arg, size_t *ret_len)
 	return rt->jwks;
 }
 
+/*
+ * Not ready: a credential without a valid generation, or a host the
+ * leader left behind.  Degraded (still ready): a credential whose renewal
+ * keeps failing, or etcd out of reach, so that fleet secrets and rotate
+ * requests cannot arrive.
+ */
 static int
-api_ready(void *arg, json_t **ret)
+api_ready(void *arg, json_t **ret, json_t **ret_degraded)
 {
 	struct daemon *d = arg;
 	struct runtime *rt = d->rt;
 	int64_t now = loop_now_wall();
-	json_t *bad = json_array();
+	json_t *bad = json_array(), *deg = json_array();
+	char why[160];
 	size_t i;
 
-	for (i = 0; i < rt->cfg->n_creds; i++)
-		if (!rt->creds[i].published || now >= rt->creds[i].not_after)
-			json_array_append_new(bad, json_string(rt->creds[i].cfg->name));
+	for (i = 0; i < rt->cfg->n_creds; i++) {
+		const struct cred_rt *cr = &rt->creds[i];
+
+		/* In whole seconds, as the API refuses it (not_after). */
+		if (!cr->published || now / 1000 >= cr->not_after / 1000)
+			json_array_append_new(bad, json_string(cr->cfg->name));
+		else if (cr->failures > 0)
+			json_array_append_new(deg, json_sprintf("%s (renewal "
+			    "failing: %s)", cr->cfg->name, cr->last_error));
+	}
 	/* The leader went on without this host: not ready until caught up. */
 	if (d->fleet != NULL && fleet_stale(d->fleet))
 		json_array_append_new(bad, json_string("[cluster] (stale)"));
+	if (d->fleet != NULL && fleet_degraded(d->fleet, why, sizeof(why)))
+		json_array_append_new(deg, json_sprintf("[cluster] (%s)", why));
+	if (json_array_size(deg) > 0)
+		*ret_degraded = deg;
+	else
+		json_decref(deg);
 	if (json_array_size(bad) == 0) {
 		json_decref(bad);
 		return 1;
@@ -329,7 +349,7 @@ api_status(void *arg)
 	struct daemon *d = arg;
 	struct runtime *rt = d->rt;
 	json_t *creds = json_array(), *reloads = json_array(), *o;
-	json_t *not_ready = NULL;
+	json_t *not_ready = NULL, *degraded = NULL;
 	int64_t now = loop_now_wall();
 	size_t i;
 	int ready;
@@ -350,9 +370,11 @@ api_status(void *arg)
 		    "last_error", cr->last_error);
 		json_array_append_new(creds, o);
 	}
-	ready = api_ready(d, &not_ready) == 1;
+	ready = api_ready(d, &not_ready, &degraded) == 1;
 	if (not_ready == NULL)
 		not_ready = json_array();
+	if (degraded == NULL)
+		degraded = json_array();
 	for (i = 0; i < rt->cfg->n_reloads; i++) {
 		const struct reload_stats *st = reload_get_stats(d->rl,
 		    rt->cfg->reloads[i]->name);
@@ -364,9 +386,10 @@ api_status(void *arg)
 		    "ok", (json_int_t)st->ok, "failed", (json_int_t)st->failed,
 		    "pending", st->pending, "last_error", st->last_error));
 	}
-	return json_pack("{s:i,s:b,s:s,s:b,s:o,s:o,s:o,s:o}", "schema", 1,
+	return json_pack("{s:i,s:b,s:s,s:b,s:o,s:o,s:o,s:o,s:o}", "schema", 1,
 	    "running", 1, "version", ROTATORD_VERSION, "ready", ready,
-	    "not_ready", not_ready, "credentials", creds, "reloads", reloads,
+	    "not_ready", not_ready, "degraded", degraded, "credentials", creds,
+	    "reloads", reloads,
 	    "cluster", d->fleet != NULL ? fleet_status(d->fleet) : json_null());
 }
 

@@ -74,6 +74,17 @@ fleet_stale(const struct fleet *f)
 	return f->self_stale;
 }
 
+int
+fleet_degraded(const struct fleet *f, char *why, size_t whylen)
+{
+	if (f->state == F_RUN && f->lease != 0 &&
+	    loop_now_mono() - f->last_ka <= f->ttl)
+		return 0;
+	snprintf(why, whylen, "etcd out of reach: %s", f->last_error[0] ?
+	    f->last_error : "connecting");
+	return 1;
+}
+
 json_t *
 fleet_status(const struct fleet *f)
 {

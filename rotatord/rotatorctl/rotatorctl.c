@@ -357,6 +357,10 @@ cmd_status(const char *sock, int as_json)
 			    json_string_value(nr) : "?");
 		printf("\n\n");
 	}
+	json_array_foreach(json_object_get(j, "degraded"), i, nr)
+		printf("degraded: %s\n%s", json_string_value(nr) ?
+		    json_string_value(nr) : "?", i + 1 == json_array_size(
+		    json_object_get(j, "degraded")) ? "\n" : "");
 	json_array_foreach(creds, i, c) {
 		if (strlen(field(c, "name")) > wn)
 			wn = strlen(field(c, "name"));

@@ -9,6 +9,7 @@ compaction, do not stop the fleet; quorum loss keeps what is published."""
 import base64
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -439,6 +440,60 @@ def test_etcd_faults(fleet):
     rotated(fl.hosts[0], before, timeout=30)
     wait_for(lambda: same_keys(fl.hosts), timeout=20, what="recovery")
     assert len(leaders(fl)) == 1
+
+
+def cred_get(h, path):
+    """(HTTP status, body) of GET path on host h's API socket."""
+    p = subprocess.run(["curl", "-s", "-o", "-", "-w", "\n%{http_code}",
+                        "-H", "Rotatord-Request: 1",
+                        "--unix-socket", os.path.join(h.out, "api.sock"),
+                        "http://x" + path], capture_output=True)
+    body, _, code = p.stdout.decode("latin-1").rpartition("\n")
+    return int(code or 0), body
+
+
+def test_expired_generation_is_not_served(etcd_cluster, tmpdir_short):
+    """A fleet secret that cannot be renewed (quorum lost) is served until
+    its not_after, then answered 503 "expired" (and /readyz names it),
+    never served expired; once etcd is back it is served again."""
+    c = etcd_cluster()
+    fl = Fleet(tmpdir_short, c, 2, lifetime="5s")
+    for h in fl.hosts:
+        with open(h.cfg, "a") as f:
+            f.write('[client "me"]\nuser = %d\nallow = tickets\n' %
+                    os.getuid())
+    fl.start()
+    try:
+        expired_not_served(fl, c, fl.hosts[0])
+    finally:
+        fl.stop()
+
+
+def expired_not_served(fl, c, h):
+    wait_for(lambda: same_keys(fl.hosts), timeout=20, what="fleet keys")
+    wait_for(lambda: cred_get(h, "/v1/credentials/tickets/0.key")[0] == 200,
+             timeout=10, what="the secret served")
+    c.kill(c.members[1])
+    c.kill(c.members[2])
+    code, body = wait_for(
+        lambda: (lambda r: r if r[0] != 200 else None)(
+            cred_get(h, "/v1/credentials/tickets/0.key")),
+        timeout=20, what="the expired secret to be refused")
+    assert code == 503 and '"expired"' in body, (code, body)
+    code, body = cred_get(h, "/v1/credentials/tickets")
+    assert code == 503 and '"expired"' in body, (code, body)
+    code, body = cred_get(h, "/readyz")
+    assert code == 503 and "tickets" in body, (code, body)
+    assert "etcd out of reach" in json.loads(body)["degraded"][0], body
+    assert re.search(r"audit: credential_file tickets/0.key by .* expired",
+                     h.text())
+    # The files stay where they are (nothing is deleted), and the fleet
+    # serves again once quorum is back.
+    assert keys(h) is not None
+    c.restart(c.members[1])
+    c.restart(c.members[2])
+    wait_for(lambda: cred_get(h, "/v1/credentials/tickets/0.key")[0] == 200,
+             timeout=30, what="the secret served again")
 
 
 SIGNER_EXTRA = """

@@ -326,7 +326,7 @@ fake_jwks(void *arg, size_t *ret_len)
 }
 
 static int
-fake_ready(void *arg, json_t **ret)
+fake_ready(void *arg, json_t **ret, json_t **ret_degraded)
 {
 	if (fake_find("pending")->gen > 0)
 		return 1;
