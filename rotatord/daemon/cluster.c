@@ -16,6 +16,13 @@
 #include "fleet/fleet.h"
 #include "sources/mint.h"
 
+/*
+ * A CA's fleet certificates changed: its leaves are minted this long
+ * after, so that the records of one prefix read or one burst of watch
+ * events (hosts joining) cost one renewal and one reload.
+ */
+#define CA_SETTLE_MS	100
+
 /* The fleet brought a new key set of fleet secret name: publish it. */
 static int
 fleet_secret(void *arg, const char *name, struct idp_secret *const *keys,
@@ -79,7 +86,7 @@ fleet_keys(void *arg)
 			if (rt->creds[j].cfg->ca == rt->cfg->cas[i]) {
 				/* Soon, once: more hosts' may follow in a sync. */
 				cred_ask(&rt->creds[j],
-				    loop_now_mono() + 500);
+				    loop_now_mono() + CA_SETTLE_MS);
 				any = 1;
 			}
 		rt->ca_minted[i] = h;	/* asked once */

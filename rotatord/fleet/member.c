@@ -10,25 +10,27 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/sched.h"
 #include "fleet/fleet_int.h"
 
+/*
+ * Retries of a failed step: 0.5 s doubling up to 2 s, with equal jitter
+ * (sched_backoff()).  The cap bounds how long a host cut off from etcd takes to
+ * notice that it is back (the regions harness: a region returns and must
+ * catch up within 5 s); 100 hosts retrying every 2 s cost etcd 50
+ * requests a second.
+ */
 #define RETRY_MIN_MS	500
-#define RETRY_MAX_MS	10000
+#define RETRY_MAX_MS	2000
 
 static void step(struct fleet *);
 
 void
 mb_retry(struct fleet *f)
 {
-	int64_t d = RETRY_MIN_MS;
-	unsigned i;
-
-	for (i = 0; i < f->failures && d < RETRY_MAX_MS; i++)
-		d *= 2;
-	if (d > RETRY_MAX_MS)
-		d = RETRY_MAX_MS;
 	f->failures++;
-	loop_timer_set(f->step_t, loop_now_mono() + d);
+	loop_timer_set(f->step_t, loop_now_mono() + sched_backoff(RETRY_MIN_MS,
+	    RETRY_MAX_MS, f->failures, sched_random()));
 }
 
 static void on_register(void *, int, json_t *, const char *);
