@@ -216,3 +216,14 @@ def test_man_page_ranges_and_defaults_match_the_key_table():
             if dm:
                 assert dm.group(1) in ("no", "yes"), where
                 assert (dm.group(1) == "yes") == bool(dflt), where
+
+
+def test_the_example_config_shows_every_key():
+    """conf/rotatord.ini, the commented example, names every key that
+    rotatord.ini(5) documents (set, or commented out with its default)."""
+    with open(os.path.join(ROOT, "conf", "rotatord.ini")) as f:
+        conf = f.read()
+    missing = sorted("[%s] %s" % (s, k) for s, keys in man_keys().items()
+                     for k in keys if not re.search(
+                         r"^;?\s*%s\s*=" % re.escape(k), conf, re.M))
+    assert not missing, "not in conf/rotatord.ini: %s" % missing
