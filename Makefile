@@ -163,6 +163,15 @@ faults:
 	$(Q)$(PYTHON) tests/model/rollout.py --requests 1 --faults 2 --attack
 	$(Q)$(MAKE) --no-print-directory fleet-repeat
 
+# The regions harness (tests/fleet-sim/, as root): SIM_HOSTS rotatord hosts
+# over three network namespaces with 40/80/150 ms between them and a real
+# 3-member etcd; rotations, failovers and a region cut off for SIM_CUT s.
+SIM_HOSTS	?= 3,30,100
+SIM_CUT		?= 300
+fleet-sim: all
+	$(Q)$(PYTHON) tests/fleet-sim/sim.py --rotatord $(B)/rotatord \
+		--hosts $(SIM_HOSTS) --cut $(SIM_CUT)
+
 # The 3-host fleet test (real etcd, rotations every 4 s, etcd's history
 # checked for one key per generation) REPEAT times in a row.
 REPEAT		?= 50
@@ -290,7 +299,7 @@ run: build-deps
 clean:
 	rm -rf build build-san build-fuzz
 
-.PHONY: all unit integration integration-san check-includes model faults fleet-repeat deps build-deps build-deps-ok check sanitize sanitize-unit fuzz bench install run clean
+.PHONY: all unit integration integration-san check-includes model faults fleet-sim fleet-repeat deps build-deps build-deps-ok check sanitize sanitize-unit fuzz bench install run clean
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
 

@@ -28,6 +28,8 @@ import sys
 import tempfile
 import time
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+
 OPENSSL_RE = re.compile(
     r"^\s*256 bits ecdsa \(nistp256\)\s+\S+s\s+\S+s\s+([\d.]+)\s+([\d.]+)\s*$",
     re.M)
@@ -771,6 +773,27 @@ def rotate_web(sock):
 
 # ---- main -----------------------------------------------------------------
 
+def regions_bench(args, notes):
+    """The regions harness's rows (tests/fleet-sim/sim.py), or None when
+    it cannot run here (not root, no etcd)."""
+    if os.geteuid() != 0 or shutil.which("etcd") is None:
+        notes.append("regions rows skipped: they need root and etcd")
+        return None
+    sys.path.insert(0, os.path.join(HERE, "..", "fleet-sim"))
+    import sim
+    sa = argparse.Namespace(rotatord=args.rotatord, reps=3,
+                            cut=args.regions_cut, short_life=max(
+                                20, args.regions_cut // 3), keep=False)
+    sim.cleanup_stale()
+    res = []
+    for n in (int(x) for x in args.regions_hosts.split(",")):
+        print("bench: regions, %d hosts over 3 regions" % n, flush=True)
+        res.append(sim.run_one(sa, n))
+    notes.append("regions: figures of one run each; the harness alone: "
+                 "make fleet-sim (a 5-minute cut)")
+    return sim.table(res)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bench", default="build/bench")
@@ -787,7 +810,11 @@ def main():
     ap.add_argument("--tokens", type=int, default=150000,
                     help="distinct tokens for the authz row")
     ap.add_argument("--only",
-                    default="jwt,x509,publish,rss,http,reload,fleet")
+                    default="jwt,x509,publish,rss,http,reload,fleet,regions")
+    ap.add_argument("--regions-hosts", default="3,30,100",
+                    help="fleet sizes of the regions rows")
+    ap.add_argument("--regions-cut", type=int, default=30,
+                    help="seconds a region is cut off in the regions rows")
     args = ap.parse_args()
     reps = max(5, args.reps)
     args.http_reps = max(3, args.http_reps)
@@ -853,6 +880,9 @@ def main():
                   flush=True)
             fleet_ms, fnotes = fleet.fleet_bench(args.rotatord, reps)
             notes += fnotes
+        regions = None
+        if "regions" in only:
+            regions = regions_bench(args, notes)
         rss_rows = []
         if "rss" in only:
             print("bench: rotatord idle RSS", flush=True)
@@ -928,6 +958,12 @@ def main():
             print("%-*s %10s %11s %7s %7s  %s" % (
                 w, label[:w], "%.0f ms" % statistics.median(v), "-",
                 "-", "-", "INFO (max %.0f ms)" % max(v)))
+    if regions:
+        print()
+        print("regions (tests/fleet-sim: 3 regions, RTT 40/80/150 ms, "
+              "lease_ttl 3s):")
+        for line in regions:
+            print(line)
     print()
     print("per-rep ops/s (min..max), ours | baseline:")
     for r in rows:

@@ -14,7 +14,9 @@ import random
 import re
 import shutil
 import signal
+import socket
 import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -27,7 +29,7 @@ from cryptography import x509
 import datetime
 import jwt as pyjwt
 
-from conftest import free_port, wait_for
+from conftest import ROOT, free_port, wait_for
 from etcd import etcd_cluster  # noqa: F401  (fixture)
 from test_api import parse_prometheus
 from test_fleet import (Fleet, ROTATORCTL, api_status, check_two_phase, keys,
@@ -416,6 +418,94 @@ def test_host_away_applies_rotate_on_return(etcd_cluster, tmpdir_short):
         assert meta_gen(h0, "local") == w0 + 1
     finally:
         fl.stop()
+
+
+class Relay:
+    """tests/fleet-sim/relay.py on 127.0.0.1: a port per etcd member that
+    forwards to it, and a cut that silences them all (a partition: no
+    reset, bytes held until healed)."""
+
+    def __init__(self, tmp, cluster):
+        self.ports = [free_port() for _ in cluster.members]
+        spec = os.path.join(tmp, "relay.json")
+        with open(spec, "w") as f:
+            json.dump({"links": [
+                {"name": "m%d" % i, "listen_ns": None, "listen_port": p,
+                 "target_ns": None, "target_port": m.client,
+                 "regions": ["away"]}
+                for i, (p, m) in enumerate(zip(self.ports,
+                                               cluster.members))]}, f)
+        self.ctl = os.path.join(tmp, "relay.sock")
+        self.log = open(os.path.join(tmp, "relay.log"), "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, os.path.join(ROOT, "tests", "fleet-sim",
+                                          "relay.py"), spec, self.ctl],
+            stdout=self.log, stderr=self.log)
+        wait_for(lambda: os.path.exists(self.ctl), what="the relay")
+
+    def endpoints(self):
+        return ", ".join("http://127.0.0.1:%d" % p for p in self.ports)
+
+    def cmd(self, line):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(10)
+        s.connect(self.ctl)
+        s.sendall((line + "\n").encode())
+        reply = s.recv(65536)
+        s.close()
+        assert json.loads(reply)["ok"], reply
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+        self.log.close()
+
+
+def test_host_cut_off_applies_rotate_on_return(etcd_cluster, tmpdir_short):
+    """A host that keeps running but cannot reach etcd (its connections
+    silenced, as in a partition) while rotate --fleet is asked says
+    degraded, keeps serving, and rotates once it is back."""
+    c = etcd_cluster()
+    relay = Relay(tmpdir_short, c)
+    fl = Fleet(tmpdir_short, c, 2, lifetime="1h")
+    h0, h1 = fl.hosts
+    with open(h1.cfg) as f:
+        body = f.read()
+    with open(h1.cfg, "w") as f:
+        f.write(re.sub(r"endpoints = .*", "endpoints = " + relay.endpoints(),
+                       body))
+    try:
+        fl.start()
+        wait_for(lambda: all(os.path.exists(os.path.join(h.out, "api.sock"))
+                             for h in fl.hosts), what="api sockets")
+        wait_for(lambda: same_keys(fl.hosts), timeout=30, what="converged")
+        w0, w1 = meta_gen(h0, "local"), meta_gen(h1, "local")
+        relay.cmd("cut away")
+
+        def readyz(h):
+            p = subprocess.run(["curl", "-s", "--unix-socket",
+                                os.path.join(h.out, "api.sock"),
+                                "http://x/readyz"], capture_output=True,
+                               text=True)
+            return p.stdout
+        wait_for(lambda: "etcd out of reach" in readyz(h1), timeout=20,
+                 what="host 1 to say degraded")
+        assert json.loads(readyz(h1))["ready"] is True
+        subprocess.run([ROTATORCTL, "-s", os.path.join(h0.out, "api.sock"),
+                        "rotate", "--fleet", "local"], check=True,
+                       capture_output=True)
+        wait_for(lambda: meta_gen(h0, "local") == w0 + 1, timeout=15,
+                 what="host 0 to rotate local")
+        assert meta_gen(h1, "local") == w1
+        relay.cmd("heal away")
+        wait_for(lambda: meta_gen(h1, "local") == w1 + 1, timeout=20,
+                 what="host 1 to apply the request on its return")
+        wait_for(lambda: "degraded" not in readyz(h1), timeout=20,
+                 what="host 1 no longer degraded")
+        assert meta_gen(h1, "local") == w1 + 1
+    finally:
+        fl.stop()
+        relay.stop()
 
 
 def test_silent_host_is_left_behind_after_ack_timeout(etcd_cluster,
