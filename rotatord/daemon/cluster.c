@@ -17,11 +17,15 @@
 #include "sources/mint.h"
 
 /*
- * A CA's fleet certificates changed: its leaves are minted this long
- * after, so that the records of one prefix read or one burst of watch
- * events (hosts joining) cost one renewal and one reload.
+ * Other hosts' keys or CAs changed: the files follow CA_SETTLE_MS after,
+ * so that the records of one prefix read or one burst of watch events
+ * cost one publish, one renewal and one reload; leaves at most once per
+ * CA_REMINT_GAP_MS, so that hosts joining one after another (a fleet
+ * starting: every join changes every host's ca.pem) cost a renewal per
+ * gap, not one per join on every host.
  */
 #define CA_SETTLE_MS	100
+#define CA_REMINT_GAP_MS 2000
 
 /* The fleet brought a new key set of fleet secret name: publish it. */
 static int
@@ -48,22 +52,37 @@ fleet_secret(void *arg, const char *name, struct idp_secret *const *keys,
 	return rc;
 }
 
-/* Another host's signer keys came or went: verify with them too. */
+/*
+ * Another host's signer keys or CA came or went: verify with them at once
+ * (the trust is rebuilt when next needed); the files follow once the
+ * burst has settled (fleet_keys_settled()).  A fleet starting up brings
+ * one change per host that joins, on every host: handled one by one, each
+ * cost a publish of jwks.json and the whole ca.pem built again.
+ */
 static void
 fleet_keys(void *arg)
 {
 	struct daemon *d = arg;
 
+	trust_dirty(d);
+	free(d->rt->jwks);
+	d->rt->jwks = NULL;
+	server_keys_changed(d->srv);
+	if (loop_timer_when(d->keys_t) == 0)
+		loop_timer_set(d->keys_t, loop_now_mono() + CA_SETTLE_MS);
+}
+
+int64_t
+fleet_keys_settled(struct loop *l, void *arg)
+{
+	struct daemon *d = arg;
 	struct runtime *rt = d->rt;
 	uint64_t h;
+	int64_t at;
 	char *pem;
 	size_t i, j;
 	int any = 0;
 
-	trust_dirty(d);
-	free(rt->jwks);
-	rt->jwks = NULL;
-	server_keys_changed(d->srv);
 	/* The published jwks.json of each signer: the fleet's too. */
 	for (i = 0; i < rt->cfg->n_signers; i++)
 		if (signer_refresh(d, i) < 0)
@@ -80,19 +99,25 @@ fleet_keys(void *arg)
 			    rt->cas[i]->trust_len);
 		if (h == rt->ca_minted[i])
 			continue;
+		at = loop_now_mono();
+		if (rt->ca_reminted[i] != 0 &&
+		    at < rt->ca_reminted[i] + CA_REMINT_GAP_MS)
+			at = rt->ca_reminted[i] + CA_REMINT_GAP_MS;
 		log_notice("cluster: the fleet's certificates of CA %s changed; "
-		    "renewing its certificates", rt->cfg->cas[i]->name);
+		    "renewing its certificates%s", rt->cfg->cas[i]->name,
+		    at > loop_now_mono() ? " (held: renewed less than 2 s "
+		    "ago)" : "");
+		rt->ca_reminted[i] = at;
 		for (j = 0; j < rt->cfg->n_creds; j++)
 			if (rt->creds[j].cfg->ca == rt->cfg->cas[i]) {
-				/* Soon, once: more hosts' may follow in a sync. */
-				cred_ask(&rt->creds[j],
-				    loop_now_mono() + CA_SETTLE_MS);
+				cred_ask(&rt->creds[j], at);
 				any = 1;
 			}
 		rt->ca_minted[i] = h;	/* asked once */
 	}
 	if (any)
 		daemon_tick(d);
+	return 0;
 }
 
 /* rotate --fleet reached this host. */

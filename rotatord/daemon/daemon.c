@@ -324,7 +324,9 @@ daemon_new(struct config *c, int flags, struct daemon **ret)
 	if ((rc = loop_add(d->loop, d->sfd, EPOLLIN, on_signal, d)) < 0 ||
 	    (rc = loop_add(d->loop, d->cfd, EPOLLIN, on_clock, d)) < 0)
 		goto fail;
-	if ((d->timer = loop_timer_add(d->loop, on_timer, d)) == NULL) {
+	if ((d->timer = loop_timer_add(d->loop, on_timer, d)) == NULL ||
+	    (d->keys_t = loop_timer_add(d->loop, fleet_keys_settled,
+	    d)) == NULL) {
 		rc = -ENOMEM;
 		goto fail;
 	}
@@ -378,6 +380,7 @@ daemon_free(struct daemon *d)
 		close(d->sfd);
 	loop_timer_del(d->timer);
 	loop_timer_del(d->watchdog);
+	loop_timer_del(d->keys_t);
 	if (d->cfd >= 0)
 		close(d->cfd);
 	loop_free(d->loop);

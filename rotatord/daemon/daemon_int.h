@@ -55,6 +55,7 @@ struct runtime {
 	struct signer_state	**signers;	/* parallel to cfg->signers */
 	int64_t			 *signer_due;	/* wall ms of next JWKS change */
 	uint64_t		 *ca_minted;	/* hash of the ca.pem leaves have */
+	int64_t			 *ca_reminted;	/* mono: leaves last asked again */
 	struct cred_rt		 *creds;	/* parallel to cfg->creds */
 	const char		**names;	/* credential names, NULL-terminated */
 	uint32_t		 *index;	/* name hash -> creds[] slot + 1 */
@@ -77,6 +78,7 @@ struct daemon {
 	int			 cfd;		/* wall clock watch */
 	int			 sfd;		/* signals */
 	struct loop_timer	*watchdog;	/* WATCHDOG=1, with WatchdogSec */
+	struct loop_timer	*keys_t;	/* fleet_keys_settled() */
 	int64_t			 wd_ms;
 	int			 ready;
 	int			 once_failed;
@@ -132,6 +134,13 @@ int daemon_reconfigure(struct daemon *d, char *why, size_t whylen);
 
 /* Makes, keeps or drops the fleet for config c (the new runtime's). */
 int fleet_apply(struct daemon *d, const struct config *c);
+
+/*
+ * d->keys_t: CA_SETTLE_MS after other hosts' keys or CAs changed, the
+ * fleet's jwks.json published and the CAs' leaves asked again, once for
+ * a whole burst of changes.
+ */
+int64_t fleet_keys_settled(struct loop *l, void *arg);
 
 /* metrics.c */
 

@@ -38,6 +38,7 @@ runtime_free(struct runtime *rt)
 	free(rt->signers);
 	free(rt->signer_due);
 	free(rt->ca_minted);
+	free(rt->ca_reminted);
 	free(rt->creds);
 	free(rt->names);
 	free(rt->index);
@@ -170,7 +171,8 @@ runtime_build(struct config *c, struct runtime **ret)
 	rt->cfg = c;
 	if ((c->n_cas && ((rt->cas = calloc(c->n_cas, sizeof(*rt->cas))) ==
 	    NULL || (rt->ca_minted = calloc(c->n_cas,
-	    sizeof(*rt->ca_minted))) == NULL)) ||
+	    sizeof(*rt->ca_minted))) == NULL || (rt->ca_reminted =
+	    calloc(c->n_cas, sizeof(*rt->ca_reminted))) == NULL)) ||
 	    (c->n_signers && ((rt->signers = calloc(c->n_signers,
 	    sizeof(*rt->signers))) == NULL || (rt->signer_due =
 	    calloc(c->n_signers, sizeof(*rt->signer_due))) == NULL)) ||

@@ -38,19 +38,22 @@ ca_fleet_pem(struct daemon *d, size_t ci)
 {
 	static const char end_mark[] = "-----END CERTIFICATE-----";
 	struct ca_state *ca = d->rt->cas[ci];
-	const char *docs[64], *p, *e;
+	const char **docs, *p, *e;
 	char *out;
 	size_t n, j, len, cap, k;
 
+	/* Every host's: a fleet of any size (no fixed cap). */
 	if (d->fleet == NULL || (n = fleet_peer_ca(d->fleet,
-	    d->rt->cfg->cas[ci]->name, docs, 64)) == 0)
+	    d->rt->cfg->cas[ci]->name, NULL, 0)) == 0 ||
+	    (docs = calloc(n, sizeof(*docs))) == NULL)
 		return NULL;
-	if (n > 64)
-		n = 64;
+	n = fleet_peer_ca(d->fleet, d->rt->cfg->cas[ci]->name, docs, n);
 	for (cap = ca->trust_len + 1, j = 0; j < n; j++)
 		cap += strlen(docs[j]) + 1;
-	if ((out = malloc(cap)) == NULL)
+	if ((out = malloc(cap)) == NULL) {
+		free(docs);
 		return NULL;
+	}
 	memcpy(out, ca->trust_pem, ca->trust_len);
 	len = ca->trust_len;
 	out[len] = '\0';
@@ -73,6 +76,7 @@ ca_fleet_pem(struct daemon *d, size_t ci)
 				out[len++] = '\n';
 			out[len] = '\0';
 		}
+	free(docs);
 	return out;
 }
 
@@ -141,7 +145,7 @@ struct idp_jwks *
 signer_keys(struct daemon *d, size_t i)
 {
 	const struct idp_jwks *own = d->rt->signers[i]->jwks;
-	const char *docs[64];
+	const char **docs = NULL;
 	struct idp_jwks *set, *peer;
 	struct idp_key *k;
 	size_t j, n = 0, m;
@@ -153,10 +157,17 @@ signer_keys(struct daemon *d, size_t i)
 		if (idp_jwks_add(set, k) < 0)
 			idp_key_free(k);
 	}
-	if (d->fleet != NULL)
-		n = fleet_peer_jwks(d->fleet, d->rt->cfg->signers[i]->name, docs,
-		    sizeof(docs) / sizeof(docs[0]));
-	for (j = 0; j < n && j < sizeof(docs) / sizeof(docs[0]); j++) {
+	/* Every host's: a fleet of any size (no fixed cap). */
+	if (d->fleet != NULL && (n = fleet_peer_jwks(d->fleet,
+	    d->rt->cfg->signers[i]->name, NULL, 0)) > 0) {
+		if ((docs = calloc(n, sizeof(*docs))) == NULL) {
+			idp_jwks_free(set);
+			return NULL;
+		}
+		n = fleet_peer_jwks(d->fleet, d->rt->cfg->signers[i]->name,
+		    docs, n);
+	}
+	for (j = 0; j < n; j++) {
 		if (idp_jwks_parse(docs[j], strlen(docs[j]), 64, &peer,
 		    NULL) < 0)
 			continue;
@@ -168,6 +179,7 @@ signer_keys(struct daemon *d, size_t i)
 		}
 		idp_jwks_free(peer);
 	}
+	free(docs);
 	return set;
 }
 

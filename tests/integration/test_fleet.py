@@ -567,9 +567,13 @@ def test_tokens_verified_fleet_wide(etcd_cluster, tmpdir_short, request):
             capture_output=True, text=True).stdout)
         assert kid in [k["kid"] for k in jwks1["keys"]]
         assert len(jwks1["keys"]) == 2
-        # The published jwks.json too, for verifiers that read the file.
-        with open(fl.hosts[1].path("fleetsigner", "jwks.json")) as f:
-            assert kid in [k["kid"] for k in json.load(f)["keys"]]
+        # The published jwks.json too, for verifiers that read the file
+        # (written once a burst of fleet changes has settled).
+        def file_kids():
+            with open(fl.hosts[1].path("fleetsigner", "jwks.json")) as f:
+                return [k["kid"] for k in json.load(f)["keys"]]
+        wait_for(lambda: kid in file_kids(), timeout=10,
+                 what="host 0's key in host 1's jwks.json")
         assert c.keys("/rotatord/pub/") == [
             "/rotatord/pub/host0/jwks/fleetsigner",
         "/rotatord/pub/host1/jwks/fleetsigner"]
