@@ -308,7 +308,6 @@ api_ready(void *arg, json_t **ret, json_t **ret_degraded)
 	struct runtime *rt = d->rt;
 	int64_t now = loop_now_wall();
 	json_t *bad = json_array(), *deg = json_array();
-	char why[160];
 	size_t i;
 
 	for (i = 0; i < rt->cfg->n_creds; i++) {
@@ -319,13 +318,18 @@ api_ready(void *arg, json_t **ret, json_t **ret_degraded)
 			json_array_append_new(bad, json_string(cr->cfg->name));
 		else if (cr->failures > 0)
 			json_array_append_new(deg, json_sprintf("%s (renewal "
-			    "failing: %s)", cr->cfg->name, cr->last_error));
+			    "failing)", cr->cfg->name));
 	}
 	/* The leader went on without this host: not ready until caught up. */
 	if (d->fleet != NULL && fleet_stale(d->fleet))
 		json_array_append_new(bad, json_string("[cluster] (stale)"));
-	if (d->fleet != NULL && fleet_degraded(d->fleet, why, sizeof(why)))
-		json_array_append_new(deg, json_sprintf("[cluster] (%s)", why));
+	/*
+	 * Names only: /readyz answers anyone who can connect; the errors are
+	 * in rotatorctl status (last_error, cluster.last_error).
+	 */
+	if (d->fleet != NULL && fleet_degraded(d->fleet))
+		json_array_append_new(deg, json_string("[cluster] (etcd out of "
+		    "reach)"));
 	if (json_array_size(deg) > 0)
 		*ret_degraded = deg;
 	else

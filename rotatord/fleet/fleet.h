@@ -119,8 +119,8 @@ int fleet_stale(const struct fleet *f);
 
 /*
  * 1 when this host is cut off from the fleet: not in sync with etcd, or
- * its lease not renewed for a whole lease_ttl; why gets the last error.
+ * its lease not renewed for a whole lease_ttl.
  */
-int fleet_degraded(const struct fleet *f, char *why, size_t whylen);
+int fleet_degraded(const struct fleet *f);
 
 #endif

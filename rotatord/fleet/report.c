@@ -75,14 +75,10 @@ fleet_stale(const struct fleet *f)
 }
 
 int
-fleet_degraded(const struct fleet *f, char *why, size_t whylen)
+fleet_degraded(const struct fleet *f)
 {
-	if (f->state == F_RUN && f->lease != 0 &&
-	    loop_now_mono() - f->last_ka <= f->ttl)
-		return 0;
-	snprintf(why, whylen, "etcd out of reach: %s", f->last_error[0] ?
-	    f->last_error : "connecting");
-	return 1;
+	return f->state != F_RUN || f->lease == 0 ||
+	    loop_now_mono() - f->last_ka > f->ttl;
 }
 
 json_t *
