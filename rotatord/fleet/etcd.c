@@ -51,6 +51,7 @@ struct call {
 	char		 why[256];
 	int		 finishing;	/* in on_done: cancel only marks */
 	int		 cancelled;
+	int		 abort;		/* its member stopped answering calls */
 };
 
 struct etcd {
@@ -129,10 +130,34 @@ again:
 	}
 }
 
+/*
+ * Ends the watches whose member stopped answering: a member that is
+ * paused or cut off keeps the stream open and silent, so nothing else
+ * would tell.  Their owners watch again, on the endpoint calls use now.
+ */
+static void
+abort_watches(struct etcd *e)
+{
+	struct call *c;
+
+again:
+	for (c = e->calls; c != NULL; c = c->next) {
+		if (!c->watch || !c->abort || c->finishing || c->cancelled)
+			continue;
+		call_unlink(c);
+		idp_http_cancel(httploop_peek(e->hl), c->http_id);
+		c->end(c->arg, -EIO, 0, c->why);
+		call_free(c);
+		/* The callback may have started or cancelled watches. */
+		goto again;
+	}
+}
+
 static int64_t
 on_flush(struct loop *l, void *arg)
 {
 	flush(arg);
+	abort_watches(arg);
 	return 0;
 }
 
@@ -259,8 +284,20 @@ on_done(void *arg, const struct idp_http_resp *resp)
 	if ((rc == -EIO || rc == -ETIMEDOUT || resp->status >= 500 ||
 	    (c->watch && c->end_rc == -EIO)) && c->endpoint == e->cur &&
 	    e->n > 1) {
+		struct call *w;
+
 		e->cur = (e->cur + 1) % e->n;
 		log_info("cluster: etcd calls go to %s now", e->endpoints[e->cur]);
+		/* Watches follow: the member they are on may be silent. */
+		for (w = e->calls; w != NULL; w = w->next)
+			if (w != c && w->watch && w->endpoint == c->endpoint &&
+			    !w->abort) {
+				w->abort = 1;
+				snprintf(w->why, sizeof(w->why), "watch moved "
+				    "off %s: it failed a call",
+				    e->endpoints[c->endpoint]);
+				loop_timer_set(e->timer, loop_now_mono());
+			}
 	}
 	if (c->watch) {
 		/* Events read before the end go first; then the end. */

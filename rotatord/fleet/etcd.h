@@ -6,7 +6,9 @@
  * and watches do the work (shared/reference/anchors-reliability.md 6).
  *
  * Calls go to one endpoint at a time; a transport error or a 5xx answer
- * moves later calls to the next endpoint.  Every callback runs from the
+ * moves later calls to the next endpoint, and ends the watches on the one
+ * left (a paused member keeps a watch open and silent), so that their
+ * owners watch again where calls go.  Every callback runs from the
  * loop, outside libcurl, so it may start or cancel calls.
  */
 #ifndef ROTATORD_ETCD_H
