@@ -10,25 +10,50 @@
 #include "api/server_int.h"
 #include "core/log.h"
 
+/* RFC 6750 b64token characters ("=" only at the end, below). */
+static const unsigned char b64token[256] = {
+	['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1,
+	['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1,
+	['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1,
+	['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+	['Y'] = 1, ['Z'] = 1,
+	['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
+	['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1,
+	['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1,
+	['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+	['y'] = 1, ['z'] = 1,
+	['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1,
+	['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
+	['-'] = 1, ['.'] = 1, ['_'] = 1, ['~'] = 1, ['+'] = 1, ['/'] = 1,
+};
+
 /*
  * The token of an "Authorization: Bearer TOKEN" header (RFC 6750 2.1:
  * scheme case-insensitive, b64token characters).  Returns 0 or -EBADMSG.
+ * A token that cn (NULL: none) sent last passed the character check
+ * then: a keep-alive client's token is compared, not scanned again.
  */
 int
-caller_bearer_of(const char *h, const char **ret, size_t *ret_len)
+caller_bearer_of(const struct conn *cn, const char *h, const char **ret,
+    size_t *ret_len)
 {
-	size_t n;
+	size_t n, i = 0;
 
 	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
 		return -EBADMSG;
 	h += 7;
 	while (*h == ' ')
 		h++;
-	n = strspn(h, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	    "0123456789-._~+/");
-	n += strspn(h + n, "=");
-	if (n == 0 || h[n] != '\0')
+	if ((n = strlen(h)) == 0)
 		return -EBADMSG;
+	if (cn == NULL || !tc_conn_same(cn, h, n)) {
+		while (i < n && b64token[(unsigned char)h[i]])
+			i++;
+		while (i < n && h[i] == '=')
+			i++;
+		if (i != n)
+			return -EBADMSG;
+	}
 	*ret = h;
 	*ret_len = n;
 	return 0;
@@ -93,20 +118,27 @@ caller_get(struct req *rq, struct caller *cl, enum MHD_Result *ret)
 		caller_unix(cn, cl);
 		return 0;
 	}
-	if (caller_bearer_of(MHD_lookup_connection_value(rq->mc,
+	if (caller_bearer_of(cn, MHD_lookup_connection_value(rq->mc,
 	    MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION), &tok, &len) < 0) {
 		*ret = resp_401(rq, "no bearer token");
 		return -1;
 	}
-	if ((rc = vf_bearer(s, rq, tok, len, &tv, why,
+	if ((rc = vf_bearer(s, rq, tok, len, VF_HEADER, &tv, why,
 	    sizeof(why))) < 0) {
 		*ret = rc == -EINPROGRESS ? MHD_YES : resp_unverified(rq, rc,
 		    why);
 		return -1;
 	}
 	caller_bearer(tv, cl);
-	/* rotatord's own tokens only when they are meant for rotatord. */
-	if (!authz_api_audience(s->cfg, &cl->who)) {
+	/*
+	 * rotatord's own tokens only when they are meant for rotatord.
+	 * Asked once per token and configuration (a new one bumps epoch).
+	 */
+	if (tv->api_epoch != s->epoch + 1) {
+		tv->api_aud = authz_api_audience(s->cfg, &cl->who);
+		tv->api_epoch = s->epoch + 1;
+	}
+	if (!tv->api_aud) {
 		log_notice("audit: %s by %s unauthenticated: aud does not "
 		    "hold %s", resp_route_names[rq->route], cl->desc,
 		    s->cfg->listen.audience);

@@ -39,13 +39,13 @@ h_authz(struct req *rq)
 		    "X-Original-Method $request_method)");
 	txt_safe(ub, sizeof(ub), uri, 128);
 	txt_safe(mb, sizeof(mb), method, 16);
-	if (caller_bearer_of(MHD_lookup_connection_value(rq->mc,
+	if (caller_bearer_of(rq->cn, MHD_lookup_connection_value(rq->mc,
 	    MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION), &tok, &len) < 0) {
 		log_notice("audit: authz %s %s by - unauthenticated: no bearer "
 		    "token", mb, ub);
 		return resp_401(rq, "no bearer token");
 	}
-	if ((rc = vf_bearer(s, rq, tok, len, &tv, why,
+	if ((rc = vf_bearer(s, rq, tok, len, VF_HEADER, &tv, why,
 	    sizeof(why))) < 0) {
 		if (rc == -EINPROGRESS)
 			return MHD_YES;

@@ -386,7 +386,7 @@ token_caller(struct req *rq, const struct form *f, const char *desc,
 	st = form_get(f, "subject_token");
 	stt = form_get(f, "subject_token_type");
 	if (st == NULL && !rq->cn->ls->is_unix &&
-	    caller_bearer_of(MHD_lookup_connection_value(rq->mc,
+	    caller_bearer_of(rq->cn, MHD_lookup_connection_value(rq->mc,
 	    MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION), &tok,
 	    &tlen) < 0) {
 		*ret = token_error(rq, desc, MHD_HTTP_BAD_REQUEST,
@@ -408,7 +408,7 @@ token_caller(struct req *rq, const struct form *f, const char *desc,
 		    "or %s", TOKEN_TYPE_JWT, TOKEN_TYPE_ACCESS);
 		return -1;
 	}
-	if ((rc = vf_bearer(s, rq, st, strlen(st), &tv, reason,
+	if ((rc = vf_bearer(s, rq, st, strlen(st), 0, &tv, reason,
 	    sizeof(reason))) < 0) {
 		if (rc == -EINPROGRESS)
 			*ret = MHD_YES;

@@ -194,6 +194,7 @@ http_access(void *cls, struct MHD_Connection *mc, const char *url,
 			return MHD_NO;
 		rq = &cn->rq;
 		ls_req_reset(rq);
+		rq->used = 1;
 		rq->mc = mc;
 		rq->route = classify(url, ls->is_unix);
 		*con_cls = rq;

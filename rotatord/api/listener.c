@@ -170,7 +170,8 @@ ls_peer_load(struct conn *cn, struct MHD_Connection *mc)
 
 /*
  * Ends rq (the hooks take it off any long poll or verification), frees
- * its body and clears it for the next request.
+ * its body and clears it for the next request.  Once per request: the
+ * completion callback's reset makes the next request's a no-op.
  */
 void
 ls_req_reset(struct req *rq)
@@ -180,6 +181,8 @@ ls_req_reset(struct req *rq)
 	struct MHD_Connection *mc = rq->mc;
 	size_t i;
 
+	if (!rq->used)
+		return;			/* clear since its last reset */
 	for (i = 0; i < s->n_hooks; i++)
 		if (s->hooks[i]->req_end != NULL)
 			s->hooks[i]->req_end(rq);
@@ -293,6 +296,7 @@ on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
 				break;
 			}
 		ls_req_reset(&cn->rq);
+		tc_conn_forget(cn);
 		free(cn->peer.groups);
 		free(cn);
 		*socket_context = NULL;

@@ -74,6 +74,9 @@ struct tok_val {
 	char		*h_iss;		/* X-Auth-Issuer: the iss claim */
 	char		*h_scope;	/* X-Auth-Scope */
 	char		*desc;		/* audit: "iss=... sub=..." */
+	/* authz_api_audience() under s->epoch api_epoch - 1; 0: not yet. */
+	uint64_t	 api_epoch;
+	int		 api_aud;
 };
 
 /* The unix peer of a connection, read once on its first request. */
@@ -95,6 +98,7 @@ struct peer {
 struct req {
 	struct conn		*cn;
 	struct MHD_Connection	*mc;
+	int			 used;		/* set up: not clear yet */
 	int			 queued;	/* a response is queued */
 	enum route		 route;
 	char			*body;		/* POST body, wiped when freed */
@@ -134,6 +138,15 @@ struct conn {
 	struct req		 rq;
 	int			 counted;	/* in ls->uids[] */
 	int			 refused;	/* over per_uid_limit */
+	/*
+	 * The last bearer token sent on this connection and its cache key:
+	 * a keep-alive client that sends the same token again is compared
+	 * (in constant time), not hashed again.  Wiped when replaced and
+	 * when the connection closes.
+	 */
+	char			*tok;
+	size_t			 tok_len;
+	unsigned char		 tok_key[IDP_SHA256_LEN];
 };
 
 /* Open connections of one uid on a unix listener. */
@@ -293,6 +306,13 @@ void tc_clear(struct server *s);
 /* The cache key of a token. */
 void tc_key(struct server *s, const char *tok, size_t len,
     unsigned char *key);
+/* The same, remembered on cn for its next request (cn NULL: tc_key). */
+void tc_key_conn(struct server *s, struct conn *cn, const char *tok,
+    size_t len, unsigned char *key);
+/* 1 when tok is the token that cn sent last (constant time), or 0. */
+int tc_conn_same(const struct conn *cn, const char *tok, size_t len);
+/* Wipes and frees what tc_key_conn() remembered on cn. */
+void tc_conn_forget(struct conn *cn);
 /* Looks key up: 1 with the cached outcome, or 0. */
 int tc_lookup(struct server *s, const unsigned char *key, int64_t now,
     struct tok_val **ret, int *rc, char *why, size_t whylen);
@@ -306,9 +326,14 @@ int tc_finish(struct server *s, const unsigned char *key, const char *tok,
 int vf_start(struct server *s, const struct config *c);
 /* Stops the verifier threads (every request has left). */
 void vf_stop(struct server *s);
-/* Verifies a bearer token for rq; -EINPROGRESS: rq is suspended. */
+/*
+ * Verifies a bearer token for rq; -EINPROGRESS: rq is suspended.  With
+ * VF_HEADER, tok is the Authorization header's (caller_bearer_of()
+ * checked it) and is remembered on rq's connection for its next request.
+ */
+#define VF_HEADER	0x1
 int vf_bearer(struct server *s, struct req *rq, const char *tok, size_t len,
-    struct tok_val **ret, char *why, size_t whylen);
+    unsigned flags, struct tok_val **ret, char *why, size_t whylen);
 /* Lets requests held for an issuer's keys be verified again. */
 void vf_keys_changed(struct server *s);
 
@@ -320,7 +345,8 @@ void caller_bearer(struct tok_val *tv, struct caller *cl);
 /* Drops what a caller holds. */
 void caller_done(struct caller *cl);
 /* The token of an "Authorization: Bearer" header: 0 or -EBADMSG. */
-int caller_bearer_of(const char *h, const char **ret, size_t *ret_len);
+int caller_bearer_of(const struct conn *cn, const char *h, const char **ret,
+    size_t *ret_len);
 
 /* longpoll.c */
 /* Registers the long polls' ls_hooks. */

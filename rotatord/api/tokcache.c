@@ -13,6 +13,7 @@
 
 #include <idp/crypto.h>
 #include <idp/jwt.h>
+#include <idp/secret.h>
 
 #include "api/server_int.h"
 #include "api/trust.h"
@@ -131,6 +132,51 @@ tc_key(struct server *s, const char *tok, size_t len, unsigned char *key)
 	}
 	if (idp_sha256(tok, len, key) != 0)
 		memset(key, 0, IDP_SHA256_LEN);
+}
+
+/*
+ * A token longer than this is hashed on every request: the memo is for
+ * the ordinary JWT that a keep-alive client (nginx's upstream, a
+ * sidecar) sends with each request.
+ */
+#define TC_MEMO_MAX	4096
+
+int
+tc_conn_same(const struct conn *cn, const char *tok, size_t len)
+{
+	return cn->tok != NULL && idp_secret_equal(cn->tok, cn->tok_len, tok,
+	    len);
+}
+
+void
+tc_key_conn(struct server *s, struct conn *cn, const char *tok, size_t len,
+    unsigned char *key)
+{
+	if (cn != NULL && tc_conn_same(cn, tok, len)) {
+		memcpy(key, cn->tok_key, IDP_SHA256_LEN);
+		return;
+	}
+	tc_key(s, tok, len, key);
+	if (cn == NULL || len > TC_MEMO_MAX)
+		return;
+	tc_conn_forget(cn);
+	if ((cn->tok = malloc(len)) == NULL)
+		return;
+	memcpy(cn->tok, tok, len);
+	cn->tok_len = len;
+	memcpy(cn->tok_key, key, IDP_SHA256_LEN);
+}
+
+void
+tc_conn_forget(struct conn *cn)
+{
+	if (cn->tok != NULL) {
+		idp_wipe(cn->tok, cn->tok_len);
+		free(cn->tok);
+	}
+	cn->tok = NULL;
+	cn->tok_len = 0;
+	idp_wipe(cn->tok_key, sizeof(cn->tok_key));
 }
 
 /* The slot to fill for key: its own, an empty or expired one, or the LRU. */

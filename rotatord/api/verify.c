@@ -286,7 +286,8 @@ vf_keys_changed(struct server *s)
 
 /*
  * Verifies bearer token tok (len bytes) for request rq: a token seen
- * before costs a SHA-256 from the cache.  Otherwise the signature is
+ * before costs a SHA-256 from the cache, and the token that the same
+ * connection sent last (VF_HEADER) only a compare.  Otherwise the signature is
  * checked on a verifier thread while rq's connection is suspended
  * (-EINPROGRESS: return MHD_YES, the handler runs again with the
  * outcome), or here when there are no threads or rq is NULL.  Returns 0
@@ -295,7 +296,7 @@ vf_keys_changed(struct server *s)
  */
 int
 vf_bearer(struct server *s, struct req *rq, const char *tok, size_t len,
-    struct tok_val **ret, char *why, size_t whylen)
+    unsigned flags, struct tok_val **ret, char *why, size_t whylen)
 {
 	unsigned char key[IDP_SHA256_LEN];
 	struct trust_result res;
@@ -309,7 +310,8 @@ vf_bearer(struct server *s, struct req *rq, const char *tok, size_t len,
 		    "token too long");
 		return -EBADMSG;
 	}
-	tc_key(s, tok, len, key);
+	tc_key_conn(s, rq != NULL && (flags & VF_HEADER) ? rq->cn : NULL, tok,
+	    len, key);
 	/* The outcome of this request's own verification, once. */
 	if (rq != NULL && rq->vstate == V_DONE) {
 		rc = rq->vrc;

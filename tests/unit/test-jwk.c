@@ -789,6 +789,29 @@ test_secret_misc(void **state)
 	assert_false(idp_secret_equal(a->buf, a->len, b->buf, b->len));
 	assert_false(idp_secret_equal(a->buf, a->len, b->buf, 31));
 	assert_true(idp_secret_equal("", 0, "", 0));
+	/* A difference in any one bit of any byte, in words and tails. */
+	{
+		unsigned char x[41], y[41];
+		size_t n, i, bit;
+
+		for (i = 0; i < sizeof(x); i++)
+			x[i] = (unsigned char)(i * 37 + 11);
+		for (n = 1; n <= sizeof(x); n++) {
+			memcpy(y, x, n);
+			assert_true(idp_secret_equal(x, n, y, n));
+			for (i = 0; i < n; i++)
+				for (bit = 0; bit < 8; bit++) {
+					y[i] ^= (unsigned char)(1u << bit);
+					assert_false(idp_secret_equal(x, n, y,
+					    n));
+					y[i] ^= (unsigned char)(1u << bit);
+				}
+		}
+		/* Unaligned starts compare the same bytes. */
+		assert_true(idp_secret_equal(x + 1, 33, x + 1, 33));
+		memcpy(y, x + 3, 33);
+		assert_true(idp_secret_equal(x + 3, 33, y, 33));
+	}
 	idp_secret_free(a);
 	idp_secret_free(b);
 	idp_secret_free(NULL);

@@ -1477,6 +1477,38 @@ test_token_cache(void **state)
 	resp_free(&r);
 	assert_int_equal(__atomic_load_n(&verify_calls, __ATOMIC_SEQ_CST) -
 	    before, 1);
+	/*
+	 * One keep-alive connection, tokens of the same length in turn:
+	 * the connection's memo of its last token never answers for
+	 * another (each gets its own subject or refusal).
+	 */
+	{
+		static const char *const seq[][2] = {
+			{ "good.alice.7", "alice" }, { "good.bobby.7", "bobby" },
+			{ "forged.7xyz", NULL }, { "good.bobby.7", "bobby" },
+			{ "good.alice.7", "alice" }, { "good.alice.7", "alice" },
+		};
+		char *req;
+		size_t k;
+		int fd, n;
+
+		fd = connect_to(1, NULL);
+		assert_true(fd >= 0);
+		for (k = 0; k < sizeof(seq) / sizeof(seq[0]); k++) {
+			n = asprintf(&req, "GET /v1/authz HTTP/1.1\r\n"
+			    "Host: x\r\n" HDRS("%s") "\r\n", seq[k][0]);
+			assert_true(n > 0);
+			send_all(fd, req, (size_t)n);
+			free(req);
+			assert_int_equal(read_resp(fd, &r, 2000),
+			    seq[k][1] != NULL ? 200 : 401);
+			if (seq[k][1] != NULL)
+				assert_string_equal(header(&r,
+				    "X-Auth-Subject"), seq[k][1]);
+			resp_free(&r);
+		}
+		close(fd);
+	}
 	/* A bearer caller reading credentials on TCP. */
 	assert_int_equal(get(1, "/v1/credentials/web/cert.pem",
 	    RR "Authorization: Bearer good.alice.100\r\n", &r), 200);
