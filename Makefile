@@ -156,8 +156,12 @@ check-includes:
 model:
 	$(Q)$(PYTHON) -m pytest -q -p no:cacheprovider tests/model
 
-# The fault suite: the rollout model at the sizes that take minutes.
-faults:
+# The fault suite: the integration tests that inject faults at the sizes
+# of FAULTS_SCALE=full (their table is printed at the end; make check runs
+# them smaller), then the rollout model at the sizes that take minutes.
+faults: all
+	$(Q)FAULTS_SCALE=full B=$(B) $(PYTHON) -m pytest -q -p no:cacheprovider \
+		tests/integration/test_crash.py
 	$(Q)$(PYTHON) tests/model/rollout.py --requests 2 --faults 2
 	$(Q)$(PYTHON) tests/model/rollout.py --hosts 3 --requests 1 --faults 1
 	$(Q)$(PYTHON) tests/model/rollout.py --requests 1 --faults 2 --attack

@@ -117,6 +117,51 @@ class Rotatord:
         return os.path.join(self.out, cred, name)
 
 
+# ---- The fault suite's table ----------------------------------------------
+#
+# Tests that inject faults (kills, outages, abuse, etcd loss, full disks)
+# record one row each through the fault_row fixture: the load held, the
+# faults injected and survived, anything lost, and the figures measured.
+# The rows are printed as one table at the end of the run, also for a test
+# that failed (it records its row before it asserts).  Figures are
+# reported, never asserted.  FAULTS_SCALE=full (make faults) runs the
+# sizes of the issue (1,000 publishes, 1,000 rotations under 50 TLS
+# clients); the default, check, runs sizes that fit in make check.
+
+FAULTS_SCALE = os.environ.get("FAULTS_SCALE", "check")
+_fault_rows = []
+
+
+def fault_scale(check, full):
+    """The size of a fault run: check (make check) or full (make faults)."""
+    return full if FAULTS_SCALE == "full" else check
+
+
+@pytest.fixture
+def fault_row(request):
+    def add(fault, load, injected, survived, lost, figures=""):
+        _fault_rows.append((fault, str(load), str(injected), str(survived),
+                            str(lost), str(figures), request.node.name))
+    return add
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _fault_rows:
+        return
+    tr = terminalreporter
+    head = ("fault", "load held", "injected", "survived", "lost",
+            "figures")
+    rows = [r[:6] for r in _fault_rows]
+    w = [max(len(h), *(len(r[i]) for r in rows)) for i, h in
+         enumerate(head)]
+    tr.write_sep("=", "fault suite (scale %s)" % FAULTS_SCALE)
+    line = lambda r: "  ".join(c.ljust(w[i]) for i, c in enumerate(r))
+    tr.write_line(line(head).rstrip())
+    tr.write_line("  ".join("-" * n for n in w))
+    for r in rows:
+        tr.write_line(line(r).rstrip())
+
+
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     # item.rep_call tells a fixture's teardown whether the test failed.
