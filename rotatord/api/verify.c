@@ -287,8 +287,8 @@ vf_keys_changed(struct server *s)
 /*
  * Verifies bearer token tok (len bytes) for request rq: a token seen
  * before costs a SHA-256 from the cache, and the token that the same
- * connection sent last (VF_HEADER) only a compare.  Otherwise the signature is
- * checked on a verifier thread while rq's connection is suspended
+ * connection sent last (VF_HEADER) only a compare.  Otherwise the
+ * signature is checked on a verifier thread while rq's connection is suspended
  * (-EINPROGRESS: return MHD_YES, the handler runs again with the
  * outcome), or here when there are no threads or rq is NULL.  Returns 0
  * with a held reference in *ret (tc_unref() it), or -errno with a reason
