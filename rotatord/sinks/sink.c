@@ -23,7 +23,8 @@
  *      "NAME -> ..data/NAME" link, before anything is written (links
  *      that the last publish read back, still with the same inodes, are
  *      not read again: links_key());
- *   5. mkdirat "..TS.tmp" 0700 (TS after every listed generation); create
+ *   5. mkdirat "..TS.tmp" (TS after every listed generation), dir_mode
+ *      at once without an owner to give, else 0700 until fchown; create
  *      each file and then meta.json in it with O_CREAT|O_EXCL|O_NOFOLLOW
  *      and the final mode, fchown and fchmod before the first byte, write
  *      fully, fsync, close; fchown and fchmod the directory to dir_mode,
@@ -341,19 +342,35 @@ pub_stage(struct pub *p, uid_t uid, gid_t gid, mode_t dir_mode)
 {
 	char tmp[GEN_BUF];
 	struct timespec ts;
-	int r, tries;
+	mode_t mask;
+	int r, tries, exact = uid == (uid_t)-1 && gid == (gid_t)-1;
 
+	/*
+	 * With the umask cleared, mkdirat() and openat() give the directory
+	 * and every file exactly its mode, which saves an fchmod each
+	 * (rotatord is single-threaded where files are made, and every file
+	 * it creates names its mode).  Without an owner to give, the
+	 * directory gets its final mode at once; with one, it stays 0700
+	 * until it has its owner.  Either way each file inside has its own
+	 * mode from its first byte.
+	 */
 	gen_pick(p->s, p->gen, &ts);
+	mask = umask(0);
 	for (tries = 0;; tries++, ts_bump(&ts), gen_format(p->gen, &ts)) {
 		memcpy(tmp, p->gen, GEN_LEN);
 		memcpy(tmp + GEN_LEN, TMP_SUFFIX, TMP_SUFFIX_LEN + 1);
-		if (mkdirat(p->cfd, tmp, 0700) == 0)
+		if (mkdirat(p->cfd, tmp, exact ? dir_mode : 0700) == 0)
 			break;
-		if (errno != EEXIST || tries == GEN_TRIES)
-			return -errno;
+		if (errno != EEXIST || tries == GEN_TRIES) {
+			r = -errno;
+			umask(mask);
+			return r;
+		}
 	}
 	r = write_generation(p->s, p->cfd, tmp, p->files, p->n_files, p->hex,
-	    p->meta, p->generation + 1, uid, gid, dir_mode, p->sync, p->nr);
+	    p->meta, p->generation + 1, uid, gid, dir_mode, p->sync, exact,
+	    p->nr);
+	umask(mask);
 	for (tries = 0; r == 0;
 	    tries++, ts_bump(&ts), gen_format(p->gen, &ts)) {
 		if (renameat2(p->cfd, tmp, p->cfd, p->gen,

@@ -164,24 +164,18 @@ int
 write_generation(struct sink *s, int cfd, const char *tmp,
     const struct material_file *files, size_t n_files, char hex[][HEX_LEN + 1],
     const struct material_meta *meta, uint64_t generation, uid_t uid, gid_t gid,
-    mode_t dir_mode, int sync, struct sink_record *mrec)
+    mode_t dir_mode, int sync, int made_exact, struct sink_record *mrec)
 {
 	struct sink_record_file *mf = &mrec->files[n_files];
 	struct stat st;
 	ssize_t mlen;
 	size_t i;
-	mode_t mask;
 	int gfd, r = 0;
 
 	gfd = open_dir_at(cfd, tmp);
 	if (gfd < 0)
 		return gfd;
-	/*
-	 * With the umask cleared, openat() gives every file exactly its mode,
-	 * which saves an fchmod per file.  rotatord is single-threaded where
-	 * files are made, and every file it creates names its mode.
-	 */
-	mask = umask(0);
+	/* The caller cleared the umask: each file gets exactly its mode. */
 	for (i = 0; i < n_files && r == 0; i++)
 		r = write_file(gfd, files[i].name, files[i].data, files[i].len,
 		    files[i].mode, uid, gid, sync, 1);
@@ -204,7 +198,7 @@ write_generation(struct sink *s, int cfd, const char *tmp,
 		goto out;
 	if ((uid != (uid_t)-1 || gid != (gid_t)-1) && fchown(gfd, uid, gid) < 0)
 		r = -errno;
-	else if (fchmod(gfd, dir_mode) < 0)
+	else if (!made_exact && fchmod(gfd, dir_mode) < 0)
 		r = -errno;
 	else if (fstat(gfd, &st) < 0)
 		r = -errno;
@@ -217,7 +211,6 @@ write_generation(struct sink *s, int cfd, const char *tmp,
 		mrec->dir_mode = dir_mode;
 	}
 out:
-	umask(mask);
 	close(gfd);
 	return r;
 }

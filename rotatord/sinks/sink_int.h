@@ -182,12 +182,13 @@ void ts_bump(struct timespec *ts);
 /*
  * Fills the half-made generation directory tmp of cfd (files, meta.json,
  * owner and mode, fsync); meta.json's entry and the owner go into *mrec.
- * Returns 0 or -errno.
+ * The caller has cleared the umask; made_exact: tmp was made with
+ * dir_mode already (no fchmod).  Returns 0 or -errno.
  */
 int write_generation(struct sink *s, int cfd, const char *tmp,
     const struct material_file *files, size_t n_files, char hex[][HEX_LEN + 1],
     const struct material_meta *meta, uint64_t generation, uid_t uid, gid_t gid,
-    mode_t dir_mode, int sync, struct sink_record *mrec);
+    mode_t dir_mode, int sync, int made_exact, struct sink_record *mrec);
 /* The name of a new generation, after every listed one, into gen. */
 void gen_pick(const struct sink *s, char *gen, struct timespec *ret);
 /* A non-NULL printable ASCII string of at most max bytes. */
