@@ -159,9 +159,12 @@ model:
 # The fault suite: the integration tests that inject faults at the sizes
 # of FAULTS_SCALE=full (their table is printed at the end; make check runs
 # them smaller), then the rollout model at the sizes that take minutes.
+FAULT_TESTS	= tests/integration/test_crash.py \
+	tests/integration/test_oauth.py::test_outage_keeps_last_good_token \
+	tests/integration/test_abuse.py
 faults: all
 	$(Q)FAULTS_SCALE=full B=$(B) $(PYTHON) -m pytest -q -p no:cacheprovider \
-		tests/integration/test_crash.py
+		$(FAULT_TESTS)
 	$(Q)$(PYTHON) tests/model/rollout.py --requests 2 --faults 2
 	$(Q)$(PYTHON) tests/model/rollout.py --hosts 3 --requests 1 --faults 1
 	$(Q)$(PYTHON) tests/model/rollout.py --requests 1 --faults 2 --attack

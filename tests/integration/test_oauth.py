@@ -5,7 +5,9 @@ test CA and over plain http on loopback, token exchange, an outage of twice
 the token lifetime, and discovery documents that must be refused."""
 import json
 import os
+import re
 import socket
+import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -112,17 +114,38 @@ scope = rotatord.nope
     assert "invalid_scope" in res.stderr
 
 
-def test_outage_keeps_last_good_token(rotatord, idp):
+def api_get(sock, path):
+    """GET over the unix socket as root: (status, body)."""
+    p = subprocess.run(["curl", "-s", "-S", "--unix-socket", sock, "-o", "-",
+                        "-w", "\n%{http_code}", "--max-time", "20",
+                        "-H", "Rotatord-Request: 1", "http://rotatord" + path],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=30)
+    body, _, code = p.stdout.rpartition(b"\n")
+    return int(code or 0), body
+
+
+def test_outage_keeps_last_good_token(rotatord, idp, tmpdir_short, fault_row):
+    """The IdP down for twice the token's lifetime: the last good token
+    stays published and whole, the API never serves it once it has
+    expired (503 expired), retries back off up to retry_max, and the
+    first retry after the IdP returns recovers."""
     ttl = 6
     p = idp(tls=True, ttl=ttl)
+    sock = os.path.join(tmpdir_short, "api.sock")
     r = rotatord("""
 retry_min = 500ms
 retry_max = 2s
-""" + issuer_section(p, "client_secret_basic", timeout="2s") + """
+[listen]
+unix = %s
+""" % sock + issuer_section(p, "client_secret_basic", timeout="2s") + """
 [credential "t"]
 type = oauth
 issuer = okta
 scope = rotatord.read
+[client "me"]
+user = root
+allow = t
 """)
     r.start()
     # READY comes after the first token request has ended; on a busy
@@ -132,26 +155,59 @@ scope = rotatord.read
              what="the first token")
     good = read(r.path("t", "token"))
     gen = r.meta("t")["generation"]
+    exp = r.meta("t")["not_after"]
     p.down()
     t0 = time.monotonic()
-    # Twice the token lifetime: the last good token stays, whole.
+    gets = served_expired = torn = refused = 0
+    # Twice the token lifetime: the last good token stays, whole, and the
+    # API serves it only while it is valid.
     while time.monotonic() - t0 < 2 * ttl:
-        assert read(r.path("t", "token")) == good
-        assert r.meta("t")["generation"] == gen
+        if read(r.path("t", "token")) != good or \
+                r.meta("t")["generation"] != gen:
+            torn += 1
+        before = time.time()
+        code, body = api_get(sock, "/v1/credentials/t/token")
+        after = time.time()
+        gets += 1
+        if code == 200 and before > exp + 1:
+            served_expired += 1
+        if after < exp - 1:
+            assert code == 200, body
+        if before > exp + 1:
+            assert code == 503 and b"expired" in body, (code, body)
+            refused += 1
         time.sleep(0.25)
     text = r.text()
-    assert "keeping generation %d" % gen in text
-    assert "EXPIRED" in text        # said loudly once it lapsed
     retries = text.count("credential t: ")
-    assert 3 <= retries <= 40       # backoff, not a hot loop
+    delays = [float(d) for d in re.findall(
+        r"credential t: .*retrying in ([0-9.]+)s", text)]
     p.up()
     t1 = time.monotonic()
-    wait_for(lambda: r.meta("t")["generation"] > gen, timeout=10,
-             what="recovery")
-    # Within one maximum backoff (2 s) plus the request itself.
-    assert time.monotonic() - t1 < 2.0 + 1.5
+    recovered = "none"
+    try:
+        wait_for(lambda: r.meta("t")["generation"] > gen, timeout=30,
+                 what="recovery")
+        recovered = "%.1f s" % (time.monotonic() - t1)
+    finally:
+        fault_row("IdP down 2x token lifetime (%ds)" % (2 * ttl),
+                  "1 oauth credential, %d API GETs" % gets,
+                  "outage %ds, %d retries" % (2 * ttl, retries),
+                  "yes" if torn == 0 and served_expired == 0 else "NO",
+                  "%d torn, %d expired served (%d GETs after expiry: 503)"
+                  % (torn, served_expired, refused),
+                  "recovery %s after IdP up (max backoff 2 s)" % recovered)
+    assert torn == 0 and served_expired == 0
+    assert refused > 0              # the outage outlived the token
+    assert "keeping generation %d" % gen in text
+    assert "EXPIRED" in text        # said loudly once it lapsed
+    assert 3 <= retries <= 40       # backoff, not a hot loop
+    # Backoff is capped at retry_max: the first retry after the IdP is
+    # back comes within one maximum backoff.
+    assert delays and max(delays) <= 2.0 + 1e-9, delays
     assert read(r.path("t", "token")) != good
     assert "recovered after" in r.text()
+    code, body = api_get(sock, "/v1/credentials/t/token")
+    assert code == 200 and body.decode() == read(r.path("t", "token"))
 
 
 class Hostile(BaseHTTPRequestHandler):
@@ -191,6 +247,20 @@ class Hostile(BaseHTTPRequestHandler):
                     self.wfile.write(chunk)
             except OSError:
                 pass
+        elif mode == "drip":
+            # Headers, then one byte a second: only the timeout ends it.
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+            try:
+                end = time.monotonic() + 60
+                while time.monotonic() < end:
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+                    time.sleep(1)
+            except OSError:
+                pass
         elif mode == "endless":
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
@@ -228,6 +298,7 @@ def hostile():
     ("redirect", "redirect"),
     ("huge", "larger than"),
     ("endless", "larger than"),
+    ("drip", "timed out"),
 ])
 def test_hostile_discovery_refused(rotatord, hostile, mode, reason):
     srv = hostile(mode)
@@ -243,13 +314,12 @@ issuer = bad
 scope = a
 """ % srv.base)
     os.environ["ROTATORD_TEST_SECRET"] = "s3cret-canary"
-    t0 = time.monotonic()
-    res = r.run("--once")
-    elapsed = time.monotonic() - t0
+    # The server would go on for 30 s (endless) or 60 s (drip): the size
+    # cap or the 3 s timeout must end it, which the reason shows.
+    res = r.run("--once", timeout=25)
     assert res.returncode == 1
     assert reason in res.stderr, res.stderr
     assert "credential t: discovery: " in res.stderr
-    assert elapsed < 3 + 1.5
     assert "s3cret-canary" not in res.stderr
 
 
@@ -264,9 +334,7 @@ type = oauth
 issuer = okta
 scope = rotatord.read
 """)
-    t0 = time.monotonic()
-    res = r.run("--once")
+    res = r.run("--once", timeout=25)
     assert res.returncode == 1
-    assert time.monotonic() - t0 < 4.5
     assert "credential t: discovery: " in res.stderr
     assert "certificate" in res.stderr.lower() or "TLS" in res.stderr, res.stderr
