@@ -75,6 +75,7 @@ struct target {
 	int64_t			 deadline;	/* mono ms, verify */
 	unsigned		 failures;
 	struct names		 batch;		/* credentials of this attempt */
+	char			(*sent)[65];	/* their leaves when signalled */
 	struct names		 owed;		/* requests since it started */
 	struct reload_stats	 st;
 };
@@ -197,6 +198,7 @@ target_free(struct target *t)
 	loop_timer_del(t->timer);
 	names_clear(&t->batch);
 	names_clear(&t->owed);
+	free(t->sent);
 	free(t);
 }
 
@@ -498,6 +500,31 @@ target_start_verify(struct target *t)
 	loop_timer_set(t->timer, loop_now_mono() + VERIFY_POLL_MS);
 }
 
+/*
+ * Notes the leaf each certificate of the batch has as the reload is sent:
+ * what the consumer is about to load.  A newer generation published
+ * while the reload is under way is owed (reload_request()), and the
+ * consumer may already have read it: verify accepts either.
+ */
+static int
+target_note_sent(struct target *t)
+{
+	const struct reload_ops *ops = &t->r->ops;
+	const char *w;
+	size_t i;
+
+	free(t->sent);
+	t->sent = NULL;
+	if (t->batch.n == 0 || t->cfg->verify_host == NULL)
+		return 0;
+	if ((t->sent = calloc(t->batch.n, sizeof(*t->sent))) == NULL)
+		return -ENOMEM;
+	for (i = 0; i < t->batch.n; i++)
+		if ((w = ops->leaf_sha256(ops->arg, t->batch.v[i])) != NULL)
+			snprintf(t->sent[i], sizeof(t->sent[i]), "%s", w);
+	return 0;
+}
+
 static void
 target_do_reload(struct target *t)
 {
@@ -505,6 +532,10 @@ target_do_reload(struct target *t)
 	pid_t pid = 0;
 	int rc;
 
+	if (target_note_sent(t) < 0) {
+		target_fail(t, "out of memory");
+		return;
+	}
 	if (c->pidfile != NULL) {
 		if ((rc = read_pidfile(c->pidfile, &pid)) < 0) {
 			target_fail(t, "cannot read pid from %s: %s", c->pidfile,
@@ -674,10 +705,11 @@ out:
 
 /*
  * Returns 1 when the endpoint serves what was published: with an explicit
- * sni, the served leaf is the current leaf of a credential of the batch;
- * without, each x509 credential of the batch is asked for under its own
- * name and must be served its current leaf.  0 when not yet, -errno when
- * the endpoint cannot be reached.
+ * sni, the served leaf is a leaf of a credential of the batch; without,
+ * each x509 credential of the batch is asked for under its own name.  A
+ * leaf counts when it is the one the reload was sent for or the current
+ * one (published since, and owed another reload).  0 when not yet,
+ * -errno when the endpoint cannot be reached.
  */
 static int
 target_verify_once(struct target *t, char *why, size_t whylen)
@@ -689,11 +721,14 @@ target_verify_once(struct target *t, char *why, size_t whylen)
 	int rc, checked = 0, any = 0;
 
 	for (i = 0; i < t->batch.n; i++) {
-		const char *want = ops->leaf_sha256(ops->arg, t->batch.v[i]);
+		const char *now = ops->leaf_sha256(ops->arg, t->batch.v[i]);
+		const char *sent = t->sent != NULL ? t->sent[i] : "";
 		const char *sni;
 
-		if (want == NULL)
+		if (now == NULL)
 			continue;
+		if (sent[0] == '\0')
+			sent = now;
 		any = 1;
 		if (c->sni != NULL) {
 			if (!checked) {
@@ -705,7 +740,7 @@ target_verify_once(struct target *t, char *why, size_t whylen)
 				}
 				checked = 1;
 			}
-			if (strcmp(got, want) == 0)
+			if (strcmp(got, sent) == 0 || strcmp(got, now) == 0)
 				return 1;
 			continue;
 		}
@@ -716,9 +751,9 @@ target_verify_once(struct target *t, char *why, size_t whylen)
 			snprintf(why, whylen, "%s", strerror(-rc));
 			return rc;
 		}
-		if (strcmp(got, want) != 0) {
+		if (strcmp(got, sent) != 0 && strcmp(got, now) != 0) {
 			snprintf(why, whylen, "%s still serves %.16s, not %.16s",
-			    sni != NULL ? sni : "endpoint", got, want);
+			    sni != NULL ? sni : "endpoint", got, sent);
 			return 0;
 		}
 	}

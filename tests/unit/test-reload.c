@@ -75,15 +75,28 @@ static struct {
 	void		 (*on_done)(const char *target, int ok);
 	/* what the owner answers */
 	const char	*leaf;		/* leaf_sha256() of any credential */
+	const char	*leaf_later;	/* returned once got_usr2 is set */
 	const char	*sni;		/* sni() of any credential */
 	int		 n_leaf_calls;
 	int		 saved_stderr;	/* the log is in DIR/stderr meanwhile */
 } F;
 
+/* Set when a target signals this process (its pidfile names us). */
+static volatile sig_atomic_t got_usr2;
+
+static void
+on_usr2(int sig)
+{
+	(void)sig;
+	got_usr2 = 1;
+}
+
 static const char *
 op_leaf(void *arg, const char *cred)
 {
 	F.n_leaf_calls++;
+	if (F.leaf_later != NULL && got_usr2)
+		return F.leaf_later;
 	return F.leaf;
 }
 
@@ -1092,6 +1105,8 @@ test_verify(void **state)
 	tls_start(&t);
 	ut_snprintf(pid_s, sizeof(pid_s), "%d\n", (int)t.pid);
 	flag("tls.pid", pid_s);
+	ut_snprintf(pid_s, sizeof(pid_s), "%d\n", (int)getpid());
+	flag("self.pid", pid_s);
 	port = ut_free_port();
 	configure("[reload \"tls\"]\npidfile = %s/tls.pid\ndebounce = 0ms\n"
 	    "verify = 127.0.0.1:%d\nverify_timeout = 10s\n"
@@ -1100,8 +1115,11 @@ test_verify(void **state)
 	    "[reload \"short\"]\npidfile = %s/tls.pid\ndebounce = 0ms\n"
 	    "verify = 127.0.0.1:%d\nverify_timeout = 300ms\n"
 	    "[reload \"down\"]\npidfile = %s/tls.pid\ndebounce = 0ms\n"
-	    "verify = 127.0.0.1:%d\nverify_timeout = 300ms\n", F.dir, t.port,
-	    F.dir, t.port, F.dir, t.port, F.dir, port);
+	    "verify = 127.0.0.1:%d\nverify_timeout = 300ms\n"
+	    "[reload \"later\"]\npidfile = %s/self.pid\ndebounce = 0ms\n"
+	    "signal = USR2\nverify = 127.0.0.1:%d\nverify_timeout = 300ms\n",
+	    F.dir, t.port, F.dir, t.port, F.dir, t.port, F.dir, port, F.dir,
+	    t.port);
 
 	/*
 	 * The new leaf is b; the server serves a until the reload's SIGHUP:
@@ -1124,11 +1142,35 @@ test_verify(void **state)
 	assert_int_equal(F.n_ok, 2);
 	assert_non_null(strstr(tls_names(&t), "other.test\n"));
 
+	/*
+	 * A newer leaf is published once the reload has been sent (target
+	 * "later" signals this process; the server already serves b): the
+	 * leaf it was sent for counts, and nothing waits for a leaf the
+	 * server was never told about (the newer one is owed its own
+	 * reload).
+	 */
+	{
+		struct sigaction sa;
+
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_usr2;
+		sigaction(SIGUSR2, &sa, NULL);
+	}
+	F.leaf_later = "ffeeddccbbaa99887766554433221100"
+	    "ffeeddccbbaa99887766554433221100";
+	reload_request(F.r, "later", "web");
+	wait_done(3);
+	if (F.n_ok != 3)
+		fail_msg("%s", reload_get_stats(F.r, "later")->last_error);
+	assert_true(got_usr2);
+	F.leaf_later = NULL;
+	signal(SIGUSR2, SIG_DFL);
+
 	/* A leaf that is never served: failed at verify_timeout, retried. */
 	F.leaf = "00112233445566778899aabbccddeeff"
 	    "00112233445566778899aabbccddeeff";
 	reload_request(F.r, "short", "web");
-	wait_done(3);
+	wait_done(4);
 	assert_int_equal(F.n_fail, 1);
 	st = reload_get_stats(F.r, "short");
 	ut_snprintf(want, sizeof(want), "verify 127.0.0.1:%d: web.test still "
