@@ -170,6 +170,20 @@ class EtcdCluster:
                                         "physical": True})
         return rev
 
+    def raft_leader(self):
+        """The member that is etcd's raft leader now, or None."""
+        for m in self.members:
+            if m.proc is None or m.proc.poll() is not None:
+                continue
+            try:
+                st = self.call("/v3/maintenance/status", {}, member=m)
+            except AssertionError:
+                continue
+            if st.get("leader") and st["leader"] == \
+                    st.get("header", {}).get("member_id"):
+                return m
+        return None
+
     def kill(self, m):
         m.proc.kill()
         m.proc.wait()

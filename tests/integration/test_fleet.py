@@ -389,63 +389,131 @@ def test_rotate_fleet_reaches_every_host(fleet):
     assert "left the fleet (lease revoked)" in h.text()
 
 
-def test_etcd_faults(fleet):
+def test_etcd_faults(fleet, fault_row):
+    """etcd faults one after another under a 3-host fleet rotating a 6 s
+    secret: a member killed, etcd's raft leader killed, a member paused,
+    compaction while a host is away, quorum lost, and the fleet leader's
+    lease expiring while it is frozen.  Two-phase holds all along (no
+    host encrypts with a key another host cannot read), every host
+    converges after each fault, and there is one leader at the end."""
     fl = fleet()
     c = fl.cluster
     wait_for(lambda: same_keys(fl.hosts), timeout=20, what="fleet keys")
-    samples = []
+    samples, broken, injected, figs = [], [], [], []
+    survived = False
 
     def watch(seconds):
         end = time.monotonic() + seconds
         while time.monotonic() < end:
-            check_two_phase(fl.hosts, samples)
+            try:
+                check_two_phase(fl.hosts, samples)
+            except AssertionError as e:
+                broken.append(str(e))
             time.sleep(0.05)
 
-    def rotated(h, before, timeout=20):
-        wait_for(lambda: keys(h) and keys(h)[0] != before, timeout=timeout,
+    def converge(what, t0, timeout=30):
+        wait_for(lambda: (watch(0.05) or True) and same_keys(fl.hosts),
+                 timeout=timeout, what=what)
+        figs.append("%s %.1f s" % (injected[-1], time.monotonic() - t0))
+
+    def rotated(h, before, timeout=30):
+        wait_for(lambda: (watch(0.05) or True) and keys(h) and
+                 keys(h)[0] != before, timeout=timeout,
                  what="a rotation after the fault")
 
-    # Host 0 talks to member 0 first: kill it.
-    before = keys(fl.hosts[0])[0]
-    c.kill(c.members[0])
-    watch(2)
-    rotated(fl.hosts[0], before)
-    wait_for(lambda: same_keys(fl.hosts), timeout=15, what="convergence")
-    c.restart(c.members[0])
+    try:
+        # Host 0 talks to member 0 first: kill it.
+        injected.append("member killed")
+        before = keys(fl.hosts[0])[0]
+        t0 = time.monotonic()
+        c.kill(c.members[0])
+        watch(2)
+        rotated(fl.hosts[0], before)
+        converge("convergence", t0)
+        c.restart(c.members[0])
 
-    # A member cut off (SIGSTOP): the hosts on it move on.
-    before = keys(fl.hosts[1])[0]
-    c.pause(c.members[1])
-    watch(2)
-    rotated(fl.hosts[1], before, timeout=30)
-    wait_for(lambda: same_keys(fl.hosts), timeout=20, what="convergence")
-    c.resume(c.members[1])
+        # etcd's raft leader killed: a new one is elected, the hosts on
+        # it move on.
+        injected.append("raft leader killed")
+        m = wait_for(c.raft_leader, timeout=20, what="a raft leader")
+        before = keys(fl.hosts[0])[0]
+        t0 = time.monotonic()
+        c.kill(m)
+        watch(2)
+        rotated(fl.hosts[0], before)
+        converge("convergence", t0)
+        c.restart(m)
 
-    # Compaction past what a host has seen, while it is away.
-    h2 = fl.hosts[2]
-    h2.signal(signal.SIGSTOP)
-    time.sleep(5)
-    c.compact()
-    h2.signal(signal.SIGCONT)
-    wait_for(lambda: same_keys(fl.hosts), timeout=20,
-             what="the host to re-read after compaction")
+        # A member cut off (SIGSTOP): the hosts on it move on.
+        injected.append("member paused")
+        before = keys(fl.hosts[1])[0]
+        t0 = time.monotonic()
+        c.pause(c.members[1])
+        watch(2)
+        rotated(fl.hosts[1], before)
+        converge("convergence", t0)
+        c.resume(c.members[1])
+
+        # Compaction past what a host has seen, while it is away.
+        injected.append("compaction while away")
+        h2 = fl.hosts[2]
+        h2.signal(signal.SIGSTOP)
+        watch(5)
+        c.compact()
+        t0 = time.monotonic()
+        h2.signal(signal.SIGCONT)
+        converge("the host to re-read after compaction", t0)
+
+        # Quorum lost: what is published stays, the daemons stay up.
+        injected.append("quorum lost 4 s")
+        held = [keys(h) for h in fl.hosts]
+        c.kill(c.members[1])
+        c.kill(c.members[2])
+        watch(4)
+        for h, k in zip(fl.hosts, held):
+            assert h.proc.poll() is None
+            assert keys(h) is not None and keys(h)[0] in k + [keys(h)[0]]
+            assert "ready" in h.text()
+        t0 = time.monotonic()
+        c.restart(c.members[1])
+        c.restart(c.members[2])
+        before = keys(fl.hosts[0])[0]
+        rotated(fl.hosts[0], before)
+        converge("recovery", t0)
+        assert len(leaders(fl)) == 1
+
+        # The fleet leader frozen past its lease (3 s): another host
+        # leads; thawed, the old one steps down and follows.
+        injected.append("leader lease expired")
+        old = wait_for(lambda: leaders(fl), timeout=10, what="a leader")[0]
+        others = [h for h in fl.hosts if h is not old]
+        t0 = time.monotonic()
+        old.signal(signal.SIGSTOP)
+        try:
+            new = wait_for(lambda: (watch(0.05) or True) and
+                           [h for h in others if api_status(h)["cluster"]
+                            ["leader"]], timeout=30, what="a new leader")
+        finally:
+            old.signal(signal.SIGCONT)
+        figs.append("new leader %.1f s" % (time.monotonic() - t0))
+        assert len(new) == 1
+        t0 = time.monotonic()
+        wait_for(lambda: [h for h in leaders(fl)] == new, timeout=30,
+                 what="the thawed leader to step down")
+        before = keys(old)[0]
+        rotated(old, before)
+        converge("convergence", t0)
+        survived = True
+    finally:
+        fault_row("etcd faults under a 3-host fleet (lease 3 s)",
+                  "3 hosts, 6 s fleet secret, %d two-phase samples" %
+                  len(samples),
+                  ", ".join(injected),
+                  "yes" if survived and not broken else "NO",
+                  "%d two-phase violations" % len(broken),
+                  "converged after: " + ", ".join(figs))
+    assert not broken, broken[:3]
     assert len(samples) > 20
-
-    # Quorum lost: what is published stays, the daemons stay up.
-    held = [keys(h) for h in fl.hosts]
-    c.kill(c.members[1])
-    c.kill(c.members[2])
-    time.sleep(4)
-    for h, k in zip(fl.hosts, held):
-        assert h.proc.poll() is None
-        assert keys(h) is not None and keys(h)[0] in k + [keys(h)[0]]
-        assert "ready" in h.text()
-    c.restart(c.members[1])
-    c.restart(c.members[2])
-    before = keys(fl.hosts[0])[0]
-    rotated(fl.hosts[0], before, timeout=30)
-    wait_for(lambda: same_keys(fl.hosts), timeout=20, what="recovery")
-    assert len(leaders(fl)) == 1
 
 
 def cred_get(h, path):
