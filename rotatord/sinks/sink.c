@@ -78,25 +78,54 @@
 #include "sinks/sink.h"
 #include "sinks/sink_int.h"
 
-static unsigned
-last_bucket(const char *dir)
+static uint32_t
+last_hash(const char *dir)
 {
 	uint32_t h = 2166136261u;	/* FNV-1a */
 
 	for (; *dir != '\0'; dir++)
 		h = (h ^ (unsigned char)*dir) * 16777619u;
-	return h % LAST_BUCKETS;
+	return h;
 }
 
 static struct last *
 last_find(struct sink *s, const char *dir)
 {
 	struct last *l;
+	uint32_t h;
 
-	for (l = s->last[last_bucket(dir)]; l != NULL; l = l->next)
-		if (strcmp(l->dir, dir) == 0)
+	if (s->last == NULL)
+		return NULL;
+	h = last_hash(dir);
+	for (l = s->last[h % s->n_last_b]; l != NULL; l = l->next)
+		if (l->hash == h && strcmp(l->dir, dir) == 0)
 			return l;
 	return NULL;
+}
+
+/*
+ * Doubles the buckets (or makes the first ones), so that chains stay
+ * short with 100,000 credentials.  Returns 0, or -1 without memory (the
+ * table stays as it was: only slower).
+ */
+static int
+last_grow(struct sink *s)
+{
+	size_t nb = s->last == NULL ? LAST_BUCKETS : s->n_last_b * 2, b;
+	struct last **t, *l, *next;
+
+	if ((t = calloc(nb, sizeof(*t))) == NULL)
+		return -1;
+	for (b = 0; b < s->n_last_b; b++)
+		for (l = s->last[b]; l != NULL; l = next) {
+			next = l->next;
+			l->next = t[l->hash % nb];
+			t[l->hash % nb] = l;
+		}
+	free(s->last);
+	s->last = t;
+	s->n_last_b = nb;
+	return 0;
 }
 
 /*
@@ -108,16 +137,21 @@ last_put(struct sink *s, const char *dir, const char *gen, uint64_t generation,
     const unsigned char *digest, uint64_t links)
 {
 	struct last *l = last_find(s, dir);
-	unsigned b;
+	size_t b;
 
 	if (l == NULL) {
+		if ((s->last == NULL || s->n_last >= 2 * s->n_last_b) &&
+		    last_grow(s) < 0 && s->last == NULL)
+			return;
 		l = malloc(sizeof(*l) + strlen(dir) + 1);
 		if (l == NULL)
 			return;
 		strcpy(l->dir, dir);
-		b = last_bucket(dir);
+		l->hash = last_hash(dir);
+		b = l->hash % s->n_last_b;
 		l->next = s->last[b];
 		s->last[b] = l;
+		s->n_last++;
 	}
 	l->generation = generation;
 	l->links = links;
@@ -688,15 +722,16 @@ void
 sink_close(struct sink *s)
 {
 	struct last *l, *next;
-	unsigned b;
+	size_t b;
 
 	if (s == NULL)
 		return;
-	for (b = 0; b < LAST_BUCKETS; b++)
+	for (b = 0; b < s->n_last_b; b++)
 		for (l = s->last[b]; l != NULL; l = next) {
 			next = l->next;
 			free(l);
 		}
+	free(s->last);
 	if (s->dfd >= 0)
 		close(s->dfd);
 	if (s->sfd >= 0)

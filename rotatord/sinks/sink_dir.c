@@ -57,23 +57,28 @@ write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-/* Reads up to max bytes into buf; returns the count or -errno. */
+/*
+ * Reads up to max bytes of regular file fd into buf; returns the count or
+ * -errno.  A short read is the end of a regular file: no further read(2)
+ * to see EOF.
+ */
 ssize_t
 read_full(int fd, char *buf, size_t max)
 {
-	size_t done = 0;
+	size_t done = 0, want;
 	ssize_t n;
 
 	while (done < max) {
-		n = read(fd, buf + done, max - done);
+		want = max - done;
+		n = read(fd, buf + done, want);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
 		}
-		if (n == 0)
-			break;
 		done += (size_t)n;
+		if ((size_t)n < want)
+			break;
 	}
 	return (ssize_t)done;
 }

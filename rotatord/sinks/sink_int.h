@@ -49,7 +49,7 @@
 #define LINK_BUF	(sizeof(DATA_PREFIX) + SINK_NAME_MAX + 1)
 #define HEX_LEN		(2 * 32)
 
-#define LAST_BUCKETS	256
+#define LAST_BUCKETS	256	/* at first; doubled to keep chains short */
 
 /*
  * What this handle last swapped into a directory.  Generation directories
@@ -60,6 +60,7 @@
  */
 struct last {
 	struct last	*next;
+	uint32_t	 hash;		/* of dir, see last_hash() */
 	uint64_t	 generation;
 	uint64_t	 links;		/* see links_key(); 0: not known */
 	unsigned char	 digest[32];	/* see set_digest() */
@@ -110,7 +111,9 @@ struct sink {
 	struct dent	*dents;		/* listing of the directory */
 	size_t		 n_dents;
 	size_t		 cap_dents;
-	struct last	*last[LAST_BUCKETS];
+	struct last	**last;		/* n_last_b buckets, or NULL */
+	size_t		 n_last_b;
+	size_t		 n_last;
 };
 
 /* States of a visible name before a publish. */
@@ -134,7 +137,7 @@ void last_drop(struct sink *s, const char *dir);
 int fs_volatile(int fd);
 /* Writes all of buf, across short writes; returns 0 or -errno. */
 int write_all(int fd, const void *buf, size_t len);
-/* Reads up to max bytes; returns the count or -errno. */
+/* Reads up to max bytes of a regular file (a short read is its end). */
 ssize_t read_full(int fd, char *buf, size_t max);
 /* Opens a directory below dfd, no symlink (-ELOOP); the fd or -errno. */
 int open_dir_at(int dfd, const char *name);

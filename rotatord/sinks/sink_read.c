@@ -28,8 +28,20 @@ sink_read_current(struct sink *s, const char *dir, struct sink_current *ret)
 	memset(ret, 0, sizeof(*ret));
 	if (!name_valid(dir))
 		return -EINVAL;
-	cfd = open_cred_dir(s, dir, 0);
-	ld = cfd >= 0 ? read_data_link(cfd, gen) : cfd;
+	if (s->rc_checked && s->rc_valid && strcmp(s->rc->dir, dir) == 0) {
+		/*
+		 * sink_repair() of this directory has just read "..data" and
+		 * checked its files against this record: nothing to open.
+		 */
+		cfd = -1;
+		ld = 0;
+		memcpy(gen, s->rc->gen_dir, GEN_LEN);
+		gen[GEN_LEN] = '\0';
+	} else {
+		s->rc_checked = 0;
+		cfd = open_cred_dir(s, dir, 0);
+		ld = cfd >= 0 ? read_data_link(cfd, gen) : cfd;
+	}
 	if (ld < 0 && ld != -ENOENT) {
 		why_set(ret->why, sizeof(ret->why), "%s%s: %s", dir,
 		    cfd >= 0 ? "/" DATA_LINK : "", ld == -ELOOP ?

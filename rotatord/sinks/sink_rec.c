@@ -343,11 +343,21 @@ hash_fd(struct sink *s, int fd, uint64_t size, char *hex)
 {
 	unsigned char buf[16384], md[IDP_SHA256_LEN];
 	uint64_t done = 0;
+	size_t used = 0;	/* of buf, to wipe */
 	ssize_t n;
 	int r = 0;
 
+	/*
+	 * Each read asks for one byte more than is left: a regular file that
+	 * has exactly size bytes ends with a short read, without another
+	 * read(2) to see EOF.  (A short read for any other reason reads as a
+	 * mismatch, which costs a re-mint, never a wrong reuse.)
+	 */
 	for (;;) {
-		n = read(fd, buf, sizeof(buf));
+		size_t want = size - done + 1 < sizeof(buf) ?
+		    (size_t)(size - done + 1) : sizeof(buf);
+
+		n = read(fd, buf, want);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -356,14 +366,22 @@ hash_fd(struct sink *s, int fd, uint64_t size, char *hex)
 		}
 		if (n == 0)
 			break;
+		if ((size_t)n > used)
+			used = (size_t)n;
 		done += (uint64_t)n;
 		if (done > size) {
 			r = -EBADMSG;
 			break;
 		}
 		idp_sha256_update(s->sha256, buf, (size_t)n);
+		if ((size_t)n < want)
+			break;
 	}
-	idp_wipe(buf, sizeof(buf));
+	/*
+	 * What was read may be a key: wipe that, and only that (the buffer
+	 * is 16 KiB, most files a few hundred bytes).
+	 */
+	idp_wipe(buf, used);
 	/* Always final: it also starts the context's next message. */
 	if (idp_sha256_final(s->sha256, md) != 0 && r == 0)
 		r = -EIO;
