@@ -289,6 +289,12 @@ daemon_new(struct config *c, int flags, struct daemon **ret)
 		goto fail;
 	}
 	upstream_on_keys(d->up, on_keys, d);
+	/*
+	 * Lines below warning go out in batches from here on: one write per
+	 * 64 KiB at start (a line per credential adopted), then one per loop
+	 * pass for the audit lines (flush_logs()).
+	 */
+	log_batch(1);
 	if ((rc = runtime_build(c, &d->rt)) < 0 ||
 	    (rc = reload_configure(d->rl, d->rt->cfg)) < 0)
 		goto fail;
@@ -340,8 +346,7 @@ daemon_new(struct config *c, int flags, struct daemon **ret)
 	}
 	d->wall0 = loop_now_wall();
 	d->mono0 = loop_now_mono();
-	/* Audit lines of one loop pass go out in one write. */
-	log_batch(1);
+	log_flush();
 	loop_on_idle(d->loop, flush_logs, NULL);
 	daemon_tick(d);
 	*ret = d;
