@@ -16,7 +16,7 @@
 #include "config/nametab.h"
 
 #define CONFIG_MAX_FILE		(8 << 20)	/* bytes */
-#define CONFIG_MAX_SECTIONS	65536
+#define CONFIG_MAX_SECTIONS	131072
 #define CONFIG_MAX_KEYS		64		/* per section */
 #define CONFIG_MAX_LIST		1024		/* elements of a list */
 #define CONFIG_MAX_ARGV		64		/* words of a command */
