@@ -201,6 +201,58 @@ promote(struct fleet *f, struct fsecret *s, const char **missing,
 	    n, 0), extra);
 }
 
+/*
+ * An accept-only key is out there: promotes it once every host has taken
+ * it, or at ack_timeout without those that have not (every one of them is
+ * marked stale, however many).  Returns 1 when a write started, 0 while
+ * it waits, -1 on error.
+ */
+static int
+promote_when_taken(struct fleet *f, struct fsecret *s, int64_t now)
+{
+	const char **missing;
+	size_t i, n_missing = 0;
+	int rc = 0;
+
+	if ((missing = calloc(f->n_hosts + f->n_left + 1,
+	    sizeof(*missing))) == NULL)
+		return -1;
+	for (i = 0; i < f->n_hosts; i++) {
+		if (!hs_host_serves(&f->hosts[i], s->name) ||
+		    (strcmp(f->hosts[i].name, f->name) == 0 ?
+		    s->applied == s->gen : hs_host_acked(f, s,
+		    f->hosts[i].name)))
+			continue;
+		missing[n_missing++] = f->hosts[i].name;
+	}
+	for (i = 0; i < f->n_left; i++) {
+		if (loop_now_mono() - f->left[i].left >= f->ttl ||
+		    !hs_host_serves(&f->left[i], s->name))
+			continue;
+		missing[n_missing++] = f->left[i].name;
+	}
+	if (n_missing == 0)
+		rc = promote(f, s, NULL, 0, now) < 0 ? -1 : 1;
+	else {
+		if (s->waiting_since == 0)
+			s->waiting_since = s->warned = now;
+		if (now - s->waiting_since >= f->ack_timeout)
+			rc = promote(f, s, missing, n_missing, now) < 0 ? -1 : 1;
+		else if (now - s->warned >= WAIT_WARN_MS) {
+			log_warn("cluster: secret %s: host %s%s has not taken "
+			    "generation %lld for %llds; the new key waits (at "
+			    "most ack_timeout = %llds)", s->name, missing[0],
+			    n_missing > 1 ? " (and others)" : "",
+			    (long long)s->gen,
+			    (long long)((now - s->waiting_since) / 1000),
+			    (long long)(f->ack_timeout / 1000));
+			s->warned = now;
+		}
+	}
+	free(missing);
+	return rc;
+}
+
 /* One secret's next step, if any.  Returns 1 when a write started. */
 int
 ro_duty(struct fleet *f, struct fsecret *s, int64_t now)
@@ -208,10 +260,9 @@ ro_duty(struct fleet *f, struct fsecret *s, int64_t now)
 	struct idp_secret *keys[FLEET_MAX_KEYS], *fresh = NULL;
 	struct idp_secret *fillers[FLEET_MAX_KEYS] = { NULL };
 	int64_t issued[FLEET_MAX_KEYS], gen;
-	const char *missing[64];
 	const struct rotreq *req;
 	json_t *extra;
-	size_t n = 0, i, keep, n_missing = 0;
+	size_t n = 0, i, keep;
 	char *k;
 	int rc;
 
@@ -235,42 +286,8 @@ ro_duty(struct fleet *f, struct fsecret *s, int64_t now)
 		return secret_write(f, s, gen, sc_doc_plain(s, gen, s->keys,
 		    s->issued, s->n, s->active), NULL) < 0 ? -1 : 1;
 	}
-	if (s->gen > 0 && s->n > 0 && s->active != 0) {
-		/* Accept-only out there: promote once every host has it. */
-		for (i = 0; i < f->n_hosts; i++) {
-			if (!hs_host_serves(&f->hosts[i], s->name) ||
-			    (strcmp(f->hosts[i].name, f->name) == 0 ?
-			    s->applied == s->gen : hs_host_acked(f, s,
-			    f->hosts[i].name)))
-				continue;
-			if (n_missing < sizeof(missing) / sizeof(missing[0]))
-				missing[n_missing++] = f->hosts[i].name;
-		}
-		for (i = 0; i < f->n_left; i++) {
-			if (loop_now_mono() - f->left[i].left >= f->ttl ||
-			    !hs_host_serves(&f->left[i], s->name))
-				continue;
-			if (n_missing < sizeof(missing) / sizeof(missing[0]))
-				missing[n_missing++] = f->left[i].name;
-		}
-		if (n_missing == 0)
-			return promote(f, s, NULL, 0, now) < 0 ? -1 : 1;
-		if (s->waiting_since == 0)
-			s->waiting_since = s->warned = now;
-		if (now - s->waiting_since >= f->ack_timeout)
-			return promote(f, s, missing, n_missing, now) < 0 ?
-			    -1 : 1;
-		if (now - s->warned >= WAIT_WARN_MS) {
-			log_warn("cluster: secret %s: host %s has not taken "
-			    "generation %lld for %llds; the new key waits (at "
-			    "most ack_timeout = %llds)", s->name, missing[0],
-			    (long long)s->gen,
-			    (long long)((now - s->waiting_since) / 1000),
-			    (long long)(f->ack_timeout / 1000));
-			s->warned = now;
-		}
-		return 0;
-	}
+	if (s->gen > 0 && s->n > 0 && s->active != 0)
+		return promote_when_taken(f, s, now);
 	req = rq_secret_pending(f, s);
 	if (s->gen > 0 && s->n > 0 && req == NULL &&
 	    now < s->issued[0] + (int64_t)((double)s->cfg->lifetime *

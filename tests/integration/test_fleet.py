@@ -132,9 +132,13 @@ def same_keys(hosts):
 
 
 def check_two_phase(hosts, samples):
-    """No host encrypts with a key that some other host does not have."""
+    """No host encrypts with a key that some other host does not have.
+    The hosts are read one after another, twice: only when no host changed
+    meanwhile is it one moment's state (files only move forward), else the
+    sample is dropped; a test process descheduled between two reads would
+    otherwise see a rotation half done that no moment ever showed."""
     sets = [keys(h) for h in hosts]
-    if any(s is None for s in sets):
+    if any(s is None for s in sets) or [keys(h) for h in hosts] != sets:
         return
     for s in sets:
         for other in sets:
@@ -408,7 +412,8 @@ def test_etcd_faults(fleet, fault_row):
             try:
                 check_two_phase(fl.hosts, samples)
             except AssertionError as e:
-                broken.append(str(e))
+                broken.append("%s: %s" % (injected[-1] if injected else
+                                           "before any fault", e))
             time.sleep(0.05)
 
     def converge(what, t0, timeout=30):
