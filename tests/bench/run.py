@@ -810,7 +810,10 @@ def main():
     ap.add_argument("--tokens", type=int, default=150000,
                     help="distinct tokens for the authz row")
     ap.add_argument("--only",
-                    default="jwt,x509,publish,rss,http,reload,fleet,regions")
+                    default="jwt,x509,publish,rss,http,reload,fleet,regions,"
+                    "scale")
+    ap.add_argument("--scale", type=int, default=100000,
+                    help="credentials of the one-host scale rows")
     ap.add_argument("--regions-hosts", default="3,30,100",
                     help="fleet sizes of the regions rows")
     ap.add_argument("--regions-cut", type=int, default=30,
@@ -883,6 +886,12 @@ def main():
         regions = None
         if "regions" in only:
             regions = regions_bench(args, notes)
+        scale = None
+        if "scale" in only:
+            import scale as scalemod
+            print("bench: one host, %d credentials (first start, then a "
+                  "restart)" % args.scale, flush=True)
+            scale = scalemod.scale_bench(args.rotatord, n=args.scale)
         rss_rows = []
         if "rss" in only:
             print("bench: rotatord idle RSS", flush=True)
@@ -958,6 +967,10 @@ def main():
             print("%-*s %10s %11s %7s %7s  %s" % (
                 w, label[:w], "%.0f ms" % statistics.median(v), "-",
                 "-", "-", "INFO (max %.0f ms)" % max(v)))
+    if scale:
+        print()
+        for line in scale:
+            print(line)
     if regions:
         print()
         print("regions (tests/fleet-sim: 3 regions, RTT 40/80/150 ms, "
