@@ -16,7 +16,8 @@
  * Never NOTIFY_SOCKET / WATCHDOG_* (a child must not speak to systemd as
  * rotatord), CREDENTIALS_DIRECTORY (rotatord's credentials), INVOCATION_ID
  * (journald attributes the output by cgroup anyway), HOME, USER or TZ.
- * rotatord sets no variables of its own for children.
+ * rotatord sets no variables of its own for children.  They get stdin on
+ * /dev/null, rotatord's stdout and stderr, and no other descriptor.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -365,6 +366,12 @@ spawn(char *const argv[], pid_t *ret_pid, int *ret_pidfd)
 	sigfillset(&def);
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	/*
+	 * Nothing of rotatord's beyond stdout and stderr: a descriptor a
+	 * library opened without O_CLOEXEC (a socket to etcd, a state record)
+	 * must not reach a reload script.
+	 */
+	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
 	posix_spawnattr_init(&at);
 	posix_spawnattr_setsigmask(&at, &none);
 	posix_spawnattr_setsigdefault(&at, &def);

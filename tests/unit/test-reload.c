@@ -608,9 +608,9 @@ test_unit_target(void **state)
 
 /* ---- the environment of children ----------------------------------------- */
 
-/* Runs one reload of /usr/bin/env with stdout in a file; returns it. */
+/* Runs one reload of target with stdout in a file; returns it. */
 static char *
-env_of_child(void)
+output_of_child(const char *target)
 {
 	char path[4096], *out;
 	int fd, saved;
@@ -623,7 +623,7 @@ env_of_child(void)
 	assert_true(saved >= 0);
 	assert_int_equal(dup2(fd, 1), 1);
 	close(fd);
-	reload_request(F.r, "env", "a");
+	reload_request(F.r, target, "a");
 	wait_done(F.n_done + 1);
 	fflush(stdout);
 	assert_int_equal(dup2(saved, 1), 1);
@@ -631,6 +631,35 @@ env_of_child(void)
 	out = ut_read_file(path, 0, NULL);
 	assert_non_null(out);
 	return out;
+}
+
+static char *
+env_of_child(void)
+{
+	return output_of_child("env");
+}
+
+/* A descriptor rotatord holds without O_CLOEXEC is not inherited. */
+static void
+test_child_descriptors(void **state)
+{
+	char *out, *p;
+	int fd;
+
+	(void)state;
+	configure("[reload \"fds\"]\nexec = /bin/ls /proc/self/fd\n"
+	    "debounce = 0ms\n");
+	fd = open("/dev/null", O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(dup2(fd, 200), 200);
+	close(fd);
+	out = output_of_child("fds");
+	close(200);
+	assert_int_equal(F.n_ok, 1);
+	/* 0, 1, 2 and the directory ls reads; never 200. */
+	for (p = strtok(out, "\n"); p != NULL; p = strtok(NULL, "\n"))
+		assert_true(atoi(p) < 200);
+	free(out);
 }
 
 static void
@@ -1233,6 +1262,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_unit_target, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_child_environment, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_child_descriptors, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_pidfile_signals, setup,
 		    teardown),
