@@ -4,6 +4,7 @@
  * int64 as strings, prefix range ends, range reply elements.  Pure; kept
  * apart from the client so that a test can link it without the client.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,7 +89,10 @@ etcd_int(const json_t *v, int64_t def)
 
 	if (json_is_integer(v))
 		return (int64_t)json_integer_value(v);
-	if ((s = json_string_value(v)) == NULL || *s == '\0')
+	if ((s = json_string_value(v)) == NULL)
+		return def;
+	/* etcd's form only: digits after an optional '-' (not strtoll's). */
+	if (!isdigit((unsigned char)s[*s == '-']))
 		return def;
 	errno = 0;
 	x = strtoll(s, &end, 10);
