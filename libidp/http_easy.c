@@ -75,6 +75,9 @@ stream_lines(struct req *r, const char *p, size_t n)
 				}
 				if (r->resp_len > 0)
 					memcpy(nb, r->resp, r->resp_len);
+				/* Wiped as in write_cb(): never freed unwiped. */
+				if (r->resp != NULL)
+					OPENSSL_cleanse(r->resp, r->resp_cap);
 				free(r->resp);
 				r->resp = nb;
 				r->resp_cap = r->max_body + 1;
