@@ -325,7 +325,8 @@ signer_save(const char *dir, const struct signer_state *s, struct idp_err *err)
 	char *txt = NULL;
 	int rc;
 
-	st = json_pack("{s:I,s:O}", "created_at", (json_int_t)s->created_at,
+	st = json_pack("{s:I,s:s,s:O}", "created_at",
+	    (json_int_t)s->created_at, "alg", idp_alg_name(idp_key_alg(s->key)),
 	    "retired", s->retired);
 	if (st == NULL || (txt = json_dumps(st, JSON_COMPACT)) == NULL) {
 		rc = -ENOMEM;
@@ -444,6 +445,8 @@ signer_state_load(const struct config *c, const struct cfg_signer *sg,
 	struct idp_secret *kbuf = NULL, *sbuf = NULL;
 	char dir[4096], path[4200];
 	json_t *st = NULL;
+	const char *an;
+	enum idp_alg old;
 	int rc, fresh = 0;
 
 	switch (sg->alg) {
@@ -471,11 +474,22 @@ signer_state_load(const struct config *c, const struct cfg_signer *sg,
 			    JSON_REJECT_DUPLICATES, NULL);
 		if ((rc = idp_key_from_pem(kbuf->buf, kbuf->len, &s->key, err)) < 0)
 			goto out;
-		if (idp_key_type(s->key) != kt ||
-		    idp_key_set_alg(s->key, sg->alg) < 0) {
-			/* The configured alg changed: start a new key. */
-			log_notice("signer %s: key does not fit alg %s, rotating",
-			    sg->name, idp_alg_name(sg->alg));
+		/*
+		 * The alg the key signed with (state.json says; before it did,
+		 * its type's default).  Another alg configured now: a new key,
+		 * and this one is retired with its own alg, so that tokens it
+		 * signed still verify until they expire.
+		 */
+		an = json_string_value(json_object_get(st, "alg"));
+		if (an == NULL || idp_alg_parse(an, &old) < 0 ||
+		    idp_key_set_alg(s->key, old) < 0) {
+			old = idp_key_type_default_alg(idp_key_type(s->key));
+			(void)idp_key_set_alg(s->key, old);
+		}
+		if (idp_key_type(s->key) != kt || old != sg->alg) {
+			log_notice("signer %s: key %s signs %s, not %s: rotating",
+			    sg->name, idp_key_kid(s->key), idp_alg_name(old),
+			    idp_alg_name(sg->alg));
 			s->created_at = 0;
 		} else
 			s->created_at = json_integer_value(json_object_get(st,
@@ -493,7 +507,7 @@ signer_state_load(const struct config *c, const struct cfg_signer *sg,
 	    now >= s->created_at + sg->key_lifetime) {
 		struct idp_key *nk = NULL;
 
-		if (s->key != NULL && idp_key_alg(s->key) == sg->alg) {
+		if (s->key != NULL) {
 			json_t *jwk = NULL;
 
 			/* Tokens signed until now live at most max_token_life. */

@@ -176,6 +176,33 @@ def test_jwt_verifies_independently(rotatord, alg):
         pyjwt.decode(bad, key=key, algorithms=[alg], audience="payments")
 
 
+@pytest.mark.parametrize("old,new", [("ES256", "EdDSA"), ("RS256", "PS256")])
+def test_signer_alg_change_keeps_old_tokens_verifiable(rotatord, old, new):
+    """A signer's alg changed in the config: a new key signs, and the old
+    key stays in jwks.json with its own alg, so that the tokens it signed
+    verify until they expire (also after a further restart)."""
+    r = rotatord(BASE % {"alg": old})
+    assert r.run("--once").returncode == 0
+    with open(r.path("svc", "token")) as f:
+        old_tok = f.read()
+    old_kid = pyjwt.get_unverified_header(old_tok)["kid"]
+    r.write_config(BASE % {"alg": new})
+    for _ in range(2):
+        p = r.run("--once")
+        assert p.returncode == 0, p.stderr
+        with open(os.path.join(r.out, "wl", "jwks.json")) as f:
+            keys = {k["kid"]: k for k in json.load(f)["keys"]}
+        assert old_kid in keys and keys[old_kid]["alg"] == old, keys
+        pyjwt.decode(old_tok, key=pyjwt.PyJWK(keys[old_kid]).key,
+                     algorithms=[old], audience="payments")
+        with open(r.path("svc", "token")) as f:
+            tok = f.read()
+        hdr = pyjwt.get_unverified_header(tok)
+        assert hdr["alg"] == new and hdr["kid"] != old_kid
+        pyjwt.decode(tok, key=pyjwt.PyJWK(keys[hdr["kid"]]).key,
+                     algorithms=[new], audience="payments")
+
+
 def test_restart_reuses_valid_credentials(rotatord):
     r = rotatord(BASE % {"alg": "ES256"})
     r.start()
