@@ -163,7 +163,8 @@ FAULT_TESTS	= tests/integration/test_crash.py \
 	tests/integration/test_oauth.py::test_outage_keeps_last_good_token \
 	tests/integration/test_abuse.py tests/integration/test_diskfull.py \
 	tests/integration/test_nginx.py::test_rotations_under_tls_clients \
-	tests/integration/test_fleet.py::test_etcd_faults
+	tests/integration/test_fleet.py::test_etcd_faults \
+	tests/integration/test_fleet.py::test_silent_host_holds_promotion_until_ack_timeout
 faults: all
 	$(Q)FAULTS_SCALE=full B=$(B) $(PYTHON) -m pytest -q -p no:cacheprovider \
 		$(FAULT_TESTS)
