@@ -184,8 +184,8 @@ def test_key_rotation_and_unknown_kid_flood(stack):
     assert get(base + "/payments/y", tok)[0] == 200
     assert p.jwks_fetches() - before == 1
     assert "rotatord_http_token_key_holds_total 1\n" in metrics(r.sock)
-    # 1,000 tokens with random unknown kids within a minute: the refetch
-    # above started a 30 s cooldown, so none of these causes a fetch.
+    # 1,000 tokens with random unknown kids: the refetch above started a
+    # 30 s cooldown, so these cause at most one fetch per cooldown.
     before = p.jwks_fetches()
     t0 = time.monotonic()
     codes = set()
@@ -193,9 +193,11 @@ def test_key_rotation_and_unknown_kid_flood(stack):
         bad = p.mint(sub="x", aud="rotatord", scope="payments.read",
                      kid="k" + secrets.token_hex(8))
         codes.add(get(base + "/payments/z", bad)[0])
-    assert time.monotonic() - t0 < 60
+    took = time.monotonic() - t0
     assert codes == {401}
-    assert p.jwks_fetches() - before <= 1
+    # At most one fetch per 30 s cooldown, however long the flood took
+    # on this machine.
+    assert p.jwks_fetches() - before <= 1 + int(took // 30)
     # A valid token still works during and after the flood.
     assert get(base + "/payments/y", tok)[0] == 200
 
