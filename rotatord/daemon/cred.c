@@ -91,9 +91,11 @@ cred_finish(struct daemon *d, size_t i, int rc, struct mint_result *r,
 		cr->errors++;
 		snprintf(cr->last_error, sizeof(cr->last_error), "%s",
 		    err->msg[0] ? err->msg : strerror(-rc));
-		cr->due_mono = schedule_retry(rt->cfg->retry_min,
-		    rt->cfg->retry_max, cr->failures, sched_random(), now_m,
-		    &delay);
+		schedule_retry(rt->cfg->retry_min, rt->cfg->retry_max,
+		    cr->failures, sched_random(), now_m, &delay);
+		delay = schedule_retry_cap(delay, rt->cfg->retry_min,
+		    cr->published ? cr->not_after - now_w : 0);
+		cr->due_mono = now_m + delay;
 		if (cr->published && now_w < cr->not_after)
 			log_warn("credential %s: %s; keeping generation %llu "
 			    "(expires in %llds), retrying in %.1fs", c->name,

@@ -39,6 +39,17 @@ schedule_retry(int64_t retry_min, int64_t retry_max, unsigned failures,
 	return now_m + delay;
 }
 
+int64_t
+schedule_retry_cap(int64_t delay, int64_t retry_min, int64_t left)
+{
+	int64_t cap;
+
+	if (left <= 0)
+		return delay;
+	cap = left / 2 > retry_min ? left / 2 : retry_min;
+	return delay > cap ? cap : delay;
+}
+
 int
 schedule_clock_stepped(int64_t wall0, int64_t mono0, int64_t wall1,
     int64_t mono1, int64_t *ret_step)

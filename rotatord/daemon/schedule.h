@@ -45,10 +45,19 @@ int64_t schedule_earliest(int64_t next, int64_t at);
  * Returns the boottime due time of the attempt after failure number
  * `failures` (1 for the first), now_m plus sched_backoff() of
  * [retry_min, retry_max] with rnd in [0, 1), and that delay in *ret_delay.
- * The delay is not cut at the credential's expiry.
+ * The delay is not cut at the credential's expiry: schedule_retry_cap()
+ * does that.
  */
 int64_t schedule_retry(int64_t retry_min, int64_t retry_max,
     unsigned failures, double rnd, int64_t now_m, int64_t *ret_delay);
+
+/*
+ * Returns delay cut to half the time left before the published generation
+ * expires (left, ms; <= 0 when it has, or nothing is published), never
+ * below retry_min: a long backoff does not let the last good credential
+ * lapse untried, and a short time left does not make a hot loop.
+ */
+int64_t schedule_retry_cap(int64_t delay, int64_t retry_min, int64_t left);
 
 /*
  * Returns 1 when the wall clock moved more than CLOCK_STEP_MS (either way)

@@ -210,6 +210,34 @@ allow = t
     assert code == 200 and body.decode() == read(r.path("t", "token"))
 
 
+def test_retries_come_before_expiry(rotatord, idp):
+    """With a long retry_max, each retry while the last good token is
+    still valid comes within half the time it has left (never below
+    retry_min): a backoff does not let it lapse untried."""
+    p = idp(tls=True, ttl=20)
+    r = rotatord("""
+retry_min = 1s
+retry_max = 10m
+""" + issuer_section(p, "client_secret_basic", timeout="2s") + """
+[credential "t"]
+type = oauth
+issuer = okta
+scope = rotatord.read
+""")
+    r.start()
+    wait_for(lambda: os.path.exists(r.path("t", "token")), timeout=30,
+             what="the first token")
+    p.down()
+    wait_for(lambda: "EXPIRED" in r.text(), timeout=90, what="expiry")
+    pairs = re.findall(r"credential t: .*\(expires in (\d+)s\), "
+                       r"retrying in ([0-9.]+)s", r.text())
+    assert len(pairs) >= 3, r.text()
+    for left, delay in pairs:
+        # left is whole seconds, truncated: the time left is below +1.
+        assert float(delay) <= max(1.0, (int(left) + 1) / 2) + 0.05, \
+            (left, delay)
+
+
 class Hostile(BaseHTTPRequestHandler):
     """Discovery endpoints that must be refused."""
     protocol_version = "HTTP/1.1"

@@ -250,6 +250,24 @@ test_failure_before_expiry(void **state)
 	assert_true(schedule_cred_due(now_m, 0, 0, renew, now_w, now_m));
 }
 
+/* A retry comes before half the time left to expiry, not below retry_min. */
+static void
+test_retry_cap(void **state)
+{
+	(void)state;
+	/* 60 s of backoff, 20 s left: 10 s. */
+	assert_int_equal(schedule_retry_cap(60 * SEC, SEC, 20 * SEC), 10 * SEC);
+	/* Shorter than half: unchanged. */
+	assert_int_equal(schedule_retry_cap(2 * SEC, SEC, 20 * SEC), 2 * SEC);
+	/* 1.5 s left: retry_min (1 s), not 0.75 s. */
+	assert_int_equal(schedule_retry_cap(60 * SEC, SEC, 1500), SEC);
+	/* Expired, or nothing published: the backoff as it is. */
+	assert_int_equal(schedule_retry_cap(60 * SEC, SEC, 0), 60 * SEC);
+	assert_int_equal(schedule_retry_cap(60 * SEC, SEC, -5 * SEC), 60 * SEC);
+	/* Durations near the top do not overflow. */
+	assert_int_equal(schedule_retry_cap(MAX_DUR, SEC, MAX_DUR), MAX_DUR / 2);
+}
+
 /* A re-plan moves a planned renewal, but never delays one asked for. */
 static void
 test_replanned(void **state)
@@ -373,6 +391,7 @@ main(void)
 		cmocka_unit_test(test_large_durations),
 		cmocka_unit_test(test_backoff_growth_and_cap),
 		cmocka_unit_test(test_failure_before_expiry),
+		cmocka_unit_test(test_retry_cap),
 		cmocka_unit_test(test_clock_steps),
 		cmocka_unit_test(test_clock_behind_issuance),
 		cmocka_unit_test(test_earliest),
