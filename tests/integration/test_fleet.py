@@ -25,7 +25,8 @@ ROTATORCTL = os.path.join(ROOT, BUILD, "rotatorctl")
 
 
 def host_config(name, endpoints, key_file, lifetime="6s", ttl="3s",
-                timeout="2s", ack="60s"):
+                timeout="2s", ack=None):
+    """ack: ack_timeout, when not the default (60 s)."""
     return """
 [cluster]
 endpoints = %(ep)s
@@ -33,8 +34,7 @@ key_file = %(key)s
 name = %(name)s
 lease_ttl = %(ttl)s
 timeout = %(timeout)s
-ack_timeout = %(ack)s
-
+%(ack)s
 [credential "tickets"]
 type = secret
 bytes = 48
@@ -46,7 +46,8 @@ fleet = yes
 type = secret
 bytes = 16
 """ % {"ep": endpoints, "key": key_file, "name": name, "ttl": ttl,
-       "lt": lifetime, "timeout": timeout, "ack": ack}
+       "lt": lifetime, "timeout": timeout,
+       "ack": "ack_timeout = %s\n" % ack if ack else ""}
 
 
 def key_spellings(raw):
