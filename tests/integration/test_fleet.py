@@ -494,38 +494,32 @@ def test_etcd_faults(fleet, fault_row):
                  keys(h)[0] != before, timeout=timeout,
                  what="a rotation after the fault")
 
+    def member_fault(what, h, fault, undo):
+        """fault() on a member; h must rotate after it and every host
+        converge, then undo() puts the member back."""
+        injected.append(what)
+        before = keys(h)[0]
+        t0 = time.monotonic()
+        fault()
+        watch(2)
+        rotated(h, before)
+        converge("convergence", t0)
+        undo()
+
     try:
         # Host 0 talks to member 0 first: kill it.
-        injected.append("member killed")
-        before = keys(fl.hosts[0])[0]
-        t0 = time.monotonic()
-        c.kill(c.members[0])
-        watch(2)
-        rotated(fl.hosts[0], before)
-        converge("convergence", t0)
-        c.restart(c.members[0])
-
+        m = c.members[0]
+        member_fault("member killed", fl.hosts[0], lambda: c.kill(m),
+                     lambda: c.restart(m))
         # etcd's raft leader killed: a new one is elected, the hosts on
         # it move on.
-        injected.append("raft leader killed")
         m = wait_for(c.raft_leader, timeout=20, what="a raft leader")
-        before = keys(fl.hosts[0])[0]
-        t0 = time.monotonic()
-        c.kill(m)
-        watch(2)
-        rotated(fl.hosts[0], before)
-        converge("convergence", t0)
-        c.restart(m)
-
+        member_fault("raft leader killed", fl.hosts[0], lambda: c.kill(m),
+                     lambda: c.restart(m))
         # A member cut off (SIGSTOP): the hosts on it move on.
-        injected.append("member paused")
-        before = keys(fl.hosts[1])[0]
-        t0 = time.monotonic()
-        c.pause(c.members[1])
-        watch(2)
-        rotated(fl.hosts[1], before)
-        converge("convergence", t0)
-        c.resume(c.members[1])
+        m = c.members[1]
+        member_fault("member paused", fl.hosts[1], lambda: c.pause(m),
+                     lambda: c.resume(m))
 
         # Compaction past what a host has seen, while it is away.
         injected.append("compaction while away")
