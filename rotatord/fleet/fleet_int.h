@@ -129,7 +129,16 @@ struct fleet {
 	int64_t			 lease;		/* 0: none */
 	int64_t			 rev;		/* last revision seen */
 	uint64_t		 call;		/* the state machine's call */
-	uint64_t		 watch;
+	uint64_t		 watch;		/* the prefix but acks/ */
+	/*
+	 * The leader's view of acks/ (only the leader reads other hosts'
+	 * acknowledgements, so only it watches them): complete up to
+	 * ack_rev while acks_ok, followed by ack_watch from there.
+	 */
+	uint64_t		 ack_watch;
+	uint64_t		 ack_call;	/* its read */
+	int64_t			 ack_rev;
+	int			 acks_ok;
 	uint64_t		 ka_call;
 	uint64_t		 campaign;
 	uint64_t		 clean;		/* leader: a removal */
@@ -223,6 +232,13 @@ void vw_apply(struct fleet *f, const struct etcd_kv *kv, int live);
 void vw_watch_start(struct fleet *f);
 /* The answer to the read of the whole prefix (an etcd_cb). */
 void vw_on_range(void *arg, int rc, json_t *reply, const char *why);
+/*
+ * Leader: reads acks/ if its view of them is not complete, else watches
+ * them from where it is.  Returns whether the view is complete.
+ */
+int vw_acks_follow(struct fleet *f);
+/* Stops following acks/ and forgets that the view of them is complete. */
+void vw_acks_stop(struct fleet *f);
 
 /* leader.c: the leader key, the campaign, the leader's duties */
 /* No longer leads (why is logged); a no-op when not leading. */

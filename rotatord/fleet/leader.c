@@ -19,6 +19,7 @@ ld_step_down(struct fleet *f, const char *why)
 		return;
 	f->leader = 0;
 	f->leader_rev = 0;
+	vw_acks_stop(f);
 	ro_write_clear(f);
 	etcd_cancel(f->e, f->clean);
 	f->clean = 0;
@@ -240,6 +241,11 @@ ld_duties(struct fleet *f)
 	if (!f->leader || f->state != F_RUN)
 		return;
 	pk_pubs_expire(f, now);
+	/* Nothing is decided from acknowledgements not read yet. */
+	if (!vw_acks_follow(f)) {
+		loop_timer_set(f->duty_t, loop_now_mono() + DUTY_MS);
+		return;
+	}
 	housekeeping(f, now);
 	if (f->wr.id != 0)
 		return;

@@ -196,6 +196,11 @@ on_keepalive(void *arg, int rc, json_t *reply, const char *why)
 			f->watch = 0;
 			vw_watch_start(f);
 		}
+		if (f->ack_watch != 0) {
+			etcd_cancel(f->e, f->ack_watch);
+			f->ack_watch = 0;
+			(void)vw_acks_follow(f);
+		}
 		return;
 	}
 	res = json_object_get(reply, "result");

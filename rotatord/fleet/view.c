@@ -4,6 +4,14 @@
  * the revision after, and vw_apply() handing each key to its reader.
  * Calls etcd only to read and watch: what a key means, and what to
  * write back, is its reader's business.
+ *
+ * Two ranges.  Every host's acknowledgement (acks/SECRET/HOST) matters
+ * to the leader alone, so the watch every host holds starts after acks/
+ * (at PREFIX "acks0": nothing rotatord writes sorts before acks/), and
+ * only the leader also follows [PREFIX, PREFIX "acks0"), with its own
+ * resume revision.  Otherwise each of N hosts' acknowledgements would
+ * reach all N hosts: N^2 watch events per rotation.  A host that comes to
+ * lead reads that range before it decides anything from it.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -51,13 +59,14 @@ static void on_watch_end(void *, int, int64_t, const char *);
 void
 vw_watch_start(struct fleet *f)
 {
-	char *end = etcd_prefix_end(f->prefix);
+	char *end = etcd_prefix_end(f->prefix), *from = fl_key_of(f, "acks0");
 	int rc = -ENOMEM;
 
-	if (end != NULL)
-		rc = etcd_watch(f->e, f->prefix, end, f->rev + 1,
+	if (end != NULL && from != NULL)
+		rc = etcd_watch(f->e, from, end, f->rev + 1,
 		    on_watch_event, on_watch_end, f, &f->watch);
 	free(end);
+	free(from);
 	if (rc < 0) {
 		rp_fail(f, "cannot watch: %s", strerror(-rc));
 		f->state = F_SYNC;
@@ -92,6 +101,98 @@ on_watch_end(void *arg, int rc, int64_t compact_rev, const char *why)
 	rp_fail(f, "%s", why);
 	f->state = F_SYNC;
 	mb_retry(f);
+}
+
+/* ---- acks/, followed by the leader ------------------------------------ */
+
+static void
+on_acks_event(void *arg, const struct etcd_kv *kv)
+{
+	struct fleet *f = arg;
+
+	if (kv->mod_rev > f->ack_rev)
+		f->ack_rev = kv->mod_rev;
+	vw_apply(f, kv, 1);
+}
+
+static void
+on_acks_end(void *arg, int rc, int64_t compact_rev, const char *why)
+{
+	struct fleet *f = arg;
+
+	f->ack_watch = 0;
+	if (rc == -ESTALE) {
+		log_notice("cluster: the watch of acknowledgements fell behind "
+		    "a compaction; reading them again");
+		f->acks_ok = 0;
+	} else {
+		rp_fail(f, "acknowledgements: %s", why);
+	}
+	/* The duty timer follows them again (vw_acks_follow()). */
+}
+
+static void
+on_acks_range(void *arg, int rc, json_t *reply, const char *why)
+{
+	struct fleet *f = arg;
+	json_t *kv;
+	struct etcd_kv ekv;
+	unsigned char *k, *v;
+	size_t i;
+
+	f->ack_call = 0;
+	if (rc < 0) {
+		rp_fail(f, "cannot read the acknowledgements: %s", why);
+		return;
+	}
+	f->ack_rev = etcd_int(json_object_get(json_object_get(reply, "header"),
+	    "revision"), 0);
+	f->n_acks = 0;
+	json_array_foreach(json_object_get(reply, "kvs"), i, kv) {
+		if (etcd_kv_decode(kv, &ekv, &k, &v) < 0)
+			continue;
+		vw_apply(f, &ekv, 0);
+		explicit_bzero(v, ekv.vlen);
+		free(v);
+		free(k);
+	}
+	f->acks_ok = 1;
+	ld_duties(f);
+}
+
+int
+vw_acks_follow(struct fleet *f)
+{
+	char *to;
+	json_t *body;
+
+	if (!f->leader || f->state != F_RUN || f->ack_call != 0 ||
+	    (f->acks_ok && f->ack_watch != 0))
+		return f->acks_ok;
+	if ((to = fl_key_of(f, "acks0")) == NULL)
+		return f->acks_ok;
+	if (f->acks_ok) {
+		if (etcd_watch(f->e, f->prefix, to, f->ack_rev + 1,
+		    on_acks_event, on_acks_end, f, &f->ack_watch) < 0)
+			rp_fail(f, "cannot watch the acknowledgements");
+	} else {
+		body = json_pack("{s:o,s:o}", "key", fl_b64s(f->prefix),
+		    "range_end", fl_b64s(to));
+		if (etcd_call(f->e, "/v3/kv/range", body, on_acks_range, f,
+		    &f->ack_call) < 0)
+			rp_fail(f, "cannot read the acknowledgements");
+	}
+	free(to);
+	return f->acks_ok;
+}
+
+void
+vw_acks_stop(struct fleet *f)
+{
+	etcd_cancel(f->e, f->ack_watch);
+	etcd_cancel(f->e, f->ack_call);
+	f->ack_watch = f->ack_call = 0;
+	f->acks_ok = 0;
 }
 
 /* Forgets what the prefix said (before reading it again). */
@@ -166,6 +267,15 @@ vw_on_range(void *arg, int rc, json_t *reply, const char *why)
 	    "leader %s)", (long long)f->rev, f->n_hosts,
 	    f->leader_name[0] ? f->leader_name : "none");
 	vw_watch_start(f);
+	/* The acknowledgements just read are the leader's from here on. */
+	vw_acks_stop(f);
+	if (f->leader) {
+		f->acks_ok = 1;
+		f->ack_rev = f->rev;
+		(void)vw_acks_follow(f);
+	} else {
+		f->n_acks = 0;	/* they would only grow old */
+	}
 	/* This host's keys again (they may have expired meanwhile). */
 	for (i = 0; i < f->n_own; i++)
 		f->own[i].written = 0;
