@@ -63,6 +63,28 @@ def stop(p):
         p.wait()
 
 
+def wait_ready(p, log_path, t0, timeout, poll_s):
+    """Waits for rotatord's "ready: " line.  The log is read from where
+    the last look ended (at 100,000 credentials it is megabytes: reading
+    it whole at every poll would take a core from the daemon)."""
+    pos, tail = 0, b""
+    while True:
+        if p.poll() is not None:
+            with open(log_path, errors="replace") as f:
+                raise RuntimeError("rotatord exited %d: %s" % (
+                    p.returncode, f.read()[-1500:]))
+        with open(log_path, "rb") as f:
+            f.seek(pos)
+            chunk = f.read()
+        pos += len(chunk)
+        if b"ready: " in tail + chunk:
+            return
+        tail = chunk[-16:] if chunk else tail
+        if time.monotonic() - t0 > timeout:
+            raise RuntimeError("not ready within %d s" % timeout)
+        time.sleep(poll_s)
+
+
 def run_once(rotatord, cfg, log_path, timeout, idle_s):
     """Starts rotatord until ready; returns (seconds to ready, RSS MiB,
     idle CPU share of one core over idle_s, published lines)."""
@@ -71,17 +93,7 @@ def run_once(rotatord, cfg, log_path, timeout, idle_s):
         p = subprocess.Popen([rotatord, "-c", cfg], stdin=subprocess.DEVNULL,
                              stdout=log, stderr=log)
     try:
-        while True:
-            if p.poll() is not None:
-                with open(log_path, errors="replace") as f:
-                    raise RuntimeError("rotatord exited %d: %s" % (
-                        p.returncode, f.read()[-1500:]))
-            with open(log_path, "rb") as f:
-                if b"ready: " in f.read():
-                    break
-            if time.monotonic() - t0 > timeout:
-                raise RuntimeError("not ready within %d s" % timeout)
-            time.sleep(0.01)
+        wait_ready(p, log_path, t0, timeout, 0.01)
         ready = time.monotonic() - t0
         rss = rss_mib(p.pid)
         c0, w0 = cpu_s(p.pid), time.monotonic()
@@ -122,16 +134,7 @@ def herd(rotatord, n_secret, n_jwt, n_x509, lifetime_s=90):
                                  stdin=subprocess.DEVNULL, stdout=log,
                                  stderr=log)
         try:
-            t0 = time.monotonic()
-            while True:
-                if p.poll() is not None:
-                    raise RuntimeError("rotatord exited %d" % p.returncode)
-                with open(log_path, "rb") as f:
-                    if b"ready: " in f.read():
-                        break
-                if time.monotonic() - t0 > 300:
-                    raise RuntimeError("herd: not ready within 300 s")
-                time.sleep(0.05)
+            wait_ready(p, log_path, time.monotonic(), 300, 0.05)
             out = os.path.join(d, "out")
             names = ["web%d" % i for i in range(n_x509)] + \
                 ["tok%d" % i for i in range(n_jwt)] + \
