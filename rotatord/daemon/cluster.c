@@ -57,17 +57,22 @@ fleet_secret(void *arg, const char *name, struct idp_secret *const *keys,
  * (the trust is rebuilt when next needed); the files follow once the
  * burst has settled (fleet_keys_settled()).  A fleet starting up brings
  * one change per host that joins, on every host: handled one by one, each
- * cost a publish of jwks.json and the whole ca.pem built again.
+ * cost a publish of jwks.json and the whole ca.pem built again.  Only
+ * what changed is done again: at 100 hosts a CA's change on one host
+ * costs every host a leaf, not the fleet's JWKS as well.
  */
 static void
-fleet_keys(void *arg)
+fleet_keys(void *arg, int what)
 {
 	struct daemon *d = arg;
 
-	trust_dirty(d);
-	free(d->rt->jwks);
-	d->rt->jwks = NULL;
-	server_keys_changed(d->srv);
+	if (what & FLEET_KEYS_JWKS) {
+		trust_dirty(d);
+		free(d->rt->jwks);
+		d->rt->jwks = NULL;
+		server_keys_changed(d->srv);
+	}
+	d->keys_what |= what;
 	if (loop_timer_when(d->keys_t) == 0)
 		loop_timer_set(d->keys_t, loop_now_mono() + CA_SETTLE_MS);
 }
@@ -81,15 +86,16 @@ fleet_keys_settled(struct loop *l, void *arg)
 	int64_t at;
 	char *pem;
 	size_t i, j;
-	int any = 0;
+	int any = 0, what = d->keys_what;
 
+	d->keys_what = 0;
 	/* The published jwks.json of each signer: the fleet's too. */
-	for (i = 0; i < rt->cfg->n_signers; i++)
+	for (i = 0; (what & FLEET_KEYS_JWKS) && i < rt->cfg->n_signers; i++)
 		if (signer_refresh(d, i) < 0)
 			log_warn("signer %s: cannot publish the fleet's JWKS",
 			    rt->cfg->signers[i]->name);
 	/* A CA's fleet ca.pem changed: its leaves are minted again with it. */
-	for (i = 0; i < rt->cfg->n_cas; i++) {
+	for (i = 0; (what & FLEET_KEYS_CA) && i < rt->cfg->n_cas; i++) {
 		pem = ca_fleet_pem(d, i);
 		h = pem != NULL ? fnv1a(pem, strlen(pem)) :
 		    fnv1a(rt->cas[i]->trust_pem, rt->cas[i]->trust_len);

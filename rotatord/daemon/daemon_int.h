@@ -47,6 +47,14 @@ struct cred_rt {
 	struct genfiles		*files;		/* served by the API, lazily */
 };
 
+/* One of another host's JWKS documents of signer `signer`, parsed. */
+struct peer_doc {
+	size_t			  signer;
+	char			 *doc;
+	struct idp_jwks		 *set;
+	int			  used;
+};
+
 /* What was built from one config; a reload builds a new one whole. */
 struct runtime {
 	struct config		 *cfg;
@@ -62,6 +70,11 @@ struct runtime {
 	size_t			  index_size;	/* a power of two */
 	char			 *jwks;		/* union of the signers' JWKS, lazily */
 	size_t			  jwks_len;
+	/* Per signer: its keys and the fleet's (signer_keys()), lazily. */
+	struct idp_jwks		**keys;
+	/* Other hosts' JWKS documents as parsed, kept while they last. */
+	struct peer_doc		 *peers;
+	size_t			  n_peers;
 };
 
 /* The process: the runtime and what outlives it across reloads. */
@@ -79,6 +92,7 @@ struct daemon {
 	int			 sfd;		/* signals */
 	struct loop_timer	*watchdog;	/* WATCHDOG=1, with WatchdogSec */
 	struct loop_timer	*keys_t;	/* fleet_keys_settled() */
+	int			 keys_what;	/* FLEET_KEYS_*, until then */
 	int64_t			 wd_ms;
 	int			 ready;
 	int			 once_failed;
@@ -194,9 +208,14 @@ int signer_publish(struct runtime *rt, size_t i, const char *jwks);
 
 /*
  * Signer i's keys: this host's, plus in a fleet the other hosts' (a kid
- * already present is not added twice).  A new set (idp_jwks_free()).
+ * already present is not added twice).  A new set (idp_jwks_free()) of
+ * references to the keys of a set built once per change of them (a
+ * fleet of 100 hosts: 100 documents parsed and 200 EC keys imported;
+ * every host does that at each change of any host's keys).
  */
 struct idp_jwks *signer_keys(struct daemon *d, size_t i);
+/* Signer keys changed (own or the fleet's): signer_keys() builds anew. */
+void signer_keys_dirty(struct runtime *rt);
 
 /*
  * Publishes signer i with the fleet's keys of it (own only outside one).

@@ -36,6 +36,7 @@ trust_dirty(struct daemon *d)
 {
 	trust_unref(d->trust);
 	d->trust = NULL;
+	signer_keys_dirty(d->rt);
 }
 
 static struct trust *

@@ -43,6 +43,13 @@ runtime_free(struct runtime *rt)
 	free(rt->names);
 	free(rt->index);
 	free(rt->jwks);
+	signer_keys_dirty(rt);
+	free(rt->keys);
+	for (i = 0; i < rt->n_peers; i++) {
+		free(rt->peers[i].doc);
+		idp_jwks_free(rt->peers[i].set);
+	}
+	free(rt->peers);
 	sink_close(rt->sink);
 	config_free(rt->cfg);
 	free(rt);

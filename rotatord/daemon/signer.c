@@ -141,8 +141,81 @@ signer_publish(struct runtime *rt, size_t i, const char *jwks)
  * Signer i's keys: this host's, plus in a fleet the other hosts' (a kid
  * already present is not added twice).  A new set (idp_jwks_free()).
  */
-struct idp_jwks *
-signer_keys(struct daemon *d, size_t i)
+void
+signer_keys_dirty(struct runtime *rt)
+{
+	size_t i;
+
+	for (i = 0; rt != NULL && rt->keys != NULL && i < rt->cfg->n_signers;
+	    i++) {
+		idp_jwks_free(rt->keys[i]);
+		rt->keys[i] = NULL;
+	}
+}
+
+/* A new set of references to the keys of set. */
+static struct idp_jwks *
+keys_copy(const struct idp_jwks *set)
+{
+	struct idp_jwks *c;
+	struct idp_key *k;
+	size_t j;
+
+	if ((c = idp_jwks_new()) == NULL)
+		return NULL;
+	for (j = 0; j < idp_jwks_count(set); j++) {
+		k = idp_key_ref((struct idp_key *)(uintptr_t)idp_jwks_get(set,
+		    j));
+		if (idp_jwks_add(c, k) < 0) {
+			idp_key_free(k);
+			idp_jwks_free(c);
+			return NULL;
+		}
+	}
+	return c;
+}
+
+/*
+ * Another host's JWKS document of signer i, parsed (borrowed), or NULL:
+ * parsed once for as long as that host publishes the same document, so a
+ * change of one host's keys costs one parse, not one per host.
+ */
+static struct idp_jwks *
+peer_parsed(struct runtime *rt, size_t i, const char *doc)
+{
+	struct peer_doc *p, *np;
+	struct idp_jwks *set;
+	size_t j;
+
+	for (j = 0; j < rt->n_peers; j++) {
+		p = &rt->peers[j];
+		if (p->signer == i && strcmp(p->doc, doc) == 0) {
+			p->used = 1;
+			return p->set;
+		}
+	}
+	if (idp_jwks_parse(doc, strlen(doc), 64, &set, NULL) < 0)
+		return NULL;
+	if ((np = reallocarray(rt->peers, rt->n_peers + 1,
+	    sizeof(*np))) == NULL) {
+		idp_jwks_free(set);
+		return NULL;
+	}
+	rt->peers = np;
+	p = &rt->peers[rt->n_peers];
+	if ((p->doc = strdup(doc)) == NULL) {
+		idp_jwks_free(set);
+		return NULL;
+	}
+	rt->n_peers++;
+	p->signer = i;
+	p->set = set;
+	p->used = 1;
+	return set;
+}
+
+static struct idp_jwks *
+keys_build(struct daemon *d, size_t i)
 {
 	const struct idp_jwks *own = d->rt->signers[i]->jwks;
 	const char **docs = NULL;
@@ -167,9 +240,11 @@ signer_keys(struct daemon *d, size_t i)
 		n = fleet_peer_jwks(d->fleet, d->rt->cfg->signers[i]->name,
 		    docs, n);
 	}
+	for (j = 0; j < d->rt->n_peers; j++)
+		if (d->rt->peers[j].signer == i)
+			d->rt->peers[j].used = 0;
 	for (j = 0; j < n; j++) {
-		if (idp_jwks_parse(docs[j], strlen(docs[j]), 64, &peer,
-		    NULL) < 0)
+		if ((peer = peer_parsed(d->rt, i, docs[j])) == NULL)
 			continue;
 		for (m = 0; m < idp_jwks_count(peer); m++) {
 			k = idp_key_ref((struct idp_key *)(uintptr_t)
@@ -177,10 +252,32 @@ signer_keys(struct daemon *d, size_t i)
 			if (idp_jwks_add(set, k) < 0)
 				idp_key_free(k);	/* a kid seen already */
 		}
-		idp_jwks_free(peer);
 	}
 	free(docs);
+	/* Documents no longer there go. */
+	for (j = d->rt->n_peers; j-- > 0; ) {
+		struct peer_doc *p = &d->rt->peers[j];
+
+		if (p->signer != i || p->used)
+			continue;
+		free(p->doc);
+		idp_jwks_free(p->set);
+		*p = d->rt->peers[--d->rt->n_peers];
+	}
 	return set;
+}
+
+struct idp_jwks *
+signer_keys(struct daemon *d, size_t i)
+{
+	struct runtime *rt = d->rt;
+
+	if (rt->keys == NULL && (rt->keys = calloc(rt->cfg->n_signers,
+	    sizeof(*rt->keys))) == NULL)
+		return NULL;
+	if (rt->keys[i] == NULL && (rt->keys[i] = keys_build(d, i)) == NULL)
+		return NULL;
+	return keys_copy(rt->keys[i]);
 }
 
 /* Publishes signer i with the fleet's keys of it (own only outside one). */

@@ -34,6 +34,9 @@
 
 struct fleet;
 
+#define FLEET_KEYS_JWKS	0x1
+#define FLEET_KEYS_CA	0x2
+
 struct fleet_ops {
 	/*
 	 * The key set of fleet secret `name` changed: publish keys[0..n) in
@@ -47,10 +50,11 @@ struct fleet_ops {
 	/* rotate --fleet reached this host: rotate credential name now. */
 	void	(*rotate)(void *arg, const char *name);
 	/*
-	 * Another host's signer keys or CA certificates came or went (see
+	 * Another host's signer keys (what & FLEET_KEYS_JWKS) or CA
+	 * certificates (what & FLEET_KEYS_CA) came or went (see
 	 * fleet_peer_jwks(), fleet_peer_ca()).
 	 */
-	void	(*keys)(void *arg);
+	void	(*keys)(void *arg, int what);
 	void	 *arg;
 };
 

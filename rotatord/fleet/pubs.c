@@ -105,7 +105,8 @@ pk_pub_rec(struct fleet *f, const struct etcd_kv *kv, const char *k, size_t len)
 			free(p->doc);
 			*p = f->pubs[--f->n_pubs];
 			if (f->ops.keys != NULL)
-				f->ops.keys(f->ops.arg);
+				f->ops.keys(f->ops.arg, ca ?
+				    FLEET_KEYS_CA : FLEET_KEYS_JWKS);
 		}
 		return;
 	}
@@ -130,7 +131,8 @@ pk_pub_rec(struct fleet *f, const struct etcd_kv *kv, const char *k, size_t len)
 	free(p->doc);
 	p->doc = doc;
 	if (f->ops.keys != NULL)
-		f->ops.keys(f->ops.arg);
+		f->ops.keys(f->ops.arg, ca ? FLEET_KEYS_CA :
+		    FLEET_KEYS_JWKS);
 }
 
 void

@@ -287,7 +287,7 @@ vw_on_range(void *arg, int rc, json_t *reply, const char *why)
 			sc_secret_apply(f, &f->s[i]);
 		}
 	if (f->ops.keys != NULL)
-		f->ops.keys(f->ops.arg);
+		f->ops.keys(f->ops.arg, FLEET_KEYS_JWKS | FLEET_KEYS_CA);
 	if (!had_leader || f->forged_leader != 0)
 		ld_campaign(f);
 	else if (f->leader)
