@@ -8,7 +8,8 @@
  * The fleet over etcd (fleet.h).
  *
  * One state machine per host: a lease, the host's registration, a read
- * of the whole prefix, then a watch from the revision after it.  Every
+ * of the whole prefix, then a watch from the revision after it (of all
+ * but acks/, which only the leader follows: view.c).  Every
  * host's view of the fleet goes through that read and that watch; the
  * leader also applies its own writes as soon as etcd has taken them.
  * Failures are retried from the step that failed, after a backoff, while

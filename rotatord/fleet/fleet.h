@@ -5,7 +5,8 @@
  * generations rolled out).
  *
  * Each host registers under PREFIX/hosts/NAME with a lease and watches
- * the prefix.  One host, elected through a lease-bound PREFIX/leader key,
+ * the prefix (the leader alone also other hosts' acknowledgements,
+ * PREFIX/acks/: view.c).  One host, elected through a lease-bound PREFIX/leader key,
  * makes the shared secrets (`fleet = yes`) and writes them, sealed under
  * a key derived from the fleet key every host has, to PREFIX/secrets/NAME
  * with a transaction fenced on its leadership and compared with the
